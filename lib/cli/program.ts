@@ -1,0 +1,160 @@
+/**
+ * The `tributary` command line (SPEC §7), built by {@link createProgram} so every command
+ * can be run in-process by tests; `bin/tributary.ts` only calls {@link runCli}.
+ * Exit codes: 0 ok, 1 runtime failure, 2 invalid definition or arguments.
+ */
+import { createWriteStream } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { OperatorRegistry } from '../operator/contract.js';
+import { compilePipeline, describeTopology } from '../pipeline/compile.js';
+import { DefinitionError } from '../pipeline/errors.js';
+import { loadPipelineFile } from '../pipeline/load.js';
+import { formatSummary, runEmbedded } from '../runtime/embedded.js';
+import { generateEvents, writeEventsNdjson } from '../generate/index.js';
+
+/** Where the program writes; tests capture both. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** Exit codes of SPEC §7. */
+export const EXIT = { ok: 0, failure: 1, invalid: 2 } as const;
+
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+const int = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
+  return Number(v);
+};
+
+/**
+ * Builds the program.
+ *
+ * @example
+ * ```ts
+ * const program = createProgram(defaultRegistry, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+ * await program.parseAsync(['node', 'tributary', 'validate', 'pipeline.yaml']);
+ * ```
+ */
+export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
+  const program = new Command('tributary')
+    .description('Behavioral stream pipelines: run, validate and generate')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(add --help for usage)');
+
+  const load = (file: string) => {
+    try {
+      const def = loadPipelineFile(file, registry);
+      return compilePipeline(def, registry);
+    } catch (e) {
+      if (e instanceof DefinitionError) {
+        io.stderr(`${e.message}\n${file}: invalid pipeline definition (${e.issues.length} issue${e.issues.length > 1 ? 's' : ''}); nothing was run\n`);
+        throw new ExitCode(EXIT.invalid);
+      }
+      throw e;
+    }
+  };
+
+  program
+    .command('run')
+    .description('run a pipeline embedded: a file or stdin in, <out-dir>/<stream>.ndjson out, LMDB state')
+    .argument('<pipeline>', 'pipeline definition (.yaml, .yml or .json)')
+    .requiredOption('-i, --input <file|->', 'input: NDJSON, CSV or Avro file, or - for stdin (NDJSON)')
+    .requiredOption('-o, --out-dir <dir>', 'directory for the output streams')
+    .option('-s, --state-dir <dir>', 'LMDB state directory (default <out-dir>/.state, fresh per run; an explicit one keeps state across runs)')
+    .addOption(new Option('-f, --format <format>', 'input format (default from the file extension)').choices(['json', 'csv', 'avro']))
+    .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)
+    .option('-q, --quiet', 'no progress lines')
+    .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n')
+    .action(async (file: string, opts: { input: string; outDir: string; stateDir?: string; format?: 'json' | 'csv' | 'avro'; checkpointEvery: number; quiet?: boolean }) => {
+      const topology = load(file);
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const summary = await runEmbedded({
+          topology,
+          input: opts.input,
+          format: opts.format,
+          outDir: opts.outDir,
+          stateDir: opts.stateDir,
+          checkpointEvery: opts.checkpointEvery,
+          signal: abort.signal,
+          onProgress: opts.quiet ? undefined : (p) => io.stderr(`… ${p.records} records, ${Math.round(p.eventsPerSecond)} events/s\n`),
+        });
+        io.stdout(formatSummary(summary) + '\n');
+        if (summary.interrupted) io.stderr('stopped by signal after a checkpoint; run the same command again to resume\n');
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+
+  program
+    .command('validate')
+    .description('check a pipeline definition; prints its topology, or every issue with file:line:column and exits 2')
+    .argument('<pipeline>', 'pipeline definition (.yaml, .yml or .json)')
+    .addHelpText('after', '\nExample:\n  tributary validate examples/rees46-dedupe/pipeline.yaml\n')
+    .action((file: string) => {
+      const topology = load(file);
+      io.stdout(`${file}: valid\n${describeTopology(topology)}\n`);
+    });
+
+  program
+    .command('describe')
+    .description('print the compiled topology: steps, keys, stores, sub-topologies, streams and topics')
+    .argument('<pipeline>', 'pipeline definition')
+    .addHelpText('after', '\nExample:\n  tributary describe examples/rees46-dedupe/pipeline.yaml\n')
+    .action((file: string) => {
+      io.stdout(describeTopology(load(file)) + '\n');
+    });
+
+  program
+    .command('generate')
+    .description('write a synthetic behavioral event stream (NDJSON): journeys across channels, identifies, carts, purchases, duplicates, out-of-order and late events')
+    .requiredOption('-n, --events <n>', 'number of events', int('--events'))
+    .option('--seed <n>', 'random seed (same seed, same stream)', int('--seed'), 1)
+    .option('--out <file>', 'output file (default stdout)')
+    .addHelpText('after', '\nExample:\n  tributary generate --events 1000000 --seed 7 --out events.ndjson\n')
+    .action(async (opts: { events: number; seed: number; out?: string }) => {
+      const out = opts.out ? createWriteStream(opts.out) : process.stdout;
+      await writeEventsNdjson(generateEvents({ events: opts.events, seed: opts.seed }), out);
+      if (opts.out) {
+        await new Promise<void>((ok, ko) => (out as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? ko(e) : ok())));
+        io.stderr(`wrote ${opts.events} events to ${opts.out}\n`);
+      }
+    });
+
+  return program;
+}
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script) and returns the exit code.
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(['validate', 'pipeline.yaml'], defaultRegistry, io); // 0 or 2
+ * ```
+ */
+export async function runCli(argv: string[], registry: OperatorRegistry, io: CliIo): Promise<number> {
+  const program = createProgram(registry, io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof ExitCode) return e.code;
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.invalid;
+    }
+    io.stderr(`error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * How a source's records become canonical events (SPEC §2, §5 `source`): other layouts load
+ * without code. Paths are dotted (`properties.productId`, `context.channel`).
+ */
+
+/** How the event time field is read. `auto` accepts ISO-8601 strings (also `YYYY-MM-DD HH:MM:SS[ UTC]`, read as UTC), epoch-ms numbers and numeric strings. */
+export type TimestampFormat = 'auto' | 'iso' | 'epoch-ms' | 'epoch-s';
+
+/**
+ * Field mapping of a source definition.
+ *
+ * @example
+ * ```ts
+ * const rees46: SourceMapping = {
+ *   fields: { timestamp: 'event_time', event: 'event_type', userId: 'user_id',
+ *             'properties.productId': 'product_id', 'properties.price': 'price' },
+ *   values: { event: { cart: 'add_to_cart', remove_from_cart: 'remove_from_cart' } },
+ *   defaults: { type: 'track', 'context.channel': 'web' },
+ *   messageId: 'hash',
+ *   types: { 'properties.price': 'number' },
+ * };
+ * ```
+ */
+export interface SourceMapping {
+  /**
+   * Canonical path ← raw path. The value is moved, not copied: the raw field is removed, so
+   * `user_id` does not linger beside `userId`. When the raw field is absent, the canonical
+   * field is left as the record had it. Unmapped raw fields are kept as they are (pass-through).
+   */
+  fields?: Record<string, string>;
+  /** Canonical path → (raw value → canonical value), applied after `fields`. Unlisted values pass unchanged. */
+  values?: Record<string, Record<string, string | number | boolean | null>>;
+  /** Canonical path → value used when the field is missing or empty (absent, `null` or `''`) after `fields` and `values`. */
+  defaults?: Record<string, string | number | boolean | null>;
+  /**
+   * Where `messageId` comes from when the record has none: `hash` (default) derives a
+   * deterministic id from the raw record's content, so identical rows get identical ids
+   * and dedupe catches them; `require` sends such records to the dead-letter output.
+   */
+  messageId?: 'hash' | 'require';
+  /** Default `auto`. */
+  timestampFormat?: TimestampFormat;
+  /**
+   * Canonical path → type the value is converted to, applied after `fields`, `values` and
+   * `defaults`. CSV cells are always strings, so numeric columns need this
+   * (`{ 'properties.price': 'number', 'properties.quantity': 'integer' }`).
+   * - `number`: a finite number, or a string that is one (`"35.79"`, `" 2 "`, `"1e3"`);
+   * - `integer`: as `number`, and it must be whole (`"6"`, `6`, `"6.0"`);
+   * - `boolean`: `true`/`false`, or (case-insensitive) `"true"`/`"false"`/`"1"`/`"0"`/`"yes"`/`"no"`;
+   * - `string`: strings as they are, numbers and booleans as `String(v)`. On `userId`,
+   *   `anonymousId` and `previousId` it also turns the default id clean-up
+   *   (`"17850.0"` → `"17850"`) off, keeping the text verbatim.
+   * Absent and null values are left alone. A value that does not convert rejects the record
+   * with `invalid-field`.
+   */
+  types?: Record<string, FieldType>;
+}
+
+/** Target types of {@link SourceMapping.types}. */
+export type FieldType = 'string' | 'number' | 'integer' | 'boolean';
+
+/** The values of {@link FieldType}, for validation. */
+export const FIELD_TYPES: readonly FieldType[] = ['string', 'number', 'integer', 'boolean'];
+
+/** The record formats a source can read. */
+export type SourceFormat = 'json' | 'csv' | 'avro';
+
+/** Why an input record was rejected; each is a distinct, documented dead-letter reason. */
+export type RejectReason =
+  | 'malformed-json'      // not parseable as JSON
+  | 'malformed-csv'       // wrong column count / unparseable CSV row
+  | 'malformed-avro'      // bytes that do not decode with the event schema
+  | 'not-an-object'       // JSON that is not an object (array, string, number, null)
+  | 'oversized'           // larger than the source's maxRecordBytes
+  | 'missing-timestamp'   // no event-time field
+  | 'invalid-timestamp'   // present but not a date / out of range
+  | 'invalid-type'        // `type` not one of track, identify, alias, page, screen
+  | 'missing-event-name'  // a `track` event without `event`
+  | 'missing-message-id'  // no messageId and the mapping says `require`
+  | 'invalid-field'       // a canonical field of the wrong JSON type (e.g. userId an object)
+  | 'missing-key'         // none of the source's key fields is present
+  | 'invalid-schema';     // failed a validate step

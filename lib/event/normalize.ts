@@ -1,0 +1,505 @@
+/**
+ * Raw records (parsed JSON lines, CSV rows, decoded Avro) → canonical events (SPEC §2, §9).
+ *
+ * The steps, in order:
+ * 1. The record must be a plain object, else `not-an-object`. It is never mutated; the event
+ *    is a new object, but nested objects that no step touches are shared with the record.
+ * 2. `fields` (canonical path ← raw path): values are **moved** — the raw field is removed.
+ *    All raw values are read before anything is written, so mappings may swap fields. An absent
+ *    raw field leaves the canonical field as the record had it.
+ * 3. `values` translate listed values (`cart` → `add_to_cart`); the lookup uses `String(v)` of
+ *    a string, number or boolean.
+ * 4. `defaults` fill fields that are absent, `null` or `''`.
+ * 5. `types` convert values (see {@link SourceMapping.types}); `''` on a `number`, `integer`
+ *    or `boolean` field is treated as absent and removed. Failure → `invalid-field`.
+ * 6. Canonical checks:
+ *    - `type`: absent (or `null`/`''`) with an `event` present → `track`; absent with no event,
+ *      or not one of {@link EVENT_TYPES} → `invalid-type`.
+ *    - `event`: required (non-empty string) on `track` → `missing-event-name`; on other types
+ *      optional. A non-string → `invalid-field`.
+ *    - `userId`, `anonymousId`, `previousId`: strings or null. **Numbers become strings** (REES46
+ *      `user_id` is numeric): integers as plain digits (`541312140` → `"541312140"`), others as
+ *      `String(n)`. **Integral decimal text is cleaned up**: `"17850.0"` → `"17850"` (Online
+ *      Retail's `CustomerID`, a float artefact), `"+5"` stays `"+5"`; declare the field
+ *      `string` in `types` to keep text verbatim. `''` counts as absent. `userId` and
+ *      `anonymousId` are always present on the event (null when absent); `previousId` only when
+ *      set. Objects, arrays and booleans → `invalid-field`.
+ *    - `messageId`: the record's own (a non-empty string, kept verbatim; a number is converted
+ *      like an id);
+ *      absent/`null`/`''` → with `messageId: 'hash'` (the default) `h-` + the first 32 hex
+ *      digits (128 bits) of SHA-256 over the **raw record's** canonical JSON (keys sorted at every
+ *      level, see {@link canonicalJson}) — identical rows get identical ids, whatever the
+ *      mapping; with `require` → `missing-message-id`. Other types → `invalid-field`.
+ *    - `timestamp`: {@link parseTimestamp} with the mapping's `timestampFormat` →
+ *      `missing-timestamp` / `invalid-timestamp`; replaced by epoch ms UTC.
+ *    - `properties`, `traits`, `context`: objects when present (`null` removes the field);
+ *      anything else → `invalid-field`. A `null` `event` or `previousId` is removed too, so
+ *      "absent" has one spelling (and Avro round trips are exact).
+ * 7. With `options.key`, an event none of whose key paths holds a usable value (see
+ *    {@link resolveKey}) → `missing-key`.
+ *
+ * Every other field passes through unchanged, after the canonical ones in the output's key order.
+ */
+import { createHash } from 'node:crypto';
+import { EVENT_TYPES } from './event.js';
+import type { EventType, TributaryEvent } from './event.js';
+import { resolveKey } from './key.js';
+import { FIELD_TYPES } from './mapping.js';
+import type { FieldType, RejectReason, SourceMapping } from './mapping.js';
+import { parsePath, pathProblem } from './paths.js';
+import { parseTimestamp } from './timestamp.js';
+
+/** Outcome of {@link normalizeEvent}: the event, or the dead-letter reason with a human detail. */
+export type NormalizeResult =
+  | { ok: true; event: TributaryEvent }
+  | { ok: false; reason: RejectReason; detail: string };
+
+/** Options of {@link normalizeEvent} beyond the mapping. */
+export interface NormalizeOptions {
+  /**
+   * The source's key: a path or a list of paths on the normalised event (first usable value
+   * wins, see {@link resolveKey}). When given, an event with none → `missing-key`. Left out,
+   * the runner checks keys itself.
+   */
+  key?: string | readonly string[];
+}
+
+/** A compiled normaliser: see {@link createNormalizer}. */
+export type Normalizer = (raw: unknown) => NormalizeResult;
+
+const CANONICAL_ORDER = [
+  'messageId',
+  'type',
+  'event',
+  'userId',
+  'anonymousId',
+  'previousId',
+  'timestamp',
+  'properties',
+  'traits',
+  'context',
+] as const;
+const CANONICAL = new Set<string>(CANONICAL_ORDER);
+const ID_FIELDS = ['userId', 'anonymousId', 'previousId'] as const;
+const OBJECT_FIELDS = ['properties', 'traits', 'context'] as const;
+const TIMESTAMP_FORMATS = new Set(['auto', 'iso', 'epoch-ms', 'epoch-s']);
+const INTEGRAL_DECIMAL = /^([+-]?\d+)\.0+$/;
+const NUMBER_TEXT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const TRUE_TEXT = new Set(['true', '1', 'yes']);
+const FALSE_TEXT = new Set(['false', '0', 'no']);
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Own-property read along pre-split segments. */
+function read(obj: unknown, segs: readonly string[]): unknown {
+  let cur: unknown = obj;
+  for (const seg of segs) {
+    if (!isObject(cur) || !Object.hasOwn(cur, seg)) return undefined;
+    cur = cur[seg];
+  }
+  return cur;
+}
+
+/**
+ * Copy-on-write edits: the working root and every container created or copied during this
+ * normalisation are in `owned`; any other container met on a path is shallow-copied first, so
+ * the caller's record is never mutated.
+ */
+function ownedChild(parent: Obj, seg: string, owned: Set<object>, create: boolean): Obj | undefined {
+  const next = Object.hasOwn(parent, seg) ? parent[seg] : undefined;
+  if (isObject(next)) {
+    if (owned.has(next)) return next;
+    const copy = { ...next };
+    owned.add(copy);
+    parent[seg] = copy;
+    return copy;
+  }
+  if (!create) return undefined;
+  const created: Obj = {};
+  owned.add(created);
+  parent[seg] = created;
+  return created;
+}
+
+function write(root: Obj, segs: readonly string[], value: unknown, owned: Set<object>): void {
+  let cur = root;
+  for (let i = 0; i < segs.length - 1; i++) cur = ownedChild(cur, segs[i] as string, owned, true) as Obj;
+  cur[segs[segs.length - 1] as string] = value;
+}
+
+function remove(root: Obj, segs: readonly string[], owned: Set<object>): void {
+  if (!hasOwnAt(root, segs)) return;
+  let cur = root;
+  for (let i = 0; i < segs.length - 1; i++) {
+    const next = ownedChild(cur, segs[i] as string, owned, false);
+    if (next === undefined) return;
+    cur = next;
+  }
+  delete cur[segs[segs.length - 1] as string];
+}
+
+function hasOwnAt(root: Obj, segs: readonly string[]): boolean {
+  const parent = read(root, segs.slice(0, -1));
+  return isObject(parent) && Object.hasOwn(parent, segs[segs.length - 1] as string);
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'absent';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+/**
+ * The canonical JSON text of a value: object keys sorted (by UTF-16 code units) at every
+ * level, no whitespace, `undefined`/function members dropped as `JSON.stringify` does,
+ * `toJSON` honoured (dates), bigints as their digits. Equal data gives equal text whatever
+ * the key order it was built in.
+ *
+ * @example
+ * ```ts
+ * canonicalJson({ b: 1, a: { d: [1, 'x'], c: null } }); // '{"a":{"c":null,"d":[1,"x"]},"b":1}'
+ * ```
+ */
+export function canonicalJson(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'bigint':
+      return value.toString();
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return 'null';
+    default:
+      break;
+  }
+  if (value === null) return 'null';
+  const withJson = value as { toJSON?: () => unknown };
+  if (typeof withJson.toJSON === 'function') return canonicalJson(withJson.toJSON());
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  const obj = value as Obj;
+  const parts: string[] = [];
+  for (const k of Object.keys(obj).sort()) {
+    const v = obj[k];
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/**
+ * The content-derived message id used by `messageId: 'hash'`: `h-` followed by the first 32
+ * hex digits (128 bits) of SHA-256 over {@link canonicalJson} of the raw record.
+ *
+ * @example
+ * ```ts
+ * contentMessageId({ event_type: 'view', product_id: '44600062' }); // 'h-…' (34 chars, stable)
+ * ```
+ */
+export function contentMessageId(raw: unknown): string {
+  return `h-${createHash('sha256').update(canonicalJson(raw)).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * Problems with a mapping (unsafe or empty paths, unknown types or formats), as messages;
+ * empty when it is usable. {@link createNormalizer} throws on the first one.
+ *
+ * @example
+ * ```ts
+ * validateMapping({ fields: { 'a.__proto__': 'x' } });
+ * // ['fields: invalid field path "a.__proto__": segment "__proto__" is not allowed']
+ * ```
+ */
+export function validateMapping(mapping: SourceMapping | undefined): string[] {
+  const problems: string[] = [];
+  if (mapping === undefined) return problems;
+  const checkPath = (where: string, path: string): void => {
+    const p = pathProblem(path);
+    if (p !== undefined) problems.push(`${where}: invalid field path ${JSON.stringify(path)}: ${p}`);
+  };
+  for (const [canon, rawPath] of Object.entries(mapping.fields ?? {})) {
+    checkPath('fields', canon);
+    if (typeof rawPath !== 'string') problems.push(`fields.${canon}: the raw path must be a string`);
+    else checkPath('fields', rawPath);
+  }
+  for (const [canon, table] of Object.entries(mapping.values ?? {})) {
+    checkPath('values', canon);
+    if (!isObject(table)) problems.push(`values.${canon}: must be an object of raw value → canonical value`);
+  }
+  for (const canon of Object.keys(mapping.defaults ?? {})) checkPath('defaults', canon);
+  for (const [canon, t] of Object.entries(mapping.types ?? {})) {
+    checkPath('types', canon);
+    if (!FIELD_TYPES.includes(t)) problems.push(`types.${canon}: unknown type ${JSON.stringify(t)} (expected ${FIELD_TYPES.join(', ')})`);
+  }
+  if (mapping.messageId !== undefined && mapping.messageId !== 'hash' && mapping.messageId !== 'require') {
+    problems.push(`messageId: expected 'hash' or 'require', got ${JSON.stringify(mapping.messageId)}`);
+  }
+  if (mapping.timestampFormat !== undefined && !TIMESTAMP_FORMATS.has(mapping.timestampFormat)) {
+    problems.push(`timestampFormat: unknown format ${JSON.stringify(mapping.timestampFormat)}`);
+  }
+  return problems;
+}
+
+/** An id value as a string: see the module documentation. `undefined` = absent, `false` = wrong type. */
+function idString(v: unknown, verbatim: boolean): string | null | undefined | false {
+  if (v === undefined || v === null || v === '') return v === undefined ? undefined : null;
+  if (typeof v === 'string') {
+    if (verbatim) return v;
+    const m = INTEGRAL_DECIMAL.exec(v);
+    return m === null ? v : (m[1] as string);
+  }
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return false;
+    return Number.isInteger(v) && !verbatim ? BigInt(v).toString() : String(v);
+  }
+  return false;
+}
+
+type Coerced = { ok: true; value: unknown } | { ok: false; why: string };
+
+function coerce(v: unknown, t: FieldType): Coerced {
+  switch (t) {
+    case 'string':
+      if (typeof v === 'string') return { ok: true, value: v };
+      if (typeof v === 'number' || typeof v === 'boolean') return { ok: true, value: String(v) };
+      return { ok: false, why: 'is not a string' };
+    case 'number':
+    case 'integer': {
+      let n: number;
+      if (typeof v === 'number') n = v;
+      else if (typeof v === 'string' && NUMBER_TEXT.test(v.trim())) n = Number(v.trim());
+      else return { ok: false, why: `is not ${t === 'integer' ? 'an integer' : 'a number'}` };
+      if (!Number.isFinite(n)) return { ok: false, why: 'is not a finite number' };
+      if (t === 'integer' && !Number.isInteger(n)) return { ok: false, why: 'is not an integer' };
+      return { ok: true, value: n };
+    }
+    case 'boolean': {
+      if (typeof v === 'boolean') return { ok: true, value: v };
+      if (typeof v === 'string') {
+        const s = v.trim().toLowerCase();
+        if (TRUE_TEXT.has(s)) return { ok: true, value: true };
+        if (FALSE_TEXT.has(s)) return { ok: true, value: false };
+      }
+      return { ok: false, why: 'is not a boolean' };
+    }
+    default:
+      return { ok: false, why: `has unknown type ${JSON.stringify(t)}` };
+  }
+}
+
+interface Compiled {
+  fields: Array<{ canon: readonly string[]; raw: readonly string[] }>;
+  values: Array<{ canon: readonly string[]; table: Record<string, unknown> }>;
+  defaults: Array<{ canon: readonly string[]; value: unknown }>;
+  types: Array<{ path: string; canon: readonly string[]; type: FieldType }>;
+  verbatim: Set<string>;
+  require: boolean;
+  format: NonNullable<SourceMapping['timestampFormat']>;
+  key: readonly string[] | undefined;
+}
+
+function compile(mapping: SourceMapping | undefined, options: NormalizeOptions | undefined): Compiled {
+  const problems = validateMapping(mapping);
+  if (problems.length > 0) throw new TypeError(`invalid source mapping: ${problems.join('; ')}`);
+  const m = mapping ?? {};
+  const types = Object.entries(m.types ?? {}).map(([path, type]) => ({ path, canon: parsePath(path), type }));
+  const key = options?.key === undefined ? undefined : typeof options.key === 'string' ? [options.key] : options.key;
+  for (const p of key ?? []) {
+    const problem = pathProblem(p);
+    if (problem !== undefined) throw new TypeError(`invalid key path ${JSON.stringify(p)}: ${problem}`);
+  }
+  return {
+    fields: Object.entries(m.fields ?? {}).map(([canon, raw]) => ({ canon: parsePath(canon), raw: parsePath(raw) })),
+    values: Object.entries(m.values ?? {}).map(([canon, table]) => ({ canon: parsePath(canon), table: table as Record<string, unknown> })),
+    defaults: Object.entries(m.defaults ?? {}).map(([canon, value]) => ({ canon: parsePath(canon), value })),
+    types,
+    verbatim: new Set(types.filter((t) => t.type === 'string').map((t) => t.path)),
+    require: m.messageId === 'require',
+    format: m.timestampFormat ?? 'auto',
+    key,
+  };
+}
+
+function reject(reason: RejectReason, detail: string): NormalizeResult {
+  return { ok: false, reason, detail };
+}
+
+function run(c: Compiled, raw: unknown): NormalizeResult {
+  if (!isObject(raw)) {
+    return reject('not-an-object', `expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
+  }
+  const work: Obj = { ...raw };
+  const owned = new Set<object>([work]);
+
+  // 2. fields: read everything first, then remove the raw fields, then write the canonical ones.
+  if (c.fields.length > 0) {
+    const moved: Array<[readonly string[], unknown]> = [];
+    for (const f of c.fields) {
+      const v = read(raw, f.raw);
+      if (v !== undefined) moved.push([f.canon, v]);
+    }
+    for (const f of c.fields) remove(work, f.raw, owned);
+    for (const [canon, v] of moved) write(work, canon, v, owned);
+  }
+  // 3. values
+  for (const { canon, table } of c.values) {
+    const v = read(work, canon);
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      const k = String(v);
+      if (Object.hasOwn(table, k)) write(work, canon, table[k], owned);
+    }
+  }
+  // 4. defaults
+  for (const { canon, value } of c.defaults) {
+    const v = read(work, canon);
+    if (v === undefined || v === null || v === '') write(work, canon, value, owned);
+  }
+  // 5. types
+  for (const { path, canon, type } of c.types) {
+    const v = read(work, canon);
+    if (v === undefined || v === null) continue;
+    if (v === '' && type !== 'string') {
+      remove(work, canon, owned);
+      continue;
+    }
+    const r = coerce(v, type);
+    if (!r.ok) return reject('invalid-field', `${path}: ${show(v)} ${r.why}`);
+    if (r.value !== v) write(work, canon, r.value, owned);
+  }
+
+  // 6. canonical checks
+  let eventName: string | undefined;
+  const ev = work.event;
+  if (ev !== undefined && ev !== null && ev !== '') {
+    if (typeof ev !== 'string') return reject('invalid-field', `event: ${show(ev)} is not a string`);
+    eventName = ev;
+  }
+  let type: EventType;
+  const t = work.type;
+  if (t === undefined || t === null || t === '') {
+    if (eventName === undefined) return reject('invalid-type', 'no type, and no event name to imply track');
+    type = 'track';
+  } else if (typeof t === 'string' && (EVENT_TYPES as readonly string[]).includes(t)) {
+    type = t as EventType;
+  } else {
+    return reject('invalid-type', `type ${show(t)} is not one of ${EVENT_TYPES.join(', ')}`);
+  }
+  if (type === 'track' && eventName === undefined) {
+    return reject('missing-event-name', `a track event needs an event name; event is ${show(ev)}`);
+  }
+
+  const ids: Record<(typeof ID_FIELDS)[number], string | null | undefined> = { userId: null, anonymousId: null, previousId: undefined };
+  for (const f of ID_FIELDS) {
+    const v = idString(work[f], c.verbatim.has(f));
+    if (v === false) return reject('invalid-field', `${f}: ${show(work[f])} is not a string, number or null`);
+    ids[f] = f === 'previousId' ? (v ?? undefined) : (v ?? null);
+  }
+
+  let messageId: string;
+  const mid = work.messageId;
+  if (mid === undefined || mid === null || mid === '') {
+    if (c.require) return reject('missing-message-id', 'no messageId, and the source mapping says messageId: require');
+    messageId = contentMessageId(raw);
+  } else {
+    // A string messageId is kept verbatim; a number is written as an id (integers as digits).
+    const s = idString(mid, typeof mid === 'string' || c.verbatim.has('messageId'));
+    if (typeof s !== 'string') return reject('invalid-field', `messageId: ${show(mid)} is not a string or number`);
+    messageId = s;
+  }
+
+  const ts = parseTimestamp(work.timestamp, c.format);
+  if (!ts.ok) return reject(ts.reason, ts.detail);
+
+  const objects: Partial<Record<(typeof OBJECT_FIELDS)[number], Obj>> = {};
+  for (const f of OBJECT_FIELDS) {
+    const v = work[f];
+    if (v === undefined || v === null) continue;
+    if (!isObject(v)) return reject('invalid-field', `${f}: ${show(v)} is not an object`);
+    objects[f] = v;
+  }
+
+  // Rebuild in canonical key order (for readable, stable output lines).
+  const out: Obj = { messageId, type };
+  if (eventName !== undefined) out.event = eventName;
+  out.userId = ids.userId ?? null;
+  out.anonymousId = ids.anonymousId ?? null;
+  if (ids.previousId !== undefined) out.previousId = ids.previousId;
+  out.timestamp = ts.ms;
+  for (const f of OBJECT_FIELDS) if (objects[f] !== undefined) out[f] = objects[f];
+  for (const k of Object.keys(work)) {
+    if (CANONICAL.has(k)) continue;
+    // An own `__proto__` key (JSON.parse makes one) must stay a plain data property.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: work[k], enumerable: true, writable: true, configurable: true });
+    else out[k] = work[k];
+  }
+  const result = out as TributaryEvent;
+
+  if (c.key !== undefined && resolveKey(result, c.key) === undefined) {
+    return reject('missing-key', `none of the key fields ${c.key.join(', ')} has a value`);
+  }
+  return { ok: true, event: result };
+}
+
+/**
+ * Compiles a mapping once (paths split and checked) into a function from raw records to
+ * {@link NormalizeResult}. Throws `TypeError` for an invalid mapping (see {@link validateMapping}).
+ *
+ * @example
+ * ```ts
+ * const normalize = createNormalizer(
+ *   { fields: { timestamp: 'event_time', event: 'event_type', userId: 'user_id' } },
+ *   { key: ['userId'] },
+ * );
+ * const r = normalize({ event_time: '2019-10-01 00:00:00 UTC', event_type: 'view', user_id: '541312140' });
+ * // r.ok === true; r.event.timestamp === 1569888000000; r.event.type === 'track'
+ * ```
+ */
+export function createNormalizer(mapping?: SourceMapping, options?: NormalizeOptions): Normalizer {
+  const c = compile(mapping, options);
+  return (raw) => run(c, raw);
+}
+
+const compiledCache = new WeakMap<SourceMapping, Compiled>();
+const NO_MAPPING: SourceMapping = {};
+
+/**
+ * Normalises one raw record into a {@link TributaryEvent}, or gives the dead-letter reason
+ * and a detail naming the field and value. The mapping's compiled form is cached per mapping
+ * object (when no `options.key` is given), so calling this per record is cheap; for a hot loop
+ * with a key prefer {@link createNormalizer}. Throws `TypeError` only for an invalid mapping.
+ *
+ * @example
+ * ```ts
+ * const r = normalizeEvent(
+ *   { event_time: '2019-10-01 00:00:00 UTC', event_type: 'cart', product_id: '44600062', price: '35.79', user_id: '541312140' },
+ *   {
+ *     fields: { timestamp: 'event_time', event: 'event_type', userId: 'user_id',
+ *               'properties.productId': 'product_id', 'properties.price': 'price' },
+ *     values: { event: { cart: 'add_to_cart' } },
+ *     types: { 'properties.price': 'number' },
+ *   },
+ * );
+ * // r = { ok: true, event: { messageId: 'h-…', type: 'track', event: 'add_to_cart', userId: '541312140',
+ * //       anonymousId: null, timestamp: 1569888000000, properties: { productId: '44600062', price: 35.79 } } }
+ * ```
+ */
+export function normalizeEvent(raw: unknown, mapping: SourceMapping | undefined, options?: NormalizeOptions): NormalizeResult {
+  if (options?.key !== undefined) return run(compile(mapping, options), raw);
+  const m = mapping ?? NO_MAPPING;
+  let c = compiledCache.get(m);
+  if (c === undefined) {
+    c = compile(m, undefined);
+    compiledCache.set(m, c);
+  }
+  return run(c, raw);
+}

@@ -1,0 +1,76 @@
+/**
+ * The only file with metric names (SPEC §8). Prometheus conventions: `tributary_` prefix,
+ * base units, `_total` counters. The registry is always injected, never the global one.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The metrics of one running pipeline, registered on the given registry. */
+export interface PipelineMetrics {
+  readonly registry: Registry;
+  /** Records entering a step. Labels: pipeline, step. */
+  recordsIn: Counter<'pipeline' | 'step'>;
+  /** Records leaving a step, by stream (`events` for pass-through, else the named output). */
+  recordsOut: Counter<'pipeline' | 'step' | 'stream'>;
+  /** Records a step consumed without passing them on, by reason (`duplicate`, `filtered`, …). */
+  recordsDropped: Counter<'pipeline' | 'step' | 'reason'>;
+  /** Input records read from the source. */
+  sourceRecords: Counter<'pipeline'>;
+  /** Records sent to the dead-letter output, by reason. */
+  deadLetters: Counter<'pipeline' | 'reason'>;
+  /** Events older than the watermark, sent to the late output. */
+  lateRecords: Counter<'pipeline'>;
+  /** Records written per output stream. */
+  streamRecords: Counter<'pipeline' | 'stream'>;
+  /** Current event-time watermark, seconds since epoch (absent until the first event). */
+  watermark: Gauge<'pipeline'>;
+  /** Processing time minus watermark, seconds. */
+  watermarkLag: Gauge<'pipeline'>;
+  /** Time to process one input record through all steps, seconds. */
+  processingLatency: Histogram<'pipeline'>;
+  /** Event time → emit, seconds (processing-time clock minus event time at emit). */
+  endToEndLatency: Histogram<'pipeline'>;
+  /** Checkpoints (state flush + source position) taken. */
+  commits: Counter<'pipeline'>;
+  commitLatency: Histogram<'pipeline'>;
+  /** Entries in a state store. */
+  storeEntries: Gauge<'pipeline' | 'store'>;
+  /** Event-time timers fired. */
+  timersFired: Counter<'pipeline' | 'step'>;
+}
+
+/**
+ * Creates and registers the pipeline metrics.
+ *
+ * @example
+ * ```ts
+ * const metrics = createMetrics(new Registry());
+ * metrics.recordsIn.inc({ pipeline: 'p', step: 'dedupe' });
+ * ```
+ */
+export function createMetrics(registry: Registry = new Registry()): PipelineMetrics {
+  const r = [registry];
+  return {
+    registry,
+    recordsIn: new Counter({ name: 'tributary_step_records_in_total', help: 'Records entering a step', labelNames: ['pipeline', 'step'], registers: r }),
+    recordsOut: new Counter({ name: 'tributary_step_records_out_total', help: 'Records leaving a step, by stream', labelNames: ['pipeline', 'step', 'stream'], registers: r }),
+    recordsDropped: new Counter({ name: 'tributary_step_records_dropped_total', help: 'Records a step consumed without passing them on, by reason', labelNames: ['pipeline', 'step', 'reason'], registers: r }),
+    sourceRecords: new Counter({ name: 'tributary_source_records_total', help: 'Input records read', labelNames: ['pipeline'], registers: r }),
+    deadLetters: new Counter({ name: 'tributary_dead_letter_records_total', help: 'Records sent to the dead-letter output, by reason', labelNames: ['pipeline', 'reason'], registers: r }),
+    lateRecords: new Counter({ name: 'tributary_late_records_total', help: 'Events older than the watermark, sent to the late output', labelNames: ['pipeline'], registers: r }),
+    streamRecords: new Counter({ name: 'tributary_output_records_total', help: 'Records written per output stream', labelNames: ['pipeline', 'stream'], registers: r }),
+    watermark: new Gauge({ name: 'tributary_watermark_seconds', help: 'Current event-time watermark (seconds since epoch)', labelNames: ['pipeline'], registers: r }),
+    watermarkLag: new Gauge({ name: 'tributary_watermark_lag_seconds', help: 'Processing time minus watermark', labelNames: ['pipeline'], registers: r }),
+    processingLatency: new Histogram({ name: 'tributary_processing_latency_seconds', help: 'Time to process one input record through all steps', labelNames: ['pipeline'], buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1], registers: r }),
+    endToEndLatency: new Histogram({ name: 'tributary_end_to_end_latency_seconds', help: 'Event time to emit', labelNames: ['pipeline'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300], registers: r }),
+    commits: new Counter({ name: 'tributary_commits_total', help: 'Checkpoints taken (state flushed with the source position)', labelNames: ['pipeline'], registers: r }),
+    commitLatency: new Histogram({ name: 'tributary_commit_latency_seconds', help: 'Checkpoint duration', labelNames: ['pipeline'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
+    storeEntries: new Gauge({ name: 'tributary_store_entries', help: 'Entries in a state store', labelNames: ['pipeline', 'store'], registers: r }),
+    timersFired: new Counter({ name: 'tributary_timers_fired_total', help: 'Event-time timers fired', labelNames: ['pipeline', 'step'], registers: r }),
+  };
+}
+
+/** Reads a counter's value per label set, e.g. for the run summary. */
+export async function counterValues(counter: Counter<string>): Promise<Array<{ labels: Record<string, string | number>; value: number }>> {
+  const m = await counter.get();
+  return m.values.map((v) => ({ labels: v.labels as Record<string, string | number>, value: v.value }));
+}

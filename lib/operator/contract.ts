@@ -1,0 +1,80 @@
+/**
+ * The operator contract: the per-key logic of an operator is a plain object with its store,
+ * timers and clock handed in ({@link OperatorLogic}); the wiring (the RxJS operator in
+ * `rx.ts`, the task in `lib/runtime/task.ts`, later the Kafka task) is thin and shared.
+ */
+import type { TributaryEvent } from '../event/event.js';
+import type { KeyValueStore, StoreKey } from '../state/store.js';
+import type { Clock } from '../time/clock.js';
+import type { TimerService } from '../time/timers.js';
+
+/** A derived record written to a named output stream. Every derived record carries a deterministic id. */
+export type DerivedRecord = Record<string, unknown>;
+
+/** What the wiring hands an operator instance. */
+export interface OperatorContext {
+  /** Pipeline name (the Kafka application id). */
+  readonly pipeline: string;
+  /** Step name, unique in the pipeline (e.g. `dedupe`). */
+  readonly step: string;
+  readonly clock: Clock;
+  /** A state store of this step; names are per step (`seen` → store `dedupe.seen`). */
+  store<K extends StoreKey, V>(name: string): KeyValueStore<K, V>;
+  /** Durable event-time timers of this step, kept in the store `<name>` (default `timers`). */
+  timers<D>(name?: string): TimerService<D>;
+  /** Writes a derived record to the named output stream. */
+  emit(stream: string, record: DerivedRecord): void;
+  /** Counts an event the step consumed without passing it on. */
+  drop(reason: string): void;
+  /** The watermark of this step's input. */
+  watermark(): number;
+}
+
+/** One operator instance: the per-key logic. */
+export interface OperatorLogic {
+  /**
+   * Handles one event that is not late, for its key (the step's key fields, first non-null).
+   * Returns the event to pass downstream (possibly annotated), or `null` after `ctx.drop()`.
+   */
+  process(event: TributaryEvent, key: string): TributaryEvent | null;
+  /** The input watermark advanced to `watermark` (+∞ at end of input): fire timers, expire state. */
+  advance?(watermark: number): void;
+}
+
+/** An output stream an operator writes, as declared by its options. */
+export interface OutputDeclaration {
+  /** The stream name (also `<out-dir>/<name>.ndjson`, and the default topic suffix). */
+  stream: string;
+  /** What the records are (`duplicates`, `sessions`, …) — for `describe`. */
+  kind: string;
+}
+
+/**
+ * An operator as the pipeline compiler sees it. `O` is its options as written (validated
+ * against `optionsSchema`); `R` the resolved options (defaults applied, durations parsed).
+ */
+export interface OperatorDefinition<O = unknown, R = O> {
+  /** The key used in pipeline definitions (`dedupe`). */
+  readonly name: string;
+  /** One line for `describe` and `--help`. */
+  readonly summary: string;
+  /** JSON Schema (draft-07) of the options object; becomes part of the pipeline schema. */
+  readonly optionsSchema: Record<string, unknown>;
+  /** Applies defaults and parses durations; throws an Error whose message names the option and the fix. */
+  resolve(options: O): R;
+  /** The key fields (first non-null wins), or `undefined` for a stateless step. */
+  keyPaths(options: R): string[] | undefined;
+  /** The output streams it writes. */
+  outputs(options: R): OutputDeclaration[];
+  /** The state stores it uses (names within the step). */
+  stores(options: R): string[];
+  create(options: R, ctx: OperatorContext): OperatorLogic;
+}
+
+/** Operators by pipeline key. `lib` never imports `operators/`: the registry is handed in. */
+export type OperatorRegistry = ReadonlyMap<string, OperatorDefinition<never, never>>;
+
+/** Helper to declare an operator with its types checked. */
+export function defineOperator<O, R>(def: OperatorDefinition<O, R>): OperatorDefinition<O, R> {
+  return def;
+}

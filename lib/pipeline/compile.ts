@@ -1,0 +1,165 @@
+/**
+ * Compiles a validated definition into a topology description: the resolved steps with
+ * their keys, stores and streams, and the sub-topologies a Kafka runtime splits at every key
+ * change. The embedded runner and the test driver run it as one task; the Kafka runner runs a
+ * task per partition per sub-topology.
+ */
+import type { SourceMapping } from '../event/mapping.js';
+import type { OperatorDefinition, OperatorRegistry, OutputDeclaration } from '../operator/contract.js';
+import { parseDuration } from '../time/duration.js';
+import type { PipelineDefinition, SourceDefinition, StreamTarget } from './definition.js';
+import { stepNames } from './load.js';
+
+/** A step ready to instantiate. */
+export interface CompiledStep {
+  /** Unique step name (`dedupe`, or the `name:` option). */
+  name: string;
+  /** Index in `steps`. */
+  index: number;
+  operator: string;
+  definition: OperatorDefinition<never, never>;
+  /** Resolved options (defaults applied, durations in ms). */
+  config: unknown;
+  /** Key fields (first non-null), or undefined for a stateless step. */
+  key: string[] | undefined;
+  outputs: OutputDeclaration[];
+  /** Store names qualified by step: `<step>.<store>`. */
+  stores: string[];
+}
+
+/** A stream of the pipeline and where it goes. */
+export interface CompiledStream {
+  name: string;
+  /** Which step writes it (`source` for dead-letter/late, `<last step>` for events). */
+  producer: string;
+  kind: string;
+  /** Kafka topic: from `sink`/`outputs`, else `<app>-<stream>`. */
+  topic: string;
+  format: 'json' | 'avro';
+}
+
+/** Steps between two key changes: one Kafka sub-topology, fed by a repartition topic when re-keyed. */
+export interface SubTopology {
+  id: number;
+  key: string[] | undefined;
+  steps: string[];
+  /** `source` for the first; else `<app>-<step>-repartition`. */
+  input: string;
+}
+
+export interface ResolvedSource {
+  topic: string | undefined;
+  format: 'json' | 'csv' | 'avro';
+  key: string[] | undefined;
+  allowedLatenessMs: number;
+  idleTimeoutMs: number;
+  maxRecordBytes: number;
+  mapping: SourceMapping;
+}
+
+/** The compiled pipeline. */
+export interface Topology {
+  name: string;
+  source: ResolvedSource;
+  steps: CompiledStep[];
+  streams: CompiledStream[];
+  subTopologies: SubTopology[];
+  guarantee: 'at-least-once' | 'exactly-once';
+  definition: PipelineDefinition;
+}
+
+function resolveSource(s: SourceDefinition): ResolvedSource {
+  const mapping: SourceMapping = structuredClone(s.mapping ?? {});
+  if (s.timestamp && s.timestamp !== 'timestamp') mapping.fields = { ...mapping.fields, timestamp: s.timestamp };
+  return {
+    topic: s.topic,
+    format: s.format ?? 'json',
+    key: s.key === undefined ? undefined : Array.isArray(s.key) ? s.key : [s.key],
+    allowedLatenessMs: parseDuration(s.allowedLateness ?? 0),
+    idleTimeoutMs: parseDuration(s.idleTimeout ?? '30s'),
+    maxRecordBytes: s.maxRecordBytes ?? 1024 * 1024,
+    mapping,
+  };
+}
+
+const sameKey = (a: string[] | undefined, b: string[] | undefined) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Compiles a definition (validate it first with `parsePipeline`/`validatePipeline`).
+ *
+ * @example
+ * ```ts
+ * const topology = compilePipeline(loadPipelineFile('pipeline.yaml', registry), registry);
+ * topology.streams.map((s) => s.name); // ['events', 'dead-letter', 'late', 'duplicates']
+ * ```
+ */
+export function compilePipeline(def: PipelineDefinition, registry: OperatorRegistry): Topology {
+  const names = stepNames(def);
+  const steps: CompiledStep[] = def.steps.map((step, index) => {
+    const operator = Object.keys(step)[0] as string;
+    const definition = registry.get(operator);
+    if (!definition) throw new Error(`unknown operator ${operator} (validate the definition first)`);
+    const config = definition.resolve((step[operator] ?? {}) as never);
+    const name = names[index] as string;
+    return {
+      name,
+      index,
+      operator,
+      definition,
+      config,
+      key: definition.keyPaths(config as never),
+      outputs: definition.outputs(config as never),
+      stores: definition.stores(config as never).map((s) => `${name}.${s}`),
+    };
+  });
+
+  const target = (stream: string): StreamTarget =>
+    (stream === 'events' ? def.sink : def.outputs?.[stream]) ?? {};
+  const stream = (name: string, producer: string, kind: string): CompiledStream => ({
+    name,
+    producer,
+    kind,
+    topic: target(name).topic ?? `${def.name}-${name}`,
+    format: target(name).format ?? 'json',
+  });
+  const streams: CompiledStream[] = [
+    stream('events', steps.at(-1)?.name ?? 'source', 'events'),
+    stream('dead-letter', 'source', 'dead-letter'),
+    stream('late', 'source', 'late'),
+    ...steps.flatMap((s) => s.outputs.map((o) => stream(o.stream, s.name, o.kind))),
+  ];
+
+  const source = resolveSource(def.source);
+  const subTopologies: SubTopology[] = [];
+  let currentKey = source.key;
+  for (const s of steps) {
+    const last = subTopologies.at(-1);
+    if (last && (s.key === undefined || sameKey(s.key, currentKey))) {
+      last.steps.push(s.name);
+      continue;
+    }
+    if (!last) {
+      subTopologies.push({ id: 0, key: s.key ?? currentKey, steps: [s.name], input: 'source' });
+    } else {
+      subTopologies.push({ id: subTopologies.length, key: s.key, steps: [s.name], input: `${def.name}-${s.name}-repartition` });
+    }
+    if (s.key !== undefined) currentKey = s.key;
+  }
+  return { name: def.name, source, steps, streams, subTopologies, guarantee: def.guarantee ?? 'at-least-once', definition: def };
+}
+
+/**
+ * A text description of the topology (for `tributary describe` and `validate`).
+ */
+export function describeTopology(t: Topology): string {
+  const lines = [`pipeline ${t.name} (${t.guarantee})`, `  source: ${t.source.topic ?? '(embedded input)'} format=${t.source.format} key=${t.source.key?.join('|') ?? '(none)'} allowedLateness=${t.source.allowedLatenessMs}ms`];
+  for (const sub of t.subTopologies) {
+    lines.push(`  sub-topology ${sub.id} (input ${sub.input}, key ${sub.key?.join('|') ?? '(none)'})`);
+    for (const name of sub.steps) {
+      const s = t.steps.find((x) => x.name === name) as CompiledStep;
+      lines.push(`    ${s.name}: ${s.operator}${s.key ? ` key=${s.key.join('|')}` : ''}${s.stores.length ? ` stores=${s.stores.join(',')}` : ''}${s.outputs.length ? ` → ${s.outputs.map((o) => o.stream).join(', ')}` : ''}`);
+    }
+  }
+  lines.push(`  streams: ${t.streams.map((s) => `${s.name}→${s.topic}`).join(', ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,53 @@
+/**
+ * The shape of a pipeline definition (SPEC §5), as written in YAML/JSON or built with
+ * {@link ../pipeline/builder.ts}. Validated against `schema/pipeline.schema.json`.
+ */
+import type { SourceFormat, SourceMapping } from '../event/mapping.js';
+import type { Duration } from '../time/duration.js';
+
+/** Where events come from. */
+export interface SourceDefinition {
+  /** Kafka topic (embedded mode: `--input` instead). */
+  topic?: string;
+  /** Record format. Default `json`; `csv` for embedded files. */
+  format?: SourceFormat;
+  /** Partitioning key: a field path or list of paths after mapping (first non-null); none → dead-letter. */
+  key?: string | string[];
+  /** Raw field holding event time; shorthand for `mapping.fields.timestamp`. Default `timestamp`. */
+  timestamp?: string;
+  /** Bounded out-of-orderness: watermark = highest event time − allowedLateness. Default `0ms`. */
+  allowedLateness?: Duration;
+  /** A partition silent this long (processing time) stops holding the watermark back. Default `30s`. */
+  idleTimeout?: Duration;
+  /** Records larger than this go to dead-letter (`oversized`). Default 1 MiB. */
+  maxRecordBytes?: number;
+  /** Field mapping from other layouts (snake_case, CSV columns) onto the canonical event. */
+  mapping?: SourceMapping;
+}
+
+/** One step: exactly one operator key with its options, e.g. `{ dedupe: { ttl: '24h' } }`. */
+export type StepDefinition = Record<string, Record<string, unknown>>;
+
+/** Where a stream goes in Kafka mode; embedded, every stream goes to `<out-dir>/<stream>.ndjson`. */
+export interface StreamTarget {
+  topic?: string;
+  format?: 'json' | 'avro';
+}
+
+/** A whole pipeline. */
+export interface PipelineDefinition {
+  /** Also the Kafka application id and consumer group id. */
+  name: string;
+  description?: string;
+  source: SourceDefinition;
+  steps: StepDefinition[];
+  /** The events leaving the last step (the stream `events`). */
+  sink?: StreamTarget;
+  /** Named derived streams → their targets. */
+  outputs?: Record<string, StreamTarget>;
+  /** Kafka delivery guarantee. Default `at-least-once`. */
+  guarantee?: 'at-least-once' | 'exactly-once';
+}
+
+/** Streams every pipeline has. */
+export const BUILTIN_STREAMS = ['events', 'dead-letter', 'late'] as const;

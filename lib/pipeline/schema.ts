@@ -1,0 +1,84 @@
+/**
+ * The pipeline JSON Schema, built from the operator registry so a new operator extends it.
+ * The copy shipped as `schema/pipeline.schema.json` is checked against this by a test
+ * (regenerate with `npm run schema`).
+ */
+import type { OperatorRegistry } from '../operator/contract.js';
+import { DURATION_PATTERN } from '../time/duration.js';
+
+const NAME = '^[a-z][a-z0-9-]*$';
+const stringOrList = {
+  oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }],
+};
+const duration = { type: 'string', pattern: DURATION_PATTERN };
+const scalar = { type: ['string', 'number', 'boolean', 'null'] };
+const streamTarget = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    topic: { type: 'string', minLength: 1 },
+    format: { enum: ['json', 'avro'] },
+  },
+};
+
+/** The `source` object's schema. */
+export const sourceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    topic: { type: 'string', minLength: 1 },
+    format: { enum: ['json', 'csv', 'avro'] },
+    key: stringOrList,
+    timestamp: { type: 'string', minLength: 1 },
+    allowedLateness: duration,
+    idleTimeout: duration,
+    maxRecordBytes: { type: 'integer', minimum: 1 },
+    mapping: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        fields: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
+        values: { type: 'object', additionalProperties: { type: 'object', additionalProperties: scalar } },
+        defaults: { type: 'object', additionalProperties: scalar },
+        types: { type: 'object', additionalProperties: { enum: ['string', 'number', 'integer', 'boolean'] } },
+        messageId: { enum: ['hash', 'require'] },
+        timestampFormat: { enum: ['auto', 'iso', 'epoch-ms', 'epoch-s'] },
+      },
+    },
+  },
+} as const;
+
+/**
+ * Builds the pipeline schema for the operators in `registry`.
+ *
+ * @example
+ * ```ts
+ * const schema = buildPipelineSchema(defaultRegistry);
+ * ```
+ */
+export function buildPipelineSchema(registry: OperatorRegistry): Record<string, unknown> {
+  const steps = [...registry.values()].map((op) => ({
+    type: 'object',
+    description: op.summary,
+    additionalProperties: false,
+    required: [op.name],
+    properties: { [op.name]: op.optionsSchema },
+  }));
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://tributary.dev/schema/pipeline.schema.json',
+    title: 'Tributary pipeline',
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'source', 'steps'],
+    properties: {
+      name: { type: 'string', pattern: NAME, description: 'pipeline name; also the Kafka application id and consumer group' },
+      description: { type: 'string' },
+      source: sourceSchema,
+      steps: { type: 'array', items: { oneOf: steps } },
+      sink: streamTarget,
+      outputs: { type: 'object', propertyNames: { pattern: NAME }, additionalProperties: streamTarget },
+      guarantee: { enum: ['at-least-once', 'exactly-once'] },
+    },
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * A task runs a compiled topology over one input: decode → normalise → key → lateness →
+ * steps → outputs, with the stores of one {@link StoreFactory} and one watermark tracker.
+ * The embedded runner and the test driver run one task; the Kafka runner will run one per
+ * partition. Single-threaded and synchronous between checkpoints.
+ */
+import type { TributaryEvent } from '../event/event.js';
+import { resolveKey } from '../event/key.js';
+import type { RejectReason } from '../event/mapping.js';
+import { normalizeEvent } from '../event/normalize.js';
+import type { PipelineMetrics } from '../metrics/metrics.js';
+import type { DerivedRecord, OperatorContext, OperatorLogic } from '../operator/contract.js';
+import type { CompiledStep, Topology } from '../pipeline/compile.js';
+import type { StoreFactory, StoreKey } from '../state/store.js';
+import type { Clock } from '../time/clock.js';
+import { TimerService } from '../time/timers.js';
+import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
+
+/** One record read from a source, decoded to a plain object or already rejected by the decoder. */
+export type SourceInput =
+  | { ok: true; value: unknown; raw: string; source: string; partition?: string }
+  | { ok: false; reason: RejectReason; detail: string; raw: string; source: string; partition?: string };
+
+/** A record on the dead-letter stream (SPEC §4.7). */
+export interface DeadLetterRecord extends DerivedRecord {
+  reason: RejectReason;
+  detail: string;
+  /** The original text (or base64 of bytes). */
+  raw: string;
+  /** `file:line`, or `topic/partition/offset`. */
+  source: string;
+}
+
+/** Receives every record the task writes, by stream name. */
+export type OutputFn = (stream: string, record: DerivedRecord) => void;
+
+export interface TaskOptions {
+  topology: Topology;
+  stores: StoreFactory;
+  clock: Clock;
+  metrics: PipelineMetrics;
+  output: OutputFn;
+}
+
+interface StepInstance {
+  step: CompiledStep;
+  logic: OperatorLogic;
+  in: { inc(): void };
+  dropped: Map<string, { inc(): void }>;
+}
+
+/**
+ * Runs a topology.
+ *
+ * @example
+ * ```ts
+ * const task = new Task({ topology, stores: new MemoryStoreFactory(), clock: systemClock, metrics: createMetrics(), output: (s, r) => console.log(s, r) });
+ * task.ingest({ ok: true, value: { messageId: 'm1', type: 'track', event: 'view', anonymousId: 'a', timestamp: 0 }, raw: '…', source: 'in.ndjson:1' });
+ * task.endOfInput();
+ * await task.checkpoint();
+ * ```
+ */
+export class Task {
+  readonly watermarks: WatermarkTracker;
+  private readonly steps: StepInstance[];
+  private lastAdvanced = -Infinity;
+  private readonly pipeline: string;
+  private readonly counters: {
+    source: { inc(): void };
+    late: { inc(): void };
+    dead: Map<string, { inc(): void }>;
+    stream: Map<string, { inc(): void }>;
+  };
+
+  constructor(private readonly options: TaskOptions) {
+    const { topology, metrics, clock } = options;
+    this.pipeline = topology.name;
+    this.watermarks = new WatermarkTracker({
+      allowedLateness: topology.source.allowedLatenessMs,
+      idleTimeout: topology.source.idleTimeoutMs,
+      clock,
+    });
+    const pipeline = this.pipeline;
+    this.counters = {
+      source: metrics.sourceRecords.labels({ pipeline }),
+      late: metrics.lateRecords.labels({ pipeline }),
+      dead: new Map(),
+      stream: new Map(),
+    };
+    this.steps = topology.steps.map((step) => {
+      const instance: StepInstance = {
+        step,
+        logic: undefined as unknown as OperatorLogic,
+        in: metrics.recordsIn.labels({ pipeline, step: step.name }),
+        dropped: new Map(),
+      };
+      instance.logic = step.definition.create(step.config as never, this.contextFor(instance));
+      return instance;
+    });
+  }
+
+  private contextFor(instance: StepInstance): OperatorContext {
+    const { stores, clock, metrics } = this.options;
+    const step = instance.step.name;
+    const pipeline = this.pipeline;
+    const out = new Map<string, { inc(): void }>();
+    return {
+      pipeline,
+      step,
+      clock,
+      store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
+      timers: <D>(name = 'timers') => new TimerService<D>(stores.open(`${step}.${name}`)),
+      emit: (stream, record) => {
+        let c = out.get(stream);
+        if (!c) out.set(stream, (c = metrics.recordsOut.labels({ pipeline, step, stream })));
+        c.inc();
+        this.write(stream, record);
+      },
+      drop: (reason) => {
+        let c = instance.dropped.get(reason);
+        if (!c) instance.dropped.set(reason, (c = metrics.recordsDropped.labels({ pipeline, step, reason })));
+        c.inc();
+      },
+      watermark: () => this.watermarks.current(),
+    };
+  }
+
+  private write(stream: string, record: DerivedRecord): void {
+    let c = this.counters.stream.get(stream);
+    if (!c) this.counters.stream.set(stream, (c = this.options.metrics.streamRecords.labels({ pipeline: this.pipeline, stream })));
+    c.inc();
+    this.options.output(stream, record);
+  }
+
+  /** Sends a record to the dead-letter stream, counted by reason. */
+  deadLetter(record: DeadLetterRecord): void {
+    let c = this.counters.dead.get(record.reason);
+    if (!c) this.counters.dead.set(record.reason, (c = this.options.metrics.deadLetters.labels({ pipeline: this.pipeline, reason: record.reason })));
+    c.inc();
+    this.write('dead-letter', record);
+  }
+
+  /** Processes one source record: normalise, key, lateness, steps. */
+  ingest(input: SourceInput): void {
+    this.counters.source.inc();
+    if (!input.ok) {
+      this.deadLetter({ reason: input.reason, detail: input.detail, raw: input.raw, source: input.source });
+      return;
+    }
+    const { source } = this.options.topology;
+    const n = normalizeEvent(input.value, source.mapping);
+    if (!n.ok) {
+      this.deadLetter({ reason: n.reason, detail: n.detail, raw: input.raw, source: input.source });
+      return;
+    }
+    if (source.key && resolveKey(n.event, source.key) === undefined) {
+      this.deadLetter({ reason: 'missing-key', detail: `none of the source key fields ${source.key.join(', ')} is set`, raw: input.raw, source: input.source });
+      return;
+    }
+    this.pipe(n.event, input.partition ?? '0', input);
+  }
+
+  /**
+   * Processes one normalised event (the test driver and embedding code call this directly).
+   * A late event goes to `late` with the watermark it met; otherwise it runs through the steps.
+   */
+  pipe(event: TributaryEvent, partition = '0', input?: { raw: string; source: string }): void {
+    const watermark = this.watermarks.current();
+    if (event.timestamp < watermark) {
+      this.counters.late.inc();
+      this.write('late', { ...event, watermark });
+      return;
+    }
+    this.watermarks.observe(partition, event.timestamp);
+    this.runSteps(event, 0, input);
+    this.advance();
+  }
+
+  private runSteps(event: TributaryEvent, from: number, input?: { raw: string; source: string }): void {
+    let current: TributaryEvent | null = event;
+    for (let i = from; i < this.steps.length && current; i++) {
+      const s = this.steps[i] as StepInstance;
+      let key = '';
+      if (s.step.key) {
+        const k = resolveKey(current, s.step.key);
+        if (k === undefined) {
+          this.deadLetter({
+            reason: 'missing-key',
+            detail: `steps[${s.step.index}].${s.step.operator}: none of the key fields ${s.step.key.join(', ')} is set`,
+            raw: input?.raw ?? JSON.stringify(current),
+            source: input?.source ?? `step ${s.step.name}`,
+          });
+          return;
+        }
+        key = k;
+      }
+      s.in.inc();
+      current = s.logic.process(current, key);
+    }
+    if (current) this.write('events', current);
+  }
+
+  /** Re-evaluates the watermark (idle partitions release it with processing time) and lets steps fire. */
+  advance(): void {
+    const wm = this.watermarks.current();
+    if (wm <= this.lastAdvanced) return;
+    this.lastAdvanced = wm;
+    for (const s of this.steps) s.logic.advance?.(wm);
+  }
+
+  /** Forces the watermark to at least `time` (test driver), firing what becomes due. */
+  advanceWatermark(time: number): void {
+    this.watermarks.advanceTo(time);
+    this.advance();
+  }
+
+  /** Ends one bounded partition. */
+  endPartition(partition = '0'): void {
+    this.watermarks.end(partition);
+    this.advance();
+  }
+
+  /** End of a bounded input: the watermark goes to +∞; every pending timer fires. */
+  endOfInput(): void {
+    this.watermarks.advanceTo(Infinity);
+    this.advance();
+  }
+
+  /** The watermark state to persist with a checkpoint. */
+  snapshot(): WatermarkSnapshot {
+    return this.watermarks.snapshot();
+  }
+
+  restore(snapshot: WatermarkSnapshot): void {
+    this.watermarks.restore(snapshot);
+    this.lastAdvanced = this.watermarks.current();
+  }
+
+  /** Flushes every store (a checkpoint). */
+  async checkpoint(): Promise<void> {
+    await this.options.stores.flush();
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * JSON records and NDJSON (one JSON object per line): decoding with dead-letter reasons
+ * (SPEC §9) and encoding output lines.
+ */
+import type { RejectReason } from '../event/mapping.js';
+
+/** Default {@link JsonDecodeOptions.maxRecordBytes}: 1 MiB. */
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+/** Options of {@link decodeJsonRecord} and {@link readNdjson}. */
+export interface JsonDecodeOptions {
+  /** A record (line) longer than this many UTF-8 bytes is rejected `oversized`. Default 1 MiB. */
+  maxRecordBytes?: number;
+}
+
+/** The reasons a JSON record is rejected. */
+export type JsonRejectReason = Extract<RejectReason, 'malformed-json' | 'not-an-object' | 'oversized'>;
+
+/** Outcome of {@link decodeJsonRecord}. */
+export type JsonDecodeResult =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; reason: JsonRejectReason; detail: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function kind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}
+
+/**
+ * The UTF-8 byte length of `text`, or `limit + 1` as soon as it is known to exceed `limit`.
+ * Cheap for the common case: a string of n UTF-16 units takes between n and 3n bytes.
+ */
+function byteLengthOver(text: string, limit: number): boolean {
+  if (text.length > limit) return true;
+  if (text.length * 3 <= limit) return false;
+  return Buffer.byteLength(text, 'utf8') > limit;
+}
+
+/**
+ * Decodes one JSON record (an NDJSON line without its newline, a Kafka message value) into an
+ * object. Rejections: `oversized` (more than `maxRecordBytes` UTF-8 bytes, checked before
+ * parsing), `malformed-json` (invalid UTF-8, empty input, or a syntax error — the detail is
+ * the parser's message with its position), `not-an-object` (valid JSON that is an array,
+ * string, number, boolean or null). A leading byte-order mark and surrounding whitespace
+ * (including a trailing `\r`) are ignored.
+ *
+ * @example
+ * ```ts
+ * decodeJsonRecord('{"type":"track","event":"view"}'); // { ok: true, value: { type: 'track', event: 'view' } }
+ * decodeJsonRecord('{"type":');   // { ok: false, reason: 'malformed-json', detail: 'Unexpected end of JSON input' }
+ * decodeJsonRecord('[1,2]');      // { ok: false, reason: 'not-an-object', detail: 'expected a JSON object, got an array' }
+ * ```
+ */
+export function decodeJsonRecord(input: string | Uint8Array, options?: JsonDecodeOptions): JsonDecodeResult {
+  const max = options?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  let text: string;
+  if (typeof input === 'string') {
+    if (byteLengthOver(input, max)) {
+      return { ok: false, reason: 'oversized', detail: `record is ${Buffer.byteLength(input, 'utf8')} bytes, more than maxRecordBytes ${max}` };
+    }
+    text = input;
+  } else {
+    if (input.byteLength > max) {
+      return { ok: false, reason: 'oversized', detail: `record is ${input.byteLength} bytes, more than maxRecordBytes ${max}` };
+    }
+    try {
+      text = utf8.decode(input);
+    } catch {
+      return { ok: false, reason: 'malformed-json', detail: 'not valid UTF-8' };
+    }
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === '') return { ok: false, reason: 'malformed-json', detail: 'empty record' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, reason: 'malformed-json', detail: err instanceof Error ? err.message : String(err) };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'not-an-object', detail: `expected a JSON object, got ${kind(value)}` };
+  }
+  return { ok: true, value: value as Record<string, unknown> };
+}
+
+/**
+ * Encodes a record as one NDJSON line: compact JSON followed by `\n`. Newlines inside strings
+ * are escaped by JSON, so the line never breaks. Throws `TypeError` for a value JSON cannot
+ * represent at the top level (`undefined`, a function) or at all (a bigint, a cycle).
+ *
+ * @example
+ * ```ts
+ * encodeJsonLine({ messageId: 'm1', note: 'a\nb' }); // '{"messageId":"m1","note":"a\\nb"}\n'
+ * ```
+ */
+export function encodeJsonLine(record: unknown): string {
+  const text = JSON.stringify(record);
+  if (typeof text !== 'string') throw new TypeError(`cannot encode ${typeof record} as a JSON line`);
+  return `${text}\n`;
+}
+
+/** One item of {@link readNdjson}: a decoded object, or a rejection; `line` is 1-based. */
+export type NdjsonItem =
+  | { ok: true; value: Record<string, unknown>; line: number; raw: string }
+  | { ok: false; reason: JsonRejectReason; detail: string; line: number; raw: string };
+
+/**
+ * Reads NDJSON from a string, a buffer, or a stream of chunks (a `Readable`, `process.stdin`):
+ * one item per non-blank line, in order, with its 1-based line number and its raw text (for
+ * dead letters). Lines may end in `\n` or `\r\n`; a last line without a newline counts; blank
+ * lines are skipped. UTF-8 sequences split across chunks are handled. A bad line is reported
+ * and reading continues.
+ *
+ * @example
+ * ```ts
+ * for await (const item of readNdjson(fs.createReadStream('events.ndjson'))) {
+ *   if (item.ok) handle(item.value); else deadLetter(item.reason, item.raw, `events.ndjson:${item.line}`);
+ * }
+ * ```
+ */
+export async function* readNdjson(
+  input: string | Uint8Array | AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+  options?: JsonDecodeOptions,
+): AsyncGenerator<NdjsonItem> {
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  let pending = '';
+  let line = 0;
+  function* lines(text: string, final: boolean): Generator<NdjsonItem> {
+    pending += text;
+    let start = 0;
+    for (;;) {
+      const nl = pending.indexOf('\n', start);
+      if (nl === -1) break;
+      line++;
+      yield* one(pending.slice(start, nl));
+      start = nl + 1;
+    }
+    pending = pending.slice(start);
+    if (final && pending.length > 0) {
+      line++;
+      const last = pending;
+      pending = '';
+      yield* one(last);
+    }
+  }
+  function* one(rawLine: string): Generator<NdjsonItem> {
+    const raw = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    if (raw.trim() === '') return;
+    const r = decodeJsonRecord(raw, options);
+    yield r.ok ? { ok: true, value: r.value, line, raw } : { ok: false, reason: r.reason, detail: r.detail, line, raw };
+  }
+  if (typeof input === 'string') {
+    yield* lines(input.charCodeAt(0) === 0xfeff ? input.slice(1) : input, true);
+    return;
+  }
+  if (input instanceof Uint8Array) {
+    yield* lines(decoder.decode(input), true);
+    return;
+  }
+  for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
+    yield* lines(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), false);
+  }
+  yield* lines(decoder.decode(), true);
+}

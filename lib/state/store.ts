@@ -1,0 +1,79 @@
+/**
+ * The one state-store interface every operator uses, with a memory and an LMDB implementation
+ * (`memory-store.ts`, `lmdb-store.ts`) that pass the same contract suite
+ * (`test/state/store.contract.test.ts`).
+ *
+ * Reads are synchronous (an LMDB read costs about a function call). Writes are buffered and
+ * become durable at {@link KeyValueStore.flush} (a checkpoint); a read or scan always sees the
+ * store's own unflushed writes. Keys are ordered the way LMDB orders them, so tuple keys
+ * (`[personId, windowStart]`) make range scans of one key's sessions or windows cheap.
+ */
+
+/** One element of a key: strings and finite numbers. */
+export type KeyPart = string | number;
+/** A store key: a single part or an ordered tuple of parts. */
+export type StoreKey = KeyPart | readonly KeyPart[];
+
+/** Bounds of a range scan: `start` inclusive, `end` exclusive (lmdb-js semantics). */
+export interface RangeOptions<K extends StoreKey = StoreKey> {
+  start?: K | readonly KeyPart[];
+  end?: K | readonly KeyPart[];
+  /** Scan from `start` downwards; then `start` is the upper (inclusive) bound and `end` the lower (exclusive) one. */
+  reverse?: boolean;
+  limit?: number;
+}
+
+export interface Entry<K, V> {
+  key: K;
+  value: V;
+}
+
+/** Options of a single write. */
+export interface PutOptions {
+  /**
+   * Event time (epoch ms) at which the entry may be removed: {@link KeyValueStore.expire}
+   * with a watermark at or past it deletes the entry. Writing the key again replaces it.
+   */
+  expiresAt?: number;
+}
+
+/**
+ * A key-value store for operator state.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryStore<[string, number], { count: number }>();
+ * store.put(['p1', 0], { count: 1 }, { expiresAt: 86_400_000 });
+ * store.get(['p1', 0]); // { count: 1 }
+ * [...store.range({ start: ['p1'], end: ['p1', Infinity] })];
+ * store.expire(86_400_000); // 1 entry removed
+ * await store.flush();
+ * ```
+ */
+export interface KeyValueStore<K extends StoreKey = StoreKey, V = unknown> {
+  /** The store's name, unique within its task (e.g. `dedupe-seen`). */
+  readonly name: string;
+  get(key: K): V | undefined;
+  has(key: K): boolean;
+  put(key: K, value: V, options?: PutOptions): void;
+  delete(key: K): void;
+  /** Entries in key order within the bounds, unflushed writes included. */
+  range(options?: RangeOptions<K>): IterableIterator<Entry<K, V>>;
+  /** Deletes every entry whose `expiresAt` is at or before `watermark`; returns how many. */
+  expire(watermark: number): number;
+  /** Number of entries (exact for memory, unflushed writes included). */
+  count(): number;
+  /** Makes every buffered write durable (a checkpoint). Resolves when it is. */
+  flush(): Promise<void>;
+  /** Drops all entries (used when a store is rebuilt from its changelog). */
+  clear(): void;
+  close(): Promise<void>;
+}
+
+/** Creates the stores of one task (one LMDB environment, or memory), by name. */
+export interface StoreFactory {
+  open<K extends StoreKey, V>(name: string): KeyValueStore<K, V>;
+  /** Flushes every store opened from this factory, atomically where the engine allows. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,13 @@
+/**
+ * The operator registry: every operator by its pipeline key. The compiler, the runners and
+ * the schema receive this map (`lib` never imports `operators/`).
+ */
+import type { OperatorDefinition, OperatorRegistry } from '../lib/operator/contract.js';
+import { dedupeOperator } from './dedupe.js';
+
+export { dedupe, dedupeOperator, DedupeLogic, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
+
+/** Every built-in operator. */
+export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
+  [dedupeOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+);
