@@ -56,7 +56,10 @@ export interface GenerateOptions {
    * for any pipeline whose `allowedLateness` ≤ `lateByMs`). Default 0.002.
    */
   lateRate?: number;
-  /** How late a late event is: it arrives between `lateByMs` and `2 × lateByMs` after its event time. Default 600 000 (10m). */
+  /**
+   * How late a late event is: it arrives right after the first event that is between
+   * `lateByMs` and about `2 × lateByMs` newer. Default 600 000 (10m).
+   */
   lateByMs?: number;
 }
 
@@ -165,10 +168,12 @@ interface CartItem {
   quantity: number;
 }
 
+/** The empty cart, shared (most customers' carts are empty most of the time); never mutated. */
+const NO_CART: CartItem[] = [];
+
 interface Customer {
   readonly index: number;
   readonly userId: string;
-  readonly email: string;
   readonly devices: readonly Device[];
   /** Devices in use so far (a prefix of `devices`). */
   unlocked: number;
@@ -194,6 +199,8 @@ interface Customer {
   prev: number;
   lastProduct: number;
   campaign: string | null;
+  /** Action to resume after an interposed event (login during checkout), or -1. */
+  resume: number;
 }
 
 interface Pending {
@@ -276,6 +283,76 @@ class MinHeap<T> {
       i = child;
     }
     a[i] = item;
+  }
+}
+
+/**
+ * The customers' schedule: a binary min-heap of customer indices keyed by (next event time,
+ * index), in typed arrays (the hot path of the generator: one sift per event).
+ */
+class Schedule {
+  private readonly time: Float64Array;
+  private readonly id: Int32Array;
+  private n = 0;
+
+  constructor(capacity: number) {
+    this.time = new Float64Array(capacity);
+    this.id = new Int32Array(capacity);
+  }
+
+  /** Index of the customer due next. */
+  get top(): number {
+    return this.id[0] as number;
+  }
+
+  /** Event time of the next event. */
+  get topTime(): number {
+    return this.time[0] as number;
+  }
+
+  add(customer: number, time: number): void {
+    const { time: tm, id } = this;
+    let i = this.n++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const pt = tm[parent] as number;
+      if (pt < time || (pt === time && (id[parent] as number) < customer)) break;
+      tm[i] = pt;
+      id[i] = id[parent] as number;
+      i = parent;
+    }
+    tm[i] = time;
+    id[i] = customer;
+  }
+
+  /** Moves the top customer to its new (later) time. */
+  rescheduleTop(time: number): void {
+    const { time: tm, id } = this;
+    const n = this.n;
+    const customer = id[0] as number;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      let ct = tm[child] as number;
+      let cid = id[child] as number;
+      const right = child + 1;
+      if (right < n) {
+        const rt = tm[right] as number;
+        const rid = id[right] as number;
+        if (rt < ct || (rt === ct && rid < cid)) {
+          child = right;
+          ct = rt;
+          cid = rid;
+        }
+      }
+      if (time < ct || (time === ct && customer < cid)) break;
+      tm[i] = ct;
+      id[i] = cid;
+      i = child;
+    }
+    tm[i] = time;
+    id[i] = customer;
   }
 }
 
@@ -378,15 +455,20 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
     productIds[p] = `p-${100000 + (hash32(seed, 'product', p) % 900000)}${p.toString(36)}`;
     const cat = categoryTable.sample(rng);
     productCategory[p] = cat;
-    productPrice[p] = Math.max(0.99, Math.round(rng.logNormal(CATEGORY_PRICE[cat] as number, 0.6) * 100) / 100 - 0.01);
+    productPrice[p] = Math.max(99, Math.round(rng.logNormal(CATEGORY_PRICE[cat] as number, 0.6) * 100) - 1) / 100; // whole cents, ≥ 0.99
     (byCategory[cat] as number[]).push(p);
   }
   const popularity = WeightedTable.zipf(nProducts, 1.07);
 
   // ---- Customers, scheduled by their next event time.
   const spread = Math.max(HOUR, 0.6 * (o.events / o.customers) * MS_PER_CUSTOMER_EVENT);
-  const heap = new MinHeap<Customer>((a, b) => a.next < b.next || (a.next === b.next && a.index < b.index));
-  for (let i = 0; i < o.customers; i++) heap.push(newCustomer(i));
+  const customers: Customer[] = [];
+  const schedule = new Schedule(o.customers);
+  for (let i = 0; i < o.customers; i++) {
+    const c = newCustomer(i);
+    customers.push(c);
+    schedule.add(i, c.next);
+  }
 
   function newCustomer(i: number): Customer {
     const nDevices = rng.weightedIndex([50, 35, 15]) + 1;
@@ -407,7 +489,6 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
     return {
       index: i,
       userId: `user-${i + 1}`,
-      email: `user-${i + 1}@example.com`,
       devices,
       unlocked: 1,
       consentEmail: rng.chance(0.6),
@@ -418,7 +499,7 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
       homeStore: rng.int(1, STORES),
       buyer: rng.logNormal(1, 0.5),
       storeShare: loyal ? 0.3 : 0.06,
-      cart: [],
+      cart: NO_CART,
       started: false,
       next: o.start + Math.floor(rng.next() * spread),
       action: A_START,
@@ -428,6 +509,7 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
       prev: P_OTHER,
       lastProduct: -1,
       campaign: null,
+      resume: -1,
     };
   }
 
@@ -448,18 +530,28 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
   /** An event from the customer's current session device (web/app). */
   function deviceEvent(c: Customer, t: number, type: TributaryEvent['type'], name: string | null, properties: Record<string, unknown>): TributaryEvent {
     const d = c.device as Device;
-    const e: TributaryEvent = {
+    if (type === 'track') {
+      return {
+        messageId: `g-${seed}-${ordinal++}`,
+        type,
+        event: name,
+        userId: d.identified ? c.userId : null,
+        anonymousId: d.anonymousId,
+        timestamp: t,
+        properties,
+        context: context(c, c.channel, d),
+      };
+    }
+    return {
       messageId: `g-${seed}-${ordinal++}`,
       type,
+      name,
       userId: d.identified ? c.userId : null,
       anonymousId: d.anonymousId,
       timestamp: t,
       properties,
       context: context(c, c.channel, d),
     };
-    if (type === 'track') e.event = name;
-    else if (name !== null) e.name = name;
-    return e;
   }
 
   /** A server-side event (email, store) that carries the userId only. */
@@ -514,7 +606,7 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
     return Math.min(MAX_IN_SESSION_GAP, Math.max(SECOND, Math.round(rng.logNormal(median, sigma))));
   }
 
-  function schedule(c: Customer, t: number, action: number, delay: number): void {
+  function plan(c: Customer, t: number, action: number, delay: number): void {
     c.action = action;
     c.next = t + delay;
   }
@@ -526,7 +618,7 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
     // Fewer sessions at night (UTC 00–06): most are pushed into the day.
     const hour = Math.floor((next % DAY) / HOUR);
     if (hour < 6 && rng.chance(0.75)) next += (6 - hour) * HOUR + Math.floor(rng.next() * 4 * HOUR);
-    schedule(c, t, A_START, next - t);
+    plan(c, t, A_START, next - t);
   }
 
   const weights = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -542,8 +634,8 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
     weights[0] = prev === P_PRODUCT ? 0.33 : 0.42; // product_viewed
     weights[1] = prev === P_PRODUCT ? 0.1 : 0.15; // category page
     weights[2] = 0.07; // search
-    weights[3] = prev === P_PRODUCT ? 0.2 * c.buyer : 0; // add_to_cart
-    weights[4] = cartFull ? (prev === P_ADD ? 0.22 : 0.06) * c.buyer : 0; // checkout
+    weights[3] = prev === P_PRODUCT ? 0.16 * c.buyer : 0; // add_to_cart
+    weights[4] = cartFull ? (prev === P_ADD ? 0.14 : 0.035) * c.buyer : 0; // checkout
     weights[5] = cartFull ? 0.015 : 0; // remove_from_cart
     weights[6] = d.identified ? 0 : 0.03; // login
     weights[7] = d.identified ? 0.005 : 0; // consent change
@@ -552,11 +644,11 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
     const action = choices[rng.weightedIndex(weights)] as number;
     switch (action) {
       case A_END: return endSession(c, t);
-      case A_PRODUCT: return schedule(c, t, action, gap(prev === P_PRODUCT ? 28 * SECOND : 18 * SECOND, 0.9));
-      case A_ADD: return schedule(c, t, action, gap(14 * SECOND, 0.7));
-      case A_CHECKOUT_LOGIN: return schedule(c, t, action, gap(20 * SECOND, 0.6));
-      case A_LOGIN: return schedule(c, t, action, gap(15 * SECOND, 0.6));
-      default: return schedule(c, t, action, gap(20 * SECOND, 0.9));
+      case A_PRODUCT: return plan(c, t, action, gap(prev === P_PRODUCT ? 28 * SECOND : 18 * SECOND, 0.9));
+      case A_ADD: return plan(c, t, action, gap(14 * SECOND, 0.7));
+      case A_CHECKOUT_LOGIN: return plan(c, t, action, gap(20 * SECOND, 0.6));
+      case A_LOGIN: return plan(c, t, action, gap(15 * SECOND, 0.6));
+      default: return plan(c, t, action, gap(20 * SECOND, 0.9));
     }
   }
 
@@ -571,10 +663,10 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
     c.prev = P_OTHER;
     c.lastProduct = -1;
     c.campaign = null;
-    if (c.cart.length > 0 && rng.chance(0.35)) c.cart = []; // the abandoned cart expired
+    if (c.cart.length > 0 && rng.chance(0.35)) c.cart = NO_CART; // the abandoned cart expired
     if ((c.known || c.loyaltyId !== null) && rng.chance(c.storeShare)) {
       const e = userEvent(c, t, storeUserId(c), 'store', 'store_visit', { storeId: `store-${c.homeStore}` });
-      if (rng.chance(0.45)) schedule(c, t, A_STORE_PURCHASE, gap(9 * MINUTE, 0.5));
+      if (rng.chance(0.45)) plan(c, t, A_STORE_PURCHASE, gap(9 * MINUTE, 0.5));
       else endSession(c, t);
       return e;
     }
@@ -592,7 +684,7 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
         url: `https://shop.example.com/p/${productIds[featured]}`,
       });
       c.lastProduct = featured;
-      schedule(c, t, A_LANDING, Math.round(2 * SECOND + rng.next() * 10 * SECOND));
+      plan(c, t, A_LANDING, Math.round(2 * SECOND + rng.next() * 10 * SECOND));
       return e;
     }
     c.device = c.devices[c.unlocked === 1 ? 0 : Math.floor(rng.next() * c.unlocked)] as Device;
@@ -617,18 +709,32 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
     return e;
   }
 
+  /** Logs in on the session's device (`identify`), then does `then` (or browses on when -1). */
   function login(c: Customer, t: number, then: number): TributaryEvent {
     const d = c.device as Device;
     const firstTime = !c.known;
     d.identified = true;
     c.known = true;
-    const e = deviceEvent(c, t, 'identify', null, {});
-    delete e.properties;
-    e.traits = { email: c.email };
-    if (firstTime && rng.chance(0.08)) schedule(c, t, A_ALIAS_ANON, gap(2 * SECOND, 0.5));
-    else if (then >= 0) schedule(c, t, then, gap(10 * SECOND, 0.5));
-    else browse(c, t);
+    const e: TributaryEvent = {
+      messageId: `g-${seed}-${ordinal++}`,
+      type: 'identify',
+      userId: c.userId,
+      anonymousId: d.anonymousId,
+      timestamp: t,
+      traits: { email: `${c.userId}@example.com` },
+      context: context(c, c.channel, d),
+    };
+    c.resume = then;
+    if (firstTime && rng.chance(0.08)) plan(c, t, A_ALIAS_ANON, gap(2 * SECOND, 0.5));
+    else resume(c, t);
     return e;
+  }
+
+  function resume(c: Customer, t: number): void {
+    const then = c.resume;
+    c.resume = -1;
+    if (then >= 0) plan(c, t, then, gap(10 * SECOND, 0.5));
+    else browse(c, t);
   }
 
   function alias(c: Customer, t: number, previousId: string): TributaryEvent {
@@ -681,6 +787,7 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
         const quantity = rng.chance(0.85) ? 1 : rng.int(2, 4);
         const item = c.cart.find((it) => it.product === p);
         if (item !== undefined) item.quantity += quantity;
+        else if (c.cart === NO_CART) c.cart = [{ product: p, quantity }];
         else if (c.cart.length < 12) c.cart.push({ product: p, quantity });
         const e = deviceEvent(c, t, 'track', 'add_to_cart', productProps(p, { quantity }));
         c.prev = P_ADD;
@@ -697,17 +804,12 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
         return e;
       }
       case A_CHECKOUT_LOGIN:
-        if (!(c.device as Device).identified) return login(c, t, A_CHECKOUT);
-      // falls through: already logged in
       case A_CHECKOUT: {
-        if (c.cart.length === 0) {
-          // Emptied meanwhile (e.g. expired): back to browsing.
-          c.prev = P_OTHER;
-          return step(Object.assign(c, { action: A_PRODUCT }));
-        }
+        // Checkout needs a login: an anonymous device identifies first.
+        if (!(c.device as Device).identified) return login(c, t, A_CHECKOUT);
         const e = deviceEvent(c, t, 'track', 'checkout_started', orderPreview(c.cart));
-        if (rng.chance(Math.min(0.9, 0.62 * c.buyer))) {
-          schedule(c, t, A_PURCHASE, gap(70 * SECOND, 0.6));
+        if (rng.chance(Math.min(0.9, 0.55 * c.buyer))) {
+          plan(c, t, A_PURCHASE, gap(70 * SECOND, 0.6));
         } else {
           c.prev = P_CHECKOUT;
           browse(c, t);
@@ -716,7 +818,7 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
       }
       case A_PURCHASE: {
         const e = deviceEvent(c, t, 'track', 'purchase', orderProps(c.cart, {}));
-        c.cart = [];
+        c.cart = NO_CART;
         if (rng.chance(0.75)) endSession(c, t);
         else {
           c.prev = P_OTHER;
@@ -728,7 +830,7 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
         return login(c, t, -1);
       case A_ALIAS_ANON: {
         const e = alias(c, t, (c.device as Device).anonymousId);
-        browse(c, t);
+        resume(c, t);
         return e;
       }
       case A_ALIAS_LOYALTY: {
@@ -778,12 +880,10 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
   const pOutOfOrder = o.outOfOrderRate / originals;
   const pLate = o.lateRate / originals;
   // An injected disorder only shows if other traffic overtakes the delayed event; when none
-  // did (sparse streams), the debt carries the injection over to a later event.
+  // did (thin traffic), the debt carries the injection over to a later event.
   let debtOutOfOrder = 0;
   let debtLate = 0;
   let maxSeen = -Infinity;
-  const seenCustomers = 0;
-  void seenCustomers;
 
   const observe = (p: Pending): TributaryEvent => {
     const e = p.event;
@@ -823,9 +923,10 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
   let generated = 0;
   let seq = 0;
   while (generated < o.events) {
-    const c = heap.peek() as Customer;
+    const c = customers[schedule.top] as Customer;
     const e = step(c);
-    heap.siftDown(0);
+    schedule.rescheduleTop(c.next);
+    const tNext = schedule.topTime;
     generated++;
     const t = e.timestamp;
     if (stats.firstTimestamp === null) stats.firstTimestamp = t;
@@ -839,27 +940,36 @@ function* run(o: Resolved, stats: GenerateStats): Generator<TributaryEvent, Gene
       debtLate--;
       intent = I_LATE;
       arrival = t + o.lateByMs + 1 + Math.floor(rng.next() * o.lateByMs);
-    } else if (debtOutOfOrder >= 1) {
+    } else if (debtOutOfOrder >= 1 && tNext > t && tNext - t < o.maxDisorderMs) {
+      // Only when the next event (known from the schedule) is close enough to overtake this
+      // one; otherwise the debt waits for a later event, so the rate holds in thin traffic.
       debtOutOfOrder--;
       intent = I_OUT_OF_ORDER;
-      arrival = t + 1 + Math.floor(rng.next() * o.maxDisorderMs);
+      arrival = tNext + 1 + Math.floor(rng.next() * (t + o.maxDisorderMs - tNext));
     }
 
-    // Everything due by now arrives before this event (all later events arrive ≥ t).
+    // Everything due by now arrives before this event (all later events arrive ≥ t), except
+    // late ones, which arrive just after it: the first event more than lateByMs newer (and
+    // whatever is due after a late one, so that a re-send never overtakes its original).
     let top = buffer.peek();
+    let lateNow: Pending[] | null = null;
     while (top !== undefined && top.arrival <= t) {
-      yield observe(buffer.pop() as Pending);
+      const p = buffer.pop() as Pending;
+      if (p.intent === I_LATE || lateNow !== null) (lateNow ??= []).push(p);
+      else yield observe(p);
       top = buffer.peek();
     }
-    const pending: Pending = { event: e, arrival, seq: seq++, intent };
-    if (intent === I_NONE) yield observe(pending);
-    else buffer.push(pending);
-
+    const pending: Pending = { event: e, arrival, seq, intent };
+    // A re-send: copied before the original is yielded (consumers may annotate events in place).
     if (generated < o.events && rng.chance(pDuplicate)) {
       generated++;
       const delay = 1 + Math.min(60 * SECOND, Math.floor(rng.logNormal(1500, 1.2)));
-      buffer.push({ event: structuredClone(e), arrival: arrival + delay, seq: seq++, intent: I_DUPLICATE });
+      buffer.push({ event: structuredClone(e), arrival: arrival + delay, seq: seq + 1, intent: I_DUPLICATE });
     }
+    seq += 2;
+    if (intent === I_NONE) yield observe(pending);
+    else buffer.push(pending);
+    if (lateNow !== null) for (const p of lateNow) yield observe(p);
     if (buffer.size > stats.maxBuffered) stats.maxBuffered = buffer.size;
   }
   while (buffer.size > 0) yield observe(buffer.pop() as Pending);
