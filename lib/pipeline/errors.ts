@@ -24,8 +24,12 @@ export function formatIssue(i: DefinitionIssue): string {
  * ```
  */
 export class DefinitionError extends Error {
-  constructor(readonly issues: DefinitionIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+  readonly issues: DefinitionIssue[];
+
+  constructor(issues: DefinitionIssue[]) {
+    const sorted = [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
+    super(sorted.map(formatIssue).join('\n'));
+    this.issues = sorted;
     this.name = 'DefinitionError';
   }
 }

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
 import type { OperatorRegistry } from '../operator/contract.js';
 import { DURATION_PATTERN, durationHint } from '../time/duration.js';
 import { BUILTIN_STREAMS, type PipelineDefinition } from './definition.js';

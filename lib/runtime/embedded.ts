@@ -124,6 +124,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   let position = 0;
   let processed = 0;
   let interrupted = false;
+  let streamCounts: Record<string, number>;
   const checkpoint = async (done: boolean, store: KeyValueStore<string, Checkpoint>) => {
     const t0 = performance.now();
     await sinks.flush();
@@ -160,6 +161,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     if (!interrupted) task.endOfInput();
     await checkpoint(!interrupted, meta);
   } finally {
+    streamCounts = sinks.counts();
     sinks.close();
     await stores.close();
   }
@@ -173,7 +175,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     stateDir,
     records: processed,
     resumedFrom: skip,
-    streams: sinks.counts(),
+    streams: streamCounts,
     durationMs,
     eventsPerSecond: processed / Math.max(durationMs / 1000, 1e-9),
     interrupted,

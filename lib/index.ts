@@ -1,0 +1,30 @@
+/**
+ * Tributary: behavioral stream pipelines. The library entry point; operators are in
+ * `tributary/operators`, the test driver in `tributary/testing`.
+ */
+export type { TributaryEvent, EventType, EventContext } from './event/event.js';
+export type { SourceMapping, SourceFormat, RejectReason, TimestampFormat } from './event/mapping.js';
+export { normalizeEvent } from './event/normalize.js';
+export { resolveKey } from './event/key.js';
+export { parseDuration, formatDuration, type Duration } from './time/duration.js';
+export { systemClock, ManualClock, type Clock } from './time/clock.js';
+export { WatermarkTracker } from './time/watermark.js';
+export { TimerService, type Timer } from './time/timers.js';
+export type { KeyValueStore, StoreFactory, StoreKey, RangeOptions, PutOptions, Entry } from './state/store.js';
+export { MemoryStore, MemoryStoreFactory } from './state/memory-store.js';
+export { LmdbStore, LmdbStoreFactory } from './state/lmdb-store.js';
+export type { OperatorDefinition, OperatorLogic, OperatorContext, OperatorRegistry, DerivedRecord, OutputDeclaration } from './operator/contract.js';
+export { defineOperator } from './operator/contract.js';
+export { keyedOperator, operate, type RxWiringOptions, type SideOutput } from './operator/rx.js';
+export { deriveId } from './operator/ids.js';
+export { pipeline, PipelineBuilder, type StepOptionsMap } from './pipeline/builder.js';
+export type { PipelineDefinition, SourceDefinition, StepDefinition, StreamTarget } from './pipeline/definition.js';
+export { parsePipeline, loadPipelineFile, validatePipeline } from './pipeline/load.js';
+export { DefinitionError, formatIssue, type DefinitionIssue } from './pipeline/errors.js';
+export { compilePipeline, describeTopology, type Topology, type CompiledStep, type CompiledStream } from './pipeline/compile.js';
+export { buildPipelineSchema } from './pipeline/schema.js';
+export { Task, type SourceInput, type DeadLetterRecord } from './runtime/task.js';
+export { runEmbedded, formatSummary, type EmbeddedRunOptions, type RunSummary } from './runtime/embedded.js';
+export { createMetrics, type PipelineMetrics } from './metrics/metrics.js';
+export { generateEvents, writeEventsNdjson } from './generate/index.js';
+export { runCli, createProgram } from './cli/program.js';

@@ -1,0 +1,49 @@
+/**
+ * An {@link OperatorContext} for testing an operator's logic with plain calls: the watermark
+ * is set by hand, emitted records and drops are recorded.
+ */
+import type { DerivedRecord, OperatorContext } from '../operator/contract.js';
+import { MemoryStoreFactory } from '../state/memory-store.js';
+import type { StoreFactory, StoreKey } from '../state/store.js';
+import { ManualClock } from '../time/clock.js';
+import { TimerService } from '../time/timers.js';
+
+/** A context plus what the logic did with it. */
+export interface RecordingContext extends OperatorContext {
+  readonly emitted: Array<{ stream: string; record: DerivedRecord }>;
+  readonly drops: string[];
+  /** Sets what `watermark()` returns. */
+  setWatermark(time: number): void;
+  readonly stores: StoreFactory;
+}
+
+/**
+ * @example
+ * ```ts
+ * const ctx = recordingContext('dedupe');
+ * const logic = dedupeOperator.create(dedupeOperator.resolve({ ttl: '1m' }), ctx);
+ * logic.process(event, event.messageId);
+ * ctx.emitted; // []
+ * ```
+ */
+export function recordingContext(step: string, stores: StoreFactory = new MemoryStoreFactory()): RecordingContext {
+  let watermark = -Infinity;
+  const emitted: Array<{ stream: string; record: DerivedRecord }> = [];
+  const drops: string[] = [];
+  return {
+    pipeline: 'test',
+    step,
+    clock: new ManualClock(),
+    stores,
+    emitted,
+    drops,
+    store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
+    timers: <D>(name = 'timers') => new TimerService<D>(stores.open(`${step}.${name}`)),
+    emit: (stream, record) => emitted.push({ stream, record }),
+    drop: (reason) => drops.push(reason),
+    watermark: () => watermark,
+    setWatermark: (t) => {
+      watermark = t;
+    },
+  };
+}

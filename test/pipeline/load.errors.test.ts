@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DefinitionError } from '../../lib/pipeline/errors.js';
+import { parsePipeline } from '../../lib/pipeline/load.js';
+import { defaultRegistry } from '../../operators/index.js';
+
+const errorsOf = (text: string): string[] => {
+  try {
+    parsePipeline(text, 'p.yaml', defaultRegistry);
+  } catch (e) {
+    if (e instanceof DefinitionError) return e.message.split('\n');
+    throw e;
+  }
+  return [];
+};
+
+const base = (steps: string, extra = '') => `name: demo
+source:
+  key: anonymousId
+steps:
+${steps}${extra}`;
+
+const cases: Array<{ name: string; text: string; errors: string[] }> = [
+  {
+    name: 'a duration written in words',
+    text: base('  - dedupe: { ttl: 30 minutes }\n'),
+    errors: ['p.yaml:5:20 steps[0].dedupe.ttl: "30 minutes" is not a duration (use 30m)'],
+  },
+  {
+    name: 'a misspelt option key',
+    text: base('  - dedupe:\n      tll: 1h\n'),
+    errors: ['p.yaml:6:7 steps[0].dedupe.tll: unknown key (did you mean ttl?); allowed: key, ttl, output, name'],
+  },
+  {
+    name: 'an unknown operator',
+    text: base('  - dedup: {}\n'),
+    errors: ['p.yaml:5:5 steps[0].dedup: unknown operator (did you mean dedupe?); known: dedupe'],
+  },
+  {
+    name: 'a missing required top-level key',
+    text: 'name: demo\nsource: {}\n',
+    errors: ['p.yaml:1:1 steps: missing required key "steps"'],
+  },
+  {
+    name: 'a wrong enum value',
+    text: 'name: demo\nsource:\n  format: jsn\nsteps: []\n',
+    errors: ['p.yaml:3:11 source.format: "jsn" is not one of json, csv, avro (did you mean json?)'],
+  },
+  {
+    name: 'a bad pipeline name',
+    text: 'name: Demo Pipeline\nsource: {}\nsteps: []\n',
+    errors: ['p.yaml:1:7 name: "Demo Pipeline" is not a valid name (use lowercase letters, digits and -, starting with a letter)'],
+  },
+  {
+    name: 'a key that is neither a string nor a list',
+    text: 'name: demo\nsource:\n  key: 42\nsteps: []\n',
+    errors: ['p.yaml:3:8 source.key: 42 must be a string or a list of strings'],
+  },
+  {
+    name: 'an output naming a stream no step writes',
+    text: base('  - dedupe: { output: duplicates }\n', 'outputs:\n  duplicate: { topic: dups }\n'),
+    errors: ['p.yaml:7:3 outputs.duplicate: no step writes a stream "duplicate" (did you mean duplicates?); streams: duplicates, events, dead-letter, late'],
+  },
+  {
+    name: 'a step writing a built-in stream',
+    text: base('  - dedupe: { output: late }\n'),
+    errors: ['p.yaml:5:23 steps[0].dedupe.output: "late" is a built-in stream; name the output something else (e.g. dedupe-duplicates)'],
+  },
+  {
+    name: 'two steps with the same explicit name',
+    text: base('  - dedupe: { name: d }\n  - dedupe: { name: d }\n'),
+    errors: ['p.yaml:6:5 steps[1]: step name "d" is used twice (steps[0] too); set a distinct name: in the step\'s options'],
+  },
+  {
+    name: 'a step with two operator keys',
+    text: base('  - dedupe: {}\n    other: {}\n'),
+    errors: ['p.yaml:5:5 steps[0]: a step has exactly one operator key (one of dedupe), found dedupe, other'],
+  },
+  {
+    name: 'broken YAML syntax',
+    text: 'name: demo\nsource: {\nsteps: []\n',
+    errors: [],
+  },
+];
+
+for (const c of cases) {
+  test(`invalid definition: ${c.name}`, () => {
+    const errors = errorsOf(c.text);
+    if (c.errors.length === 0) {
+      assert.ok(errors.length > 0, 'expected a syntax error');
+      assert.match(errors[0] as string, /^p\.yaml:\d+:\d+ \(root\): .*\(fix the YAML\/JSON syntax here\)$/);
+    } else {
+      assert.deepEqual(errors, c.errors);
+    }
+  });
+}
+
+test('every issue is reported at once', () => {
+  const errors = errorsOf('name: demo\nsource:\n  allowedLateness: 1 minute\n  format: xml\nsteps:\n  - dedupe: { ttl: 1 hour }\n');
+  assert.deepEqual(errors, [
+    'p.yaml:3:20 source.allowedLateness: "1 minute" is not a duration (use 1m)',
+    'p.yaml:4:11 source.format: "xml" is not one of json, csv, avro',
+  ]);
+});
+
+test('JSON definitions get positions too', () => {
+  const errors = errorsOf('{\n  "name": "demo",\n  "source": {},\n  "steps": [ { "dedupe": { "ttl": "2 days" } } ]\n}\n');
+  assert.deepEqual(errors, ['p.yaml:4:35 steps[0].dedupe.ttl: "2 days" is not a duration (use 2d)']);
+});

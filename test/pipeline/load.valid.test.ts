@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { pipeline } from '../../lib/pipeline/builder.js';
+import { compilePipeline, describeTopology } from '../../lib/pipeline/compile.js';
+import { buildPipelineSchema } from '../../lib/pipeline/schema.js';
+import { loadPipelineFile, parsePipeline, validatePipeline } from '../../lib/pipeline/load.js';
+import { defaultRegistry } from '../../operators/index.js';
+
+const yaml = `
+name: dedupe-clicks
+source:
+  topic: behavior-events
+  key: [anonymousId, userId]
+  allowedLateness: 1m
+steps:
+  - dedupe: { key: messageId, ttl: 24h, output: duplicates }
+sink: { topic: behavior-events-deduped }
+outputs:
+  duplicates: { topic: behavior-duplicates, format: avro }
+`;
+
+test('the TypeScript builder produces exactly what the YAML parses to', () => {
+  const built = pipeline('dedupe-clicks')
+    .source({ topic: 'behavior-events', key: ['anonymousId', 'userId'], allowedLateness: '1m' })
+    .step('dedupe', { key: 'messageId', ttl: '24h', output: 'duplicates' })
+    .sink({ topic: 'behavior-events-deduped' })
+    .output('duplicates', { topic: 'behavior-duplicates', format: 'avro' })
+    .build();
+  assert.deepEqual(built, parsePipeline(yaml, 'p.yaml', defaultRegistry));
+  assert.deepEqual(validatePipeline(built, defaultRegistry), built);
+});
+
+test('compile: resolved steps, stores, streams with their topics, one sub-topology', () => {
+  const t = compilePipeline(parsePipeline(yaml, 'p.yaml', defaultRegistry), defaultRegistry);
+  assert.deepEqual(t.steps.map((s) => [s.name, s.operator, s.key, s.stores, s.config]), [
+    ['dedupe', 'dedupe', ['messageId'], ['dedupe.seen'], { key: ['messageId'], ttlMs: 86_400_000, output: 'duplicates' }],
+  ]);
+  assert.deepEqual(t.streams.map((s) => [s.name, s.producer, s.topic, s.format]), [
+    ['events', 'dedupe', 'behavior-events-deduped', 'json'],
+    ['dead-letter', 'source', 'dedupe-clicks-dead-letter', 'json'],
+    ['late', 'source', 'dedupe-clicks-late', 'json'],
+    ['duplicates', 'dedupe', 'behavior-duplicates', 'avro'],
+  ]);
+  assert.equal(t.source.allowedLatenessMs, 60_000);
+  assert.equal(t.source.idleTimeoutMs, 30_000);
+  assert.deepEqual(t.subTopologies, [{ id: 0, key: ['messageId'], steps: ['dedupe'], input: 'source' }]);
+  assert.match(describeTopology(t), /dedupe: dedupe key=messageId stores=dedupe\.seen → duplicates/);
+});
+
+test('repeated operators get indexed step names; source.timestamp maps the raw field', () => {
+  const def = parsePipeline('name: two\nsource: { timestamp: ts }\nsteps:\n  - dedupe: {}\n  - dedupe: { key: properties.orderId }\n', 'p.yaml', defaultRegistry);
+  const t = compilePipeline(def, defaultRegistry);
+  assert.deepEqual(t.steps.map((s) => s.name), ['dedupe-0', 'dedupe-1']);
+  assert.deepEqual(t.source.mapping.fields, { timestamp: 'ts' });
+  assert.deepEqual(t.subTopologies.map((s) => [s.input, s.steps]), [
+    ['source', ['dedupe-0']],
+    ['two-dedupe-1-repartition', ['dedupe-1']],
+  ]);
+});
+
+test('the shipped schema/pipeline.schema.json is the one the registry builds (run npm run schema)', () => {
+  const shipped = JSON.parse(readFileSync(new URL('../../../schema/pipeline.schema.json', import.meta.url), 'utf8'));
+  assert.deepEqual(shipped, buildPipelineSchema(defaultRegistry));
+});
+
+test('every example pipeline validates', () => {
+  const def = loadPipelineFile(new URL('../../../examples/rees46-dedupe/pipeline.yaml', import.meta.url).pathname, defaultRegistry);
+  assert.equal(def.name, 'rees46-dedupe');
+});
