@@ -3,7 +3,14 @@
  * without code. Paths are dotted (`properties.productId`, `context.channel`).
  */
 
-/** How the event time field is read. `auto` accepts ISO-8601 strings (also `YYYY-MM-DD HH:MM:SS[ UTC]`, read as UTC), epoch-ms numbers and numeric strings. */
+/**
+ * How the event time field is read. `auto` accepts ISO-8601 strings (also `YYYY-MM-DD HH:MM:SS[ UTC]`, read as UTC), epoch-ms numbers and numeric strings.
+ *
+ * @example
+ * ```ts
+ * const format: TimestampFormat = 'epoch-s'; // "1569888000" → 1569888000000
+ * ```
+ */
 export type TimestampFormat = 'auto' | 'iso' | 'epoch-ms' | 'epoch-s';
 
 /**
@@ -56,16 +63,44 @@ export interface SourceMapping {
   types?: Record<string, FieldType>;
 }
 
-/** Target types of {@link SourceMapping.types}. */
+/**
+ * Target types of {@link SourceMapping.types}.
+ *
+ * @example
+ * ```ts
+ * const types: Record<string, FieldType> = { 'properties.price': 'number', 'properties.quantity': 'integer' };
+ * ```
+ */
 export type FieldType = 'string' | 'number' | 'integer' | 'boolean';
 
-/** The values of {@link FieldType}, for validation. */
+/**
+ * The values of {@link FieldType}, for validation.
+ *
+ * @example
+ * ```ts
+ * FIELD_TYPES.includes('number'); // true
+ * ```
+ */
 export const FIELD_TYPES: readonly FieldType[] = ['string', 'number', 'integer', 'boolean'];
 
-/** The record formats a source can read. */
+/**
+ * The record formats a source can read.
+ *
+ * @example
+ * ```ts
+ * const format: SourceFormat = 'csv';
+ * ```
+ */
 export type SourceFormat = 'json' | 'csv' | 'avro';
 
-/** Why an input record was rejected; each is a distinct, documented dead-letter reason. */
+/**
+ * Why an input record was rejected; each is a distinct, documented dead-letter reason.
+ *
+ * @example
+ * ```ts
+ * const reason: RejectReason = 'missing-timestamp';
+ * ```
+ */
 export type RejectReason =
   | 'malformed-json'      // not parseable as JSON
   | 'malformed-csv'       // wrong column count / unparseable CSV row

@@ -19,9 +19,11 @@
  *      optional. A non-string → `invalid-field`.
  *    - `userId`, `anonymousId`, `previousId`: strings or null. **Numbers become strings** (REES46
  *      `user_id` is numeric): integers as plain digits (`541312140` → `"541312140"`), others as
- *      `String(n)`. **Integral decimal text is cleaned up**: `"17850.0"` → `"17850"` (Online
- *      Retail's `CustomerID`, a float artefact), `"+5"` stays `"+5"`; declare the field
- *      `string` in `types` to keep text verbatim. `''` counts as absent. `userId` and
+ *      `String(n)`. (JSON numbers beyond 2⁵³ have lost digits before they get here: send such
+ *      ids as strings.) **Integral decimal text is cleaned up**: `"17850.0"` → `"17850"`
+ *      (Online Retail's `CustomerID`, a float artefact); other text, e.g. `"17850.5"` or
+ *      `"0042"`, is untouched. Declare the field `string` in `types` to keep text verbatim
+ *      (numbers then become `String(n)`). `''` counts as absent. `userId` and
  *      `anonymousId` are always present on the event (null when absent); `previousId` only when
  *      set. Objects, arrays and booleans → `invalid-field`.
  *    - `messageId`: the record's own (a non-empty string, kept verbatim; a number is converted
@@ -49,12 +51,27 @@ import type { FieldType, RejectReason, SourceMapping } from './mapping.js';
 import { parsePath, pathProblem } from './paths.js';
 import { parseTimestamp } from './timestamp.js';
 
-/** Outcome of {@link normalizeEvent}: the event, or the dead-letter reason with a human detail. */
+/**
+ * Outcome of {@link normalizeEvent}: the event, or the dead-letter reason with a human detail.
+ *
+ * @example
+ * ```ts
+ * const r: NormalizeResult = normalizeEvent(raw, mapping);
+ * if (r.ok) emit(r.event); else deadLetter({ reason: r.reason, detail: r.detail, raw });
+ * ```
+ */
 export type NormalizeResult =
   | { ok: true; event: TributaryEvent }
   | { ok: false; reason: RejectReason; detail: string };
 
-/** Options of {@link normalizeEvent} beyond the mapping. */
+/**
+ * Options of {@link normalizeEvent} beyond the mapping.
+ *
+ * @example
+ * ```ts
+ * const options: NormalizeOptions = { key: ['anonymousId', 'userId'] };
+ * ```
+ */
 export interface NormalizeOptions {
   /**
    * The source's key: a path or a list of paths on the normalised event (first usable value
@@ -64,7 +81,14 @@ export interface NormalizeOptions {
   key?: string | readonly string[];
 }
 
-/** A compiled normaliser: see {@link createNormalizer}. */
+/**
+ * A compiled normaliser: see {@link createNormalizer}.
+ *
+ * @example
+ * ```ts
+ * const normalize: Normalizer = createNormalizer(mapping, { key: 'userId' });
+ * ```
+ */
 export type Normalizer = (raw: unknown) => NormalizeResult;
 
 const CANONICAL_ORDER = [
@@ -143,8 +167,12 @@ function remove(root: Obj, segs: readonly string[], owned: Set<object>): void {
 }
 
 function hasOwnAt(root: Obj, segs: readonly string[]): boolean {
-  const parent = read(root, segs.slice(0, -1));
-  return isObject(parent) && Object.hasOwn(parent, segs[segs.length - 1] as string);
+  let cur: unknown = root;
+  for (const seg of segs) {
+    if (!isObject(cur) || !Object.hasOwn(cur, seg)) return false;
+    cur = cur[seg];
+  }
+  return true;
 }
 
 function show(v: unknown): string {
@@ -186,15 +214,21 @@ export function canonicalJson(value: unknown): string {
   if (value === null) return 'null';
   const withJson = value as { toJSON?: () => unknown };
   if (typeof withJson.toJSON === 'function') return canonicalJson(withJson.toJSON());
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
   const obj = value as Obj;
-  const parts: string[] = [];
+  let out = '{';
+  let first = true;
   for (const k of Object.keys(obj).sort()) {
     const v = obj[k];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
+    first = false;
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
 }
 
 /**
@@ -469,14 +503,15 @@ export function createNormalizer(mapping?: SourceMapping, options?: NormalizeOpt
   return (raw) => run(c, raw);
 }
 
-const compiledCache = new WeakMap<SourceMapping, Compiled>();
+const compiledCache = new WeakMap<SourceMapping, Map<string, Compiled>>();
 const NO_MAPPING: SourceMapping = {};
 
 /**
  * Normalises one raw record into a {@link TributaryEvent}, or gives the dead-letter reason
  * and a detail naming the field and value. The mapping's compiled form is cached per mapping
- * object (when no `options.key` is given), so calling this per record is cheap; for a hot loop
- * with a key prefer {@link createNormalizer}. Throws `TypeError` only for an invalid mapping.
+ * object and key, so calling this per record is cheap (do not mutate a mapping after first use;
+ * {@link createNormalizer} makes the compilation explicit). Throws `TypeError` only for an
+ * invalid mapping.
  *
  * @example
  * ```ts
@@ -494,12 +529,18 @@ const NO_MAPPING: SourceMapping = {};
  * ```
  */
 export function normalizeEvent(raw: unknown, mapping: SourceMapping | undefined, options?: NormalizeOptions): NormalizeResult {
-  if (options?.key !== undefined) return run(compile(mapping, options), raw);
   const m = mapping ?? NO_MAPPING;
-  let c = compiledCache.get(m);
+  const key = options?.key;
+  const cacheKey = key === undefined ? '' : typeof key === 'string' ? `k:${key}` : `k:${key.join('\u0000')}`;
+  let byKey = compiledCache.get(m);
+  if (byKey === undefined) {
+    byKey = new Map();
+    compiledCache.set(m, byKey);
+  }
+  let c = byKey.get(cacheKey);
   if (c === undefined) {
-    c = compile(m, undefined);
-    compiledCache.set(m, c);
+    c = compile(m, options);
+    if (byKey.size < 64) byKey.set(cacheKey, c);
   }
   return run(c, raw);
 }

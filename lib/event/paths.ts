@@ -8,13 +8,27 @@
  * a path names object fields only.
  */
 
-/** Segments that are never accepted in a path. */
+/**
+ * Segments that are never accepted in a path.
+ *
+ * @example
+ * ```ts
+ * FORBIDDEN_PATH_SEGMENTS.has('__proto__'); // true
+ * ```
+ */
 export const FORBIDDEN_PATH_SEGMENTS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 const cache = new Map<string, readonly string[]>();
 const CACHE_LIMIT = 4096;
 
-/** Thrown by {@link parsePath} and {@link setPath} for an empty segment or a forbidden one. */
+/**
+ * Thrown by {@link parsePath} and {@link setPath} for an empty segment or a forbidden one.
+ *
+ * @example
+ * ```ts
+ * try { setPath({}, 'a.__proto__.x', 1); } catch (e) { if (e instanceof UnsafePathError) console.error(e.path); }
+ * ```
+ */
 export class UnsafePathError extends Error {
   /**
    * @param path the offending path.

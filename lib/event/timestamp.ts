@@ -25,12 +25,34 @@
  */
 import type { TimestampFormat } from './mapping.js';
 
-/** Earliest accepted instant: 1900-01-01T00:00:00Z. */
+/**
+ * Earliest accepted instant: 1900-01-01T00:00:00Z.
+ *
+ * @example
+ * ```ts
+ * parseTimestamp(TIMESTAMP_MIN_MS - 1).ok; // false
+ * ```
+ */
 export const TIMESTAMP_MIN_MS = Date.UTC(1900, 0, 1);
-/** First rejected instant after the accepted range: 2100-01-01T00:00:00Z (exclusive bound). */
+/**
+ * First rejected instant after the accepted range: 2100-01-01T00:00:00Z (exclusive bound).
+ *
+ * @example
+ * ```ts
+ * parseTimestamp(TIMESTAMP_MAX_MS - 1).ok; // true
+ * ```
+ */
 export const TIMESTAMP_MAX_MS = Date.UTC(2100, 0, 1);
 
-/** Result of {@link parseTimestamp}. */
+/**
+ * Result of {@link parseTimestamp}.
+ *
+ * @example
+ * ```ts
+ * const r: TimestampResult = parseTimestamp('2019-10-01 00:00:00 UTC');
+ * if (r.ok) console.log(r.ms); else console.log(r.reason, r.detail);
+ * ```
+ */
 export type TimestampResult =
   | { ok: true; ms: number }
   | { ok: false; reason: 'missing-timestamp' | 'invalid-timestamp'; detail: string };

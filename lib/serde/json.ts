@@ -4,19 +4,47 @@
  */
 import type { RejectReason } from '../event/mapping.js';
 
-/** Default {@link JsonDecodeOptions.maxRecordBytes}: 1 MiB. */
+/**
+ * Default {@link JsonDecodeOptions.maxRecordBytes}: 1 MiB.
+ *
+ * @example
+ * ```ts
+ * decodeJsonRecord(line, { maxRecordBytes: DEFAULT_MAX_RECORD_BYTES });
+ * ```
+ */
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 
-/** Options of {@link decodeJsonRecord} and {@link readNdjson}. */
+/**
+ * Options of {@link decodeJsonRecord} and {@link readNdjson}.
+ *
+ * @example
+ * ```ts
+ * const options: JsonDecodeOptions = { maxRecordBytes: 64 * 1024 };
+ * ```
+ */
 export interface JsonDecodeOptions {
   /** A record (line) longer than this many UTF-8 bytes is rejected `oversized`. Default 1 MiB. */
   maxRecordBytes?: number;
 }
 
-/** The reasons a JSON record is rejected. */
+/**
+ * The reasons a JSON record is rejected.
+ *
+ * @example
+ * ```ts
+ * const reason: JsonRejectReason = 'malformed-json';
+ * ```
+ */
 export type JsonRejectReason = Extract<RejectReason, 'malformed-json' | 'not-an-object' | 'oversized'>;
 
-/** Outcome of {@link decodeJsonRecord}. */
+/**
+ * Outcome of {@link decodeJsonRecord}.
+ *
+ * @example
+ * ```ts
+ * const r: JsonDecodeResult = decodeJsonRecord('{"a":1}'); // { ok: true, value: { a: 1 } }
+ * ```
+ */
 export type JsonDecodeResult =
   | { ok: true; value: Record<string, unknown> }
   | { ok: false; reason: JsonRejectReason; detail: string };
@@ -102,7 +130,14 @@ export function encodeJsonLine(record: unknown): string {
   return `${text}\n`;
 }
 
-/** One item of {@link readNdjson}: a decoded object, or a rejection; `line` is 1-based. */
+/**
+ * One item of {@link readNdjson}: a decoded object, or a rejection; `line` is 1-based.
+ *
+ * @example
+ * ```ts
+ * for await (const item of readNdjson(process.stdin)) if (!item.ok) console.error(`stdin:${item.line}`, item.reason);
+ * ```
+ */
 export type NdjsonItem =
   | { ok: true; value: Record<string, unknown>; line: number; raw: string }
   | { ok: false; reason: JsonRejectReason; detail: string; line: number; raw: string };
