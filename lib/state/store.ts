@@ -7,17 +7,34 @@
  * become durable at {@link KeyValueStore.flush} (a checkpoint); a read or scan always sees the
  * store's own unflushed writes. Keys are ordered the way LMDB orders them, so tuple keys
  * (`[personId, windowStart]`) make range scans of one key's sessions or windows cheap.
+ *
+ * Key rules (enforced identically by both stores; see `key-order.ts`): numbers sort before
+ * strings, numbers numerically, strings by code point, tuples part by part with a prefix first.
+ * A one-part tuple is not a key (write `'p1'`, not `['p1']`), `-0` is stored as `0`, `NaN`,
+ * `null`, `undefined`, objects, strings containing U+0000..U+0004 or lone surrogates, and keys
+ * over 1968 encoded bytes are rejected with an error naming the store and the key.
  */
 
-/** One element of a key: strings and finite numbers. */
+/** One element of a key: strings and numbers (not `NaN`; `±Infinity` sort at the ends). */
 export type KeyPart = string | number;
 /** A store key: a single part or an ordered tuple of parts. */
 export type StoreKey = KeyPart | readonly KeyPart[];
 
-/** Bounds of a range scan: `start` inclusive, `end` exclusive (lmdb-js semantics). */
+/**
+ * Bounds of a range scan: `start` inclusive, `end` exclusive (lmdb-js semantics). A bound may be
+ * a shorter tuple than the keys (`['p1']` is the same bound as `'p1'`, which sorts before every
+ * `['p1', ...]`). Note `start: ['p1'], end: ['p2']` also covers `['p10', ...]`: use `prefix` for
+ * "every key whose tuple starts with these parts".
+ */
 export interface RangeOptions<K extends StoreKey = StoreKey> {
   start?: K | readonly KeyPart[];
   end?: K | readonly KeyPart[];
+  /**
+   * Only keys whose parts start with these parts (a scalar key `'p1'` counts as `['p1']`);
+   * combined with `start`/`end` when given. `{ prefix: ['p1'] }` yields `'p1'`, `['p1', 5]`,
+   * `['p1', 'x', 2]` but not `['p10', 1]`.
+   */
+  prefix?: KeyPart | readonly KeyPart[];
   /** Scan from `start` downwards; then `start` is the upper (inclusive) bound and `end` the lower (exclusive) one. */
   reverse?: boolean;
   limit?: number;
@@ -67,6 +84,7 @@ export interface KeyValueStore<K extends StoreKey = StoreKey, V = unknown> {
   flush(): Promise<void>;
   /** Drops all entries (used when a store is rebuilt from its changelog). */
   clear(): void;
+  /** Releases the store; unflushed writes are discarded (flush first to keep them). */
   close(): Promise<void>;
 }
 
@@ -75,5 +93,6 @@ export interface StoreFactory {
   open<K extends StoreKey, V>(name: string): KeyValueStore<K, V>;
   /** Flushes every store opened from this factory, atomically where the engine allows. */
   flush(): Promise<void>;
+  /** Closes every store; unflushed writes are discarded (a close is not a checkpoint). */
   close(): Promise<void>;
 }

@@ -1,0 +1,113 @@
+/**
+ * State store throughput: LMDB put + flush, get (committed and buffered), range, expire, count,
+ * small-flush latency (fsync) and the memory store for comparison.
+ *
+ * Run: `npx tsc -p tsconfig.json && node dist/benchmarks/store.bench.js [entries]`
+ * (default 200 000 entries; uses a temp dir that it removes).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LmdbStoreFactory } from '../lib/state/lmdb-store.js';
+import { MemoryStore } from '../lib/state/memory-store.js';
+import type { KeyValueStore } from '../lib/state/store.js';
+
+type Key = [string, number];
+interface Window {
+  count: number;
+  first: number;
+  last: number;
+  channel: string;
+}
+
+const N = Number(process.argv[2] ?? 200_000);
+const PEOPLE = Math.max(1, Math.floor(N / 20));
+const keyOf = (i: number): Key => [`person-${(i * 7919) % PEOPLE}`, Math.floor(i / PEOPLE) * 60_000];
+const valueOf = (i: number): Window => ({ count: i, first: 1_700_000_000_000 + i, last: 1_700_000_000_000 + i * 2, channel: 'web' });
+
+const rows: [string, string, string][] = [];
+function report(what: string, ops: number, ms: number): void {
+  rows.push([what, `${Math.round((ops / ms) * 1000).toLocaleString('en-US')}/s`, `${((ms * 1000) / ops).toFixed(2)} µs/op`]);
+}
+function time(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+async function timeAsync(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+function putAll(store: KeyValueStore<Key, Window>, expires: boolean): void {
+  for (let i = 0; i < N; i++) store.put(keyOf(i), valueOf(i), expires ? { expiresAt: i } : undefined);
+}
+function getAll(store: KeyValueStore<Key, Window>): number {
+  let hits = 0;
+  for (let i = 0; i < N; i++) if (store.get(keyOf((i * 104_729) % N)) !== undefined) hits++;
+  return hits;
+}
+
+async function lmdb(noSync: boolean): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-store-bench-'));
+  const label = noSync ? 'lmdb noSync' : 'lmdb';
+  const stores = new LmdbStoreFactory({ path: dir, noSync });
+  try {
+    const s = stores.openStore<Key, Window>('windows');
+    report(`${label}: put (buffered), no expiry`, N, time(() => putAll(s, false)));
+    report(`${label}: get (buffered)`, N, time(() => getAll(s)));
+    report(`${label}: flush ${N} new entries`, N, await timeAsync(() => stores.flush()));
+    report(`${label}: get (committed)`, N, time(() => getAll(s)));
+    let seen = 0;
+    report(`${label}: range (committed, full scan)`, N, time(() => {
+      for (const e of s.range()) seen += e.value.count > -1 ? 1 : 0;
+    }));
+    report(`${label}: range prefix (one person, ~20 entries)`, 10_000 * 20, time(() => {
+      for (let i = 0; i < 10_000; i++) for (const e of s.range({ prefix: [`person-${i % PEOPLE}`] })) seen += e.key.length;
+    }));
+    report(`${label}: count() (committed)`, 1000, time(() => {
+      for (let i = 0; i < 1000; i++) seen += s.count();
+    }));
+    report(`${label}: put overwrite (buffered) + expiresAt`, N, time(() => putAll(s, true)));
+    report(`${label}: count() with ${N} buffered`, 1, time(() => void (seen += s.count())));
+    report(`${label}: flush ${N} overwrites + expiry index`, N, await timeAsync(() => stores.flush()));
+    report(`${label}: expire all (committed index scan)`, N, time(() => void (seen += s.expire(N))));
+    report(`${label}: flush ${N} expiry deletes`, N, await timeAsync(() => stores.flush()));
+    report(`${label}: expire() with nothing due`, 100_000, time(() => {
+      for (let i = 0; i < 100_000; i++) seen += s.expire(-1);
+    }));
+    const small = 100;
+    const flushes = 50;
+    report(`${label}: flush of ${small} puts (latency per flush)`, flushes, await timeAsync(async () => {
+      for (let f = 0; f < flushes; f++) {
+        for (let i = 0; i < small; i++) s.put(keyOf(f * small + i), valueOf(i));
+        stores.putMeta('checkpoint', { position: f });
+        await stores.flush();
+      }
+    }));
+    if (seen < 0) console.log(seen);
+  } finally {
+    await stores.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function memory(clone: boolean): void {
+  const label = `memory clone=${clone}`;
+  const s = new MemoryStore<Key, Window>('windows', { clone });
+  report(`${label}: put, no expiry`, N, time(() => putAll(s, false)));
+  report(`${label}: get`, N, time(() => getAll(s)));
+  report(`${label}: put overwrite + expiresAt`, N, time(() => putAll(s, true)));
+  report(`${label}: expire all`, N, time(() => void s.expire(N)));
+}
+
+await lmdb(false);
+await lmdb(true);
+memory(true);
+memory(false);
+
+const w0 = Math.max(...rows.map((r) => r[0].length));
+const w1 = Math.max(...rows.map((r) => r[1].length));
+console.log(`state store benchmark: ${N.toLocaleString('en-US')} entries, tuple keys [person, windowStart], 4-field values; node ${process.version}`);
+for (const [what, rate, per] of rows) console.log(`${what.padEnd(w0)}  ${rate.padStart(w1)}  ${per}`);

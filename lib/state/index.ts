@@ -1,0 +1,10 @@
+/**
+ * Operator state: the {@link KeyValueStore} interface, its memory and LMDB implementations, and
+ * the key order they share.
+ *
+ * @module
+ */
+export type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from './store.js';
+export { compareKeys, describeKey, InvalidKeyError, MAX_KEY_BYTES, validateKey } from './key-order.js';
+export { MemoryStore, MemoryStoreFactory, type MemoryStoreOptions } from './memory-store.js';
+export { LmdbStore, LmdbStoreFactory, type LmdbStoreFactoryOptions } from './lmdb-store.js';
