@@ -7,7 +7,7 @@
 import type { TributaryEvent } from '../event/event.js';
 import { resolveKey } from '../event/key.js';
 import type { RejectReason } from '../event/mapping.js';
-import { normalizeEvent } from '../event/normalize.js';
+import { createNormalizer, type Normalizer } from '../event/normalize.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import type { DerivedRecord, OperatorContext, OperatorLogic } from '../operator/contract.js';
 import type { CompiledStep, Topology } from '../pipeline/compile.js';
@@ -64,6 +64,7 @@ export class Task {
   readonly watermarks: WatermarkTracker;
   private readonly steps: StepInstance[];
   private lastAdvanced = -Infinity;
+  private readonly normalize: Normalizer;
   private readonly pipeline: string;
   private readonly counters: {
     source: { inc(): void };
@@ -75,6 +76,7 @@ export class Task {
   constructor(private readonly options: TaskOptions) {
     const { topology, metrics, clock } = options;
     this.pipeline = topology.name;
+    this.normalize = createNormalizer(topology.source.mapping);
     this.watermarks = new WatermarkTracker({
       allowedLateness: topology.source.allowedLatenessMs,
       idleTimeout: topology.source.idleTimeoutMs,
@@ -148,7 +150,7 @@ export class Task {
       return;
     }
     const { source } = this.options.topology;
-    const n = normalizeEvent(input.value, source.mapping);
+    const n = this.normalize(input.value);
     if (!n.ok) {
       this.deadLetter({ reason: n.reason, detail: n.detail, raw: input.raw, source: input.source });
       return;
