@@ -55,6 +55,7 @@ async function lmdb(noSync: boolean): Promise<void> {
   const stores = new LmdbStoreFactory({ path: dir, noSync });
   try {
     const s = stores.openStore<Key, Window>('windows');
+    report(`${label}: flush of 100 puts, fresh env (latency)`, 50, await smallFlushes(stores, s, 50));
     report(`${label}: put (buffered), no expiry`, N, time(() => putAll(s, false)));
     report(`${label}: get (buffered)`, N, time(() => getAll(s)));
     report(`${label}: flush ${N} new entries`, N, await timeAsync(() => stores.flush()));
@@ -77,16 +78,52 @@ async function lmdb(noSync: boolean): Promise<void> {
     report(`${label}: expire() with nothing due`, 100_000, time(() => {
       for (let i = 0; i < 100_000; i++) seen += s.expire(-1);
     }));
-    const small = 100;
-    const flushes = 50;
-    report(`${label}: flush of ${small} puts (latency per flush)`, flushes, await timeAsync(async () => {
-      for (let f = 0; f < flushes; f++) {
-        for (let i = 0; i < small; i++) s.put(keyOf(f * small + i), valueOf(i));
-        stores.putMeta('checkpoint', { position: f });
-        await stores.flush();
-      }
-    }));
+    // After a mass overwrite + mass delete LMDB's freelist is large and every commit pays for it.
+    report(`${label}: flush of 100 puts after mass delete (latency)`, 50, await smallFlushes(stores, s, 50));
     if (seen < 0) console.log(seen);
+  } finally {
+    await stores.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Total ms of `flushes` flushes of 100 spread-out puts plus a checkpoint. */
+async function smallFlushes(stores: LmdbStoreFactory, s: KeyValueStore<Key, Window>, flushes: number): Promise<number> {
+  let ms = 0;
+  for (let f = 0; f < flushes; f++) {
+    for (let i = 0; i < 100; i++) s.put(keyOf(f * 100 + i), valueOf(i));
+    stores.putMeta('checkpoint', { position: f });
+    ms += await timeAsync(() => stores.flush());
+  }
+  return ms;
+}
+
+/**
+ * Dedupe-like steady state: each checkpoint inserts `batch` new random keys with a ttl of 20
+ * checkpoints, expires the ones due, and flushes (so ~20 batches stay live). Reports the flush.
+ */
+async function steadyState(batch: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-store-bench-'));
+  const stores = new LmdbStoreFactory({ path: dir });
+  try {
+    const s = stores.openStore<string, number>('dedupe.seen');
+    let flushMs = 0;
+    let opMs = 0;
+    const rounds = 60;
+    for (let b = 0; b < rounds; b++) {
+      opMs += time(() => {
+        for (let i = 0; i < batch; i++) {
+          const k = `evt-${((b * batch + i) * 2_654_435_761) % 4_294_967_296}`;
+          if (s.get(k) === undefined) s.put(k, b, { expiresAt: b + 20 });
+        }
+        s.expire(b);
+      });
+      stores.putMeta('checkpoint', { position: b });
+      const ms = await timeAsync(() => stores.flush());
+      if (b >= 30) flushMs += ms;
+    }
+    report(`lmdb steady state: get+put ${batch} keys + expire (buffered)`, rounds * batch, opMs);
+    report(`lmdb steady state: flush ${batch} inserts + ${batch} expiries (${20 * batch} live)`, (rounds - 30) * 2 * batch, flushMs);
   } finally {
     await stores.close();
     rmSync(dir, { recursive: true, force: true });
@@ -104,6 +141,7 @@ function memory(clone: boolean): void {
 
 await lmdb(false);
 await lmdb(true);
+await steadyState(Math.max(100, Math.floor(N / 20)));
 memory(true);
 memory(false);
 

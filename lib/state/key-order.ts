@@ -81,15 +81,31 @@ export function compareKeys(a: StoreKey, b: StoreKey): number {
 
 /** {@link compareKeys} extended to internal bounds ending with {@link KEY_PART_MAX}. @internal */
 export function compareBoundKeys(a: BoundKey, b: BoundKey): number {
+  // Fast paths for the common same-shape comparisons.
+  if (typeof a === 'string') {
+    if (typeof b === 'string') return compareStrings(a, b);
+  } else if (typeof a === 'number') {
+    if (typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
+  } else if (typeof b === 'object') {
+    return compareTuples(a, b);
+  }
+  // A scalar against a tuple: the scalar is a one-part tuple.
   const aTuple = typeof a === 'object';
-  const bTuple = typeof b === 'object';
-  if (!aTuple && !bTuple) return compareParts(a, b);
   const la = aTuple ? a.length : 1;
-  const lb = bTuple ? b.length : 1;
+  const lb = typeof b === 'object' ? b.length : 1;
+  const c = compareParts((aTuple ? a[0] : a) as AnyPart, (typeof b === 'object' ? b[0] : b) as AnyPart);
+  return c !== 0 ? c : la === lb ? 0 : la < lb ? -1 : 1;
+}
+
+function compareTuples(a: readonly AnyPart[], b: readonly AnyPart[]): number {
+  const la = a.length;
+  const lb = b.length;
   const n = la < lb ? la : lb;
   for (let i = 0; i < n; i++) {
-    const c = compareParts((aTuple ? a[i] : a) as AnyPart, (bTuple ? b[i] : b) as AnyPart);
-    if (c !== 0) return c;
+    const x = a[i]!;
+    const y = b[i]!;
+    // Distinct valid parts never compare equal (-0 === 0; NaN is not a valid part).
+    if (x !== y) return compareParts(x, y);
   }
   return la === lb ? 0 : la < lb ? -1 : 1;
 }
@@ -106,9 +122,15 @@ function compareParts(x: AnyPart, y: AnyPart): number {
   return y === KEY_PART_MAX ? 0 : 1;
 }
 
+/** Any code unit at or above U+D800: only then can UTF-16 order differ from code point order. */
+const HIGH_UNIT = /[\ud800-\uffff]/;
+
 /** Code point (UTF-8 byte) order, which differs from UTF-16 `<` only around surrogates. */
 function compareStrings(a: string, b: string): number {
   if (a === b) return 0;
+  // They disagree only when, at the first difference, one unit is a surrogate and the other is
+  // U+E000..U+FFFF, so both strings must hold a unit >= U+D800; otherwise native `<` is exact.
+  if (!HIGH_UNIT.test(a) || !HIGH_UNIT.test(b)) return a < b ? -1 : 1;
   const la = a.length;
   const lb = b.length;
   const n = la < lb ? la : lb;

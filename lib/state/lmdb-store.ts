@@ -17,8 +17,11 @@
  * `kill -9` of the process (always: the writes are in the OS page cache) and a machine crash or
  * power loss (with the default `noSync: false`). Writes after the last flush are lost as a whole;
  * a flush is all-or-nothing (if it throws, nothing was committed and the buffered writes stay
- * buffered). The price: the commit, including the fsync, blocks the event loop (about a
- * millisecond or a few per flush on an SSD; measured numbers in `benchmarks/store.bench.ts`).
+ * buffered). The price: the commit, including the fsync, blocks the event loop. Measured with
+ * `benchmarks/store.bench.ts` (2-core VM): a checkpoint of 100 puts takes 1.5-5 ms (0.3-0.5 ms
+ * with `noSync`); a dedupe-like checkpoint of 10k inserts + 10k expiries over 200k live keys
+ * about 130 ms (most of it LMDB page writes; `noSync` saves ~10%). After a mass delete LMDB's
+ * freelist grows and every later commit pays a few ms more for it (not fsync related).
  *
  * lmdb-js options, and why:
  * - `noSync` (default false): true skips fsync. Faster commits; a process crash still keeps
@@ -28,10 +31,16 @@
  * - `commitDelay`, `eventTurnBatching`: not used; they batch lmdb-js's asynchronous `put`s, and
  *   this store batches in its own write buffer instead (which reads must see anyway).
  * - `cache`: off. The write buffer already holds recent writes; lmdb-js's object cache would
- *   return shared objects and disables child transactions. Reads of flushed data cost ~1 µs.
+ *   return shared objects and disables child transactions. A random read of flushed data costs
+ *   ~2 µs (200k entries, decode included).
  * - `useVersions`: off (no conditional writes).
  * - `structuredClone: true` (fixed): values round-trip like `structuredClone` (Set, Map, Date,
- *   typed arrays, cycles), so the memory and LMDB stores agree. `-0` in a value reads back as 0.
+ *   typed arrays), so the memory and LMDB stores agree; without it a Set reads back as an array.
+ *   `-0` in a value reads back as 0. Set on the root, it reaches every child database's encoder
+ *   (checked by the contract tests), although lmdb-js documents only `encoding`/`compression` as
+ *   inherited. Keep it fixed for an environment: data written in one mode is not guaranteed to
+ *   decode the same way in the other.
+ * - `maxDbs`: lmdb-js defaults to 12; this store needs 3 per store + 1, hence 256 by default.
  * - `noMemInit: true`: skips zeroing malloc'ed pages (lmdb-js recommends it unless the database
  *   file could be read by someone who must not see leftover bytes of this process's own data).
  *
@@ -345,6 +354,7 @@ export class LmdbStore<K extends StoreKey = StoreKey, V = unknown> implements Ke
   }
 
   private unindexPending(k: StoreKey): void {
+    if (this.pendingExpiries.size === 0) return; // nothing indexed: skip the lookup
     const previous = this.pending.get(k);
     if (previous !== undefined && previous !== TOMBSTONE && previous.expiresAt !== undefined) {
       this.pendingExpiries.delete(expiryKey(previous.expiresAt, k));

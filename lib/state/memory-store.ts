@@ -79,8 +79,11 @@ export class MemoryStore<K extends StoreKey = StoreKey, V = unknown> implements 
     const k = ownKey(validateKey(this.name, key));
     const expiresAt = validateExpiresAt(this.name, options?.expiresAt);
     const stored = this.clone ? structuredClone(value) : value;
-    const previous = this.tree.get(k);
-    if (previous?.expiresAt !== undefined) this.expiries.delete(expiryKey(previous.expiresAt, k));
+    if (this.expiries.size > 0) {
+      // Only an entry with an expiry has an index entry to remove (skip the lookup otherwise).
+      const previous = this.tree.get(k);
+      if (previous?.expiresAt !== undefined) this.expiries.delete(expiryKey(previous.expiresAt, k));
+    }
     this.tree.set(k, { value: stored, expiresAt });
     if (expiresAt !== undefined) this.expiries.set(expiryKey(expiresAt, k), true);
   }
@@ -88,9 +91,10 @@ export class MemoryStore<K extends StoreKey = StoreKey, V = unknown> implements 
   delete(key: K): void {
     this.assertOpen();
     const k = validateKey(this.name, key);
-    const previous = this.tree.get(k);
-    if (previous === undefined) return;
-    if (previous.expiresAt !== undefined) this.expiries.delete(expiryKey(previous.expiresAt, k));
+    if (this.expiries.size > 0) {
+      const previous = this.tree.get(k);
+      if (previous?.expiresAt !== undefined) this.expiries.delete(expiryKey(previous.expiresAt, k));
+    }
     this.tree.delete(k);
   }
 
