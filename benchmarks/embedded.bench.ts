@@ -39,7 +39,7 @@ async function child(): Promise<void> {
   let peak = 0;
   const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
   const t0 = performance.now();
-  let events = 0;
+  let events: number;
   if (mode === 'embedded') {
     const { loadPipelineFile } = await import('../lib/pipeline/load.js');
     const { compilePipeline } = await import('../lib/pipeline/compile.js');
@@ -54,7 +54,8 @@ async function child(): Promise<void> {
     const { dedupe } = await import('../operators/dedupe.js');
     const list = [...generateEvents({ events: Number(a), seed: Number(b) })];
     const start = performance.now();
-    events = await lastValueFrom(from(list).pipe(dedupe({ ttl: '24h', allowedLateness: '1m' }), count()));
+    const passed = await lastValueFrom(from(list).pipe(dedupe({ ttl: '24h', allowedLateness: '1m' }), count()));
+    if (passed === 0) throw new Error('nothing passed');
     events = list.length;
     const seconds = (performance.now() - start) / 1000;
     clearInterval(sample);
