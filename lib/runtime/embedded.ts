@@ -137,6 +137,10 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   const progressEvery = options.progressEveryMs ?? 2000;
   let nextProgress = performance.now() + progressEvery;
   const format = options.format ?? formatOf(options.input, topology.source.format);
+  // A live input (stdin) can go quiet: re-evaluate the watermark with processing time so idle
+  // sessions and absence timers still close between records.
+  const idleTick = setInterval(() => task.advance(), 1000);
+  idleTick.unref();
   try {
     for await (const input of readSource(options.input, format, { maxRecordBytes: topology.source.maxRecordBytes })) {
       position++;
@@ -161,6 +165,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     if (!interrupted) task.endOfInput();
     await checkpoint(!interrupted, meta);
   } finally {
+    clearInterval(idleTick);
     streamCounts = sinks.counts();
     sinks.close();
     await stores.close();

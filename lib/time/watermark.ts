@@ -26,7 +26,9 @@ export interface WatermarkSnapshot {
  * Event-time watermarks (SPEC §3). Per input partition the watermark is the highest event
  * time seen minus `allowedLateness`; the tracker's watermark is the minimum over partitions
  * that are neither idle nor ended, and never moves backwards. An ended (bounded) partition
- * counts as +∞; when every partition has ended the watermark is +∞.
+ * counts as +∞; when every partition has ended the watermark is +∞. When every partition is
+ * idle, the watermark advances with processing time from the last event on (traffic stopped:
+ * sessions and absence timers must still close).
  *
  * @example
  * ```ts
@@ -100,19 +102,30 @@ export class WatermarkTracker {
       const wm = p.maxEventTime - this.lateness;
       if (wm < min) min = wm;
     }
-    if (active === 0) {
-      // Everything ended → +∞. Everything idle → hold at the highest watermark seen so far.
-      const allEnded = [...this.partitions.values()].every((p) => p.ended) && this.partitions.size > 0;
-      min = allEnded ? Infinity : this.highestPartitionWatermark();
+    if (active === 0 && this.partitions.size > 0) {
+      const allEnded = [...this.partitions.values()].every((p) => p.ended);
+      // Everything ended → +∞. Everything idle → traffic has stopped: assume event time flows
+      // with processing time from the last event on, so sessions and absence timers still
+      // close (SPEC §3). Live sources see event time ≈ processing time, so this is the
+      // watermark they would have reached; a replay of old data advances by the idle time only.
+      min = allEnded ? Infinity : this.highestPartitionWatermark() + (now - this.lastActivity());
+    } else if (active === 0) {
+      min = -Infinity;
     }
     const wm = Math.max(min, this.floor);
     if (wm > this.emitted) this.emitted = wm;
     return this.emitted;
   }
 
+  private lastActivity(): number {
+    let last = -Infinity;
+    for (const p of this.partitions.values()) if (!p.ended && p.lastSeen > last) last = p.lastSeen;
+    return last;
+  }
+
   private highestPartitionWatermark(): number {
     let max = -Infinity;
-    for (const p of this.partitions.values()) max = Math.max(max, p.maxEventTime - this.lateness);
+    for (const p of this.partitions.values()) if (!p.ended) max = Math.max(max, p.maxEventTime - this.lateness);
     return max;
   }
 

@@ -64,3 +64,18 @@ test('snapshot/restore keeps lateness classification across a restart', () => {
   again.observe('0', 90);
   assert.equal(again.current(), 95);
 });
+
+test('all partitions idle: the watermark advances with processing time from the last event, so sessions close when traffic stops', () => {
+  const clock = new ManualClock(1_000);
+  const wm = new WatermarkTracker({ allowedLateness: 10_000, idleTimeout: 30_000, clock });
+  wm.observe('0', 5_000_000);
+  assert.equal(wm.current(), 4_990_000);
+  clock.advance(29_999);
+  assert.equal(wm.current(), 4_990_000, 'not idle yet');
+  clock.advance(1);
+  assert.equal(wm.current(), 4_990_000 + 30_000, 'idle: moved by the processing time since the last event');
+  clock.advance(60_000);
+  assert.equal(wm.current(), 4_990_000 + 90_000);
+  wm.observe('0', 5_010_000); // traffic resumes behind the advanced watermark: never backwards
+  assert.equal(wm.current(), 4_990_000 + 90_000);
+});
