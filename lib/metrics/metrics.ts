@@ -25,17 +25,15 @@ export interface PipelineMetrics {
   watermark: Gauge<'pipeline'>;
   /** Processing time minus watermark, seconds. */
   watermarkLag: Gauge<'pipeline'>;
-  /** Time to process one input record through all steps, seconds. */
+  /** Time to process one input record through all steps, seconds (every 16th record is timed). */
   processingLatency: Histogram<'pipeline'>;
-  /** Event time → emit, seconds (processing-time clock minus event time at emit). */
+  /** Event time → emit on the `events` stream, seconds (processing-time clock minus event time; every 16th event). */
   endToEndLatency: Histogram<'pipeline'>;
   /** Checkpoints (state flush + source position) taken. */
   commits: Counter<'pipeline'>;
   commitLatency: Histogram<'pipeline'>;
   /** Entries in a state store. */
   storeEntries: Gauge<'pipeline' | 'store'>;
-  /** Event-time timers fired. */
-  timersFired: Counter<'pipeline' | 'step'>;
 }
 
 /**
@@ -65,7 +63,6 @@ export function createMetrics(registry: Registry = new Registry()): PipelineMetr
     commits: new Counter({ name: 'tributary_commits_total', help: 'Checkpoints taken (state flushed with the source position)', labelNames: ['pipeline'], registers: r }),
     commitLatency: new Histogram({ name: 'tributary_commit_latency_seconds', help: 'Checkpoint duration', labelNames: ['pipeline'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
     storeEntries: new Gauge({ name: 'tributary_store_entries', help: 'Entries in a state store', labelNames: ['pipeline', 'store'], registers: r }),
-    timersFired: new Counter({ name: 'tributary_timers_fired_total', help: 'Event-time timers fired', labelNames: ['pipeline', 'step'], registers: r }),
   };
 }
 

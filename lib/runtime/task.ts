@@ -66,6 +66,11 @@ export class Task {
   private lastAdvanced = -Infinity;
   private readonly normalize: Normalizer;
   private readonly pipeline: string;
+  private sampled = 0;
+  private readonly timing: {
+    processing: { observe(v: number): void };
+    endToEnd: { observe(v: number): void };
+  };
   private readonly counters: {
     source: { inc(): void };
     late: { inc(): void };
@@ -88,6 +93,10 @@ export class Task {
       late: metrics.lateRecords.labels({ pipeline }),
       dead: new Map(),
       stream: new Map(),
+    };
+    this.timing = {
+      processing: metrics.processingLatency.labels({ pipeline }),
+      endToEnd: metrics.endToEndLatency.labels({ pipeline }),
     };
     this.steps = topology.steps.map((step) => {
       const instance: StepInstance = {
@@ -145,6 +154,16 @@ export class Task {
   /** Processes one source record: normalise, key, lateness, steps. */
   ingest(input: SourceInput): void {
     this.counters.source.inc();
+    if ((++this.sampled & 15) === 0) {
+      const t0 = performance.now();
+      this.ingestOne(input);
+      this.timing.processing.observe((performance.now() - t0) / 1000);
+      return;
+    }
+    this.ingestOne(input);
+  }
+
+  private ingestOne(input: SourceInput): void {
     if (!input.ok) {
       this.deadLetter({ reason: input.reason, detail: input.detail, raw: input.raw, source: input.source });
       return;
@@ -199,7 +218,10 @@ export class Task {
       s.in.inc();
       current = s.logic.process(current, key);
     }
-    if (current) this.write('events', current);
+    if (current) {
+      if ((this.sampled & 15) === 0) this.timing.endToEnd.observe((this.options.clock.now() - current.timestamp) / 1000);
+      this.write('events', current);
+    }
   }
 
   /** Re-evaluates the watermark (idle partitions release it with processing time) and lets steps fire. */
@@ -238,8 +260,18 @@ export class Task {
     this.lastAdvanced = this.watermarks.current();
   }
 
-  /** Flushes every store (a checkpoint). */
+  /** Flushes every store (a checkpoint) and updates the watermark and store gauges. */
   async checkpoint(): Promise<void> {
-    await this.options.stores.flush();
+    const { metrics, topology, stores, clock } = this.options;
+    const pipeline = this.pipeline;
+    const wm = this.watermarks.current();
+    if (Number.isFinite(wm)) {
+      metrics.watermark.set({ pipeline }, wm / 1000);
+      metrics.watermarkLag.set({ pipeline }, (clock.now() - wm) / 1000);
+    }
+    for (const step of topology.steps) {
+      for (const store of step.stores) metrics.storeEntries.set({ pipeline, store }, stores.open(store).count());
+    }
+    await stores.flush();
   }
 }
