@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { OperatorRegistry } from '../operator/contract.js';
-import { compilePipeline, describeTopology } from '../pipeline/compile.js';
+import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
 import { loadPipelineFile } from '../pipeline/load.js';
 import { formatSummary, runEmbedded } from '../runtime/embedded.js';
@@ -111,9 +111,11 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .command('describe')
     .description('print the compiled topology: steps, keys, stores, sub-topologies, streams and topics')
     .argument('<pipeline>', 'pipeline definition')
-    .addHelpText('after', '\nExample:\n  tributary describe examples/rees46-dedupe/pipeline.yaml\n')
-    .action((file: string) => {
-      io.stdout(describeTopology(load(file)) + '\n');
+    .option('--mermaid', 'print a Mermaid flowchart instead of text')
+    .addHelpText('after', '\nExample:\n  tributary describe examples/rees46-dedupe/pipeline.yaml --mermaid\n')
+    .action((file: string, opts: { mermaid?: boolean }) => {
+      const topology = load(file);
+      io.stdout((opts.mermaid ? topologyMermaid(topology) : describeTopology(topology)) + '\n');
     });
 
   program

@@ -163,3 +163,39 @@ export function describeTopology(t: Topology): string {
   lines.push(`  streams: ${t.streams.map((s) => `${s.name}→${s.topic}`).join(', ')}`);
   return lines.join('\n');
 }
+
+/**
+ * The topology as a Mermaid flowchart (for `tributary describe --mermaid`, READMEs and reviews).
+ *
+ * @example
+ * ```ts
+ * console.log(topologyMermaid(topology)); // flowchart LR ...
+ * ```
+ */
+export function topologyMermaid(t: Topology): string {
+  const id = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
+  const lines = ['flowchart LR', `  source[("${t.source.topic ?? 'input'}")]`];
+  let previous = 'source';
+  for (const sub of t.subTopologies) {
+    if (sub.input !== 'source') {
+      const topic = id(sub.input);
+      lines.push(`  ${topic}[("${sub.input}")]`, `  ${previous} --> ${topic}`);
+      previous = topic;
+    }
+    lines.push(`  subgraph sub${sub.id}["sub-topology ${sub.id} · key ${sub.key?.join('|') ?? '-'}"]`);
+    for (const name of sub.steps) {
+      const s = t.steps.find((x) => x.name === name) as CompiledStep;
+      lines.push(`    ${id(s.name)}["${s.name}: ${s.operator}${s.stores.length ? `<br/>stores ${s.stores.join(', ')}` : ''}"]`);
+    }
+    lines.push('  end');
+    for (const name of sub.steps) {
+      lines.push(`  ${previous} --> ${id(name)}`);
+      previous = id(name);
+    }
+  }
+  for (const s of t.streams) {
+    const from = s.producer === 'source' ? 'source' : id(s.producer);
+    lines.push(`  ${id(`out_${s.name}`)}[/"${s.name} → ${s.topic}"/]`, `  ${from} -.-> ${id(`out_${s.name}`)}`);
+  }
+  return lines.join('\n');
+}
