@@ -4,10 +4,12 @@
  */
 import type { OperatorDefinition, OperatorRegistry } from '../lib/operator/contract.js';
 import { dedupeOperator } from './dedupe.js';
+import { sessionizeOperator } from './sessionize.js';
 
 export { dedupe, dedupeOperator, DedupeLogic, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
+export { sessionize, sessionizeOperator, sessionRecord, SessionizeLogic, type SessionizeOptions, type SessionizeConfig, type SessionRecord, type SessionEventRef, type SessionState } from './sessionize.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );
