@@ -4,12 +4,14 @@
  */
 import type { OperatorDefinition, OperatorRegistry } from '../lib/operator/contract.js';
 import { dedupeOperator } from './dedupe.js';
+import { joinIdentityOperator } from './join-identity.js';
 import { sessionizeOperator } from './sessionize.js';
 
 export { dedupe, dedupeOperator, DedupeLogic, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
+export { joinIdentity, joinIdentityOperator, JoinIdentityLogic, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
 export { sessionize, sessionizeOperator, sessionRecord, SessionizeLogic, type SessionizeOptions, type SessionizeConfig, type SessionRecord, type SessionEventRef, type SessionState } from './sessionize.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator, sessionizeOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator, joinIdentityOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );
