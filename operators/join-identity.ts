@@ -28,7 +28,7 @@
  *   `userId` always resolves to that user's person, even when a link it asks for is refused.
  * - Links: every other identifier of the event is linked to the anchor (an `identify` links
  *   anonymousId↔userId; any event with two configured identifiers links them). An `alias` links
- *   `previousId`↔`userId`, before the event's other links. `previousId` is typed as the
+ *   `previousId`↔`userId`, before the event's other links (an alias without `userId` links nothing). `previousId` is typed as the
  *   identifier that already holds that value (`userId:` first, then the configured fields in
  *   order), else as `userId:` (an alias's previous id is usually an older user id; an anonymous id
  *   it names has normally been seen, since the device sent events before signing up).
@@ -290,10 +290,12 @@ export class IdentityLookup {
   /**
    * The typed identifier of an `alias` event's `previousId`: the identifier that already holds
    * that value (`userId` first, then the configured fields), else `userId:<value>`; `undefined`
-   * for other events, or when `userId` is not a configured identifier.
+   * for other events, for an alias without `userId`, or when `userId` is not a configured
+   * identifier.
    */
   aliasTarget(event: TributaryEvent): Identifier | undefined {
-    if (event.type !== 'alias' || !this.aliases) return undefined;
+    // An alias without its userId is malformed (Segment spec): its previousId links nothing.
+    if (event.type !== 'alias' || !this.aliases || resolveKey(event, USER) === undefined) return undefined;
     const v = resolveKey(event, 'previousId');
     if (v === undefined) return undefined;
     for (const path of this.order) {

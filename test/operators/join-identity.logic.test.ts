@@ -145,6 +145,12 @@ const cases: Case[] = [
     merges: [],
   },
   {
+    name: 'alias without its userId (malformed) links nothing: previousId is ignored',
+    events: [track('m1', 0, { userId: 'u1' }), { ...alias('m2', 1, 'x', 'u1'), userId: null, anonymousId: 'a1' }],
+    persons: ['u:u1', 'a:a1'],
+    merges: [],
+  },
+  {
     name: 'family laptop: u2 on u1\'s device is refused once (max-user-ids); u2\'s events go to u2, the device\'s to u1',
     events: [
       identify('m1', 0, 'u1', 'lap'), track('m2', 1, { userId: 'u1', anonymousId: 'lap' }),
