@@ -1,7 +1,8 @@
 /**
  * The test driver users import (SPEC §10), like Kafka Streams' TopologyTestDriver: pipe
  * events in, move the watermark and processing time by hand, read every stream and store.
- * No broker, no files unless you ask for LMDB state.
+ * No broker, no files unless you ask for LMDB state; a driver reopened on the same `stateDir`
+ * continues with the state and the watermark of the last `checkpoint()`/`close()`.
  */
 import { Registry } from 'prom-client';
 import type { TributaryEvent } from '../event/event.js';
@@ -15,6 +16,9 @@ import { MemoryStoreFactory } from '../state/memory-store.js';
 import type { KeyValueStore, StoreFactory, StoreKey } from '../state/store.js';
 import { ManualClock } from '../time/clock.js';
 import { Task } from '../runtime/task.js';
+import type { WatermarkSnapshot } from '../time/watermark.js';
+
+const WATERMARK_KEY = 'driver-watermark';
 
 export interface TestDriverOptions {
   /** The operators; pass `defaultRegistry` from `tributary/operators`. */
@@ -64,6 +68,14 @@ export class TestDriver {
         list.push(record);
       },
     });
+    // A driver reopened on the same state directory continues with the watermark it closed with,
+    // as the embedded runner resumes from its checkpoint.
+    const saved = this.meta().get(WATERMARK_KEY);
+    if (saved) this.task.restore(saved);
+  }
+
+  private meta() {
+    return this.stores.open<string, WatermarkSnapshot>('_meta');
   }
 
   /** A driver over a YAML or JSON definition text. */
@@ -124,14 +136,15 @@ export class TestDriver {
     return this.stores.open<K, V>(`${step}.${name}`);
   }
 
-  /** Flushes state (a checkpoint). */
+  /** Flushes state and the watermark (a checkpoint). */
   async checkpoint(): Promise<void> {
+    this.meta().put(WATERMARK_KEY, this.task.snapshot());
     await this.task.checkpoint();
   }
 
   /** Flushes and closes the stores. */
   async close(): Promise<void> {
-    await this.task.checkpoint();
+    await this.checkpoint();
     await this.stores.close();
   }
 }

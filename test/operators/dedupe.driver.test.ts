@@ -88,3 +88,16 @@ test('driver: counts in, out and dropped per step in the injected registry', asy
   assert.match(after, /tributary_watermark_seconds\{pipeline="dedupe-test"\} -299\.998/, 'highest event time 2 ms − 5m lateness');
   await d.close();
 });
+
+test('driver: a reopened driver continues with the persisted watermark, so lateness is classified as before', async () => {
+  const dir = tempDir();
+  const first = driver(dir);
+  first.pipe(ev('m1', 60 * MIN));
+  assert.equal(first.watermark(), 55 * MIN);
+  await first.close();
+  const second = driver(dir);
+  assert.equal(second.watermark(), 55 * MIN);
+  second.pipe(ev('m2', 50 * MIN));
+  assert.deepEqual(ids(second.read('late')), ['m2']);
+  await second.close();
+});
