@@ -272,16 +272,18 @@ test('sessionize logic: keys are separate, including a key that is a prefix of a
   assert.deepEqual(records.map((r) => [r.key, r.start, r.end, r.eventCount]), [['a10', MIN, MIN, 1], ['a1', 0, 2 * MIN, 2]]);
 });
 
-test('sessionize logic: close when the watermark passes end + gap, not at it; the timer moves as the session grows', () => {
+test('sessionize logic: close when the watermark passes end + gap, not at it; the timer moves when it fires on a grown session', () => {
   const { ctx, logic } = setup();
   const timers = new TimerService(ctx.stores.open('sessionize.timers'));
   logic.process(ev('m1', 0), 'a1');
   assert.equal(timers.pending(sid(0)), GAP + 1);
   logic.advance(20 * MIN);
   logic.process(ev('m2', 20 * MIN), 'a1');
-  assert.equal(timers.pending(sid(0)), 20 * MIN + GAP + 1);
-  logic.advance(GAP + 1); // the first timer's time: moved, so nothing closes
+  logic.process(ev('m3', 10 * MIN), 'a1');
+  assert.equal(timers.pending(sid(0)), GAP + 1, 'growing does not touch the timer store');
+  logic.advance(GAP + 1); // the timer fires early: moved to the session's end + gap + 1, nothing closes
   assert.equal(ctx.emitted.length, 0);
+  assert.equal(timers.pending(sid(0)), 20 * MIN + GAP + 1);
   logic.advance(20 * MIN + GAP);
   assert.equal(ctx.emitted.length, 0);
   logic.advance(20 * MIN + GAP + 1);
@@ -297,7 +299,7 @@ test('sessionize logic: after a merge one timer remains, under the surviving id,
   assert.equal(timers.size(), 2);
   run(logic, [ev('m3', 28 * MIN)]);
   assert.equal(timers.size(), 1);
-  assert.equal(timers.pending(sid(0)), 50 * MIN + GAP + 1);
+  assert.equal(timers.pending(sid(0)), 50 * MIN + GAP + 1, 'the id changed (the later session was the target): a new timer');
   assert.deepEqual(
     [...ctx.stores.open('sessionize.sessions').range()].map((e) => e.key),
     [['a1', 0]],
