@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { deriveId } from '../../lib/operator/ids.js';
+import { MemoryStoreFactory } from '../../lib/state/memory-store.js';
+import type { KeyValueStore, StoreFactory, StoreKey } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { TimerService } from '../../lib/time/timers.js';
 import { SessionizeLogic, sessionizeOperator, type SessionizeOptions, type SessionRecord } from '../../operators/sessionize.js';
@@ -396,6 +398,50 @@ test('sessionize logic: with maxDuration, any arrival order keeps the invariants
       const r = records.find((x) => x.start <= e.timestamp && e.timestamp <= x.end);
       assert.ok(r && (r.sessionId === annotated[i] || r.mergedFrom.includes(annotated[i] as string)), `seed ${seed}: event ${i}`);
     });
+  }
+});
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** Memory stores without cloning whose values are frozen on put: any later mutation throws. */
+function freezingStores(): StoreFactory {
+  const inner = new MemoryStoreFactory({ clone: false });
+  return {
+    open<K extends StoreKey, V>(name: string): KeyValueStore<K, V> {
+      const store = inner.open<K, V>(name);
+      return new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === 'put') return (k: K, v: V, o?: Parameters<typeof store.put>[2]) => target.put(k, deepFreeze(v), o);
+          const value: unknown = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    },
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+  };
+}
+
+test('sessionize logic: never mutates a stored value (safe over a memory store without cloning)', () => {
+  for (let seed = 1; seed <= 50; seed++) {
+    const rand = rng(seed);
+    const events = Array.from({ length: 30 }, (_, i) =>
+      ev(`m${i}`, Math.floor(rand() * 30) * 5 * MIN, { event: rand() < 0.3 ? 'add_to_cart' : 'product_viewed', context: { channel: rand() < 0.5 ? 'web' : 'app' } }),
+    );
+    const outcome = (stores?: StoreFactory) => {
+      const ctx = recordingContext('sessionize', stores);
+      const logic = new SessionizeLogic(sessionizeOperator.resolve({ key: 'anonymousId', maxDuration: '45m', output: 'sessions' }), ctx);
+      const annotated = run(logic, events);
+      logic.advance(Infinity);
+      return { annotated, emitted: ctx.emitted };
+    };
+    assert.deepEqual(outcome(freezingStores()), outcome(), `seed ${seed}`);
   }
 });
 
