@@ -44,8 +44,8 @@ import { defineOperator, type DerivedRecord, type OperatorContext, type Operator
 import { deriveId } from '../lib/operator/ids.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import type { Entry, KeyValueStore, PutOptions, RangeOptions, StoreKey } from '../lib/state/store.js';
-import { TimerService } from '../lib/time/timers.js';
+import type { KeyValueStore } from '../lib/state/store.js';
+import type { TimerService } from '../lib/time/timers.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
 
 /** Options of `sessionize` as written in a pipeline. */
@@ -184,84 +184,6 @@ function addCount(counts: Array<[string, number]>, name: string, n: number): Arr
 }
 
 /**
- * A pass-through view of a {@link TimerService}'s store that starts its scan for the earliest
- * timer at a remembered floor instead of at the first key.
- *
- * Why: `TimerService.next()` scans from `['t']` every time, and on the LMDB store every timer
- * deleted since the last checkpoint is a buffered delete that the scan walks past, so firing n
- * timers in one round (end of input closes every open session) costs O(n²): 4 500 sessions
- * took 22 s. The floor makes each scan start at the last earliest timer found.
- *
- * Invariant: no pending timer is earlier than `floor`. A scan learns the earliest timer's time
- * (or +∞ when there is none); a put of an earlier timer lowers it; any write it does not
- * recognise resets it to −∞ (scan from the start, always correct). It is memory only and
- * starts at −∞, so restarts are unaffected. It relies on TimerService's key layout (`['t',
- * time, id]` and `['i', id]`), and only a scan exactly like `next()`'s is changed: if that
- * layout changes, this is a plain pass-through. Belongs in lib/time/timers.ts.
- */
-class TimerScanFloor<K extends StoreKey> implements KeyValueStore<K, unknown> {
-  readonly name: string;
-  private floor = -Infinity;
-
-  constructor(private readonly inner: KeyValueStore<K, unknown>) {
-    this.name = inner.name;
-  }
-
-  get(key: K): unknown {
-    return this.inner.get(key);
-  }
-
-  has(key: K): boolean {
-    return this.inner.has(key);
-  }
-
-  put(key: K, value: unknown, options?: PutOptions): void {
-    if (Array.isArray(key) && key[0] === 't' && typeof key[1] === 'number') {
-      if (key[1] < this.floor) this.floor = key[1];
-    } else if (!(Array.isArray(key) && key[0] === 'i')) {
-      this.floor = -Infinity;
-    }
-    this.inner.put(key, value, options);
-  }
-
-  delete(key: K): void {
-    this.inner.delete(key);
-  }
-
-  range(options?: RangeOptions<K>): IterableIterator<Entry<K, unknown>> {
-    const o = options;
-    const earliest = o !== undefined && o.limit === 1 && !o.reverse && o.prefix === undefined && Array.isArray(o.start) && o.start.length === 1 && o.start[0] === 't' && Array.isArray(o.end) && o.end.length === 1 && o.end[0] === 'u';
-    if (!earliest) return this.inner.range(options);
-    if (this.floor === Infinity) return [][Symbol.iterator]();
-    const found = [...this.inner.range({ ...o, start: this.floor === -Infinity ? ['t'] : ['t', this.floor] })];
-    const time = (found[0]?.key as readonly unknown[] | undefined)?.[1];
-    this.floor = found.length === 0 ? Infinity : typeof time === 'number' ? time : -Infinity;
-    return found[Symbol.iterator]();
-  }
-
-  expire(watermark: number): number {
-    return this.inner.expire(watermark);
-  }
-
-  count(): number {
-    return this.inner.count();
-  }
-
-  flush(): Promise<void> {
-    return this.inner.flush();
-  }
-
-  clear(): void {
-    this.floor = -Infinity;
-    this.inner.clear();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-/**
  * The per-key logic of sessionize, usable with plain calls (see the module notes for the
  * exact semantics).
  *
@@ -284,8 +206,7 @@ export class SessionizeLogic implements OperatorLogic {
 
   constructor(private readonly config: SessionizeConfig, private readonly ctx: OperatorContext) {
     this.sessions = ctx.store<SessionKey, SessionState>('sessions');
-    // The store `ctx.timers()` would use (`<step>.timers`), with the earliest-timer scan sped up.
-    this.timers = new TimerService<SessionKey>(new TimerScanFloor(ctx.store('timers')));
+    this.timers = ctx.timers<SessionKey>();
   }
 
   process(event: TributaryEvent, key: string): TributaryEvent {

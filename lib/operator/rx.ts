@@ -10,7 +10,7 @@ import { resolveKey } from '../event/key.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { parseDuration, type Duration } from '../time/duration.js';
-import { TimerService } from '../time/timers.js';
+import { timersOf } from '../time/timers.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import type { DerivedRecord, OperatorContext, OperatorDefinition } from './contract.js';
 import { MemoryStoreFactory } from '../state/memory-store.js';
@@ -71,7 +71,7 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
       step,
       clock,
       store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
-      timers: <D>(name = 'timers') => new TimerService<D>(stores.open(`${step}.${name}`)),
+      timers: timersOf((name) => stores.open(`${step}.${name}`)),
       emit: (stream, record) => deliver(options.outputs?.[stream], record),
       drop: () => undefined,
       watermark: () => watermarks.current(),

@@ -13,7 +13,7 @@ import type { DerivedRecord, OperatorContext, OperatorLogic } from '../operator/
 import type { CompiledStep, Topology } from '../pipeline/compile.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import type { Clock } from '../time/clock.js';
-import { TimerService } from '../time/timers.js';
+import { timersOf } from '../time/timers.js';
 import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
 
 /** One record read from a source, decoded to a plain object or already rejected by the decoder. */
@@ -120,7 +120,7 @@ export class Task {
       step,
       clock,
       store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
-      timers: <D>(name = 'timers') => new TimerService<D>(stores.open(`${step}.${name}`)),
+      timers: timersOf((name) => stores.open(`${step}.${name}`)),
       emit: (stream, record) => {
         let c = out.get(stream);
         if (!c) out.set(stream, (c = metrics.recordsOut.labels({ pipeline, step, stream })));

@@ -6,7 +6,7 @@ import type { DerivedRecord, OperatorContext } from '../operator/contract.js';
 import { MemoryStoreFactory } from '../state/memory-store.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import { ManualClock } from '../time/clock.js';
-import { TimerService } from '../time/timers.js';
+import { timersOf } from '../time/timers.js';
 
 /** A context plus what the logic did with it. */
 export interface RecordingContext extends OperatorContext {
@@ -38,7 +38,7 @@ export function recordingContext(step: string, stores: StoreFactory = new Memory
     emitted,
     drops,
     store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
-    timers: <D>(name = 'timers') => new TimerService<D>(stores.open(`${step}.${name}`)),
+    timers: timersOf((name) => stores.open(`${step}.${name}`)),
     emit: (stream, record) => emitted.push({ stream, record }),
     drop: (reason) => drops.push(reason),
     watermark: () => watermark,

@@ -1,4 +1,4 @@
-import type { KeyValueStore } from '../state/store.js';
+import type { KeyValueStore, StoreKey } from '../state/store.js';
 
 /** A pending event-time timer. */
 export interface Timer<D = unknown> {
@@ -26,12 +26,20 @@ type TimerKey = readonly ['t', number, string] | readonly ['i', string];
  * ```
  */
 export class TimerService<D = unknown> {
+  /**
+   * No pending timer is earlier than this (memory only, −∞ after a restart: then the first scan
+   * starts at the beginning). Scans start here, so firing n timers does not walk n² deleted
+   * entries of a write-buffered store (4 500 session closes took 22 s without it).
+   */
+  private floor = -Infinity;
+
   constructor(private readonly store: KeyValueStore<TimerKey, unknown>) {}
 
   /** Schedules (or moves) the timer `id` to `time`. */
   register(timer: Timer<D>): void {
     const previous = this.store.get(['i', timer.id]) as number | undefined;
     if (previous !== undefined) this.store.delete(['t', previous, timer.id]);
+    if (timer.time < this.floor) this.floor = timer.time;
     this.store.put(['t', timer.time, timer.id], timer.data);
     this.store.put(['i', timer.id], timer.time);
   }
@@ -69,10 +77,14 @@ export class TimerService<D = unknown> {
 
   /** The earliest pending timer. */
   next(): Timer<D> | undefined {
-    for (const { key, value } of this.store.range({ start: ['t'], end: ['u'], limit: 1 })) {
+    if (this.floor === Infinity) return undefined;
+    const start = this.floor === -Infinity ? ['t'] : ['t', this.floor];
+    for (const { key, value } of this.store.range({ start, end: ['u'], limit: 1 })) {
       const [, time, id] = key as readonly ['t', number, string];
+      this.floor = time;
       return { time, id, data: value as D };
     }
+    this.floor = Infinity;
     return undefined;
   }
 
@@ -82,4 +94,23 @@ export class TimerService<D = unknown> {
     for (const _ of this.store.range({ start: ['i'], end: ['j'] })) n++;
     return n;
   }
+}
+
+/**
+ * `OperatorContext.timers` for one step: one {@link TimerService} per store name, made on first
+ * use and reused, because a service's scan floor must see every write to its store.
+ *
+ * @example
+ * ```ts
+ * const timers = timersOf((name) => stores.open(`sessionize.${name}`));
+ * timers() === timers('timers'); // true
+ * ```
+ */
+export function timersOf(open: (name: string) => KeyValueStore<StoreKey, unknown>): <D>(name?: string) => TimerService<D> {
+  const services = new Map<string, TimerService<unknown>>();
+  return <D>(name = 'timers') => {
+    let service = services.get(name);
+    if (!service) services.set(name, (service = new TimerService(open(name) as KeyValueStore<TimerKey, unknown>)));
+    return service as TimerService<D>;
+  };
 }

@@ -29,6 +29,21 @@ for (const [backend, make] of backends) {
       await stores.close();
     });
 
+    test('a timer registered earlier than every pending one, or after all fired, still fires', async () => {
+      const stores = make();
+      const timers = new TimerService<null>(stores.open('s.timers'));
+      timers.register({ time: 500, id: 'late', data: null });
+      assert.equal(timers.next()?.id, 'late');
+      timers.register({ time: 100, id: 'early', data: null });
+      const fired: string[] = [];
+      timers.fireDue(1000, (t) => fired.push(t.id));
+      assert.equal(timers.next(), undefined);
+      timers.register({ time: 50, id: 'after-empty', data: null });
+      timers.fireDue(1000, (t) => fired.push(t.id));
+      assert.deepEqual(fired, ['early', 'late', 'after-empty']);
+      await stores.close();
+    });
+
     test('re-registering moves a timer; cancel removes it', async () => {
       const stores = make();
       const timers = new TimerService<null>(stores.open('s.timers'));
