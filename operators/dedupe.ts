@@ -110,6 +110,7 @@ export const dedupeOperator = defineOperator<DedupeOptions, DedupeConfig>({
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'duplicates' }] : []),
   stores: () => ['seen'],
   create: (c, ctx) => new DedupeLogic(c, ctx),
+  immutableState: true,
 });
 
 /**

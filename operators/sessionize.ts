@@ -381,6 +381,8 @@ export const sessionizeOperator = defineOperator<SessionizeOptions, SessionizeCo
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'sessions' }] : []),
   stores: () => ['sessions', 'timers'],
   create: (c, ctx) => new SessionizeLogic(c, ctx),
+  // Tested: stored session states are replaced, never modified in place (sessionize.logic.test.ts).
+  immutableState: true,
 });
 
 /**

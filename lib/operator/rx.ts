@@ -37,6 +37,14 @@ export interface RxWiringOptions {
   checkpointEvery?: number;
   /** Step name for store names. Default the operator name. */
   name?: string;
+  /**
+   * When no event has arrived for this long (processing time), the watermark advances with
+   * processing time, so sessions and absence timers close while traffic is stopped. Default:
+   * never (the watermark moves only with events and at completion).
+   */
+  idleTimeout?: Duration;
+  /** How often to re-check the watermark while idle, ms. Default 1000. */
+  idleCheckMs?: number;
 }
 
 function deliver(out: SideOutput | undefined, record: DerivedRecord): void {
@@ -63,9 +71,10 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
   const step = options.name ?? definition.name;
   const every = options.checkpointEvery ?? 1000;
   return operate<TributaryEvent, TributaryEvent>((source, subscriber) => {
-    const stores = options.stores ?? new MemoryStoreFactory();
+    const stores = options.stores ?? new MemoryStoreFactory({ clone: !definition.immutableState });
     const clock = options.clock ?? systemClock;
-    const watermarks = new WatermarkTracker({ allowedLateness: parseDuration(options.allowedLateness ?? 0), clock });
+    const idleTimeout = options.idleTimeout === undefined ? undefined : parseDuration(options.idleTimeout);
+    const watermarks = new WatermarkTracker({ allowedLateness: parseDuration(options.allowedLateness ?? 0), idleTimeout, clock });
     const ctx: OperatorContext = {
       pipeline: 'rx',
       step,
@@ -88,6 +97,17 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
       }
     };
     const fail = (e: unknown) => subscriber.error(e);
+    const idleCheck =
+      idleTimeout === undefined
+        ? undefined
+        : setInterval(() => {
+            try {
+              advance();
+            } catch (e) {
+              fail(e);
+            }
+          }, options.idleCheckMs ?? 1000);
+    idleCheck?.unref();
     const sub = source.subscribe({
       next: (event) => {
         try {
@@ -115,6 +135,7 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
       },
       error: (e) => subscriber.error(e),
       complete: () => {
+        if (idleCheck) clearInterval(idleCheck);
         try {
           watermarks.advanceTo(Infinity);
           advance();
@@ -128,6 +149,9 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
           .then(() => subscriber.complete(), fail);
       },
     });
-    return () => sub.unsubscribe();
+    return () => {
+      if (idleCheck) clearInterval(idleCheck);
+      sub.unsubscribe();
+    };
   });
 }

@@ -5,6 +5,7 @@ import type { TributaryEvent } from '../../lib/event/event.js';
 import type { DerivedRecord } from '../../lib/operator/contract.js';
 import { deriveId } from '../../lib/operator/ids.js';
 import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { ManualClock } from '../../lib/time/clock.js';
 import { sessionize, type SessionRecord } from '../../operators/sessionize.js';
 import { ev, MIN } from '../support/events.js';
 import { tempDir } from '../support/tmp.js';
@@ -111,4 +112,21 @@ test('sessionize RxJS: errors on an event without any key field', async () => {
     firstValueFrom(from([ev('m1', 0, { anonymousId: null })]).pipe(sessionize({ key: ['personId', 'anonymousId', 'userId'] }), toArray())),
     /none of the key fields personId, anonymousId, userId/,
   );
+});
+
+test('sessionize RxJS with idleTimeout: a session closes while traffic is stopped', async () => {
+  const clock = new ManualClock(0);
+  const input = new Subject<ReturnType<typeof ev>>();
+  const sessions: Record<string, unknown>[] = [];
+  const sub = input
+    .pipe(sessionize({ key: 'anonymousId', gap: '30m', idleTimeout: '10s', idleCheckMs: 5, clock, outputs: { sessions: (s) => sessions.push(s) }, output: 'sessions' }))
+    .subscribe();
+  input.next(ev('m1', 0));
+  input.next(ev('m2', 60_000));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(sessions.length, 0, 'not idle yet');
+  clock.advance(10_000 + 30 * 60_000 + 1); // idle, then the gap passes in processing time
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(sessions.map((s) => [s.start, s.end, s.eventCount]), [[0, 60_000, 2]]);
+  sub.unsubscribe();
 });
