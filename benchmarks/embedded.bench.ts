@@ -32,7 +32,13 @@ interface CaseResult {
 const PIPELINES: Record<string, string> = {
   'embedded: no steps (decode, normalise, write)': 'name: bench-none\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps: []\n',
   'embedded: dedupe (LMDB state)': 'name: bench-dedupe\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - dedupe: { ttl: 24h, output: duplicates }\n',
+  'embedded: joinIdentity (LMDB state)': 'name: bench-identity\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - joinIdentity: { output: identity-merges }\n',
+  'embedded: sessionize by device/user (LMDB state)': 'name: bench-sessions\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - sessionize: { key: [userId, anonymousId], gap: 30m, output: sessions }\n',
+  'embedded: dedupe → joinIdentity → sessionize by person': 'name: bench-chain\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - dedupe: { ttl: 24h, output: duplicates }\n  - joinIdentity: { output: identity-merges }\n  - sessionize: { key: personId, gap: 30m, output: sessions }\n',
 };
+
+/** RxJS operators measured alone over in-memory events (memory state). */
+const RX_CASES = ['dedupe', 'joinIdentity', 'sessionize'] as const;
 
 async function child(): Promise<void> {
   const [mode, a, b] = args.slice(1);
@@ -51,10 +57,15 @@ async function child(): Promise<void> {
     rmSync(join(tmpdir(), `tributary-bench-${process.pid}`), { recursive: true, force: true });
   } else {
     const { from, lastValueFrom, count } = await import('rxjs');
-    const { dedupe } = await import('../operators/dedupe.js');
+    const ops = await import('../operators/index.js');
+    const operator = {
+      dedupe: () => ops.dedupe({ ttl: '24h', allowedLateness: '1m' }),
+      joinIdentity: () => ops.joinIdentity({ allowedLateness: '1m' }),
+      sessionize: () => ops.sessionize({ key: ['userId', 'anonymousId'], gap: '30m', allowedLateness: '1m' }),
+    }[mode as (typeof RX_CASES)[number]];
     const list = [...generateEvents({ events: Number(a), seed: Number(b) })];
     const start = performance.now();
-    const passed = await lastValueFrom(from(list).pipe(dedupe({ ttl: '24h', allowedLateness: '1m' }), count()));
+    const passed = await lastValueFrom(from(list).pipe(operator(), count()));
     if (passed === 0) throw new Error('nothing passed');
     events = list.length;
     const seconds = (performance.now() - start) / 1000;
@@ -86,7 +97,7 @@ async function main(): Promise<void> {
     writeFileSync(file, yaml);
     run(name, ['embedded', file, input]);
   }
-  run('RxJS dedupe operator alone (memory state)', ['rx', String(n), String(seed)]);
+  for (const op of RX_CASES) run(`RxJS ${op} operator alone (memory state)`, [op, String(n), String(seed)]);
   rmSync(dir, { recursive: true, force: true });
   console.log(`\n${n} generated events (seed ${seed}), node ${process.version}, one process per case\n`);
   console.log('| case | events/s | seconds | peak RSS MB | heap after MB |');
