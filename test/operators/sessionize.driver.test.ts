@@ -8,6 +8,7 @@ import { defaultRegistry } from '../../operators/index.js';
 import type { SessionRecord } from '../../operators/sessionize.js';
 import { ev, HOUR, MIN } from '../support/events.js';
 import { tempDir } from '../support/tmp.js';
+import { rng } from '../support/random.js';
 
 const yaml = (steps = '  - sessionize: { key: anonymousId, gap: 30m, maxDuration: 2h, output: sessions }\n') => `
 name: sessionize-test
@@ -199,18 +200,6 @@ test('sessionize driver: end of input closes every open session', async () => {
   assert.deepEqual(d.read('sessions'), [expected('a1', [E.m1]), expected('a2', [ev('x', 5 * MIN, { anonymousId: 'a2' })])]);
   await d.close();
 });
-
-/** A small seeded PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 600 events over 6 keys: mostly in order, some out of order within lateness, some late, some duplicated. */
 function stream(): TributaryEvent[] {

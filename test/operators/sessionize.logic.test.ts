@@ -8,6 +8,7 @@ import { recordingContext } from '../../lib/testing/context.js';
 import { TimerService } from '../../lib/time/timers.js';
 import { SessionizeLogic, sessionizeOperator, type SessionizeOptions, type SessionRecord } from '../../operators/sessionize.js';
 import { ev, HOUR, MIN } from '../support/events.js';
+import { rng } from '../support/random.js';
 
 const GAP = 30 * MIN;
 const sid = (start: number, key = 'a1') => deriveId('session', key, start);
@@ -335,18 +336,6 @@ test('sessionize logic: the event passes through unchanged apart from sessionId'
   assert.deepEqual(out, { ...e, sessionId: sid(0) });
   assert.equal(e.sessionId, undefined, 'the input object is not mutated');
 });
-
-/** A small seeded PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('sessionize logic: without a maxDuration limit, any arrival order gives the sessions of the sorted events split on gaps > gap', () => {
   for (let seed = 1; seed <= 200; seed++) {
