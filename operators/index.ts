@@ -4,14 +4,24 @@
  */
 import type { OperatorDefinition, OperatorRegistry } from '../lib/operator/contract.js';
 import { dedupeOperator } from './dedupe.js';
+import { filterOperator } from './filter.js';
+import { mapOperator } from './map.js';
+import { maskOperator } from './mask.js';
+import { routeOperator } from './route.js';
+import { validateOperator } from './validate.js';
 import { joinIdentityOperator } from './join-identity.js';
 import { sessionizeOperator } from './sessionize.js';
 
 export { dedupe, dedupeOperator, DedupeLogic, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
 export { joinIdentity, joinIdentityOperator, JoinIdentityLogic, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
 export { sessionize, sessionizeOperator, sessionRecord, SessionizeLogic, type SessionizeOptions, type SessionizeConfig, type SessionRecord, type SessionEventRef, type SessionState } from './sessionize.js';
+export { filterEvents, filterOperator, FilterLogic, type FilterOptions, type FilterConfig } from './filter.js';
+export { mapEvents, mapOperator, MapLogic, type MapOptions } from './map.js';
+export { maskEvents, maskOperator, MaskLogic, maskValue, type MaskOptions, type MaskConfig } from './mask.js';
+export { routeEvents, routeOperator, RouteLogic, type RouteOptions, type RouteConfig } from './route.js';
+export { validateEvents, validateOperator, ValidateLogic, type ValidateOptions, type ValidateConfig } from './validate.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator, sessionizeOperator, joinIdentityOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator, joinIdentityOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );

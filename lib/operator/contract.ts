@@ -22,7 +22,10 @@ export interface OperatorContext {
   store<K extends StoreKey, V>(name: string): KeyValueStore<K, V>;
   /** Durable event-time timers of this step, kept in the store `<name>` (default `timers`). */
   timers<D>(name?: string): TimerService<D>;
-  /** Writes a derived record to the named output stream. */
+  /**
+   * Writes a derived record to the named output stream. `dead-letter` is allowed without
+   * declaring it: `{ reason, detail, raw, source }` (a step rejecting an event, e.g. validate).
+   */
   emit(stream: string, record: DerivedRecord): void;
   /** Counts an event the step consumed without passing it on. */
   drop(reason: string): void;

@@ -45,7 +45,7 @@ export class PipelineBuilder {
 
   /** Appends a step: an operator key and its options. */
   step<K extends keyof StepOptionsMap & string>(operator: K, options: StepOptionsMap[K]): this {
-    this.def.steps.push({ [operator]: structuredClone(options) as Record<string, unknown> } as StepDefinition);
+    this.def.steps.push({ [operator]: structuredClone(options) as unknown as Record<string, unknown> } as StepDefinition);
     return this;
   }
 

@@ -125,7 +125,9 @@ export class Task {
         let c = out.get(stream);
         if (!c) out.set(stream, (c = metrics.recordsOut.labels({ pipeline, step, stream })));
         c.inc();
-        this.write(stream, record);
+        // A step may reject an event (validate): it goes to dead-letter, counted by reason.
+        if (stream === 'dead-letter') this.deadLetter(record as DeadLetterRecord);
+        else this.write(stream, record);
       },
       drop: (reason) => {
         let c = instance.dropped.get(reason);
