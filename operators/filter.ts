@@ -5,7 +5,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import { defineOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
+import { defineStatelessOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 
 /** Options of `filter`. */
@@ -42,7 +42,7 @@ export class FilterLogic implements OperatorLogic {
 
 const NAME = { type: 'string', pattern: '^[a-z][a-z0-9-]*$' };
 
-export const filterOperator = defineOperator<FilterOptions, FilterConfig>({
+export const filterOperator = defineStatelessOperator<FilterOptions, FilterConfig>({
   name: 'filter',
   summary: 'keep the events that match a condition; the rest are dropped or sent to an output',
   optionsSchema: { type: 'object', additionalProperties: false, required: ['where'], properties: { where: conditionSchema, output: NAME, name: NAME } },
@@ -51,11 +51,8 @@ export const filterOperator = defineOperator<FilterOptions, FilterConfig>({
     if (problems.length) throw new Error(`where: ${problems.join('; ')}`);
     return { where: o.where, match: compileCondition(o.where), output: o.output };
   },
-  keyPaths: () => undefined,
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'filtered-out' }] : []),
-  stores: () => [],
   create: (c, ctx) => new FilterLogic(c, ctx),
-  immutableState: true,
 });
 
 /**

@@ -7,7 +7,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { deletePath, getPath, hasPath, pathProblem, setPath } from '../lib/event/paths.js';
-import { defineOperator, type OperatorLogic } from '../lib/operator/contract.js';
+import { defineStatelessOperator, type OperatorLogic } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 
 type Scalar = string | number | boolean | null;
@@ -62,7 +62,7 @@ export class MapLogic implements OperatorLogic {
 const paths = { type: 'array', items: { type: 'string', minLength: 1 } };
 const pathMap = { type: 'object', additionalProperties: { type: 'string', minLength: 1 } };
 
-export const mapOperator = defineOperator<MapOptions, MapOptions>({
+export const mapOperator = defineStatelessOperator<MapOptions, MapOptions>({
   name: 'map',
   summary: 'reshape events: copy, rename, set constants, drop and project fields',
   optionsSchema: {
@@ -86,11 +86,7 @@ export const mapOperator = defineOperator<MapOptions, MapOptions>({
     for (const p of ALWAYS_KEPT) if ((o.drop ?? []).includes(p)) throw new Error(`drop: ${p} cannot be dropped (every step and output needs it)`);
     return o;
   },
-  keyPaths: () => undefined,
-  outputs: () => [],
-  stores: () => [],
   create: (c) => new MapLogic(c),
-  immutableState: true,
 });
 
 /**

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { deletePath, getPath, hasPath, pathProblem, setPath } from '../lib/event/paths.js';
-import { defineOperator, type OperatorLogic } from '../lib/operator/contract.js';
+import { defineStatelessOperator, type OperatorLogic } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 
 /** Options of `mask`. */
@@ -58,7 +58,7 @@ export class MaskLogic implements OperatorLogic {
 
 const paths = { type: 'array', items: { type: 'string', minLength: 1 } };
 
-export const maskOperator = defineOperator<MaskOptions, MaskConfig>({
+export const maskOperator = defineStatelessOperator<MaskOptions, MaskConfig>({
   name: 'mask',
   summary: 'hash (salted SHA-256) or drop PII fields',
   optionsSchema: {
@@ -74,11 +74,7 @@ export const maskOperator = defineOperator<MaskOptions, MaskConfig>({
     }
     return { hash: o.hash ?? [], drop: o.drop ?? [], salt: process.env[o.saltEnv ?? 'TRIBUTARY_MASK_SALT'] ?? '' };
   },
-  keyPaths: () => undefined,
-  outputs: () => [],
-  stores: () => [],
   create: (c) => new MaskLogic(c),
-  immutableState: true,
 });
 
 /**

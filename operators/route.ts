@@ -7,7 +7,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import { defineOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
+import { defineStatelessOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 
 /** Options of `route`. */
@@ -51,7 +51,7 @@ export class RouteLogic implements OperatorLogic {
 
 const NAME = { type: 'string', pattern: '^[a-z][a-z0-9-]*$' };
 
-export const routeOperator = defineOperator<RouteOptions, RouteConfig>({
+export const routeOperator = defineStatelessOperator<RouteOptions, RouteConfig>({
   name: 'route',
   summary: 'copy events to named outputs by condition',
   optionsSchema: {
@@ -77,12 +77,9 @@ export const routeOperator = defineOperator<RouteOptions, RouteConfig>({
     });
     return { routes, mode: o.mode ?? 'all', stop: o.stop ?? false };
   },
-  keyPaths: () => undefined,
   // Two routes may share an output; declare each stream once.
   outputs: (c) => [...new Set(c.routes.map((r) => r.output))].map((stream) => ({ stream, kind: 'routed' })),
-  stores: () => [],
   create: (c, ctx) => new RouteLogic(c, ctx),
-  immutableState: true,
 });
 
 /**

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
-import { defineOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
+import { defineStatelessOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import { encodeAvroEvent } from '../lib/serde/avro.js';
 
@@ -56,7 +56,7 @@ export class ValidateLogic implements OperatorLogic {
   }
 }
 
-export const validateOperator = defineOperator<ValidateOptions, ValidateConfig>({
+export const validateOperator = defineStatelessOperator<ValidateOptions, ValidateConfig>({
   name: 'validate',
   summary: 'check events against the Avro event schema or a JSON Schema; failures to dead-letter',
   optionsSchema: {
@@ -93,11 +93,7 @@ export const validateOperator = defineOperator<ValidateOptions, ValidateConfig>(
     }
     return { check: jsonChecker(schema, `jsonSchemaFile ${o.jsonSchemaFile}`) };
   },
-  keyPaths: () => undefined,
-  outputs: () => [],
-  stores: () => [],
   create: (c, ctx) => new ValidateLogic(c, ctx),
-  immutableState: true,
 });
 
 /**

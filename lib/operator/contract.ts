@@ -86,3 +86,21 @@ export type OperatorRegistry = ReadonlyMap<string, OperatorDefinition<never, nev
 export function defineOperator<O, R>(def: OperatorDefinition<O, R>): OperatorDefinition<O, R> {
   return def;
 }
+
+/**
+ * Declares a stateless operator (no key, no stores, values never mutated): filter, map, mask…
+ * `outputs` defaults to none.
+ *
+ * @example
+ * ```ts
+ * export const upperOperator = defineStatelessOperator<{ name?: string }, object>({
+ *   name: 'upper', summary: '…', optionsSchema: { type: 'object' }, resolve: (o) => o,
+ *   create: () => ({ process: (e) => ({ ...e, event: e.event?.toUpperCase() }) }),
+ * });
+ * ```
+ */
+export function defineStatelessOperator<O, R>(
+  def: Omit<OperatorDefinition<O, R>, 'keyPaths' | 'stores' | 'outputs' | 'immutableState'> & Partial<Pick<OperatorDefinition<O, R>, 'outputs'>>,
+): OperatorDefinition<O, R> {
+  return { keyPaths: () => undefined, stores: () => [], outputs: () => [], immutableState: true, ...def };
+}
