@@ -31,7 +31,7 @@ function jsonChecker(schema: Record<string, unknown>, where: string): ValidateCo
   try {
     validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
   } catch (e) {
-    throw new Error(`${where}: not a valid JSON Schema: ${(e as Error).message}`);
+    throw new Error(`${where}: not a valid JSON Schema: ${(e as Error).message}`, { cause: e });
   }
   return (event) =>
     validate(event) ? undefined : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`).join('; ');
@@ -89,7 +89,7 @@ export const validateOperator = defineStatelessOperator<ValidateOptions, Validat
     try {
       schema = JSON.parse(readFileSync(o.jsonSchemaFile as string, 'utf8')) as Record<string, unknown>;
     } catch (e) {
-      throw new Error(`jsonSchemaFile: cannot read ${o.jsonSchemaFile}: ${(e as Error).message}`);
+      throw new Error(`jsonSchemaFile: cannot read ${o.jsonSchemaFile}: ${(e as Error).message}`, { cause: e });
     }
     return { check: jsonChecker(schema, `jsonSchemaFile ${o.jsonSchemaFile}`) };
   },
