@@ -11,10 +11,12 @@ import { routeOperator } from './route.js';
 import { validateOperator } from './validate.js';
 import { joinIdentityOperator } from './join-identity.js';
 import { sessionizeOperator } from './sessionize.js';
+import { windowAggregateOperator } from './window-aggregate.js';
 
 export { dedupe, dedupeOperator, DedupeLogic, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
 export { joinIdentity, joinIdentityOperator, JoinIdentityLogic, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
 export { sessionize, sessionizeOperator, sessionRecord, SessionizeLogic, type SessionizeOptions, type SessionizeConfig, type SessionRecord, type SessionEventRef, type SessionState } from './sessionize.js';
+export { windowAggregate, windowAggregateOperator, windowAggregateQuery, WindowAggregateLogic, AGGREGATE_KINDS, type WindowAggregateOptions, type WindowAggregateConfig, type WindowAggregateStores, type AggregateRecord, type AggregateSpec, type WindowSpec, type CurrentValues, type WindowState, type SlidingEntry } from './window-aggregate.js';
 export { filterEvents, filterOperator, FilterLogic, type FilterOptions, type FilterConfig } from './filter.js';
 export { mapEvents, mapOperator, MapLogic, type MapOptions } from './map.js';
 export { maskEvents, maskOperator, MaskLogic, maskValue, type MaskOptions, type MaskConfig } from './mask.js';
@@ -23,5 +25,5 @@ export { validateEvents, validateOperator, ValidateLogic, type ValidateOptions, 
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator, sessionizeOperator, joinIdentityOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { deriveId } from '../../lib/operator/ids.js';
+import { recordingContext } from '../../lib/testing/context.js';
+import { WindowAggregateLogic, windowAggregateOperator, type AggregateRecord, type WindowAggregateOptions } from '../../operators/window-aggregate.js';
+import { ev, HOUR, MIN } from '../support/events.js';
+import { rng } from '../support/random.js';
+
+const AGGS: WindowAggregateOptions['aggregates'] = {
+  n: { count: {} },
+  carts: { count: {}, where: { event: 'add_to_cart' } },
+  revenue: { sum: 'properties.price' },
+  low: { min: 'properties.price' },
+  high: { max: 'properties.price' },
+  mean: { avg: 'properties.price' },
+  firstPage: { first: 'properties.page' },
+  lastPage: { last: 'properties.page' },
+  bigRevenue: { sum: 'properties.price', where: { 'properties.price': { $gte: 10 } } },
+};
+
+const setup = (options: Partial<WindowAggregateOptions>) => {
+  const ctx = recordingContext('wa');
+  const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { tumbling: '1h' }, aggregates: AGGS, output: 'aggregates', ...options });
+  return { ctx, logic: new WindowAggregateLogic(config, ctx), config };
+};
+const records = (ctx: ReturnType<typeof setup>['ctx']) =>
+  ctx.emitted.map(({ stream, record }) => {
+    assert.equal(stream, 'aggregates');
+    return record as AggregateRecord;
+  });
+
+/** The values of AGGS computed directly from the events of one window (in arrival order). */
+function expectedValues(events: TributaryEvent[]): Record<string, unknown> {
+  const price = (e: TributaryEvent) => e.properties?.price;
+  const nums = events.map(price).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const withPage = events.filter((e) => e.properties?.page !== undefined);
+  let first: TributaryEvent | undefined;
+  let last: TributaryEvent | undefined;
+  for (const e of withPage) {
+    if (!first || e.timestamp < first.timestamp) first = e;
+    if (!last || e.timestamp >= last.timestamp) last = e;
+  }
+  return {
+    n: events.length,
+    carts: events.filter((e) => e.event === 'add_to_cart').length,
+    revenue: nums.reduce((a, b) => a + b, 0),
+    low: nums.length ? Math.min(...nums) : null,
+    high: nums.length ? Math.max(...nums) : null,
+    mean: nums.length ? nums.reduce((a, b) => a + b, 0) / nums.length : null,
+    firstPage: first ? first.properties?.page : null,
+    lastPage: last ? last.properties?.page : null,
+    bigRevenue: nums.filter((v) => v >= 10).reduce((a, b) => a + b, 0),
+  };
+}
+
+const finalId = (key: string, start: number) => deriveId('aggregate', 'wa', key, start, 'final');
+const p = (price: unknown, page?: string) => ({ properties: page === undefined ? { price } : { price, page } });
+
+const cases: Array<{ name: string; options?: Partial<WindowAggregateOptions>; events: TributaryEvent[]; windows: Array<[string, number, number, number[]]> }> = [
+  {
+    name: 'tumbling: windows are [k·size, (k+1)·size), an event at the end belongs to the next window',
+    events: [ev('m1', 0, p(5, '/a')), ev('m2', HOUR - 1, p(20, '/b')), ev('m3', HOUR, p(1))],
+    windows: [['a1', 0, HOUR, [0, 1]], ['a1', HOUR, 2 * HOUR, [2]]],
+  },
+  {
+    name: 'tumbling: out-of-order events fold by event time (first/last by time, ties to arrival)',
+    events: [ev('m1', 30 * MIN, p(3, '/late')), ev('m2', 10 * MIN, p(4, '/early')), ev('m3', 10 * MIN, p(7, '/early2')), ev('m4', 30 * MIN, p('x', '/last'))],
+    windows: [['a1', 0, HOUR, [0, 1, 2, 3]]],
+  },
+  {
+    name: 'non-numeric and missing values are skipped by sum/min/max/avg; where filters each aggregate',
+    events: [ev('m1', 0, p('12')), ev('m2', 1, { event: 'add_to_cart' }), ev('m3', 2, p(Infinity)), ev('m4', 3, p(15, '/x'))],
+    windows: [['a1', 0, HOUR, [0, 1, 2, 3]]],
+  },
+  {
+    name: 'keys are separate',
+    events: [ev('m1', 0, p(1)), ev('m2', 5, { ...p(2), anonymousId: 'b2' })],
+    windows: [['a1', 0, HOUR, [0]], ['b2', 0, HOUR, [1]]],
+  },
+  {
+    name: 'hopping: an event belongs to size/advance windows',
+    options: { window: { hopping: '1h', advance: '30m' } },
+    events: [ev('m1', 10 * MIN, p(1)), ev('m2', 40 * MIN, p(2)), ev('m3', 70 * MIN, p(4))],
+    windows: [['a1', -30 * MIN, 30 * MIN, [0]], ['a1', 0, HOUR, [0, 1]], ['a1', 30 * MIN, 90 * MIN, [1, 2]], ['a1', HOUR, 2 * HOUR, [2]]],
+  },
+];
+
+for (const c of cases) {
+  test(`windowAggregate logic: ${c.name}`, () => {
+    const { ctx, logic } = setup(c.options ?? {});
+    for (const e of c.events) logic.process(e, e.anonymousId as string);
+    assert.deepEqual(records(ctx), [], 'nothing before the windows close');
+    logic.advance(Infinity);
+    const got = records(ctx).sort((a, b) => a.key.localeCompare(b.key) || a.windowStart - b.windowStart);
+    assert.deepEqual(
+      got,
+      c.windows.map(([key, start, end, idx]) => ({ id: finalId(key, start), key, windowStart: start, windowEnd: end, values: expectedValues(idx.map((i) => c.events[i] as TributaryEvent)), final: true })),
+    );
+  });
+}
+
+test('windowAggregate logic: a window closes when the watermark reaches end + grace, in (close time, id) order, and its state is deleted', () => {
+  const { ctx, logic } = setup({ grace: '10m', aggregates: { n: { count: {} } } });
+  logic.process(ev('m1', 0), 'a1');
+  logic.process(ev('m2', 5 * MIN), 'b1');
+  logic.process(ev('m3', HOUR), 'a1');
+  logic.advance(HOUR + 10 * MIN - 1);
+  assert.deepEqual(records(ctx), []);
+  logic.advance(HOUR + 10 * MIN);
+  assert.deepEqual(records(ctx).map((r) => [r.key, r.windowStart, r.values.n]), [['a1', 0, 1], ['b1', 0, 1]].sort((a, b) => (`w:0:${a[0]}` < `w:0:${b[0]}` ? -1 : 1)));
+  assert.deepEqual([...ctx.stores.open('wa.windows').range()].map((e) => e.key), [['a1', HOUR]]);
+  logic.advance(Infinity);
+  assert.equal(records(ctx).length, 3);
+  assert.equal(ctx.stores.open('wa.windows').count(), 0);
+  assert.equal(ctx.stores.open('wa.timers').count(), 0);
+});
+
+test('windowAggregate logic: emit update writes a record per change, rate-limited per key and window by updateInterval, then the final record', () => {
+  const { ctx, logic } = setup({ emit: 'update', updateInterval: '10m', aggregates: { n: { count: {} } } });
+  for (const [id, t] of [['m1', 0], ['m2', 5 * MIN], ['m3', 10 * MIN], ['m4', 11 * MIN], ['m5', 61 * MIN]] as const) logic.process(ev(id, t), 'a1');
+  logic.advance(Infinity);
+  const upd = (start: number, n: number) => deriveId('aggregate', 'wa', 'a1', start, 'update', n);
+  assert.deepEqual(records(ctx).map((r) => [r.id, r.windowStart, r.values.n, r.final]), [
+    [upd(0, 1), 0, 1, false],
+    [upd(0, 2), 0, 3, false], // m2 at 5m suppressed (< 0 + 10m); m3 at 10m emits with both
+    [upd(HOUR, 1), HOUR, 1, false],
+    [finalId('a1', 0), 0, 4, true],
+    [finalId('a1', HOUR), HOUR, 1, true],
+  ]);
+});
+
+test('windowAggregate logic: sliding windows cover (t − size, t] per event, final once the watermark passes t', () => {
+  const { ctx, logic } = setup({ window: { sliding: '1h' }, aggregates: { n: { count: {} }, revenue: { sum: 'properties.price' } } });
+  logic.process(ev('m1', 0, p(1)), 'a1');
+  logic.process(ev('m2', 30 * MIN, p(2)), 'a1');
+  logic.process(ev('m3', HOUR, p(4)), 'a1'); // (0, 1h]: m1 at 0 is out
+  logic.process(ev('m4', 30 * MIN, p(8)), 'a1'); // same time as m2: one record for 30m
+  logic.advance(30 * MIN);
+  assert.deepEqual(records(ctx).map((r) => [r.windowStart, r.windowEnd, r.values]), [[-HOUR, 0, { n: 1, revenue: 1 }]]);
+  logic.advance(Infinity);
+  assert.deepEqual(records(ctx).map((r) => [r.windowStart, r.windowEnd, r.values, r.final, r.id]), [
+    [-HOUR, 0, { n: 1, revenue: 1 }, true, finalId('a1', -HOUR)],
+    [-30 * MIN, 30 * MIN, { n: 3, revenue: 11 }, true, finalId('a1', -30 * MIN)],
+    [0, HOUR, { n: 3, revenue: 14 }, true, finalId('a1', 0)],
+  ]);
+  assert.equal(ctx.stores.open('wa.entries').count(), 0, 'entries expire once no record can include them');
+  assert.equal(ctx.stores.open('wa.meta').count(), 0);
+});
+
+test('windowAggregate logic: sliding entries are kept only within size + grace of the watermark', () => {
+  const { ctx, logic } = setup({ window: { sliding: '1h' }, aggregates: { n: { count: {} } } });
+  for (let i = 0; i < 10; i++) {
+    logic.process(ev(`m${i}`, i * 20 * MIN), 'a1');
+    logic.advance(i * 20 * MIN);
+  }
+  // watermark 180m: entries at t with t + 60m ≤ 180m are gone (0..120m), 140m, 160m, 180m remain.
+  assert.deepEqual([...ctx.stores.open('wa.entries').range()].map((e) => (e.key as number[])[1]), [140 * MIN, 160 * MIN, 180 * MIN]);
+  assert.equal(ctx.stores.open('wa.timers').count(), 2, 'one pending final (180m): the timer id entry and its time entry');
+});
+
+test('windowAggregate logic: annotate adds the key current values right after the event', () => {
+  const { logic } = setup({ window: { sliding: '1h' }, annotate: 'features', aggregates: { n: { count: {} }, spent: { sum: 'properties.price' } } });
+  const out = [ev('m1', 0, p(3)), ev('m2', 10 * MIN, p(4)), ev('m3', 70 * MIN + 1, p(1))].map((e) => logic.process(e, 'a1').features);
+  assert.deepEqual(out, [{ n: 1, spent: 3 }, { n: 2, spent: 7 }, { n: 1, spent: 1 }]);
+  const tumbling = setup({ annotate: 'features', aggregates: { n: { count: {} } } }).logic;
+  assert.deepEqual([ev('m1', 0), ev('m2', 10 * MIN), ev('m3', HOUR)].map((e) => tumbling.process(e, 'a1').features), [{ n: 1 }, { n: 2 }, { n: 1 }]);
+  assert.deepEqual(tumbling.current('a1'), { windowStart: HOUR, windowEnd: 2 * HOUR, values: { n: 1 } });
+  assert.equal(tumbling.current('zz'), undefined);
+});
+
+test('windowAggregate resolve: bad options are named with their fix', () => {
+  const bad: Array<[Partial<WindowAggregateOptions>, RegExp]> = [
+    [{ window: { tumbling: '0m' } }, /window.tumbling: "0m" must be longer than 0/],
+    [{ window: { hopping: '30m', advance: '1h' } }, /window.advance: "1h" is longer than the window/],
+    [{ window: {} as never }, /window: give exactly one of tumbling, hopping, sliding \(got none\)/],
+    [{ aggregates: {} }, /aggregates: required/],
+    [{ aggregates: { x: { sum: 'a', max: 'b' } as never } }, /aggregates.x: give exactly one of/],
+    [{ aggregates: { x: { sum: 'a.__proto__.b' } } }, /aggregates.x.sum: /],
+    [{ aggregates: { x: { count: {}, where: { event: { $where: '1' } } } } }, /aggregates.x.where.event.\$where: unknown operator \$where/],
+  ];
+  for (const [options, message] of bad) {
+    assert.throws(() => windowAggregateOperator.resolve({ window: { tumbling: '1h' }, aggregates: { n: { count: {} } }, ...options }), message);
+  }
+});
+
+test('windowAggregate logic: randomized streams agree with a direct recomputation (tumbling, hopping, sliding)', () => {
+  for (const window of [{ tumbling: '1h' }, { hopping: '1h', advance: '20m' }, { sliding: '45m' }] as const) {
+    const rand = rng(11);
+    const { ctx, logic, config } = setup({ window, aggregates: AGGS });
+    const events: TributaryEvent[] = [];
+    let max = 0;
+    const lateness = 15 * MIN;
+    for (let i = 0; i < 400; i++) {
+      max += Math.floor(rand() * 3 * MIN);
+      const t = max - Math.floor(rand() * 20 * MIN);
+      const price = rand() < 0.8 ? Math.floor(rand() * 30) : 'n/a';
+      const e = ev(`m${i}`, t, { anonymousId: `k${Math.floor(rand() * 3)}`, event: rand() < 0.2 ? 'add_to_cart' : 'product_viewed', properties: rand() < 0.5 ? { price, page: `/p${i}` } : { price } });
+      const wm = Math.max(...[0, ...events.map((x) => x.timestamp)]) - lateness;
+      if (t < wm) continue; // late: the task would route it to `late`
+      events.push(e);
+      logic.process(e, e.anonymousId as string);
+      logic.advance(Math.max(...events.map((x) => x.timestamp)) - lateness);
+    }
+    logic.advance(Infinity);
+    const { sizeMs: size, advanceMs: adv, kind } = config.window;
+    const want: AggregateRecord[] = [];
+    for (const key of ['k0', 'k1', 'k2']) {
+      const mine = events.filter((e) => e.anonymousId === key);
+      if (kind === 'sliding') {
+        for (const t of [...new Set(mine.map((e) => e.timestamp))].sort((a, b) => a - b)) {
+          want.push({ id: finalId(key, t - size), key, windowStart: t - size, windowEnd: t, values: expectedValues(mine.filter((e) => e.timestamp > t - size && e.timestamp <= t).sort((a, b) => a.timestamp - b.timestamp)), final: true });
+        }
+        continue;
+      }
+      const starts = new Set<number>();
+      for (const e of mine) for (let s = Math.floor(e.timestamp / adv) * adv; s > e.timestamp - size; s -= adv) starts.add(s);
+      for (const s of [...starts].sort((a, b) => a - b)) {
+        want.push({ id: finalId(key, s), key, windowStart: s, windowEnd: s + size, values: expectedValues(mine.filter((e) => e.timestamp >= s && e.timestamp < s + size)), final: true });
+      }
+    }
+    const got = records(ctx).sort((a, b) => a.key.localeCompare(b.key) || a.windowStart - b.windowStart);
+    assert.ok(want.length > 20, `${kind}: enough windows`);
+    assert.deepEqual(got, want, kind);
+  }
+});
