@@ -11,6 +11,7 @@ import { routeOperator } from './route.js';
 import { validateOperator } from './validate.js';
 import { joinIdentityOperator } from './join-identity.js';
 import { sessionizeOperator } from './sessionize.js';
+import { triggerOperator } from './trigger.js';
 import { windowAggregateOperator } from './window-aggregate.js';
 
 export { dedupe, dedupeOperator, DedupeLogic, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
@@ -22,8 +23,9 @@ export { mapEvents, mapOperator, MapLogic, type MapOptions } from './map.js';
 export { maskEvents, maskOperator, MaskLogic, maskValue, type MaskOptions, type MaskConfig } from './mask.js';
 export { routeEvents, routeOperator, RouteLogic, type RouteOptions, type RouteConfig } from './route.js';
 export { validateEvents, validateOperator, ValidateLogic, type ValidateOptions, type ValidateConfig } from './validate.js';
+export { trigger, triggerOperator, TriggerLogic, type TriggerOptions, type TriggerConfig, type TriggerRecord, type SuppressedRecord, type SuppressionReason, type TriggerRuleOptions, type PairRuleOptions, type ThresholdRuleOptions, type ChannelOption, type TriggerRule, type PairRule, type ThresholdRule, type RuleCommon } from './trigger.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );

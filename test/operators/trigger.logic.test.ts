@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { deriveId } from '../../lib/operator/ids.js';
+import { recordingContext } from '../../lib/testing/context.js';
+import { TriggerLogic, triggerOperator, type TriggerOptions, type TriggerRecord, type TriggerRuleOptions } from '../../operators/trigger.js';
+import { ev, HOUR, MIN } from '../support/events.js';
+
+const T = 30 * MIN;
+const cart = (id: string, t: number, extra: Partial<TributaryEvent> = {}) => ev(id, t, { event: 'add_to_cart', ...extra });
+const buy = (id: string, t: number, extra: Partial<TributaryEvent> = {}) => ev(id, t, { event: 'purchase', ...extra });
+const view = (id: string, t: number, productId: string | undefined, extra: Partial<TributaryEvent> = {}) =>
+  ev(id, t, { event: 'product_viewed', properties: productId === undefined ? {} : { productId }, ...extra });
+
+const pair = { first: { event: 'add_to_cart' }, then: { event: 'purchase' }, within: '30m' };
+const ABSENCE: TriggerRuleOptions = { name: 'cart-abandoned', absence: pair };
+const SEQUENCE: TriggerRuleOptions = { name: 'cart-then-buy', sequence: pair };
+const THRESHOLD: TriggerRuleOptions = { name: 'viewed-3', threshold: { match: { event: 'product_viewed' }, count: 3, within: '24h', per: 'properties.productId' } };
+
+const setup = (options: Partial<TriggerOptions> & Pick<TriggerOptions, 'rules'>) => {
+  const ctx = recordingContext('trigger');
+  const logic = new TriggerLogic(triggerOperator.resolve({ key: 'anonymousId', output: 'triggers', ...options }), ctx);
+  return { ctx, logic };
+};
+
+/**
+ * Runs the events in arrival order; before each event the watermark is moved to the given
+ * value (when given), as the wiring would; then end of input. Returns `[rule, firedAt, causes]`.
+ */
+function run(options: Partial<TriggerOptions> & Pick<TriggerOptions, 'rules'>, steps: Array<TributaryEvent | number>) {
+  const { ctx, logic } = setup(options);
+  for (const s of steps) {
+    if (typeof s === 'number') logic.advance(s);
+    else assert.equal(logic.process(s, s.anonymousId as string), s, 'events pass through unchanged');
+  }
+  logic.advance(Infinity);
+  const records = ctx.emitted.map(({ stream, record }) => {
+    assert.equal(stream, 'triggers');
+    return record as TriggerRecord;
+  });
+  return { ctx, records, brief: records.map((r) => [r.rule, r.firedAt, r.causes]) };
+}
+
+const cases: Array<{ name: string; rules: TriggerRuleOptions[]; steps: Array<TributaryEvent | number>; fired: Array<[string, number, string[]]> }> = [
+  // absence
+  { name: 'absence: A without B fires at A + T', rules: [ABSENCE], steps: [cart('a', 0)], fired: [['cart-abandoned', T, ['a']]] },
+  { name: 'absence: B within T cancels', rules: [ABSENCE], steps: [cart('a', 0), buy('b', 10 * MIN)], fired: [] },
+  { name: 'absence: B exactly at A + T cancels (inclusive)', rules: [ABSENCE], steps: [cart('a', 0), buy('b', T)], fired: [] },
+  { name: 'absence: B at A + T + 1ms does not cancel', rules: [ABSENCE], steps: [cart('a', 0), buy('b', T + 1)], fired: [['cart-abandoned', T, ['a']]] },
+  { name: 'absence: B before A does not cancel it', rules: [ABSENCE], steps: [buy('b', 0), cart('a', MIN)], fired: [['cart-abandoned', MIN + T, ['a']]] },
+  { name: 'absence: B at the same time as A cancels', rules: [ABSENCE], steps: [cart('a', MIN), buy('b', MIN)], fired: [] },
+  { name: 'absence: out of order, B arrives before its A (not late) and still cancels', rules: [ABSENCE], steps: [buy('b', 20 * MIN), cart('a', 5 * MIN)], fired: [] },
+  { name: 'absence: each A is its own instance; B cancels only those within T before it', rules: [ABSENCE], steps: [cart('a1', 0), cart('a2', 10 * MIN), buy('b', 35 * MIN)], fired: [['cart-abandoned', T, ['a1']]] },
+  { name: 'absence: the same A twice is one instance', rules: [ABSENCE], steps: [cart('a', 0), cart('a', 0)], fired: [['cart-abandoned', T, ['a']]] },
+  { name: 'absence: B of another key does not cancel', rules: [ABSENCE], steps: [cart('a', 0), buy('b', MIN, { anonymousId: 'a2' })], fired: [['cart-abandoned', T, ['a']]] },
+  { name: 'absence: the watermark at A + T does not fire yet, A + T + 1 does', rules: [ABSENCE], steps: [cart('a', 0), T, buy('b', T)], fired: [] },
+  // sequence
+  { name: 'sequence: A then B within T fires on B', rules: [SEQUENCE], steps: [cart('a', 0), buy('b', 10 * MIN)], fired: [['cart-then-buy', 10 * MIN, ['a', 'b']]] },
+  { name: 'sequence: B exactly T after A fires (inclusive)', rules: [SEQUENCE], steps: [cart('a', 0), buy('b', T)], fired: [['cart-then-buy', T, ['a', 'b']]] },
+  { name: 'sequence: B T + 1ms after A does not fire', rules: [SEQUENCE], steps: [cart('a', 0), buy('b', T + 1)], fired: [] },
+  { name: 'sequence: B before A does not fire', rules: [SEQUENCE], steps: [buy('b', 0), cart('a', MIN)], fired: [] },
+  { name: 'sequence: out of order, B arrives first, fires when its A arrives (firedAt = B)', rules: [SEQUENCE], steps: [buy('b', 20 * MIN), cart('a', 5 * MIN)], fired: [['cart-then-buy', 20 * MIN, ['a', 'b']]] },
+  { name: 'sequence: the latest A before B is the cause; each B fires once', rules: [SEQUENCE], steps: [cart('a1', 0), cart('a2', 5 * MIN), buy('b', 10 * MIN), buy('b2', 12 * MIN)], fired: [['cart-then-buy', 10 * MIN, ['a2', 'b']], ['cart-then-buy', 12 * MIN, ['a2', 'b2']]] },
+  // threshold
+  { name: 'threshold: 3 views of one product within 24h fire on the third', rules: [THRESHOLD], steps: [view('v1', 0, 'p'), view('v2', HOUR, 'p'), view('v3', 2 * HOUR, 'p')], fired: [['viewed-3', 2 * HOUR, ['v1', 'v2', 'v3']]] },
+  { name: 'threshold: exactly 24h between first and third fires (inclusive)', rules: [THRESHOLD], steps: [view('v1', 0, 'p'), view('v2', HOUR, 'p'), view('v3', 24 * HOUR, 'p')], fired: [['viewed-3', 24 * HOUR, ['v1', 'v2', 'v3']]] },
+  { name: 'threshold: 24h + 1ms does not', rules: [THRESHOLD], steps: [view('v1', 0, 'p'), view('v2', HOUR, 'p'), view('v3', 24 * HOUR + 1, 'p')], fired: [] },
+  { name: 'threshold: per product: 3 views of different products do not fire', rules: [THRESHOLD], steps: [view('v1', 0, 'p'), view('v2', HOUR, 'q'), view('v3', 2 * HOUR, 'p')], fired: [] },
+  { name: 'threshold: events without the per field are not counted', rules: [THRESHOLD], steps: [view('v1', 0, 'p'), view('v2', HOUR, undefined), view('v3', 2 * HOUR, 'p')], fired: [] },
+  { name: 'threshold: the counted events are consumed: 5 views fire once, 6 twice', rules: [THRESHOLD], steps: [1, 2, 3, 4, 5, 6].map((i) => view(`v${i}`, i * MIN, 'p')), fired: [['viewed-3', 3 * MIN, ['v1', 'v2', 'v3']], ['viewed-3', 6 * MIN, ['v4', 'v5', 'v6']]] },
+  { name: 'threshold: out of order, the third arrives first', rules: [THRESHOLD], steps: [view('v3', 2 * HOUR, 'p'), view('v1', 0, 'p'), view('v2', HOUR, 'p')], fired: [['viewed-3', 2 * HOUR, ['v1', 'v2', 'v3']]] },
+  { name: 'threshold: the same messageId twice counts once', rules: [THRESHOLD], steps: [view('v1', 0, 'p'), view('v1', 0, 'p'), view('v2', HOUR, 'p')], fired: [] },
+  // cooldown
+  { name: 'cooldown: a second fire of the rule and key within cooldown is suppressed', rules: [{ ...ABSENCE, cooldown: '24h' }], steps: [cart('a1', 0), cart('a2', 40 * MIN)], fired: [['cart-abandoned', T, ['a1']]] },
+  { name: 'cooldown: exactly cooldown later fires again', rules: [{ ...ABSENCE, cooldown: '1h' }], steps: [cart('a1', 0), cart('a2', HOUR)], fired: [['cart-abandoned', T, ['a1']], ['cart-abandoned', HOUR + T, ['a2']]] },
+  { name: 'cooldown: per key: another key fires', rules: [{ ...ABSENCE, cooldown: '24h' }], steps: [cart('a1', 0), cart('a2', MIN, { anonymousId: 'k2' })], fired: [['cart-abandoned', T, ['a1']], ['cart-abandoned', MIN + T, ['a2']]] },
+];
+
+for (const c of cases) {
+  test(`trigger logic: ${c.name}`, () => {
+    const { brief, ctx } = run({ rules: c.rules }, c.steps);
+    assert.deepEqual(brief, c.fired);
+    assert.equal(ctx.drops.filter((d) => d !== 'suppressed-cooldown').length, 0);
+  });
+}
+
+test('trigger logic: the action record, exactly', () => {
+  const { records } = run({ rules: [{ ...ABSENCE, payload: { productId: 'properties.productId', missing: 'properties.nope' } }] }, [
+    cart('a', 0, { personId: 'p-1', properties: { productId: 'sku-9' } }),
+  ]);
+  assert.deepEqual(records, [
+    {
+      triggerId: deriveId('trigger', 'cart-abandoned', 'a1', 'a'),
+      rule: 'cart-abandoned',
+      key: 'a1',
+      personId: 'p-1',
+      firedAt: T,
+      causes: ['a'],
+      channel: null,
+      payload: { productId: 'sku-9', missing: null },
+    },
+  ]);
+});
+
+test('trigger logic: triggerIds are deterministic per rule kind and distinct', () => {
+  const a = run({ rules: [ABSENCE, SEQUENCE, THRESHOLD] }, [cart('a', 0), buy('b', T + 1), ...[1, 2, 3].map((i) => view(`v${i}`, i, 'p'))]).records;
+  const b = run({ rules: [ABSENCE, SEQUENCE, THRESHOLD] }, [cart('a', 0), buy('b', T + 1), ...[1, 2, 3].map((i) => view(`v${i}`, i, 'p'))]).records;
+  assert.deepEqual(a.map((r) => r.rule).sort(), ['cart-abandoned', 'viewed-3']);
+  assert.deepEqual(a.map((r) => r.triggerId), b.map((r) => r.triggerId));
+  assert.equal(new Set(a.map((r) => r.triggerId)).size, a.length);
+  assert.equal(a.find((r) => r.rule === 'viewed-3')?.triggerId, deriveId('trigger', 'viewed-3', 'a1', 'p', 'v1', 'v2', 'v3'));
+});
+
+test('trigger logic: the cooldown suppression is counted, never silent, and goes to suppressedOutput with its reason', () => {
+  const { ctx, logic } = setup({ rules: [{ ...ABSENCE, cooldown: '24h' }], suppressedOutput: 'suppressed' });
+  logic.process(cart('a1', 0), 'a1');
+  logic.process(cart('a2', 40 * MIN), 'a1');
+  logic.advance(Infinity);
+  assert.deepEqual(ctx.drops, ['suppressed-cooldown']);
+  assert.deepEqual(ctx.emitted.map(({ stream, record }) => [stream, record.causes, record.reason]), [
+    ['triggers', ['a1'], undefined],
+    ['suppressed', ['a2'], 'cooldown'],
+  ]);
+});
+
+test('trigger logic: absence fires in (firedAt, id) order across keys, each exactly once', () => {
+  const { ctx, logic } = setup({ rules: [ABSENCE] });
+  logic.process(cart('x', 5 * MIN, { anonymousId: 'k2' }), 'k2');
+  logic.process(cart('y', 0, { anonymousId: 'k1' }), 'k1');
+  logic.advance(T);
+  assert.equal(ctx.emitted.length, 0, 'watermark = A + T: not passed yet');
+  logic.advance(T + 1);
+  logic.advance(T + 1);
+  assert.deepEqual(ctx.emitted.map((e) => e.record.key), ['k1']);
+  logic.advance(Infinity);
+  logic.advance(Infinity);
+  assert.deepEqual(ctx.emitted.map((e) => [e.record.key, e.record.firedAt]), [['k1', T], ['k2', 5 * MIN + T]]);
+});
+
+test('trigger logic: state is bounded: after end of input nothing is pending and expired state is gone', () => {
+  const { ctx } = run({ rules: [ABSENCE, SEQUENCE, THRESHOLD] }, [cart('a', 0), buy('b', 10 * MIN), view('v1', 0, 'p'), cart('a2', HOUR)]);
+  for (const store of ['pending', 'thens', 'firsts', 'matches', 'timers']) assert.equal(ctx.stores.open(`trigger.${store}`).count(), 0, store);
+});
+
+test('trigger resolve: rejects bad rules with the place and the fix', () => {
+  const bad: Array<[TriggerRuleOptions[], RegExp]> = [
+    [[{ name: 'x' }], /rules\[0\] \(x\): give exactly one of absence, sequence, threshold \(got none\)/],
+    [[{ name: 'x', absence: pair, sequence: pair }], /got absence, sequence/],
+    [[{ name: 'x', absence: { ...pair, first: { event: { $where: 'x' } } } }], /rules\[0\]\.absence\.first: event\.\$where: unknown operator/],
+    [[{ name: 'x', absence: { ...pair, within: '0m' } }], /rules\[0\]\.absence\.within: "0m" must be longer than 0/],
+    [[{ name: 'x', threshold: { match: {}, count: 0, within: '1h' } }], /rules\[0\]\.threshold\.count: 0 must be a whole number/],
+    [[{ name: 'x', threshold: { match: {}, count: 2, within: '1h', per: 'a.__proto__' } }], /rules\[0\]\.threshold\.per: "a\.__proto__" is not a field path/],
+    [[{ name: 'x', absence: pair, channels: [{ channel: 'push', when: { $where: 'y' } }] }], /rules\[0\]\.channels\[0\]\.when/],
+    [[ABSENCE, ABSENCE], /the name "cart-abandoned" is used twice/],
+  ];
+  for (const [rules, message] of bad) assert.throws(() => triggerOperator.resolve({ rules }), message);
+});
