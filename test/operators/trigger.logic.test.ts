@@ -155,3 +155,92 @@ test('trigger resolve: rejects bad rules with the place and the fix', () => {
   ];
   for (const [rules, message] of bad) assert.throws(() => triggerOperator.resolve({ rules }), message);
 });
+
+// Frequency cap, consent, channels.
+
+const twoRules: TriggerRuleOptions[] = [ABSENCE, { name: 'any-view', threshold: { match: { event: 'product_viewed' }, count: 1, within: '1h' } }];
+const outcome = (ctx: ReturnType<typeof setup>['ctx']) => ctx.emitted.map(({ stream, record }) => [stream, record.rule, record.firedAt, record.channel, record.reason]);
+
+test('trigger logic: frequency cap per key across rules: at most max records with firedAt in (firedAt − per, firedAt]', () => {
+  const { ctx, logic } = setup({ rules: twoRules, frequencyCap: { max: 2, per: '1h' }, suppressedOutput: 'suppressed' });
+  logic.process(view('v1', 0, 'p'), 'a1'); // any-view at 0
+  logic.process(cart('c', MIN), 'a1'); // cart-abandoned at 31m
+  logic.process(view('v2', 10 * MIN, 'p'), 'a1'); // any-view at 10m: 2nd
+  logic.advance(40 * MIN); // cart-abandoned at 31m: 3rd within 1h → capped
+  logic.process(view('v3', HOUR, 'p'), 'a1'); // window (0, 1h]: 10m only (0 has left) → 2nd
+  logic.process(view('v4', HOUR + 10 * MIN, 'p'), 'a1'); // (10m, 70m]: 1h → 2nd
+  logic.process(view('v5', HOUR + 10 * MIN + 1, 'p', { anonymousId: 'k2' }), 'k2'); // another key
+  logic.advance(Infinity);
+  assert.deepEqual(outcome(ctx), [
+    ['triggers', 'any-view', 0, null, undefined],
+    ['triggers', 'any-view', 10 * MIN, null, undefined],
+    ['suppressed', 'cart-abandoned', 31 * MIN, null, 'frequency-cap'],
+    ['triggers', 'any-view', HOUR, null, undefined],
+    ['triggers', 'any-view', HOUR + 10 * MIN, null, undefined],
+    ['triggers', 'any-view', HOUR + 10 * MIN + 1, null, undefined],
+  ]);
+  assert.deepEqual(ctx.drops, ['suppressed-frequency-cap']);
+});
+
+test('trigger logic: a candidate suppressed by cooldown does not count against the cap; one capped does not start a cooldown', () => {
+  const rules: TriggerRuleOptions[] = [{ ...ABSENCE, cooldown: '2h' }, { name: 'any-view', threshold: { match: { event: 'product_viewed' }, count: 1, within: '1h' } }];
+  const { ctx, logic } = setup({ rules, frequencyCap: { max: 1, per: '1h' }, suppressedOutput: 'suppressed' });
+  logic.process(view('v1', 0, 'p'), 'a1'); // any-view at 0: sent
+  logic.process(cart('c1', 0), 'a1'); // cart at 30m: capped (1 in (−30m, 30m]) → no cooldown started
+  logic.process(cart('c2', HOUR), 'a1'); // cart at 90m: not in cooldown, cap window (30m, 90m] empty → sent
+  logic.process(cart('c3', HOUR + MIN), 'a1'); // cart at 91m: cooldown (1m after 90m)
+  logic.advance(Infinity);
+  assert.deepEqual(outcome(ctx), [
+    ['triggers', 'any-view', 0, null, undefined],
+    ['suppressed', 'cart-abandoned', T, null, 'frequency-cap'],
+    ['triggers', 'cart-abandoned', HOUR + T, null, undefined],
+    ['suppressed', 'cart-abandoned', HOUR + MIN + T, null, 'cooldown'],
+  ]);
+});
+
+const CHANNELS: TriggerRuleOptions = {
+  ...ABSENCE,
+  channels: [{ channel: 'push', when: { 'context.app': { $exists: true } } }, { channel: 'email' }],
+};
+const consent = (flags: Record<string, boolean>, app = false) => ({ context: { consent: flags, ...(app ? { app: { name: 'shop' } } : {}) } });
+
+const consentCases: Array<{ name: string; options: Partial<TriggerOptions>; events: TributaryEvent[]; out: Array<[string, string | null, string | undefined]> }> = [
+  { name: 'channels: push when the cart was added in the app', options: { rules: [CHANNELS] }, events: [cart('c', 0, consent({}, true))], out: [['triggers', 'push', undefined]] },
+  { name: 'channels: else email', options: { rules: [CHANNELS] }, events: [cart('c', 0)], out: [['triggers', 'email', undefined]] },
+  {
+    name: 'channels: no channel matches → suppressed no-channel',
+    options: { rules: [{ ...ABSENCE, channels: [{ channel: 'push', when: { 'context.app': { $exists: true } } }] }] },
+    events: [cart('c', 0)],
+    out: [['suppressed', null, 'no-channel']],
+  },
+  { name: 'consent per channel: push consented', options: { rules: [CHANNELS], consent: {} }, events: [cart('c', 0, consent({ push: true }, true))], out: [['triggers', 'push', undefined]] },
+  { name: 'consent per channel: push not consented, email is: falls through to email', options: { rules: [CHANNELS], consent: {} }, events: [cart('c', 0, consent({ push: false, email: true }, true))], out: [['triggers', 'email', undefined]] },
+  { name: 'consent per channel: none consented → suppressed no-consent', options: { rules: [CHANNELS], consent: {} }, events: [cart('c', 0, consent({ push: false }, true))], out: [['suppressed', null, 'no-consent']] },
+  { name: 'consent: unknown consent suppresses', options: { rules: [CHANNELS], consent: {} }, events: [cart('c', 0)], out: [['suppressed', null, 'no-consent']] },
+  {
+    name: 'consent: the latest known by event time wins (a later withdrawal, an earlier out-of-order grant)',
+    options: { rules: [CHANNELS], consent: {} },
+    events: [cart('c', 0, consent({ email: true })), ev('w', 10 * MIN, consent({ email: false })), ev('g', 5 * MIN, consent({ email: true }))],
+    out: [['suppressed', null, 'no-consent']],
+  },
+  {
+    name: 'consent: read when the absence fires: a grant after the cart (before A + T) counts',
+    options: { rules: [CHANNELS], consent: {} },
+    events: [cart('c', 0), ev('g', 10 * MIN, consent({ email: true }))],
+    out: [['triggers', 'email', undefined]],
+  },
+  { name: 'consent flag: one flag for every channel', options: { rules: [CHANNELS], consent: { flag: 'marketing' } }, events: [cart('c', 0, consent({ marketing: true }, true))], out: [['triggers', 'push', undefined]] },
+  { name: 'consent flag: missing → suppressed', options: { rules: [CHANNELS], consent: { flag: 'marketing' } }, events: [cart('c', 0, consent({ push: true }, true))], out: [['suppressed', 'push', 'no-consent']] },
+  { name: 'consent without channels and without a flag suppresses (nothing to check)', options: { rules: [ABSENCE], consent: {} }, events: [cart('c', 0, consent({ email: true }))], out: [['suppressed', null, 'no-consent']] },
+  { name: 'consent field: another path', options: { rules: [CHANNELS], consent: { field: 'traits.consent' } }, events: [cart('c', 0, { traits: { consent: { email: true } } })], out: [['triggers', 'email', undefined]] },
+];
+
+for (const c of consentCases) {
+  test(`trigger logic: ${c.name}`, () => {
+    const { ctx, logic } = setup({ rules: [ABSENCE], ...c.options, suppressedOutput: 'suppressed' });
+    for (const e of c.events) logic.process(e, 'a1');
+    logic.advance(Infinity);
+    assert.deepEqual(ctx.emitted.map(({ stream, record }) => [stream, record.channel, record.reason]), c.out);
+    assert.deepEqual(ctx.drops, c.out.filter((o) => o[0] === 'suppressed').map((o) => `suppressed-${o[2] as string}`));
+  });
+}
