@@ -23,7 +23,7 @@ export { mapEvents, mapOperator, MapLogic, type MapOptions } from './map.js';
 export { maskEvents, maskOperator, MaskLogic, maskValue, type MaskOptions, type MaskConfig } from './mask.js';
 export { routeEvents, routeOperator, RouteLogic, type RouteOptions, type RouteConfig } from './route.js';
 export { validateEvents, validateOperator, ValidateLogic, type ValidateOptions, type ValidateConfig } from './validate.js';
-export { trigger, triggerOperator, TriggerLogic, type TriggerOptions, type TriggerConfig, type TriggerRecord, type SuppressedRecord, type SuppressionReason, type TriggerRuleOptions, type PairRuleOptions, type ThresholdRuleOptions, type ChannelOption, type TriggerRule, type PairRule, type ThresholdRule, type RuleCommon } from './trigger.js';
+export { trigger, triggerOperator, TriggerLogic, type TriggerOptions, type TriggerConfig, type TriggerRecord, type SuppressedRecord, type SuppressionReason, type TriggerRuleOptions, type PairRuleOptions, type ThresholdRuleOptions, type SegmentRuleOptions, type ChannelOption, type TriggerRule, type PairRule, type ThresholdRule, type SegmentRule, type RuleCommon } from './trigger.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(

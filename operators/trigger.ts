@@ -37,6 +37,13 @@
  *   (with the same value at `per`, when given; events without one are not counted) lie within a
  *   span of T (`last − first ≤ T`). Those n events are consumed: the next fire needs n new ones.
  *   `firedAt` = time of the latest of them, `causes` = their messageIds in time order.
+ * - **segment** `{ condition: C, on: entry | exit | both, where?: W }`: membership of the key in
+ *   the segment is C evaluated on its events (typically on values a `windowAggregate` step
+ *   annotated onto them, e.g. `{ 'features.revenue': { $gte: 1000 } }`); events not matching W
+ *   (when given) are not evaluated. A key starts outside. When an event moves it in (entry) or
+ *   out (exit) the rule fires on that event (`firedAt` = its time, `causes` = [it], the record
+ *   has `transition: entry | exit`), if `on` asks for that transition. Membership follows event
+ *   time: an event older than the one that last set it does not change it.
  * - **Candidates → action records.** A rule that fires makes a candidate; it becomes a record
  *   after, in this order: channel selection (the first of `channels` whose `when` matches the
  *   subject event — the last cause — and whose consent is given; no `channels`: `channel: null`),
@@ -59,7 +66,8 @@
  * with one timer each in `timers`; `thens` B's seen `[rule, key, b, messageId]` (expire when the
  * watermark passes b); `firsts` sequence A's (expire at a + T); `matches` threshold events
  * `[rule, key, per, t, messageId]` (expire at t + T); `fired` last record time per `[rule, key]`;
- * `sent` `[key, firedAt, triggerId]` for the cap; `consent` per key.
+ * `sent` `[key, firedAt, triggerId]` for the cap; `consent` per key; `segments` membership per
+ * `[rule, key]` (kept while the key exists: one small entry per key and segment rule).
  */
 import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
@@ -95,13 +103,24 @@ export interface ChannelOption {
   when?: Condition;
 }
 
-/** One rule; exactly one of `absence`, `sequence`, `threshold`. */
+/** Entry into / exit from a condition (segment rules). */
+export interface SegmentRuleOptions {
+  /** Membership condition, on the event (e.g. on values windowAggregate annotated onto it). */
+  condition: Condition;
+  /** Which transitions fire. Default `entry`. */
+  on?: 'entry' | 'exit' | 'both';
+  /** Only events matching this are evaluated (e.g. `{ features: { $exists: true } }`). */
+  where?: Condition;
+}
+
+/** One rule; exactly one of `absence`, `sequence`, `threshold`, `segment`. */
 export interface TriggerRuleOptions {
   /** Rule name, unique in the step; the record's `rule`. */
   name: string;
   absence?: PairRuleOptions;
   sequence?: PairRuleOptions;
   threshold?: ThresholdRuleOptions;
+  segment?: SegmentRuleOptions;
   /** No second record of this rule and key within this duration. Default none. */
   cooldown?: Duration;
   /** Ordered channel selection: the first whose `when` matches and whose consent is given. */
@@ -148,8 +167,19 @@ export interface ThresholdRule {
   common: RuleCommon;
 }
 
+/** A resolved segment rule. */
+export interface SegmentRule {
+  kind: 'segment';
+  name: string;
+  condition: Matcher;
+  where: Matcher | undefined;
+  entry: boolean;
+  exit: boolean;
+  common: RuleCommon;
+}
+
 /** A resolved rule. */
-export type TriggerRule = PairRule | ThresholdRule;
+export type TriggerRule = PairRule | ThresholdRule | SegmentRule;
 
 /** Settings every rule kind shares, resolved. */
 export interface RuleCommon {
@@ -182,6 +212,8 @@ export interface TriggerRecord extends DerivedRecord {
   /** The selected channel, null when the rule lists none. */
   channel: string | null;
   payload: Record<string, unknown>;
+  /** Segment rules only: which transition fired. */
+  transition?: 'entry' | 'exit';
 }
 
 /** Why a candidate did not become a record. */
@@ -223,6 +255,7 @@ export class TriggerLogic implements OperatorLogic {
   private readonly fired: KeyValueStore<readonly [string, string], number>;
   private readonly sent: KeyValueStore<readonly [string, number, string], number>;
   private readonly consents: KeyValueStore<string, { t: number; flags: unknown }>;
+  private readonly segments: KeyValueStore<readonly [string, string], { in: boolean; t: number }>;
   private readonly timers: TimerService<PendingData>;
   private readonly rulesByName: Map<string, TriggerRule>;
 
@@ -234,6 +267,7 @@ export class TriggerLogic implements OperatorLogic {
     this.fired = ctx.store('fired');
     this.sent = ctx.store('sent');
     this.consents = ctx.store('consent');
+    this.segments = ctx.store('segments');
     this.timers = ctx.timers<PendingData>();
     this.rulesByName = new Map(config.rules.map((r) => [r.name, r]));
   }
@@ -242,6 +276,7 @@ export class TriggerLogic implements OperatorLogic {
     if (this.config.consent) this.noteConsent(event, key);
     for (const rule of this.config.rules) {
       if (rule.kind === 'threshold') this.threshold(rule, event, key);
+      else if (rule.kind === 'segment') this.segment(rule, event, key);
       else if (rule.kind === 'absence') this.absence(rule, event, key);
       else this.sequence(rule, event, key);
     }
@@ -333,6 +368,19 @@ export class TriggerLogic implements OperatorLogic {
     }
   }
 
+  private segment(rule: SegmentRule, event: TributaryEvent, key: string): void {
+    if (rule.where && !rule.where(event)) return;
+    const t = event.timestamp;
+    const known = this.segments.get([rule.name, key]);
+    if (known && known.t > t) return;
+    const inside = rule.condition(event);
+    const was = known?.in ?? false;
+    if (!known || known.in !== inside || known.t !== t) this.segments.put([rule.name, key], { in: inside, t });
+    if (inside === was) return;
+    const transition = inside ? 'entry' : 'exit';
+    if (inside ? rule.entry : rule.exit) this.candidate(rule, key, t, [event], [event.messageId, transition], transition);
+  }
+
   /** Fires the absence instances whose `a + T` the watermark has passed, then expires state. */
   advance(watermark: number): void {
     this.timers.fireDue(watermark, (timer) => {
@@ -351,7 +399,7 @@ export class TriggerLogic implements OperatorLogic {
   }
 
   /** Turns a fired rule into a record, or counts why not. */
-  private candidate(rule: TriggerRule, key: string, firedAt: number, causes: TributaryEvent[], idParts: string[]): void {
+  private candidate(rule: TriggerRule, key: string, firedAt: number, causes: TributaryEvent[], idParts: string[], transition?: 'entry' | 'exit'): void {
     const subject = causes[causes.length - 1] as TributaryEvent;
     const payload: Record<string, unknown> = {};
     for (const [field, path] of rule.common.payload) payload[field] = getPath(subject, path) ?? null;
@@ -364,6 +412,7 @@ export class TriggerLogic implements OperatorLogic {
       causes: [...causes].sort((x, y) => x.timestamp - y.timestamp || (x.messageId < y.messageId ? -1 : 1)).map((e) => e.messageId),
       channel: null,
       payload,
+      ...(transition ? { transition } : {}),
     };
     const reason = this.gate(rule, key, subject, record);
     if (reason) {
@@ -437,8 +486,8 @@ const pathAt = (where: string, path: string): string => {
 
 function resolveRule(r: TriggerRuleOptions, i: number): TriggerRule {
   const at = `rules[${i}]`;
-  const kinds = (['absence', 'sequence', 'threshold'] as const).filter((k) => r[k] !== undefined);
-  if (kinds.length !== 1) throw new Error(`${at} (${r.name}): give exactly one of absence, sequence, threshold (got ${kinds.length === 0 ? 'none' : kinds.join(', ')})`);
+  const kinds = (['absence', 'sequence', 'threshold', 'segment'] as const).filter((k) => r[k] !== undefined);
+  if (kinds.length !== 1) throw new Error(`${at} (${r.name}): give exactly one of absence, sequence, threshold, segment (got ${kinds.length === 0 ? 'none' : kinds.join(', ')})`);
   const common: RuleCommon = {
     cooldownMs: r.cooldown === undefined ? undefined : durationAt(`${at}.cooldown`, r.cooldown),
     channels: r.channels?.map((c, j) => ({ channel: c.channel, when: c.when === undefined ? undefined : matcherAt(`${at}.channels[${j}].when`, c.when) })),
@@ -454,6 +503,20 @@ function resolveRule(r: TriggerRuleOptions, i: number): TriggerRule {
       count: o.count,
       withinMs: durationAt(`${at}.threshold.within`, o.within),
       per: o.per === undefined ? undefined : pathAt(`${at}.threshold.per`, o.per),
+      common,
+    };
+  }
+  if (r.segment) {
+    const o = r.segment;
+    const on = o.on ?? 'entry';
+    if (!['entry', 'exit', 'both'].includes(on)) throw new Error(`${at}.segment.on: ${JSON.stringify(on)} must be entry, exit or both`);
+    return {
+      kind: 'segment',
+      name: r.name,
+      condition: matcherAt(`${at}.segment.condition`, o.condition),
+      where: o.where === undefined ? undefined : matcherAt(`${at}.segment.where`, o.where),
+      entry: on !== 'exit',
+      exit: on !== 'entry',
       common,
     };
   }
@@ -483,7 +546,7 @@ const pairSchema = {
 /** The `trigger` operator definition (registry entry). */
 export const triggerOperator = defineOperator<TriggerOptions, TriggerConfig>({
   name: 'trigger',
-  summary: 'behavioral rules per key (absence, sequence, threshold) → action records, with cooldown, frequency cap, consent and channels',
+  summary: 'behavioral rules per key (absence, sequence, threshold, segment) → action records, with cooldown, frequency cap, consent and channels',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -514,6 +577,17 @@ export const triggerOperator = defineOperator<TriggerOptions, TriggerConfig>({
                 count: { type: 'integer', minimum: 1 },
                 within: { type: 'string', pattern: DURATION_PATTERN },
                 per: { description: 'count per value of this field path', type: 'string', minLength: 1 },
+              },
+            },
+            segment: {
+              description: 'entry into / exit from a condition, e.g. over values a windowAggregate step annotated onto the events',
+              type: 'object',
+              additionalProperties: false,
+              required: ['condition'],
+              properties: {
+                condition: conditionSchema,
+                on: { description: 'which transitions fire (default entry)', enum: ['entry', 'exit', 'both'] },
+                where: { ...conditionSchema, description: 'only events matching this are evaluated' },
               },
             },
             cooldown: { description: 'no second record of this rule and key within this duration', type: 'string', pattern: DURATION_PATTERN },
@@ -570,7 +644,7 @@ export const triggerOperator = defineOperator<TriggerOptions, TriggerConfig>({
   },
   keyPaths: (c) => c.key,
   outputs: (c) => [{ stream: c.output, kind: 'triggers' }, ...(c.suppressedOutput ? [{ stream: c.suppressedOutput, kind: 'suppressed-triggers' }] : [])],
-  stores: () => ['pending', 'thens', 'firsts', 'matches', 'fired', 'sent', 'consent', 'timers'],
+  stores: () => ['pending', 'thens', 'firsts', 'matches', 'fired', 'sent', 'consent', 'segments', 'timers'],
   create: (c, ctx) => new TriggerLogic(c, ctx),
   // Stored events and values are replaced or deleted, never modified in place.
   immutableState: true,

@@ -192,3 +192,43 @@ test('trigger driver: HOUR-long run of carts with cooldown 24h gives one record 
   assert.match(text, /tributary_step_records_dropped_total\{pipeline="trigger-test",step="trigger",reason="suppressed-cooldown"\} 9/);
   await d.close();
 });
+
+test('trigger driver: segment over values windowAggregate annotated: entering and leaving "high value" (sum of revenue in the last 7d ≥ 1000)', async () => {
+  const d = TestDriver.fromYaml(
+    `
+name: segment-test
+source: { key: [anonymousId, userId], allowedLateness: 0ms }
+steps:
+  - windowAggregate:
+      key: anonymousId
+      window: { sliding: 7d }
+      aggregates:
+        revenue: { sum: properties.revenue, where: { event: purchase } }
+      annotate: features
+  - trigger:
+      key: anonymousId
+      rules:
+        - name: high-value
+          segment: { condition: { features.revenue: { $gte: 1000 } }, on: both }
+          payload: { revenue: features.revenue }
+      output: segment-changes
+`,
+    { registry: defaultRegistry },
+  );
+  const DAY = 24 * HOUR;
+  d.pipe([
+    buy('p1', 0, { properties: { revenue: 600 } }),
+    buy('p2', DAY, { properties: { revenue: 400 } }), // 1000 in the last 7d: entry
+    ev('v1', 3 * DAY),
+    ev('v2', 7 * DAY + 1), // p1 has left the window (t − 7d, t]: 400, exit
+  ]);
+  d.end();
+  assert.deepEqual(
+    d.read<TriggerRecord>('segment-changes').map((r) => [r.transition, r.firedAt, r.causes, r.payload]),
+    [
+      ['entry', DAY, ['p2'], { revenue: 1000 }],
+      ['exit', 7 * DAY + 1, ['v2'], { revenue: 400 }],
+    ],
+  );
+  await d.close();
+});

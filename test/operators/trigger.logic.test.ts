@@ -144,7 +144,7 @@ test('trigger logic: state is bounded: after end of input nothing is pending and
 
 test('trigger resolve: rejects bad rules with the place and the fix', () => {
   const bad: Array<[TriggerRuleOptions[], RegExp]> = [
-    [[{ name: 'x' }], /rules\[0\] \(x\): give exactly one of absence, sequence, threshold \(got none\)/],
+    [[{ name: 'x' }], /rules\[0\] \(x\): give exactly one of absence, sequence, threshold, segment \(got none\)/],
     [[{ name: 'x', absence: pair, sequence: pair }], /got absence, sequence/],
     [[{ name: 'x', absence: { ...pair, first: { event: { $where: 'x' } } } }], /rules\[0\]\.absence\.first: event\.\$where: unknown operator/],
     [[{ name: 'x', absence: { ...pair, within: '0m' } }], /rules\[0\]\.absence\.within: "0m" must be longer than 0/],
@@ -242,5 +242,29 @@ for (const c of consentCases) {
     logic.advance(Infinity);
     assert.deepEqual(ctx.emitted.map(({ stream, record }) => [stream, record.channel, record.reason]), c.out);
     assert.deepEqual(ctx.drops, c.out.filter((o) => o[0] === 'suppressed').map((o) => `suppressed-${o[2] as string}`));
+  });
+}
+
+// Segments: entry into / exit from a condition over annotated values.
+
+const rev = (id: string, t: number, revenue: number | undefined) => ev(id, t, revenue === undefined ? {} : { features: { revenue } });
+const SEGMENT = (on?: 'entry' | 'exit' | 'both'): TriggerRuleOptions => ({
+  name: 'high-value',
+  segment: { condition: { 'features.revenue': { $gte: 1000 } }, where: { features: { $exists: true } }, ...(on ? { on } : {}) },
+});
+const segmentCases: Array<{ name: string; rule: TriggerRuleOptions; events: TributaryEvent[]; fired: Array<[number, string, string]> }> = [
+  { name: 'segment: entry fires on the event that crosses in (inclusive $gte)', rule: SEGMENT(), events: [rev('r1', 0, 500), rev('r2', MIN, 1000), rev('r3', 2 * MIN, 1500)], fired: [[MIN, 'entry', 'r2']] },
+  { name: 'segment: a key starts outside: the first event inside is an entry', rule: SEGMENT(), events: [rev('r1', 0, 2000)], fired: [[0, 'entry', 'r1']] },
+  { name: 'segment: the first event outside is no exit', rule: SEGMENT('exit'), events: [rev('r1', 0, 10)], fired: [] },
+  { name: 'segment: on exit only', rule: SEGMENT('exit'), events: [rev('r1', 0, 2000), rev('r2', MIN, 900)], fired: [[MIN, 'exit', 'r2']] },
+  { name: 'segment: on both, in, out, in again', rule: SEGMENT('both'), events: [rev('r1', 0, 2000), rev('r2', MIN, 900), rev('r3', 2 * MIN, 1000)], fired: [[0, 'entry', 'r1'], [MIN, 'exit', 'r2'], [2 * MIN, 'entry', 'r3']] },
+  { name: 'segment: events not matching where are not evaluated (no exit on an unannotated event)', rule: SEGMENT('both'), events: [rev('r1', 0, 2000), rev('r2', MIN, undefined)], fired: [[0, 'entry', 'r1']] },
+  { name: 'segment: an event older than the one that last set the membership does not change it', rule: SEGMENT('both'), events: [rev('r2', MIN, 2000), rev('r1', 0, 10)], fired: [[MIN, 'entry', 'r2']] },
+];
+for (const c of segmentCases) {
+  test(`trigger logic: ${c.name}`, () => {
+    const { records } = run({ rules: [c.rule] }, c.events);
+    assert.deepEqual(records.map((r) => [r.firedAt, r.transition, r.causes[0]]), c.fired);
+    for (const r of records) assert.equal(r.triggerId, deriveId('trigger', 'high-value', 'a1', r.causes[0] as string, r.transition as string));
   });
 }
