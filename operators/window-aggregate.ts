@@ -10,23 +10,27 @@
  *   every window containing it (`size / advance` of them). `{ sliding: 90d }`: per key and per
  *   event, "the last 90d": the record of an event at `t` covers `(t − size, t]`, i.e. every
  *   event of the key with a timestamp in that interval (`windowStart = t − size`, `windowEnd = t`).
+ *   `{ session: 30m }`: gap sessions per key: an event joins (and bridges) every open session
+ *   with `start − gap ≤ t ≤ end + gap` (inclusive, as in `sessionize`, no maximum duration);
+ *   `windowStart`/`windowEnd` are the first and last event time.
  * - **Closing.** A tumbling or hopping window `[start, end)` closes when the watermark reaches
  *   `end + grace` (`grace` default 0). A sliding record for `t` is final when the watermark
- *   reaches `t + 1 + grace` (then no event at or before `t` can still arrive). Late events never
+ *   reaches `t + 1 + grace` (then no event at or before `t` can still arrive); a session when it
+ *   reaches `end + gap + 1 + grace` (it has passed `end + gap`). Late events never
  *   reach the operator (the task routes them to `late`), so closing never changes a result;
  *   `grace` only delays closing (lateness itself is the source's `allowedLateness`). End of
  *   input (watermark +∞) closes everything.
  * - **Emit.** `final` (default): one record per window when it closes (`final: true`); for
  *   sliding windows one per distinct `(key, event time)`. `update`: in addition, a record
  *   (`final: false`) each time an event changes a window, at most one per `updateInterval` of
- *   event time per key and window (default 0: every event); the final record still comes when
- *   the window closes, so a suppressed update is never lost.
+ *   event time per key and window (default 0: every event; with an interval, an update is
+ *   due at `t ≥ last update's time + interval`, so out-of-order events wait for the next one);
+ *   the final record still comes when the window closes, so a suppressed change is never lost.
  * - **Aggregates.** Each `name → { <kind>: …, where?: condition }`; `where` (the condition
- *   language of `lib/condition`) selects the events it counts. `count` counts events; `sum`,
- *   `min`, `max`, `avg` read a number at a path (events where it is not a finite number are
- *   skipped; `min`/`max`/`avg` of nothing is `null`, `sum` of nothing 0); `first` / `last` take
- *   the value (any JSON value, missing values skipped) of the earliest / latest event by event
- *   time — the earlier arrival wins a tie for `first`, the later one for `last`.
+ *   language of `lib/condition`, checked when the pipeline loads) selects the events it counts.
+ *   The kinds — `count`, `sum`, `min`, `max`, `avg`, `first`, `last`, `countDistinct` (exact up
+ *   to 1000 values, then HyperLogLog, ≈1.6 % standard error), `topK`, `rfm` — are specified in
+ *   `aggregates/accumulators.ts`.
  * - **Records.** `{ key, windowStart, windowEnd, values: { <name>: value }, final, id }` with
  *   `id = deriveId('aggregate', step, key, windowStart, 'final')` for final records and
  *   `deriveId('aggregate', step, key, windowStart, 'update', n)` for the n-th update (n from 1,
@@ -35,40 +39,31 @@
  *   value }`: the values, right after the event, of the window reported by
  *   {@link WindowAggregateLogic.current} for the event's time (sliding: `(t − size, t]`;
  *   tumbling: the window containing `t`; hopping: the earliest-starting window containing `t`,
- *   the one with the most history).
+ *   the one with the most history; session: the session containing `t`).
  * - **Duplicates** count twice: put `dedupe` before this step to count each event once.
  *
  * State, only through the store interface (a restart from LMDB resumes exactly):
- * `windows` holds `[key, start] → WindowState` for open tumbling/hopping windows (deleted when
+ * `windows` holds `[key, start] → WindowState` for open tumbling/hopping/session windows (deleted when
  * they close); `entries` holds, for sliding windows, `[key, t, seq] → contributions` written
  * with `expiresAt = t + size + grace` (after that no record can include it) and `meta` holds
  * per key the arrival counter and update bookkeeping (expiring with the key's last entry);
  * `timers` holds one close timer per open window (sliding: per distinct event time).
  */
 import type { OperatorFunction } from 'rxjs';
-import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
+import { conditionSchema } from '../lib/condition/condition.js';
 import { defineOperator, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { deriveId } from '../lib/operator/ids.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import { getPath, pathProblem } from '../lib/event/paths.js';
+import { aggregateSchema, contributions, fold, initial, merge, resolveAggregate, valuesOf, type Acc, type AggregateSpec, type ResolvedAggregate } from './aggregates/accumulators.js';
 import type { KeyValueStore } from '../lib/state/store.js';
 import type { TimerService } from '../lib/time/timers.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
 
 /** A window as written in a pipeline (exactly one kind). */
-export type WindowSpec = { tumbling: Duration } | { hopping: Duration; advance: Duration } | { sliding: Duration };
+export type WindowSpec = { tumbling: Duration } | { hopping: Duration; advance: Duration } | { sliding: Duration } | { session: Duration };
 
-/** One aggregate as written: exactly one kind, plus an optional `where`. */
-export type AggregateSpec = (
-  | { count: Record<string, never> }
-  | { sum: string }
-  | { min: string }
-  | { max: string }
-  | { avg: string }
-  | { first: string }
-  | { last: string }
-) & { where?: Condition };
+export { AGGREGATE_KINDS, type AggregateSpec, type AggregateKind, type ResolvedAggregate, type Acc } from './aggregates/accumulators.js';
 
 /** Options of `windowAggregate` as written in a pipeline. */
 export interface WindowAggregateOptions {
@@ -91,23 +86,11 @@ export interface WindowAggregateOptions {
   name?: string;
 }
 
-/** The aggregate kinds. */
-export const AGGREGATE_KINDS = ['count', 'sum', 'min', 'max', 'avg', 'first', 'last'] as const;
-export type AggregateKind = (typeof AGGREGATE_KINDS)[number];
-
-/** A resolved aggregate. */
-export interface ResolvedAggregate {
-  name: string;
-  kind: AggregateKind;
-  /** The field path (none for `count`). */
-  path: string | undefined;
-  where: Matcher | undefined;
-}
-
 /** Resolved options. */
 export interface WindowAggregateConfig {
   key: string[];
-  window: { kind: 'tumbling' | 'hopping' | 'sliding'; sizeMs: number; advanceMs: number };
+  /** `sizeMs` is the gap for session windows. */
+  window: { kind: 'tumbling' | 'hopping' | 'sliding' | 'session'; sizeMs: number; advanceMs: number };
   graceMs: number;
   aggregates: ResolvedAggregate[];
   emit: 'final' | 'update';
@@ -116,11 +99,10 @@ export interface WindowAggregateConfig {
   annotate: string | undefined;
 }
 
-/** The state of one aggregate (JSON data, replaced on every change, never mutated). */
-export type Acc = number | null | { s: number; n: number } | { t: number; v: unknown };
-
-/** An open tumbling/hopping window as stored at `[key, start]`. */
+/** An open tumbling/hopping/session window as stored at `[key, start]`. */
 export interface WindowState {
+  /** Session windows: the latest event time (the window's end). */
+  end?: number;
   /** One accumulator per aggregate, in option order. */
   acc: Acc[];
   /** Updates emitted so far. */
@@ -153,78 +135,6 @@ export interface AggregateRecord extends DerivedRecord {
 
 type WindowKey = readonly [string, number];
 type EntryKey = readonly [string, number, number];
-
-function initial(kind: AggregateKind): Acc {
-  return kind === 'count' || kind === 'sum' ? 0 : null;
-}
-
-/** Folds one value into an accumulator (a new value; the old one is not modified). */
-function fold(kind: AggregateKind, acc: Acc, t: number, v: unknown): Acc {
-  switch (kind) {
-    case 'count':
-      return (acc as number) + 1;
-    case 'sum':
-      return (acc as number) + (v as number);
-    case 'min':
-      return acc === null || (v as number) < (acc as number) ? (v as number) : acc;
-    case 'max':
-      return acc === null || (v as number) > (acc as number) ? (v as number) : acc;
-    case 'avg': {
-      const a = acc as { s: number; n: number } | null;
-      return { s: (a?.s ?? 0) + (v as number), n: (a?.n ?? 0) + 1 };
-    }
-    case 'first': {
-      const a = acc as { t: number; v: unknown } | null;
-      return a === null || t < a.t ? { t, v } : a;
-    }
-    case 'last': {
-      const a = acc as { t: number; v: unknown } | null;
-      return a === null || t >= a.t ? { t, v } : a;
-    }
-  }
-}
-
-function valueOf(kind: AggregateKind, acc: Acc): unknown {
-  switch (kind) {
-    case 'count':
-    case 'sum':
-    case 'min':
-    case 'max':
-      return acc;
-    case 'avg': {
-      const a = acc as { s: number; n: number } | null;
-      return a === null ? null : a.s / a.n;
-    }
-    case 'first':
-    case 'last':
-      return acc === null ? null : (acc as { t: number; v: unknown }).v;
-  }
-}
-
-/** What an event contributes to each aggregate: `[index, value]` for those it counts in. */
-function contributions(aggregates: readonly ResolvedAggregate[], event: TributaryEvent): SlidingEntry {
-  const out: SlidingEntry = [];
-  aggregates.forEach((a, i) => {
-    if (a.where && !a.where(event)) return;
-    if (a.kind === 'count') {
-      out.push([i, 1]);
-      return;
-    }
-    const v = getPath(event, a.path as string);
-    if (v === undefined) return;
-    if (a.kind !== 'first' && a.kind !== 'last' && (typeof v !== 'number' || !Number.isFinite(v))) return;
-    out.push([i, v]);
-  });
-  return out;
-}
-
-function valuesOf(aggregates: readonly ResolvedAggregate[], acc: readonly Acc[]): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  aggregates.forEach((a, i) => {
-    Object.defineProperty(values, a.name, { value: valueOf(a.kind, acc[i] as Acc), enumerable: true, writable: true, configurable: true });
-  });
-  return values;
-}
 
 /** The current values of one key, as read by the query API. */
 export interface CurrentValues {
@@ -263,11 +173,13 @@ export class WindowAggregateLogic implements OperatorLogic {
   process(event: TributaryEvent, key: string): TributaryEvent {
     const t = event.timestamp;
     const contrib = contributions(this.config.aggregates, event);
-    if (this.config.window.kind === 'sliding') this.processSliding(t, key, contrib);
+    const kind = this.config.window.kind;
+    if (kind === 'sliding') this.processSliding(t, key, contrib);
+    else if (kind === 'session') this.processSession(t, key, contrib);
     else this.processFixed(t, key, contrib);
     const field = this.config.annotate;
     if (field === undefined) return event;
-    return { ...event, [field]: this.valuesAt(key, t)?.values ?? valuesOf(this.config.aggregates, this.config.aggregates.map((a) => initial(a.kind))) };
+    return { ...event, [field]: this.valuesAt(key, t)?.values ?? valuesOf(this.config.aggregates, this.config.aggregates.map((a) => initial(a)), t) };
   }
 
   /** The window starts containing `t`, earliest first. */
@@ -285,16 +197,16 @@ export class WindowAggregateLogic implements OperatorLogic {
       const end = start + this.config.window.sizeMs;
       let state = this.windows.get([key, start]);
       if (!state) {
-        state = { acc: aggregates.map((a) => initial(a.kind)), updates: 0, lastUpdate: null };
+        state = { acc: aggregates.map((a) => initial(a)), updates: 0, lastUpdate: null };
         this.schedule(`w:${start}:${key}`, end + graceMs, [key, start]);
       }
       let acc = state.acc;
       if (contrib.length > 0) {
         acc = acc.slice();
-        for (const [i, v] of contrib) acc[i] = fold((aggregates[i] as ResolvedAggregate).kind, acc[i] as Acc, t, v);
+        for (const [i, v] of contrib) acc[i] = fold(aggregates[i] as ResolvedAggregate, acc[i] as Acc, t, v);
       }
       let { updates, lastUpdate } = state;
-      if (emit === 'update' && (lastUpdate === null || t >= lastUpdate + this.config.updateIntervalMs)) {
+      if (emit === 'update' && this.updateDue(lastUpdate, t)) {
         updates++;
         lastUpdate = t;
         this.emitRecord(key, start, end, acc, false, updates);
@@ -311,7 +223,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     const expiresAt = t + size + graceMs;
     this.entries.put([key, t, seq], contrib, { expiresAt });
     let { updates, lastUpdate } = meta;
-    if (emit === 'update' && (lastUpdate === null || t >= lastUpdate + this.config.updateIntervalMs)) {
+    if (emit === 'update' && this.updateDue(lastUpdate, t)) {
       updates++;
       lastUpdate = t;
       this.emitRecord(key, t - size, t, this.slidingAcc(key, t), false, updates);
@@ -322,14 +234,59 @@ export class WindowAggregateLogic implements OperatorLogic {
     this.schedule(`s:${t}:${key}`, t + 1 + graceMs, [key, t]);
   }
 
+  /**
+   * Session windows: the event joins every open session of its key within `gap` of it
+   * (`start − gap ≤ t ≤ end + gap`), merging them (states merged in start order, then the
+   * event folded in); without one it starts a session `[t, t]`. One close timer per session at
+   * `end + gap + 1 + grace`, moved as the session grows.
+   */
+  private processSession(t: number, key: string, contrib: SlidingEntry): void {
+    const { aggregates, graceMs, emit } = this.config;
+    const gap = this.config.window.sizeMs;
+    const found: Array<{ start: number; state: WindowState }> = [];
+    for (const { key: k, value } of this.windows.range({ prefix: [key], end: [key, t + gap, Infinity] })) {
+      if ((value.end ?? k[1]) >= t - gap) found.push({ start: k[1], state: value });
+    }
+    let start = t;
+    let end = t;
+    let acc: Acc[] = aggregates.map((a) => initial(a));
+    let updates = 0;
+    let lastUpdate: number | null = null;
+    found.forEach(({ start: s, state }, n) => {
+      acc = n === 0 ? state.acc.slice() : acc.map((x, i) => merge(aggregates[i] as ResolvedAggregate, x, state.acc[i] as Acc));
+      start = Math.min(start, s);
+      end = Math.max(end, state.end ?? s);
+      this.windows.delete([key, s]);
+      this.timers.cancel(`x:${s}:${key}`);
+      if (lastUpdate === null || (state.lastUpdate !== null && state.lastUpdate > lastUpdate)) lastUpdate = state.lastUpdate;
+    });
+    // Update ids are per window start: continue the counter of the session that keeps its start.
+    const keeper = found.find((f) => f.start === start);
+    if (keeper) updates = keeper.state.updates;
+    for (const [i, v] of contrib) acc[i] = fold(aggregates[i] as ResolvedAggregate, acc[i] as Acc, t, v);
+    if (emit === 'update' && this.updateDue(lastUpdate, t)) {
+      updates++;
+      lastUpdate = t;
+      this.emitRecord(key, start, end, acc, false, updates);
+    }
+    this.windows.put([key, start], { end, acc, updates, lastUpdate });
+    this.schedule(`x:${start}:${key}`, end + gap + 1 + graceMs, [key, start]);
+  }
+
   /** Accumulators over the key's entries in `(t − size, t]`, folded in (time, arrival) order. */
   private slidingAcc(key: string, t: number): Acc[] {
     const { aggregates } = this.config;
-    const acc = aggregates.map((a) => initial(a.kind));
+    const acc = aggregates.map((a) => initial(a));
     for (const { key: k, value } of this.entries.range({ start: [key, t - this.config.window.sizeMs + 1], end: [key, t, Infinity] })) {
-      for (const [i, v] of value) acc[i] = fold((aggregates[i] as ResolvedAggregate).kind, acc[i] as Acc, k[1], v);
+      for (const [i, v] of value) acc[i] = fold(aggregates[i] as ResolvedAggregate, acc[i] as Acc, k[1], v);
     }
     return acc;
+  }
+
+  /** Whether an update may be emitted at `t` (rate limit: `updateInterval` of event time after the last one; 0 = always). */
+  private updateDue(lastUpdate: number | null, t: number): boolean {
+    const interval = this.config.updateIntervalMs;
+    return interval === 0 || lastUpdate === null || t >= lastUpdate + interval;
   }
 
   private schedule(id: string, time: number, data: WindowKey): void {
@@ -341,7 +298,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     const output = this.config.output;
     if (!output) return;
     const id = final ? deriveId('aggregate', this.ctx.step, key, start, 'final') : deriveId('aggregate', this.ctx.step, key, start, 'update', n);
-    const record: AggregateRecord = { id, key, windowStart: start, windowEnd: end, values: valuesOf(this.config.aggregates, acc), final };
+    const record: AggregateRecord = { id, key, windowStart: start, windowEnd: end, values: valuesOf(this.config.aggregates, acc, end), final };
     this.ctx.emit(output, record);
   }
 
@@ -359,7 +316,7 @@ export class WindowAggregateLogic implements OperatorLogic {
         const state = this.windows.get([key, at]);
         if (!state) return;
         this.windows.delete([key, at]);
-        this.emitRecord(key, at, at + size, state.acc, true, 0);
+        this.emitRecord(key, at, state.end ?? at + size, state.acc, true, 0);
       });
       this.nextDue = this.timers.next()?.time ?? Infinity;
     }
@@ -393,18 +350,25 @@ export interface WindowAggregateStores {
 function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string, t: number): CurrentValues | undefined {
   const { kind, sizeMs: size, advanceMs: adv } = config.window;
   if (kind === 'sliding') {
-    const acc = config.aggregates.map((a) => initial(a.kind));
+    const acc = config.aggregates.map((a) => initial(a));
     let any = false;
     for (const { key: k, value } of stores.entries.range({ start: [key, t - size + 1], end: [key, t, Infinity] })) {
       any = true;
-      for (const [i, v] of value) acc[i] = fold((config.aggregates[i] as ResolvedAggregate).kind, acc[i] as Acc, k[1], v);
+      for (const [i, v] of value) acc[i] = fold(config.aggregates[i] as ResolvedAggregate, acc[i] as Acc, k[1], v);
     }
-    return any ? { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, acc) } : undefined;
+    return any ? { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, acc, t) } : undefined;
+  }
+  if (kind === 'session') {
+    for (const { key: k, value } of stores.windows.range({ prefix: [key], start: [key, t, Infinity], reverse: true, limit: 1 })) {
+      const end = value.end ?? k[1];
+      if (end >= t) return { windowStart: k[1], windowEnd: end, values: valuesOf(config.aggregates, value.acc, end) };
+    }
+    return undefined;
   }
   const last = Math.floor(t / adv) * adv;
   for (const { key: k, value } of stores.windows.range({ start: [key, last - size + 1], end: [key, last, Infinity] })) {
     const start = k[1];
-    if (start + size > t) return { windowStart: start, windowEnd: start + size, values: valuesOf(config.aggregates, value.acc) };
+    if (start + size > t) return { windowStart: start, windowEnd: start + size, values: valuesOf(config.aggregates, value.acc, start + size) };
   }
   return undefined;
 }
@@ -445,9 +409,9 @@ function positive(option: string, value: Duration, example: string): number {
 }
 
 function resolveWindow(w: WindowSpec | undefined): WindowAggregateConfig['window'] {
-  if (w === undefined || w === null || typeof w !== 'object') throw new Error('window: required, one of { tumbling: 1h }, { hopping: 1h, advance: 15m }, { sliding: 90d }');
-  const kinds = (['tumbling', 'hopping', 'sliding'] as const).filter((k) => k in w);
-  if (kinds.length !== 1) throw new Error(`window: give exactly one of tumbling, hopping, sliding (got ${kinds.join(', ') || 'none'})`);
+  if (w === undefined || w === null || typeof w !== 'object') throw new Error('window: required, one of { tumbling: 1h }, { hopping: 1h, advance: 15m }, { sliding: 90d }, { session: 30m }');
+  const kinds = (['tumbling', 'hopping', 'sliding', 'session'] as const).filter((k) => k in w);
+  if (kinds.length !== 1) throw new Error(`window: give exactly one of tumbling, hopping, sliding, session (got ${kinds.join(', ') || 'none'})`);
   if ('tumbling' in w) {
     const size = positive('window.tumbling', w.tumbling, '1h');
     return { kind: 'tumbling', sizeMs: size, advanceMs: size };
@@ -458,54 +422,20 @@ function resolveWindow(w: WindowSpec | undefined): WindowAggregateConfig['window
     if (adv > size) throw new Error(`window.advance: ${JSON.stringify(w.advance)} is longer than the window (${JSON.stringify(w.hopping)}); use an advance ≤ the size`);
     return { kind: 'hopping', sizeMs: size, advanceMs: adv };
   }
-  const size = positive('window.sliding', (w as { sliding: Duration }).sliding, '90d');
+  if ('session' in w) {
+    const gap = positive('window.session', w.session, '30m');
+    return { kind: 'session', sizeMs: gap, advanceMs: gap };
+  }
+  const size = positive('window.sliding', w.sliding, '90d');
   return { kind: 'sliding', sizeMs: size, advanceMs: size };
 }
 
-function resolveAggregate(name: string, spec: AggregateSpec): ResolvedAggregate {
-  const at = `aggregates.${name}`;
-  if (spec === null || typeof spec !== 'object') throw new Error(`${at}: must be a mapping like { sum: properties.price }`);
-  const kinds = AGGREGATE_KINDS.filter((k) => k in spec);
-  const kind = kinds[0];
-  if (kind === undefined || kinds.length > 1) throw new Error(`${at}: give exactly one of ${AGGREGATE_KINDS.join(', ')} (got ${kinds.join(', ') || 'none'})`);
-  let path: string | undefined;
-  if (kind !== 'count') {
-    const p = (spec as Record<string, unknown>)[kind];
-    if (typeof p !== 'string' || p.length === 0) throw new Error(`${at}.${kind}: must be a field path, e.g. properties.price`);
-    const problem = pathProblem(p);
-    if (problem) throw new Error(`${at}.${kind}: ${problem}`);
-    path = p;
-  }
-  let where: Matcher | undefined;
-  if (spec.where !== undefined) {
-    const problems = conditionProblems(spec.where);
-    if (problems.length > 0) throw new Error(problems.map((p) => (p.startsWith('a condition') ? `${at}.where: ${p}` : `${at}.where.${p}`)).join('; '));
-    where = compileCondition(spec.where);
-  }
-  return { name, kind, path, where };
-}
-
 const STREAM = '^[a-z][a-z0-9-]*$';
-const aggregateSchema = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  properties: {
-    count: { type: 'object', additionalProperties: false, description: 'number of events' },
-    sum: { type: 'string', minLength: 1, description: 'sum of a numeric field' },
-    min: { type: 'string', minLength: 1, description: 'smallest value of a numeric field (null when none)' },
-    max: { type: 'string', minLength: 1, description: 'largest value of a numeric field (null when none)' },
-    avg: { type: 'string', minLength: 1, description: 'mean of a numeric field (null when none)' },
-    first: { type: 'string', minLength: 1, description: 'value of the field at the earliest event' },
-    last: { type: 'string', minLength: 1, description: 'value of the field at the latest event' },
-    where: { ...conditionSchema, description: 'only events matching this condition count' },
-  },
-};
 
 /** The `windowAggregate` operator definition (registry entry). */
 export const windowAggregateOperator = defineOperator<WindowAggregateOptions, WindowAggregateConfig>({
   name: 'windowAggregate',
-  summary: 'named aggregates (count, sum, min, max, avg, first, last) per key over tumbling, hopping or sliding event-time windows',
+  summary: 'named aggregates (count, sum, min, max, avg, first, last, countDistinct, topK, rfm) per key over tumbling, hopping, sliding or session event-time windows',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -516,15 +446,16 @@ export const windowAggregateOperator = defineOperator<WindowAggregateOptions, Wi
         oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }],
       },
       window: {
-        description: 'one of { tumbling: 1h }, { hopping: 1h, advance: 15m }, { sliding: 90d }',
+        description: 'one of { tumbling: 1h }, { hopping: 1h, advance: 15m }, { sliding: 90d }, { session: 30m }',
         oneOf: [
           { type: 'object', additionalProperties: false, required: ['tumbling'], properties: { tumbling: { type: 'string', pattern: DURATION_PATTERN } } },
           { type: 'object', additionalProperties: false, required: ['hopping', 'advance'], properties: { hopping: { type: 'string', pattern: DURATION_PATTERN }, advance: { type: 'string', pattern: DURATION_PATTERN } } },
           { type: 'object', additionalProperties: false, required: ['sliding'], properties: { sliding: { type: 'string', pattern: DURATION_PATTERN } } },
+          { type: 'object', additionalProperties: false, required: ['session'], properties: { session: { type: 'string', pattern: DURATION_PATTERN } } },
         ],
       },
       grace: { description: 'extra event time after a window end before it closes (default 0ms)', type: 'string', pattern: DURATION_PATTERN },
-      aggregates: { description: 'aggregates by name', type: 'object', minProperties: 1, additionalProperties: aggregateSchema },
+      aggregates: { description: 'aggregates by name', type: 'object', minProperties: 1, additionalProperties: aggregateSchema(conditionSchema) },
       emit: { description: 'final (default): one record per closed window; update: also a record per change', enum: ['final', 'update'] },
       updateInterval: { description: 'with emit: update, at most one update per key and window per this much event time (default 0ms)', type: 'string', pattern: DURATION_PATTERN },
       output: { description: 'stream receiving the aggregate records', type: 'string', pattern: STREAM },

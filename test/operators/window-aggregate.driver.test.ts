@@ -83,7 +83,7 @@ function stream(): TributaryEvent[] {
   return out;
 }
 
-for (const [window, emit] of [['{ tumbling: 1h }', 'final'], ['{ hopping: 1h, advance: 20m }', 'update'], ['{ sliding: 2h }', 'final'], ['{ sliding: 2h }', 'update']] as const) {
+for (const [window, emit] of [['{ tumbling: 1h }', 'final'], ['{ hopping: 1h, advance: 20m }', 'update'], ['{ sliding: 2h }', 'final'], ['{ sliding: 2h }', 'update'], ['{ session: 10m }', 'update']] as const) {
   test(`windowAggregate driver: ${window} ${emit}, stopped mid-stream and resumed from its LMDB store, writes exactly the records of an uninterrupted run`, async () => {
     const events = stream();
     const streams = ['events', 'aggregates', 'late', 'dead-letter'];

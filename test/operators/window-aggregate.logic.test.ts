@@ -173,11 +173,14 @@ test('windowAggregate resolve: bad options are named with their fix', () => {
   const bad: Array<[Partial<WindowAggregateOptions>, RegExp]> = [
     [{ window: { tumbling: '0m' } }, /window.tumbling: "0m" must be longer than 0/],
     [{ window: { hopping: '30m', advance: '1h' } }, /window.advance: "1h" is longer than the window/],
-    [{ window: {} as never }, /window: give exactly one of tumbling, hopping, sliding \(got none\)/],
+    [{ window: {} as never }, /window: give exactly one of tumbling, hopping, sliding, session \(got none\)/],
     [{ aggregates: {} }, /aggregates: required/],
     [{ aggregates: { x: { sum: 'a', max: 'b' } as never } }, /aggregates.x: give exactly one of/],
     [{ aggregates: { x: { sum: 'a.__proto__.b' } } }, /aggregates.x.sum: /],
     [{ aggregates: { x: { count: {}, where: { event: { $where: '1' } } } } }, /aggregates.x.where.event.\$where: unknown operator \$where/],
+    [{ aggregates: { x: { topK: { path: 'event', k: 0 } } } }, /aggregates.x.topK.k: must be a whole number ≥ 1/],
+    [{ aggregates: { x: { rfm: { monetary: '' } } } }, /aggregates.x.rfm.monetary: must be a field path/],
+    [{ window: { session: '0s' } }, /window.session: "0s" must be longer than 0/],
   ];
   for (const [options, message] of bad) {
     assert.throws(() => windowAggregateOperator.resolve({ window: { tumbling: '1h' }, aggregates: { n: { count: {} } }, ...options }), message);
@@ -185,7 +188,7 @@ test('windowAggregate resolve: bad options are named with their fix', () => {
 });
 
 test('windowAggregate logic: randomized streams agree with a direct recomputation (tumbling, hopping, sliding)', () => {
-  for (const window of [{ tumbling: '1h' }, { hopping: '1h', advance: '20m' }, { sliding: '45m' }] as const) {
+  for (const window of [{ tumbling: '1h' }, { hopping: '1h', advance: '20m' }, { sliding: '45m' }, { session: '6m' }] as const) {
     const rand = rng(11);
     const { ctx, logic, config } = setup({ window, aggregates: AGGS });
     const events: TributaryEvent[] = [];
@@ -207,6 +210,25 @@ test('windowAggregate logic: randomized streams agree with a direct recomputatio
     const want: AggregateRecord[] = [];
     for (const key of ['k0', 'k1', 'k2']) {
       const mine = events.filter((e) => e.anonymousId === key);
+      if (kind === 'session') {
+        // Every accepted event ends up in the session of its time-sorted run with gaps ≤ gap.
+        const sorted = [...mine].sort((a, b) => a.timestamp - b.timestamp);
+        let run: TributaryEvent[] = [];
+        const flush = () => {
+          if (run.length === 0) return;
+          const start = (run[0] as TributaryEvent).timestamp;
+          const end = (run[run.length - 1] as TributaryEvent).timestamp;
+          const set = new Set(run);
+          want.push({ id: finalId(key, start), key, windowStart: start, windowEnd: end, values: expectedValues(mine.filter((e) => set.has(e))), final: true });
+          run = [];
+        };
+        for (const e of sorted) {
+          if (run.length > 0 && e.timestamp - (run[run.length - 1] as TributaryEvent).timestamp > size) flush();
+          run.push(e);
+        }
+        flush();
+        continue;
+      }
       if (kind === 'sliding') {
         for (const t of [...new Set(mine.map((e) => e.timestamp))].sort((a, b) => a - b)) {
           want.push({ id: finalId(key, t - size), key, windowStart: t - size, windowEnd: t, values: expectedValues(mine.filter((e) => e.timestamp > t - size && e.timestamp <= t).sort((a, b) => a.timestamp - b.timestamp)), final: true });
@@ -223,4 +245,77 @@ test('windowAggregate logic: randomized streams agree with a direct recomputatio
     assert.ok(want.length > 20, `${kind}: enough windows`);
     assert.deepEqual(got, want, kind);
   }
+});
+
+test('windowAggregate logic: session windows join within gap (inclusive), bridge and merge, close at end + gap + 1', () => {
+  const { ctx, logic } = setup({ window: { session: '10m' }, emit: 'update', aggregates: { n: { count: {} }, firstPage: { first: 'properties.page' } } });
+  logic.process(ev('m1', 0, p(1, '/a')), 'a1');
+  logic.process(ev('m2', 25 * MIN, p(1, '/c')), 'a1'); // a second session: 25m > 0 + 10m
+  logic.process(ev('m3', 35 * MIN, p(1, '/d')), 'a1'); // exactly gap after m2: joins
+  logic.process(ev('m4', 12 * MIN, p(1, '/b')), 'a1'); // within gap of neither (0 + 10m < 12m, 12m + 10m < 25m)
+  logic.process(ev('m5', 18 * MIN), 'a1'); // bridges [12m] and [25m, 35m]
+  logic.advance(45 * MIN);
+  assert.deepEqual(records(ctx).filter((r) => r.final).map((r) => [r.windowStart, r.windowEnd]), [[0, 0]], '[12m, 35m] stays open until the watermark passes 35m + 10m');
+  logic.advance(45 * MIN + 1);
+  const upd = (start: number, n: number) => deriveId('aggregate', 'wa', 'a1', start, 'update', n);
+  assert.deepEqual(records(ctx).map((r) => [r.id, r.windowStart, r.windowEnd, r.values, r.final]), [
+    [upd(0, 1), 0, 0, { n: 1, firstPage: '/a' }, false],
+    [upd(25 * MIN, 1), 25 * MIN, 25 * MIN, { n: 1, firstPage: '/c' }, false],
+    [upd(25 * MIN, 2), 25 * MIN, 35 * MIN, { n: 2, firstPage: '/c' }, false],
+    [upd(12 * MIN, 1), 12 * MIN, 12 * MIN, { n: 1, firstPage: '/b' }, false],
+    [upd(12 * MIN, 2), 12 * MIN, 35 * MIN, { n: 4, firstPage: '/b' }, false],
+    [finalId('a1', 0), 0, 0, { n: 1, firstPage: '/a' }, true],
+    [finalId('a1', 12 * MIN), 12 * MIN, 35 * MIN, { n: 4, firstPage: '/b' }, true],
+  ]);
+  assert.equal(ctx.stores.open('wa.windows').count(), 0);
+});
+
+test('windowAggregate logic: countDistinct is exact up to 1000 values, then a HyperLogLog estimate within 5% (documented standard error 1.6%)', () => {
+  const { ctx, logic } = setup({ aggregates: { users: { countDistinct: 'properties.u' }, big: { countDistinct: 'properties.v' } } });
+  const rand = rng(3);
+  const truth = new Set<number>();
+  for (let i = 0; i < 30_000; i++) {
+    const v = Math.floor(rand() * 20_000);
+    truth.add(v);
+    // Exactly 1000 distinct values of u (500 even residues as strings, 500 odd ones as numbers), each many times.
+    logic.process(ev(`m${i}`, i, { properties: { u: i % 2 === 0 ? String(i % 1000) : i % 1000, v } }), 'a1');
+  }
+  logic.advance(Infinity);
+  const values = (records(ctx)[0] as AggregateRecord).values as { users: number; big: number };
+  const one = setup({ aggregates: { u: { countDistinct: 'properties.u' } } });
+  for (let i = 0; i <= 1000; i++) one.logic.process(ev(`m${i}`, i, { properties: { u: i } }), 'a1');
+  one.logic.advance(Infinity);
+  const estimate = ((records(one.ctx)[0] as AggregateRecord).values as { u: number }).u;
+  assert.ok(Math.abs(estimate - 1001) / 1001 < 0.05, `1001 values: an estimate (${estimate})`);
+  assert.equal(values.users, 1000, 'exact at the limit');
+  const error = Math.abs(values.big - truth.size) / truth.size;
+  assert.ok(truth.size > 15_000 && error < 0.05, `estimate ${values.big} vs ${truth.size} (error ${(error * 100).toFixed(2)}%)`);
+});
+
+test('windowAggregate logic: countDistinct, topK and rfm merge across session windows exactly as if folded in one', () => {
+  const aggregates: WindowAggregateOptions['aggregates'] = {
+    products: { countDistinct: 'properties.sku' },
+    top: { topK: { path: 'properties.sku', k: 2 } },
+    rfm: { rfm: { monetary: 'properties.price', quantity: 'properties.qty', order: 'properties.order' }, where: { 'properties.order': { $not: { $regex: '^C' } } } },
+  };
+  const events = [
+    ev('m1', 0, { properties: { sku: 'a', price: 2.5, qty: 2, order: 'o1' } }),
+    ev('m2', 30 * MIN, { properties: { sku: 'b', price: 1, qty: 3, order: 'o2' } }),
+    ev('m3', 31 * MIN, { properties: { sku: 'b', price: 1, qty: -3, order: 'C9' } }),
+    ev('m4', 15 * MIN, { properties: { sku: 'a', price: 4, qty: 1, order: 'o2' } }), // bridges the two sessions
+    ev('m5', 16 * MIN, { properties: { sku: 'c', price: 'x', qty: 1, order: 'o3' } }),
+  ];
+  const run = (window: WindowAggregateOptions['window']) => {
+    const { ctx, logic } = setup({ window, aggregates });
+    for (const e of events) logic.process(e, 'a1');
+    logic.advance(Infinity);
+    return records(ctx).map((r) => r.values);
+  };
+  const want = {
+    products: 3,
+    top: [{ value: 'a', count: 2 }, { value: 'b', count: 2 }],
+    rfm: { recencyMs: 0, lastAt: 30 * MIN, frequency: 3, monetary: 5 + 3 + 4 },
+  };
+  assert.deepEqual(run({ session: '15m' }), [{ ...want, rfm: { ...want.rfm, recencyMs: 31 * MIN - 30 * MIN } }]);
+  assert.deepEqual(run({ tumbling: '1h' }), [{ ...want, rfm: { ...want.rfm, recencyMs: HOUR - 30 * MIN } }]);
 });
