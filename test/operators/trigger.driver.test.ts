@@ -232,3 +232,55 @@ steps:
   );
   await d.close();
 });
+
+test('trigger driver: channels, consent and frequency cap from YAML; suppressions counted by reason in the metrics and written to the suppressed output', async () => {
+  const d = TestDriver.fromYaml(
+    `
+name: gating-test
+source: { key: [anonymousId, userId], allowedLateness: 0ms }
+steps:
+  - trigger:
+      key: anonymousId
+      rules:
+        - name: cart-abandoned
+          absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }
+          channels:
+            - { channel: push, when: { context.app: { $exists: true } } }
+            - { channel: email }
+        - name: big-view
+          threshold: { match: { event: product_viewed, properties.price: { $gte: 100 } }, count: 1, within: 1h }
+          channels: [ { channel: email } ]
+      frequencyCap: { max: 1, per: 1d }
+      consent: { field: context.consent }
+      output: campaign-triggers
+      suppressedOutput: suppressed-triggers
+`,
+    { registry: defaultRegistry },
+  );
+  const consent = (flags: Record<string, boolean>, app = false) => ({ context: { consent: flags, ...(app ? { app: { build: '1' } } : {}) } });
+  d.pipe([
+    cart('c1', 0, { anonymousId: 'app-user', ...consent({ push: true, email: true }, true) }), // push
+    cart('c2', 0, { anonymousId: 'web-user', ...consent({ push: true, email: true }) }), // email (no app)
+    cart('c3', 0, { anonymousId: 'no-consent', ...consent({ push: false, email: false }, true) }), // suppressed no-consent
+    ev('v1', MIN, { anonymousId: 'web-user', properties: { price: 150 } }), // big-view, email: first record of web-user → sent
+  ]);
+  d.end(); // web-user's cart at 30m: capped (1 per day, big-view at 1m was sent)
+  assert.deepEqual(
+    d.read<TriggerRecord>('campaign-triggers').map((r) => [r.rule, r.key, r.channel]),
+    [
+      ['big-view', 'web-user', 'email'],
+      ['cart-abandoned', 'app-user', 'push'],
+    ],
+  );
+  assert.deepEqual(
+    d.read('suppressed-triggers').map((r) => [r.rule, r.key, r.reason]).sort((x, y) => String(x[1]).localeCompare(String(y[1]))),
+    [
+      ['cart-abandoned', 'no-consent', 'no-consent'],
+      ['cart-abandoned', 'web-user', 'frequency-cap'],
+    ],
+  );
+  const text = await d.metrics.registry.metrics();
+  assert.match(text, /tributary_step_records_dropped_total\{pipeline="gating-test",step="trigger",reason="suppressed-no-consent"\} 1/);
+  assert.match(text, /tributary_step_records_dropped_total\{pipeline="gating-test",step="trigger",reason="suppressed-frequency-cap"\} 1/);
+  await d.close();
+});
