@@ -72,7 +72,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import { getPath, pathProblem } from '../lib/event/paths.js';
+import { getPath, pathProblem, setPath } from '../lib/event/paths.js';
 import { defineOperator, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { deriveId } from '../lib/operator/ids.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
@@ -186,6 +186,8 @@ export interface RuleCommon {
   cooldownMs: number | undefined;
   channels: Array<{ channel: string; when: Matcher | undefined }> | undefined;
   payload: Array<[string, string]>;
+  /** The payload's field paths, longest first. */
+  payloadPaths: string[];
 }
 
 /** Resolved options. */
@@ -302,7 +304,7 @@ export class TriggerLogic implements OperatorLogic {
         this.timers.cancel(timerId(rule.name, key, k[3]));
       }
       // +1: kept while the watermark equals t (an A at t is not late and is cancelled by it).
-      this.thens.put([rule.name, key, t, event.messageId], event, { expiresAt: t + 1 });
+      this.thens.put([rule.name, key, t, event.messageId], slim(rule, event), { expiresAt: t + 1 });
     }
     if (rule.first(event)) {
       for (const { key: k } of this.thens.range({ start: [rule.name, key, t], end: [rule.name, key, t + T, '\uffff'] })) {
@@ -311,7 +313,7 @@ export class TriggerLogic implements OperatorLogic {
       const id = timerId(rule.name, key, event.messageId);
       const previous = this.timers.pending(id);
       if (previous !== undefined) this.pending.delete([rule.name, key, previous - T - 1, event.messageId]);
-      this.pending.put([rule.name, key, t, event.messageId], event);
+      this.pending.put([rule.name, key, t, event.messageId], slim(rule, event));
       this.timers.register({ id, time: t + T + 1, data: [rule.name, key, t, event.messageId] });
     }
   }
@@ -330,10 +332,10 @@ export class TriggerLogic implements OperatorLogic {
         }
       }
       if (a) this.candidate(rule, key, t, [a, event], [event.messageId]);
-      else this.thens.put([rule.name, key, t, event.messageId], event, { expiresAt: t + 1 });
+      else this.thens.put([rule.name, key, t, event.messageId], slim(rule, event), { expiresAt: t + 1 });
     }
     if (rule.first(event)) {
-      this.firsts.put([rule.name, key, t, event.messageId], event, { expiresAt: t + T + 1 });
+      this.firsts.put([rule.name, key, t, event.messageId], slim(rule, event), { expiresAt: t + T + 1 });
       for (const { key: k, value } of [...this.thens.range({ start: [rule.name, key, t], end: [rule.name, key, t + T, '\uffff'] })]) {
         if (k[3] === event.messageId) continue;
         this.thens.delete(k);
@@ -352,7 +354,7 @@ export class TriggerLogic implements OperatorLogic {
     }
     const t = event.timestamp;
     const T = rule.withinMs;
-    this.matches.put([rule.name, key, per, t, event.messageId], event, { expiresAt: t + T + 1 });
+    this.matches.put([rule.name, key, per, t, event.messageId], slim(rule, event), { expiresAt: t + T + 1 });
     const near = [...this.matches.range({ start: [rule.name, key, per, t - T], end: [rule.name, key, per, t + T, '\uffff'] })];
     const self = near.findIndex((e) => e.key[4] === event.messageId && e.key[3] === t);
     const n = rule.count;
@@ -462,6 +464,24 @@ export class TriggerLogic implements OperatorLogic {
   }
 }
 
+/**
+ * What a rule keeps of an event in its state: the identity fields, `personId` and the payload
+ * paths — the whole event only when a channel condition may read any field. Keeps state (and
+ * GC) small: a threshold over views otherwise stores every view of the window.
+ */
+function slim(rule: TriggerRule, event: TributaryEvent): TributaryEvent {
+  if (rule.common.channels?.some((c) => c.when !== undefined)) return event;
+  const out: TributaryEvent = { messageId: event.messageId, type: event.type, timestamp: event.timestamp, userId: event.userId, anonymousId: event.anonymousId };
+  if (typeof event.personId === 'string') out.personId = event.personId;
+  // Longest paths first: a shorter path set later replaces the objects a longer one created,
+  // so the stored value never shares (and setPath never writes into) the event's objects.
+  for (const path of rule.common.payloadPaths) {
+    const v = getPath(event, path);
+    if (v !== undefined) setPath(out as unknown as Record<string, unknown>, path, v);
+  }
+  return out;
+}
+
 const timerId = (rule: string, key: string, messageId: string) => deriveId('pending', rule, key, messageId);
 
 const NAME = '^[a-z][a-z0-9-]*$';
@@ -492,7 +512,9 @@ function resolveRule(r: TriggerRuleOptions, i: number): TriggerRule {
     cooldownMs: r.cooldown === undefined ? undefined : durationAt(`${at}.cooldown`, r.cooldown),
     channels: r.channels?.map((c, j) => ({ channel: c.channel, when: c.when === undefined ? undefined : matcherAt(`${at}.channels[${j}].when`, c.when) })),
     payload: Object.entries(r.payload ?? {}).map(([field, path]) => [field, pathAt(`${at}.payload.${field}`, path)]),
+    payloadPaths: [],
   };
+  common.payloadPaths = [...new Set(common.payload.map(([, path]) => path))].sort((a, b) => b.length - a.length);
   if (r.threshold) {
     const o = r.threshold;
     if (!Number.isInteger(o.count) || o.count < 1) throw new Error(`${at}.threshold.count: ${String(o.count)} must be a whole number ≥ 1`);
