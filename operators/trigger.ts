@@ -229,10 +229,16 @@ export interface SuppressedRecord extends TriggerRecord {
 type RuleKey = readonly [string, string, number, string];
 type PendingData = readonly [string, string, number, string];
 
-/** Store key parts must not contain U+0000..U+0004: such values are hashed. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A `per` value as a store key part. Key parts may not contain U+0000..U+0004 or lone
+ * surrogates and keys have a size limit (see lib/state/store.ts): such values, and long ones,
+ * are hashed instead of crashing the step.
+ */
 function part(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
-  let unsafe = s.length > 256;
+  let unsafe = s.length > 256 || LONE_SURROGATE.test(s);
   for (let i = 0; i < s.length && !unsafe; i++) unsafe = s.charCodeAt(i) <= 4;
   return unsafe ? deriveId('value', s) : s;
 }

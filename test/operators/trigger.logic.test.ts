@@ -268,3 +268,10 @@ for (const c of segmentCases) {
     for (const r of records) assert.equal(r.triggerId, deriveId('trigger', 'high-value', 'a1', r.causes[0] as string, r.transition as string));
   });
 }
+
+test('trigger logic: threshold per values that cannot be store key parts (control characters, lone surrogates, long, non-strings) are counted, not a crash', () => {
+  const values: unknown[] = ['a\u0000b', '\uD800x', 'y\uDC00', 'z'.repeat(3000), 42, { nested: true }];
+  const events = values.flatMap((v, i) => [0, 1, 2].map((j) => ev(`v${i}-${j}`, i * HOUR + j * MIN, { properties: { productId: v } })));
+  const { brief } = run({ rules: [THRESHOLD] }, events);
+  assert.deepEqual(brief.map((b) => b[2]), values.map((_, i) => [0, 1, 2].map((j) => `v${i}-${j}`)));
+});
