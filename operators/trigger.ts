@@ -36,7 +36,8 @@
  * - **threshold** `{ match: A, count: n, within: T, per?: path }`: fires when n events matching A
  *   (with the same value at `per`, when given; events without one are not counted) lie within a
  *   span of T (`last − first ≤ T`). Those n events are consumed: the next fire needs n new ones.
- *   `firedAt` = time of the latest of them, `causes` = their messageIds in time order.
+ *   `firedAt` = time of the latest of them, `causes` = their messageIds in time order. The same
+ *   messageId at the same time counts once.
  * - **segment** `{ condition: C, on: entry | exit | both, where?: W }`: membership of the key in
  *   the segment is C evaluated on its events (typically on values a `windowAggregate` step
  *   annotated onto them, e.g. `{ 'features.revenue': { $gte: 1000 } }`); events not matching W
@@ -48,7 +49,8 @@
  *   after, in this order: channel selection (the first of `channels` whose `when` matches the
  *   subject event — the last cause — and whose consent is given; no `channels`: `channel: null`),
  *   consent (see below), `cooldown` (per rule and key: suppressed when a record of this rule and
- *   key was written less than `cooldown` before or after it), `frequencyCap` (per key across
+ *   key has `firedAt` less than `cooldown` before or after it — symmetric, because an
+ *   out-of-order B can fire a sequence earlier than the last record), `frequencyCap` (per key across
  *   rules: suppressed when `max` records of this key have `firedAt` in `(firedAt − per, firedAt]`).
  *   A suppressed candidate is counted with `ctx.drop('suppressed-<reason>')` — reasons
  *   `no-channel`, `no-consent`, `cooldown`, `frequency-cap` — and, when `suppressedOutput` is
@@ -59,8 +61,12 @@
  *   record needs `flag: true`; otherwise the chosen channel's flag must be `true`. Unknown consent
  *   suppresses. It is read when the candidate is made (for absence: when the watermark passes).
  * - **Record** (`TriggerRecord`): `triggerId = deriveId('trigger', rule, key, …)` of the causes
- *   that define the instance (absence: A; sequence: B; threshold: per value and the n causes), so
- *   replays and restarts give the same ids.
+ *   that define the instance (absence: A; sequence: B; threshold: per value and the n causes;
+ *   segment: the event and the transition), so replays and restarts give the same ids.
+ * - **Counting.** `ctx.drop` is the only counter the operator contract offers, so the runner's
+ *   summary shows suppressions as `dropped suppressed-<reason> N` and its `passed` figure
+ *   (in − dropped) undercounts this step: every event passes. A dedicated counter
+ *   (`tributary_triggers_total{rule, outcome}`) needs a lib change.
  *
  * State, only through the store interface: `pending` absence instances `[rule, key, a, messageId]`
  * with one timer each in `timers`; `thens` B's seen `[rule, key, b, messageId]` (expire when the
