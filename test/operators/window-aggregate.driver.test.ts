@@ -20,17 +20,21 @@ const STEP = `  - windowAggregate:
         top: { max: properties.price }
         avgPrice: { avg: properties.price }
         lastPage: { last: properties.page }
-      output: aggregates
+EXTRA      output: aggregates
       annotate: features
 `;
-const yaml = (window = '{ tumbling: 1h }', emit = 'final') => `
+const EXTRA_AGGREGATES = `        pages: { countDistinct: properties.page }
+        topPages: { topK: { path: properties.page, k: 2 } }
+        rfm: { rfm: { monetary: properties.price, order: properties.page }, where: { event: add_to_cart } }
+`;
+const yaml = (window = '{ tumbling: 1h }', emit = 'final', extra = '') => `
 name: window-test
 source:
   key: [anonymousId, userId]
   allowedLateness: 30m
 steps:
-${STEP.replace('WINDOW', window).replace('EMIT', emit)}`;
-const driver = (stateDir?: string, window?: string, emit?: string) => TestDriver.fromYaml(yaml(window, emit), { registry: defaultRegistry, stateDir });
+${STEP.replace('WINDOW', window).replace('EMIT', emit).replace('EXTRA', extra)}`;
+const driver = (stateDir?: string, window?: string, emit?: string, extra?: string) => TestDriver.fromYaml(yaml(window, emit, extra), { registry: defaultRegistry, stateDir });
 const fid = (key: string, start: number) => deriveId('aggregate', 'windowAggregate', key, start, 'final');
 
 test('windowAggregate driver: final records when the watermark passes the window end, late events to late, the rest at end of input', async () => {
@@ -83,11 +87,19 @@ function stream(): TributaryEvent[] {
   return out;
 }
 
-for (const [window, emit] of [['{ tumbling: 1h }', 'final'], ['{ hopping: 1h, advance: 20m }', 'update'], ['{ sliding: 2h }', 'final'], ['{ sliding: 2h }', 'update'], ['{ session: 10m }', 'update']] as const) {
-  test(`windowAggregate driver: ${window} ${emit}, stopped mid-stream and resumed from its LMDB store, writes exactly the records of an uninterrupted run`, async () => {
+const restartCases = [
+  ['{ tumbling: 1h }', 'final', ''],
+  ['{ hopping: 1h, advance: 20m }', 'update', ''],
+  ['{ sliding: 2h }', 'final', ''],
+  ['{ sliding: 2h }', 'update', EXTRA_AGGREGATES],
+  ['{ session: 10m }', 'update', EXTRA_AGGREGATES],
+  ['{ hopping: 2h, advance: 30m }', 'final', EXTRA_AGGREGATES],
+] as const;
+for (const [window, emit, extra] of restartCases) {
+  test(`windowAggregate driver: ${window} ${emit}${extra ? ' with countDistinct, topK and rfm' : ''}, stopped mid-stream and resumed from its LMDB store, writes exactly the records of an uninterrupted run`, async () => {
     const events = stream();
     const streams = ['events', 'aggregates', 'late', 'dead-letter'];
-    const reference = driver(undefined, window, emit);
+    const reference = driver(undefined, window, emit, extra);
     reference.pipe(events).end();
     const want = Object.fromEntries(streams.map((s) => [s, reference.read(s)]));
     await reference.close();
@@ -96,11 +108,11 @@ for (const [window, emit] of [['{ tumbling: 1h }', 'final'], ['{ hopping: 1h, ad
 
     for (const cut of [1, 250, 599]) {
       const dir = tempDir();
-      const first = driver(dir, window, emit);
+      const first = driver(dir, window, emit, extra);
       first.pipe(events.slice(0, cut));
       const got = Object.fromEntries(streams.map((s) => [s, first.read(s)]));
       await first.close();
-      const second = driver(dir, window, emit);
+      const second = driver(dir, window, emit, extra);
       second.pipe(events.slice(cut)).end();
       for (const s of streams) got[s]?.push(...second.read(s));
       await second.close();
