@@ -52,7 +52,8 @@
  *   key has `firedAt` less than `cooldown` before or after it — symmetric, because an
  *   out-of-order B can fire a sequence earlier than the last record), `frequencyCap` (per key across
  *   rules: suppressed when `max` records of this key have `firedAt` in `(firedAt − per, firedAt]`).
- *   A suppressed candidate is counted with `ctx.drop('suppressed-<reason>')` — reasons
+ *   A suppressed candidate is counted with `ctx.count('suppressed-<reason>')`
+ *   (`tributary_step_outcomes_total{outcome}`) — reasons
  *   `no-channel`, `no-consent`, `cooldown`, `frequency-cap` — and, when `suppressedOutput` is
  *   set, written there with `reason`. Suppressed candidates do not start a cooldown or count
  *   against the cap. Never silent.
@@ -63,10 +64,9 @@
  * - **Record** (`TriggerRecord`): `triggerId = deriveId('trigger', rule, key, …)` of the causes
  *   that define the instance (absence: A; sequence: B; threshold: per value and the n causes;
  *   segment: the event and the transition), so replays and restarts give the same ids.
- * - **Counting.** `ctx.drop` is the only counter the operator contract offers, so the runner's
- *   summary shows suppressions as `dropped suppressed-<reason> N` and its `passed` figure
- *   (in − dropped) undercounts this step: every event passes. A dedicated counter
- *   (`tributary_triggers_total{rule, outcome}`) needs a lib change.
+ * - **Counting.** Every event passes this step; suppressions are outcomes, not drops, so the run
+ *   summary shows them as `counted suppressed-<reason> N`; fired records are the step's
+ *   `records_out{stream}`.
  *
  * State, only through the store interface: `pending` absence instances `[rule, key, a, messageId]`
  * with one timer each in `timers`; `thens` B's seen `[rule, key, b, messageId]` (expire when the
@@ -430,7 +430,7 @@ export class TriggerLogic implements OperatorLogic {
     };
     const reason = this.gate(rule, key, subject, record);
     if (reason) {
-      this.ctx.drop(`suppressed-${reason}`);
+      this.ctx.count(`suppressed-${reason}`);
       if (this.config.suppressedOutput) this.ctx.emit(this.config.suppressedOutput, { ...record, reason });
       return;
     }

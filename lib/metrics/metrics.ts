@@ -13,6 +13,8 @@ export interface PipelineMetrics {
   recordsOut: Counter<'pipeline' | 'step' | 'stream'>;
   /** Records a step consumed without passing them on, by reason (`duplicate`, `filtered`, …). */
   recordsDropped: Counter<'pipeline' | 'step' | 'reason'>;
+  /** Outcomes a step counts that are not drops (e.g. `suppressed-cooldown`), by name. */
+  stepOutcomes: Counter<'pipeline' | 'step' | 'outcome'>;
   /** Input records read from the source. */
   sourceRecords: Counter<'pipeline'>;
   /** Records sent to the dead-letter output, by reason. */
@@ -52,6 +54,7 @@ export function createMetrics(registry: Registry = new Registry()): PipelineMetr
     recordsIn: new Counter({ name: 'tributary_step_records_in_total', help: 'Records entering a step', labelNames: ['pipeline', 'step'], registers: r }),
     recordsOut: new Counter({ name: 'tributary_step_records_out_total', help: 'Records leaving a step, by stream', labelNames: ['pipeline', 'step', 'stream'], registers: r }),
     recordsDropped: new Counter({ name: 'tributary_step_records_dropped_total', help: 'Records a step consumed without passing them on, by reason', labelNames: ['pipeline', 'step', 'reason'], registers: r }),
+    stepOutcomes: new Counter({ name: 'tributary_step_outcomes_total', help: 'Outcomes a step counts that are not drops (suppressed triggers, refused links), by name', labelNames: ['pipeline', 'step', 'outcome'], registers: r }),
     sourceRecords: new Counter({ name: 'tributary_source_records_total', help: 'Input records read', labelNames: ['pipeline'], registers: r }),
     deadLetters: new Counter({ name: 'tributary_dead_letter_records_total', help: 'Records sent to the dead-letter output, by reason', labelNames: ['pipeline', 'reason'], registers: r }),
     lateRecords: new Counter({ name: 'tributary_late_records_total', help: 'Events older than the watermark, sent to the late output', labelNames: ['pipeline'], registers: r }),

@@ -29,6 +29,8 @@ export interface OperatorContext {
   emit(stream: string, record: DerivedRecord): void;
   /** Counts an event the step consumed without passing it on. */
   drop(reason: string): void;
+  /** Counts an outcome that is not a drop (a suppressed trigger, a refused link), by name. */
+  count(outcome: string): void;
   /** The watermark of this step's input. */
   watermark(): number;
 }

@@ -83,6 +83,7 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
       timers: timersOf((name) => stores.open(`${step}.${name}`)),
       emit: (stream, record) => deliver(options.outputs?.[stream], record),
       drop: () => undefined,
+      count: () => undefined,
       watermark: () => watermarks.current(),
     };
     const logic = definition.create(config, ctx);

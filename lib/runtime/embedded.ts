@@ -55,7 +55,7 @@ export interface RunSummary {
   records: number;
   /** Records skipped because a previous run had already processed them. */
   resumedFrom: number;
-  steps: Array<{ step: string; in: number; out: Record<string, number>; dropped: Record<string, number> }>;
+  steps: Array<{ step: string; in: number; out: Record<string, number>; dropped: Record<string, number>; counted: Record<string, number> }>;
   /** Records written per stream in this process. */
   streams: Record<string, number>;
   deadLetters: Record<string, number>;
@@ -199,12 +199,15 @@ async function summarise(metrics: PipelineMetrics, topology: Topology) {
   const ins = await counterValues(metrics.recordsIn);
   const outs = await counterValues(metrics.recordsOut);
   const drops = await counterValues(metrics.recordsDropped);
+  const outcomes = await counterValues(metrics.stepOutcomes);
   const steps = topology.steps.map((s) => {
     const out: Record<string, number> = {};
     const dropped: Record<string, number> = {};
+    const counted: Record<string, number> = {};
+    for (const o of outcomes) if (o.labels.step === s.name) counted[String(o.labels.outcome)] = o.value;
     for (const o of outs) if (o.labels.step === s.name) out[String(o.labels.stream)] = o.value;
     for (const d of drops) if (d.labels.step === s.name) dropped[String(d.labels.reason)] = d.value;
-    return { step: s.name, in: ins.find((i) => i.labels.step === s.name)?.value ?? 0, out, dropped };
+    return { step: s.name, in: ins.find((i) => i.labels.step === s.name)?.value ?? 0, out, dropped, counted };
   });
   const deadLetters: Record<string, number> = {};
   for (const d of await counterValues(metrics.deadLetters)) deadLetters[String(d.labels.reason)] = d.value;
@@ -219,8 +222,9 @@ export function formatSummary(s: RunSummary): string {
   for (const st of s.steps) {
     const out = Object.entries(st.out).map(([k, v]) => `${k} ${v}`);
     const dropped = Object.entries(st.dropped).map(([k, v]) => `${k} ${v}`);
+    const counted = Object.entries(st.counted).map(([k, v]) => `${k} ${v}`);
     const passed = st.in - Object.values(st.dropped).reduce((a, b) => a + b, 0);
-    lines.push(`  step ${st.step}: in ${st.in}, passed ${passed}${dropped.length ? `, dropped ${dropped.join(', ')}` : ''}${out.length ? `, emitted ${out.join(', ')}` : ''}`);
+    lines.push(`  step ${st.step}: in ${st.in}, passed ${passed}${dropped.length ? `, dropped ${dropped.join(', ')}` : ''}${out.length ? `, emitted ${out.join(', ')}` : ''}${counted.length ? `, counted ${counted.join(', ')}` : ''}`);
   }
   const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k} ${v}`);
   lines.push(`  dead letters: ${dl.length ? dl.join(', ') : 0}; late: ${s.late}`);

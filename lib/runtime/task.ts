@@ -47,6 +47,7 @@ interface StepInstance {
   logic: OperatorLogic;
   in: { inc(): void };
   dropped: Map<string, { inc(): void }>;
+  outcomes: Map<string, { inc(): void }>;
 }
 
 /**
@@ -104,6 +105,7 @@ export class Task {
         logic: undefined as unknown as OperatorLogic,
         in: metrics.recordsIn.labels({ pipeline, step: step.name }),
         dropped: new Map(),
+        outcomes: new Map(),
       };
       instance.logic = step.definition.create(step.config as never, this.contextFor(instance));
       return instance;
@@ -128,6 +130,11 @@ export class Task {
         // A step may reject an event (validate): it goes to dead-letter, counted by reason.
         if (stream === 'dead-letter') this.deadLetter(record as DeadLetterRecord);
         else this.write(stream, record);
+      },
+      count: (outcome) => {
+        let c = instance.outcomes.get(outcome);
+        if (!c) instance.outcomes.set(outcome, (c = metrics.stepOutcomes.labels({ pipeline, step, outcome })));
+        c.inc();
       },
       drop: (reason) => {
         let c = instance.dropped.get(reason);

@@ -12,6 +12,8 @@ import { timersOf } from '../time/timers.js';
 export interface RecordingContext extends OperatorContext {
   readonly emitted: Array<{ stream: string; record: DerivedRecord }>;
   readonly drops: string[];
+  /** Outcomes counted with `count()`, in order. */
+  readonly counts: string[];
   /** Sets what `watermark()` returns. */
   setWatermark(time: number): void;
   readonly stores: StoreFactory;
@@ -30,6 +32,7 @@ export function recordingContext(step: string, stores: StoreFactory = new Memory
   let watermark = -Infinity;
   const emitted: Array<{ stream: string; record: DerivedRecord }> = [];
   const drops: string[] = [];
+  const counts: string[] = [];
   return {
     pipeline: 'test',
     step,
@@ -37,10 +40,12 @@ export function recordingContext(step: string, stores: StoreFactory = new Memory
     stores,
     emitted,
     drops,
+    counts,
     store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
     timers: timersOf((name) => stores.open(`${step}.${name}`)),
     emit: (stream, record) => emitted.push({ stream, record }),
     drop: (reason) => drops.push(reason),
+    count: (outcome) => counts.push(outcome),
     watermark: () => watermark,
     setWatermark: (t) => {
       watermark = t;

@@ -64,5 +64,5 @@ test('example viewed-three-times: the CLI run over real REES46 data fires exactl
     assert.equal(Math.max(...causes.map((c) => c?.timestamp as number)), t.firedAt);
   }
   assert.equal(new Set(triggers.map((t) => t.triggerId)).size, triggers.length);
-  assert.match(r.stdout, new RegExp(`dropped suppressed-cooldown ${want.suppressed}, emitted campaign-triggers ${want.fired.length}`));
+  assert.match(r.stdout, new RegExp(`emitted campaign-triggers ${want.fired.length}, counted suppressed-cooldown ${want.suppressed}`));
 });

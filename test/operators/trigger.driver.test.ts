@@ -189,7 +189,7 @@ test('trigger driver: HOUR-long run of carts with cooldown 24h gives one record 
   d.end();
   assert.deepEqual(brief(d.read('campaign-triggers')).filter((r) => r[0] === 'cart-abandoned'), [['cart-abandoned', 'a1', T, ['c0']]]);
   const text = await d.metrics.registry.metrics();
-  assert.match(text, /tributary_step_records_dropped_total\{pipeline="trigger-test",step="trigger",reason="suppressed-cooldown"\} 9/);
+  assert.match(text, /tributary_step_outcomes_total\{pipeline="trigger-test",step="trigger",outcome="suppressed-cooldown"\} 9/);
   await d.close();
 });
 
@@ -280,7 +280,7 @@ steps:
     ],
   );
   const text = await d.metrics.registry.metrics();
-  assert.match(text, /tributary_step_records_dropped_total\{pipeline="gating-test",step="trigger",reason="suppressed-no-consent"\} 1/);
-  assert.match(text, /tributary_step_records_dropped_total\{pipeline="gating-test",step="trigger",reason="suppressed-frequency-cap"\} 1/);
+  assert.match(text, /tributary_step_outcomes_total\{pipeline="gating-test",step="trigger",outcome="suppressed-no-consent"\} 1/);
+  assert.match(text, /tributary_step_outcomes_total\{pipeline="gating-test",step="trigger",outcome="suppressed-frequency-cap"\} 1/);
   await d.close();
 });

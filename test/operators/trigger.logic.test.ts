@@ -80,7 +80,7 @@ for (const c of cases) {
   test(`trigger logic: ${c.name}`, () => {
     const { brief, ctx } = run({ rules: c.rules }, c.steps);
     assert.deepEqual(brief, c.fired);
-    assert.equal(ctx.drops.filter((d) => d !== 'suppressed-cooldown').length, 0);
+    assert.equal(ctx.counts.filter((d) => d !== 'suppressed-cooldown').length, 0);
   });
 }
 
@@ -116,7 +116,7 @@ test('trigger logic: the cooldown suppression is counted, never silent, and goes
   logic.process(cart('a1', 0), 'a1');
   logic.process(cart('a2', 40 * MIN), 'a1');
   logic.advance(Infinity);
-  assert.deepEqual(ctx.drops, ['suppressed-cooldown']);
+  assert.deepEqual(ctx.counts, ['suppressed-cooldown']);
   assert.deepEqual(ctx.emitted.map(({ stream, record }) => [stream, record.causes, record.reason]), [
     ['triggers', ['a1'], undefined],
     ['suppressed', ['a2'], 'cooldown'],
@@ -179,7 +179,7 @@ test('trigger logic: frequency cap per key across rules: at most max records wit
     ['triggers', 'any-view', HOUR + 10 * MIN, null, undefined],
     ['triggers', 'any-view', HOUR + 10 * MIN + 1, null, undefined],
   ]);
-  assert.deepEqual(ctx.drops, ['suppressed-frequency-cap']);
+  assert.deepEqual(ctx.counts, ['suppressed-frequency-cap']);
 });
 
 test('trigger logic: a candidate suppressed by cooldown does not count against the cap; one capped does not start a cooldown', () => {
@@ -241,7 +241,7 @@ for (const c of consentCases) {
     for (const e of c.events) logic.process(e, 'a1');
     logic.advance(Infinity);
     assert.deepEqual(ctx.emitted.map(({ stream, record }) => [stream, record.channel, record.reason]), c.out);
-    assert.deepEqual(ctx.drops, c.out.filter((o) => o[0] === 'suppressed').map((o) => `suppressed-${o[2] as string}`));
+    assert.deepEqual(ctx.counts, c.out.filter((o) => o[0] === 'suppressed').map((o) => `suppressed-${o[2] as string}`));
   });
 }
 
