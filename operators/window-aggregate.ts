@@ -481,6 +481,7 @@ export const windowAggregateOperator = defineOperator<WindowAggregateOptions, Wi
   keyPaths: (c) => c.key,
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'aggregates' }] : []),
   stores: () => ['windows', 'entries', 'meta', 'timers'],
+  query: (c, store, key) => windowAggregateQuery(c, { windows: store('windows'), entries: store('entries') }, key),
   create: (c, ctx) => new WindowAggregateLogic(c, ctx),
   // Stored window states, entries and accumulators are replaced, never modified in place.
   immutableState: true,

@@ -71,8 +71,9 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .addOption(new Option('-f, --format <format>', 'input format (default from the file extension)').choices(['json', 'csv', 'avro']))
     .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)
     .option('-q, --quiet', 'no progress lines')
+    .option('--state-port <port>', 'serve GET /state/<step>/<key> (current values, e.g. of windowAggregate) while the run lasts', int('--state-port'))
     .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n')
-    .action(async (file: string, opts: { input: string; outDir: string; stateDir?: string; format?: 'json' | 'csv' | 'avro'; checkpointEvery: number; quiet?: boolean }) => {
+    .action(async (file: string, opts: { input: string; outDir: string; stateDir?: string; format?: 'json' | 'csv' | 'avro'; checkpointEvery: number; quiet?: boolean; statePort?: number }) => {
       const topology = load(file);
       const abort = new AbortController();
       const onSignal = () => abort.abort();
@@ -86,6 +87,8 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
           outDir: opts.outDir,
           stateDir: opts.stateDir,
           checkpointEvery: opts.checkpointEvery,
+          statePort: opts.statePort,
+          onStateServer: (port) => io.stderr(`state endpoint: http://127.0.0.1:${port}/state/<step>/<key>\n`),
           signal: abort.signal,
           onProgress: opts.quiet ? undefined : (p) => io.stderr(`… ${p.records} records, ${Math.round(p.eventsPerSecond)} events/s\n`),
         });

@@ -75,6 +75,11 @@ export interface OperatorDefinition<O = unknown, R = O> {
   stores(options: R): string[];
   create(options: R, ctx: OperatorContext): OperatorLogic;
   /**
+   * Reads a key's current state for outside readers (the state endpoint, `GET /state/<step>/<key>`),
+   * from the step's stores (`store(name)` opens `<step>.<name>`); `undefined` when there is none.
+   */
+  query?(options: R, store: <K extends StoreKey, V>(name: string) => KeyValueStore<K, V>, key: string): unknown;
+  /**
    * The logic never mutates a value after `put` or one returned by `get`/`range`, so in-memory
    * stores may skip copying values (about 2× faster for object values). Default false.
    */

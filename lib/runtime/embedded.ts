@@ -19,6 +19,7 @@ import { systemClock, type Clock } from '../time/clock.js';
 import type { WatermarkSnapshot } from '../time/watermark.js';
 import { FileSinks } from './file-sink.js';
 import { readSource, type InputFormat } from './sources.js';
+import { createStateServer } from './state-server.js';
 import { Task } from './task.js';
 
 export interface EmbeddedRunOptions {
@@ -41,6 +42,13 @@ export interface EmbeddedRunOptions {
   /** Called about every `progressEveryMs` (default 2 s) during long runs. */
   onProgress?: (p: { records: number; elapsedMs: number; eventsPerSecond: number }) => void;
   progressEveryMs?: number;
+  /**
+   * Serve `GET /state/<step>/<key>` (the current values of steps that can be queried, e.g.
+   * windowAggregate) on this port while the run lasts; 0 picks a free port.
+   */
+  statePort?: number;
+  /** Called with the state endpoint's port once it listens. */
+  onStateServer?: (port: number) => void;
   /** Aborting stops reading, checkpoints and returns (`interrupted: true`); the run can be resumed. */
   signal?: AbortSignal;
 }
@@ -141,6 +149,8 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   // sessions and absence timers still close between records.
   const idleTick = setInterval(() => task.advance(), 1000);
   idleTick.unref();
+  const stateServer = options.statePort === undefined ? undefined : createStateServer({ read: (step, key) => task.query(step, key) });
+  if (stateServer) options.onStateServer?.(await stateServer.listen(options.statePort));
   try {
     for await (const input of readSource(options.input, format, { maxRecordBytes: topology.source.maxRecordBytes })) {
       position++;
@@ -166,6 +176,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     await checkpoint(!interrupted, meta);
   } finally {
     clearInterval(idleTick);
+    await stateServer?.close();
     streamCounts = sinks.counts();
     sinks.close();
     await stores.close();

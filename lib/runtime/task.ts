@@ -269,6 +269,18 @@ export class Task {
     this.lastAdvanced = this.watermarks.current();
   }
 
+  /**
+   * A key's current state in a step, for outside readers (`GET /state/<step>/<key>`): what the
+   * operator's `query` returns, or `undefined` (unknown step, no query, unknown key).
+   */
+  query(step: string, key: string): unknown {
+    const s = this.steps.find((x) => x.step.name === step);
+    const query = s?.step.definition.query;
+    if (!s || !query) return undefined;
+    const { stores } = this.options;
+    return query(s.step.config as never, (name) => stores.open(`${step}.${name}`), key);
+  }
+
   /** Flushes every store (a checkpoint) and updates the watermark and store gauges. */
   async checkpoint(): Promise<void> {
     const { metrics, topology, stores, clock } = this.options;

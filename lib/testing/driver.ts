@@ -131,6 +131,11 @@ export class TestDriver {
     return (this.streams.get(stream) ?? []) as T[];
   }
 
+  /** A key's current state in a step, as `GET /state/<step>/<key>` serves it (steps with a query, e.g. windowAggregate). */
+  query(step: string, key: string): unknown {
+    return this.task.query(step, key);
+  }
+
   /** A step's store, for reading state (`driver.store('dedupe', 'seen')`). */
   store<K extends StoreKey, V>(step: string, name: string): KeyValueStore<K, V> {
     return this.stores.open<K, V>(`${step}.${name}`);
