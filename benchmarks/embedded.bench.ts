@@ -34,6 +34,8 @@ const PIPELINES: Record<string, string> = {
   'embedded: dedupe (LMDB state)': 'name: bench-dedupe\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - dedupe: { ttl: 24h, output: duplicates }\n',
   'embedded: joinIdentity (LMDB state)': 'name: bench-identity\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - joinIdentity: { output: identity-merges }\n',
   'embedded: sessionize by device/user (LMDB state)': 'name: bench-sessions\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - sessionize: { key: [userId, anonymousId], gap: 30m, output: sessions }\n',
+  'embedded: windowAggregate tumbling 1h, 3 aggregates (LMDB state)': 'name: bench-window\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - windowAggregate: { key: [userId, anonymousId], window: { tumbling: 1h }, aggregates: { views: { count: {}, where: { event: product_viewed } }, revenue: { sum: properties.revenue, where: { event: purchase } }, last: { last: timestamp } }, output: features }\n',
+  'embedded: trigger cart abandonment (LMDB state)': 'name: bench-trigger\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - trigger: { key: [userId, anonymousId], rules: [ { name: cart-abandoned, absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }, cooldown: 24h } ], output: campaign-triggers }\n',
   'embedded: dedupe → joinIdentity → sessionize by person': 'name: bench-chain\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - dedupe: { ttl: 24h, output: duplicates }\n  - joinIdentity: { output: identity-merges }\n  - sessionize: { key: personId, gap: 30m, output: sessions }\n',
 };
 
@@ -97,6 +99,7 @@ async function main(): Promise<void> {
     writeFileSync(file, yaml);
     run(name, ['embedded', file, input]);
   }
+  run('embedded: the SPEC §5 pipeline (examples/cart-abandonment)', ['embedded', fileURLToPath(new URL('../../examples/cart-abandonment/pipeline.yaml', import.meta.url)), input]);
   for (const op of RX_CASES) run(`RxJS ${op} operator alone (memory state)`, [op, String(n), String(seed)]);
   rmSync(dir, { recursive: true, force: true });
   console.log(`\n${n} generated events (seed ${seed}), node ${process.version}, one process per case\n`);
