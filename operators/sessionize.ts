@@ -47,6 +47,7 @@ import type { TributaryEvent } from '../lib/event/event.js';
 import type { KeyValueStore } from '../lib/state/store.js';
 import type { TimerService } from '../lib/time/timers.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
+import { lowerBound } from '../lib/util/sorted.js';
 
 /** Options of `sessionize` as written in a pipeline. */
 export interface SessionizeOptions {
@@ -154,13 +155,7 @@ function refOf(e: TributaryEvent): SessionEventRef {
 
 /** Inserts `v` into a sorted distinct list (copy-on-write). */
 function withSorted(list: string[], v: string): string[] {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((list[mid] as string) < v) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(list, v);
   if (list[lo] === v) return list;
   const out = list.slice();
   out.splice(lo, 0, v);

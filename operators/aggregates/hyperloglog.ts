@@ -10,6 +10,8 @@
  * new state, so stores may keep them without copying.
  */
 
+import { lowerBound } from '../../lib/util/sorted.js';
+
 /** Exact up to this many distinct values. */
 export const EXACT_LIMIT = 1000;
 /** log2 of the register count. */
@@ -73,13 +75,7 @@ export function addDistinct(state: DistinctState, v: string): DistinctState {
     return { hll: state.hll.slice(0, idx) + String.fromCharCode(rank) + state.hll.slice(idx + 1) };
   }
   const list = state.exact;
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((list[mid] as string) < v) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(list, v);
   if (list[lo] === v) return state;
   if (list.length >= EXACT_LIMIT) {
     const r = registersOf(list);
