@@ -34,18 +34,19 @@
  * - The default partitioner is set explicitly (murmur2, Java-compatible) to silence the v2
  *   partitioner warning and to place keys where Java clients do.
  */
-import {
-  CompressionTypes,
-  ConfigResourceTypes,
-  Kafka,
-  logLevel as KafkaLogLevel,
-  Partitioners,
+import kafkajs, {
   type Admin,
   type Consumer,
   type IHeaders,
   type Producer,
   type Transaction,
 } from 'kafkajs';
+
+// kafkajs is CommonJS: Node's ESM loader finds only some of its exports by name
+// (ConfigResourceTypes is not among them), so take them from the default export.
+const { CompressionTypes, ConfigResourceTypes, Kafka, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
+type CompressionTypes = kafkajs.CompressionTypes;
+type KafkaLogLevel = kafkajs.logLevel;
 
 /** A topic partition. */
 export interface TopicPartition {
