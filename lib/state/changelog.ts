@@ -1,0 +1,478 @@
+/**
+ * Change logging for state stores (SPEC §6 "every state store has a compacted changelog topic"),
+ * after Kafka Streams' `ChangeLoggingKeyValueBytesStore`, adapted to Tributary's stores.
+ *
+ * {@link ChangeloggingStoreFactory} wraps any {@link StoreFactory} that keeps checkpoint metadata
+ * (`putMeta`/`getMeta`: {@link MemoryStoreFactory}, {@link LmdbStoreFactory}). Every store it
+ * opens behaves exactly like the wrapped store for reads and writes, and also remembers which keys
+ * changed since the last {@link ChangeloggingStoreFactory.drainChanges}: puts, deletes, entries
+ * removed by `expire` and by `clear`. `drainChanges()` turns them into changelog records, one per
+ * changed key (the latest write wins), holding the key's state now: its value and `expiresAt`, or
+ * a tombstone.
+ *
+ * The runner's commit, per task (at-least-once):
+ * 1. `drainChanges()` → produce each store's records to `<app>-<store>-changelog`
+ *    ({@link changelogTopic}), partition = the task's partition; wait for the acks.
+ * 2. `recordChangelogOffsets(store, partition, lastOffset)` for each store produced to.
+ * 3. `factory.flush()`: state and those offsets in one LMDB transaction.
+ * 4. Commit the input offsets.
+ * If producing fails, close the factory without flushing and resume from the last commit.
+ *
+ * Wire format (stable: compaction compares keys byte for byte, so the key encoding must never
+ * change for a topic):
+ * - key: lmdb-js's ordered-binary encoding of the store key (`keyValueToBuffer`), the same bytes
+ *   LMDB uses as the key. Tuples round-trip as tuples, scalars as scalars.
+ * - value: a version byte (1), a flags byte (bit 0: an `expiresAt` follows as a little-endian
+ *   float64), then the value as msgpack (msgpackr, `structuredClone` mode, records inline, so
+ *   Set, Map, Date and typed arrays round-trip as with the LMDB store). A tombstone is `null`.
+ *
+ * Expiry: the stores do not say which keys `expire` removed, so each changelogged store keeps an
+ * expiry index of its own, a sibling store named {@link EXPIRY_INDEX_PREFIX}`<store>` holding
+ * `[expiresAt, ...key]` → 0 for every put with an `expiresAt` (flushed with the state; a key too
+ * long for that is listed in the value of `[expiresAt, hash of the key]` instead). `expire(w)`
+ * reads the due index entries, notes which of their keys are present, lets the store expire, and
+ * logs a tombstone for each key that was present and is gone. Stale index entries (a key rewritten
+ * or deleted since) are dropped when they come due. Cost: one more write per put with an
+ * `expiresAt`, and per expired key two `has` reads and one index delete.
+ *
+ * @module
+ */
+import * as lmdb from 'lmdb';
+import { Packr } from 'msgpackr';
+import { InvalidKeyError, validateExpiresAt, validateKey, validateWatermark } from './key-order.js';
+import type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from './store.js';
+
+/** A {@link StoreFactory} that also keeps checkpoint metadata committed with the state. */
+export interface CheckpointedStoreFactory extends StoreFactory {
+  putMeta(key: string, value: unknown): void;
+  getMeta<T = unknown>(key: string): T | undefined;
+}
+
+/** One changelog record, encoded: Kafka message key and value (`null`: a tombstone). */
+export interface ChangelogRecord {
+  key: Buffer;
+  value: Buffer | null;
+}
+
+/** The changelog records of one store since the last drain. */
+export interface StoreChanges {
+  store: string;
+  records: ChangelogRecord[];
+}
+
+/** A decoded changelog value. */
+export interface ChangelogValue {
+  value: unknown;
+  expiresAt: number | undefined;
+}
+
+/** A Kafka offset as kafkajs gives it (a decimal string), or a number / bigint. */
+export type Offset = string | number | bigint;
+
+/** Version byte of the changelog value format (see the module notes). */
+export const CHANGELOG_VALUE_VERSION = 1;
+/** Prefix of the sibling store holding a changelogged store's expiry index. */
+export const EXPIRY_INDEX_PREFIX = 'tributary.changelog-expiry/';
+/** Prefix of the metadata keys of changelog checkpoints: `<prefix><store>/<partition>`. */
+export const CHANGELOG_CHECKPOINT_PREFIX = 'changelog-offset/';
+
+/** Topic configs of a changelog topic (create it with the task's partition count). */
+export const CHANGELOG_TOPIC_CONFIGS: Readonly<Record<string, string>> = Object.freeze({
+  'cleanup.policy': 'compact',
+});
+
+/** `<app>-<store>-changelog`, checked against Kafka's topic name rules. */
+export function changelogTopic(app: string, store: string): string {
+  const topic = `${app}-${store}-changelog`;
+  if (!/^[a-zA-Z0-9._-]+$/.test(topic) || topic.length > 249) {
+    throw new Error(`changelog topic "${topic}" (app "${app}", store "${store}") is not a valid Kafka topic name: use [a-zA-Z0-9._-], at most 249 characters`);
+  }
+  return topic;
+}
+
+/** lmdb-js exports ordered-binary's encoder and decoder at run time but does not declare them. */
+const ordered = lmdb as unknown as {
+  keyValueToBuffer?: (key: unknown) => Uint8Array;
+  bufferToKeyValue?: (bytes: Uint8Array) => unknown;
+};
+const keyValueToBuffer = ordered.keyValueToBuffer;
+const bufferToKeyValue = ordered.bufferToKeyValue;
+if (typeof keyValueToBuffer !== 'function' || typeof bufferToKeyValue !== 'function') {
+  throw new Error('lmdb does not export keyValueToBuffer / bufferToKeyValue');
+}
+
+const packr = new Packr({ structuredClone: true });
+
+/** The changelog key of a store key (a fresh buffer). Throws for an invalid key. */
+export function encodeChangelogKey(key: StoreKey, store = 'changelog'): Buffer {
+  // keyValueToBuffer returns a view of a buffer it reuses: copy.
+  return Buffer.from(keyValueToBuffer!(validateKey(store, key)));
+}
+
+/** The store key of a changelog key. */
+export function decodeChangelogKey(bytes: Uint8Array): StoreKey {
+  if (bytes.length === 0) throw new Error('changelog key is empty');
+  // bufferToKeyValue may decode from a shared buffer: give it a copy it can keep.
+  return bufferToKeyValue!(Buffer.from(bytes)) as StoreKey;
+}
+
+/** The changelog value of a put (a fresh buffer). */
+export function encodeChangelogValue(value: unknown, expiresAt: number | undefined): Buffer {
+  const body = packr.pack(value);
+  const header = expiresAt === undefined ? 2 : 10;
+  const out = Buffer.allocUnsafe(header + body.length);
+  out[0] = CHANGELOG_VALUE_VERSION;
+  out[1] = expiresAt === undefined ? 0 : 1;
+  if (expiresAt !== undefined) out.writeDoubleLE(expiresAt, 2);
+  out.set(body, header);
+  return out;
+}
+
+/** Decodes a changelog value; throws on an unknown version or a truncated value. */
+export function decodeChangelogValue(bytes: Uint8Array): ChangelogValue {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 2) throw new Error(`changelog value of ${buf.length} bytes is truncated`);
+  if (buf[0] !== CHANGELOG_VALUE_VERSION) {
+    throw new Error(`changelog value version ${buf[0]} is not supported (this version reads ${CHANGELOG_VALUE_VERSION})`);
+  }
+  const flags = buf[1]!;
+  if ((flags & ~1) !== 0) throw new Error(`changelog value flags ${flags} are not supported`);
+  const hasExpiry = (flags & 1) === 1;
+  if (hasExpiry && buf.length < 10) throw new Error('changelog value with expiresAt is truncated');
+  const expiresAt = hasExpiry ? buf.readDoubleLE(2) : undefined;
+  return { value: packr.unpack(buf.subarray(hasExpiry ? 10 : 2)), expiresAt };
+}
+
+/** Normalises an offset to a decimal string (throws for a negative or non-integer one). */
+export function offsetString(offset: Offset, what = 'offset'): string {
+  let n: bigint;
+  try {
+    n = BigInt(offset);
+  } catch {
+    throw new TypeError(`${what} must be an integer, got ${String(offset)}`);
+  }
+  if (n < 0n) throw new RangeError(`${what} must be >= 0, got ${String(offset)}`);
+  return n.toString();
+}
+
+/**
+ * The write buffer id of a validated key: scalars are themselves; a tuple is its parts, each
+ * prefixed by U+0001 (number) or U+0002 (string) (key strings cannot contain U+0000..U+0004).
+ */
+function idOf(key: StoreKey): string | number {
+  if (typeof key !== 'object') return key;
+  let id = '';
+  for (let i = 0; i < key.length; i++) {
+    const part = key[i]!;
+    id += (typeof part === 'number' ? '\u0001' : '\u0002') + part;
+  }
+  return id;
+}
+
+/** FNV-1a of a key id (32 bits): the index key of keys too long to be part of one. */
+function hashOf(id: string | number): number {
+  const s = String(id);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function ownKey(key: StoreKey): StoreKey {
+  return typeof key === 'object' ? Object.freeze(key.slice()) : key;
+}
+
+/** What is known of a changed key: deleted, or put with this `expiresAt`. */
+interface Change {
+  key: StoreKey;
+  deleted: boolean;
+  expiresAt: number | undefined;
+}
+
+/**
+ * A store that logs its changes for {@link ChangeloggingStoreFactory.drainChanges}; reads and
+ * writes are those of the wrapped store.
+ */
+export class ChangeloggingStore<K extends StoreKey = StoreKey, V = unknown> implements KeyValueStore<K, V> {
+  readonly name: string;
+  /** @internal Changes since the last drain, by key id, in first-change order. */
+  changes = new Map<string | number, Change>();
+  /**
+   * Smallest `expiresAt` that may be in the expiry index: NaN until read; entries below it are
+   * gone (or buffered deletes).
+   */
+  private floor = NaN;
+  private closed = false;
+
+  /** @internal Use {@link ChangeloggingStoreFactory.open}. */
+  constructor(
+    readonly inner: KeyValueStore<K, V>,
+    private readonly index: KeyValueStore<readonly KeyPart[], number | StoreKey[]>,
+    private readonly onClose: () => void,
+  ) {
+    this.name = inner.name;
+  }
+
+  get(key: K): V | undefined {
+    return this.inner.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.inner.has(key);
+  }
+
+  range(options?: RangeOptions<K>): IterableIterator<Entry<K, V>> {
+    return this.inner.range(options);
+  }
+
+  count(): number {
+    return this.inner.count();
+  }
+
+  put(key: K, value: V, options?: PutOptions): void {
+    this.inner.put(key, value, options);
+    const expiresAt = options?.expiresAt === undefined ? undefined : validateExpiresAt(this.name, options.expiresAt);
+    this.log(validateKey(this.name, key), false, expiresAt);
+  }
+
+  delete(key: K): void {
+    this.inner.delete(key);
+    this.log(validateKey(this.name, key), true, undefined);
+  }
+
+  private log(key: StoreKey, deleted: boolean, expiresAt: number | undefined): void {
+    const id = idOf(key);
+    const change = this.changes.get(id);
+    if (change === undefined) {
+      this.changes.set(id, { key: ownKey(key), deleted, expiresAt });
+    } else {
+      change.deleted = deleted;
+      change.expiresAt = expiresAt;
+    }
+    if (expiresAt !== undefined) this.indexExpiry(key, expiresAt);
+  }
+
+  private indexExpiry(key: StoreKey, expiresAt: number): void {
+    try {
+      this.index.put([expiresAt, ...(typeof key === 'object' ? key : [key])], 0);
+    } catch (error) {
+      if (!(error instanceof InvalidKeyError)) throw error;
+      // The key is too long to be part of an index key: list it under [expiresAt, hash].
+      const ik = [expiresAt, hashOf(idOf(key))];
+      const listed = this.index.get(ik);
+      const keys = Array.isArray(listed) ? (listed as StoreKey[]) : [];
+      if (!keys.some((k) => idOf(k) === idOf(key))) this.index.put(ik, [...keys, key]);
+    }
+    if (!(this.floor <= expiresAt)) this.floor = Number.isNaN(this.floor) ? NaN : expiresAt;
+  }
+
+  /**
+   * Deletes what the wrapped store's `expire` deletes, and logs a tombstone for each key it
+   * removed (found through the expiry index, see the module notes). Returns the store's count.
+   */
+  expire(watermark: number): number {
+    const w = validateWatermark(this.name, watermark);
+    // Nothing in the index is due (a NaN floor is unknown: read the index).
+    if (this.closed || this.floor > w) return this.inner.expire(watermark);
+    const due: (readonly KeyPart[])[] = [];
+    let next = Infinity;
+    const start = Number.isNaN(this.floor) ? undefined : [this.floor];
+    for (const { key: ik } of this.index.range(start === undefined ? {} : { start })) {
+      const at = ik[0] as number;
+      if (at > w) {
+        next = at;
+        break;
+      }
+      due.push(ik);
+    }
+    const present = new Map<string | number, StoreKey>();
+    const check = (key: StoreKey) => {
+      const id = idOf(key);
+      if (!present.has(id) && this.inner.has(key as K)) present.set(id, key);
+    };
+    for (const ik of due) {
+      if (ik.length === 2 && typeof ik[1] === 'number') {
+        // A scalar number key, or the hash of long keys listed in the value.
+        const listed = this.index.get(ik) as unknown;
+        if (Array.isArray(listed)) {
+          for (const key of listed as StoreKey[]) check(key);
+          continue;
+        }
+      }
+      check((ik.length === 2 ? ik[1]! : ik.slice(1)) as StoreKey);
+    }
+    const removed = this.inner.expire(watermark);
+    for (const key of present.values()) {
+      if (!this.inner.has(key as K)) this.log(key, true, undefined);
+    }
+    for (const ik of due) this.index.delete(ik);
+    this.floor = next;
+    return removed;
+  }
+
+  /** Logs a tombstone for every entry, then clears the store (and its expiry index). */
+  clear(): void {
+    const keys: StoreKey[] = [];
+    for (const { key } of this.inner.range()) keys.push(key);
+    this.inner.clear();
+    this.index.clear();
+    this.floor = Infinity;
+    for (const key of keys) this.log(key, true, undefined);
+  }
+
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+
+  /** Closes the store; its undrained changes are dropped with its unflushed writes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.changes = new Map();
+    await this.inner.close();
+    await this.index.close();
+    this.onClose();
+  }
+
+  /** @internal The encoded records of the changes since the last drain; forgets them. */
+  drain(): ChangelogRecord[] {
+    const records: ChangelogRecord[] = [];
+    for (const change of this.changes.values()) {
+      const key = encodeChangelogKey(change.key, this.name);
+      if (change.deleted) {
+        records.push({ key, value: null });
+      } else {
+        records.push({ key, value: encodeChangelogValue(this.inner.get(change.key as K), change.expiresAt) });
+      }
+    }
+    this.changes = new Map();
+    return records;
+  }
+
+  /** Whether there are undrained changes. */
+  get hasChanges(): boolean {
+    return this.changes.size > 0;
+  }
+
+  /**
+   * @internal Applies a restored change without logging it (the expiry index is maintained):
+   * `value` undefined is a tombstone.
+   */
+  applyRestored(key: StoreKey, value: ChangelogValue | undefined): void {
+    if (value === undefined) {
+      this.inner.delete(key as K);
+    } else {
+      this.inner.put(key as K, value.value as V, value.expiresAt === undefined ? undefined : { expiresAt: value.expiresAt });
+      if (value.expiresAt !== undefined) this.indexExpiry(validateKey(this.name, key), value.expiresAt);
+    }
+  }
+
+  /** @internal Drops every entry without logging (a restore from scratch). */
+  wipe(): void {
+    this.inner.clear();
+    this.index.clear();
+    this.floor = Infinity;
+    this.changes = new Map();
+  }
+}
+
+/**
+ * Wraps a {@link CheckpointedStoreFactory}: its stores log their changes (see the module notes),
+ * and it keeps each store partition's changelog checkpoint in the wrapped factory's metadata.
+ *
+ * @example
+ * ```ts
+ * const stores = new ChangeloggingStoreFactory(new LmdbStoreFactory({ path: 'state/app/0' }));
+ * const seen = stores.open<string, number>('dedupe-seen');
+ * seen.put('m1', 1, { expiresAt: 60_000 });
+ * for (const { store, records } of stores.drainChanges()) {
+ *   const sent = await producer.send({ topic: changelogTopic('app', store),
+ *     messages: records.map((r) => ({ ...r, partition: 0 })) });
+ *   stores.recordChangelogOffsets(store, 0, BigInt(sent[0]!.baseOffset!) + BigInt(records.length - 1));
+ * }
+ * await stores.flush(); // state + changelog checkpoints, one transaction
+ * ```
+ */
+export class ChangeloggingStoreFactory implements CheckpointedStoreFactory {
+  private readonly stores = new Map<string, ChangeloggingStore<StoreKey, unknown>>();
+
+  constructor(readonly inner: CheckpointedStoreFactory) {}
+
+  open<K extends StoreKey, V>(name: string): KeyValueStore<K, V> {
+    return this.openStore<K, V>(name);
+  }
+
+  /** {@link open} with the concrete type. */
+  openStore<K extends StoreKey, V>(name: string): ChangeloggingStore<K, V> {
+    if (typeof name === 'string' && name.startsWith(EXPIRY_INDEX_PREFIX)) {
+      throw new TypeError(`store name "${name}" is reserved (prefix ${EXPIRY_INDEX_PREFIX})`);
+    }
+    let store = this.stores.get(name);
+    if (store === undefined) {
+      const inner = this.inner.open<StoreKey, unknown>(name);
+      const index = this.inner.open<readonly KeyPart[], number | StoreKey[]>(`${EXPIRY_INDEX_PREFIX}${name}`);
+      const opened: ChangeloggingStore<StoreKey, unknown> = new ChangeloggingStore(inner, index, () => {
+        if (this.stores.get(name) === opened) this.stores.delete(name);
+      });
+      store = opened;
+      this.stores.set(name, store);
+    }
+    return store as unknown as ChangeloggingStore<K, V>;
+  }
+
+  /**
+   * The changelog records of every store changed since the last drain, one per changed key with
+   * its current state, grouped by store (stores without changes are left out). Forgets them.
+   */
+  drainChanges(): StoreChanges[] {
+    const out: StoreChanges[] = [];
+    for (const store of this.stores.values()) {
+      if (store.hasChanges) out.push({ store: store.name, records: store.drain() });
+    }
+    return out;
+  }
+
+  /**
+   * Records that the local state of `store` is complete up to changelog `offset` (inclusive) of
+   * `partition`; committed by the next {@link flush}, in the same transaction as the state.
+   */
+  recordChangelogOffsets(store: string, partition: number, offset: Offset): void {
+    this.inner.putMeta(checkpointKey(store, partition), offsetString(offset));
+  }
+
+  /** The checkpointed changelog offset of a store partition, as stored (validate before use). */
+  changelogCheckpoint(store: string, partition: number): unknown {
+    return this.inner.getMeta(checkpointKey(store, partition));
+  }
+
+  /** @internal Forgets the checkpoint of a store partition at the next flush. */
+  clearChangelogCheckpoint(store: string, partition: number): void {
+    const inner = this.inner as CheckpointedStoreFactory & { deleteMeta?: (key: string) => void };
+    if (typeof inner.deleteMeta === 'function') inner.deleteMeta(checkpointKey(store, partition));
+    else inner.putMeta(checkpointKey(store, partition), undefined);
+  }
+
+  putMeta(key: string, value: unknown): void {
+    this.inner.putMeta(key, value);
+  }
+
+  getMeta<T = unknown>(key: string): T | undefined {
+    return this.inner.getMeta<T>(key);
+  }
+
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+
+  async close(): Promise<void> {
+    for (const store of [...this.stores.values()]) await store.close();
+    await this.inner.close();
+  }
+}
+
+function checkpointKey(store: string, partition: number): string {
+  if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be an integer >= 0, got ${partition}`);
+  return `${CHANGELOG_CHECKPOINT_PREFIX}${store}/${partition}`;
+}
