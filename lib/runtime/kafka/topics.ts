@@ -171,9 +171,9 @@ export async function ensureTopics(adapter: KafkaAdapter, plan: TopicPlan, optio
   try {
     const names = plan.topics.map((t) => t.name);
     const verify = (described: TopicDescription[]) => {
-      const problems = described.flatMap((d) => {
-        const planned = plan.topics.find((t) => t.name === d.name);
-        const problem = planned && topicMismatch(planned, d);
+      const problems = plan.topics.flatMap((planned) => { // in plan order, whatever order the broker answers in
+        const d = described.find((x) => x.name === planned.name);
+        const problem = d && topicMismatch(planned, d);
         return problem ? [problem] : [];
       });
       if (problems.length > 0) {
