@@ -214,3 +214,42 @@ test('transactions: outputs and group offsets commit together; an aborted one le
   assert.deepEqual(everything.received.map((r) => text(r.value)), ['o0', 'o1', 'o2', 'x3', 'x4', 'o3', 'o4', 'o5'], 'the aborted records are in the log');
   assert.deepEqual(resumed.received.map((r) => [r.offset, text(r.value)]), [['6', 'i6']], 'the group resumes at the offset the last transaction committed');
 });
+
+test('a second member of the group: the partitions split without overlap, onRevoke/onAssign report the moves, and come back when it leaves',
+  { skip, timeout: 120_000 }, async (t) => {
+    const topic = await createTopic(uniqueName('it-rebalance'), { partitions: 4 });
+    t.after(() => deleteTopics(topic));
+    const kafka = adapter();
+    const groupId = uniqueName('it-rebalance-group');
+    const member = async () => {
+      const consumer = await kafka.consumer({ groupId, maxWaitTimeInMs: 100, heartbeatInterval: 300, sessionTimeout: 10_000 });
+      const events: string[] = [];
+      consumer.onAssign((p) => events.push(`+${sortTp(p).map((x) => x.partition).join(',')}`));
+      consumer.onRevoke((p) => events.push(`-${sortTp(p).map((x) => x.partition).join(',')}`));
+      await consumer.subscribe([topic]);
+      await consumer.run({ eachBatch: async () => {} });
+      return { consumer, events };
+    };
+    const parts = (c: KafkaConsumer) => sortTp(c.assignment()).map((x) => x.partition);
+
+    const a = await member();
+    let aOpen = true;
+    t.after(() => (aOpen ? a.consumer.disconnect() : undefined));
+    await until(() => parts(a.consumer).length === 4, () => `a has ${parts(a.consumer)}`);
+    const b = await member();
+    try {
+      await until(() => parts(a.consumer).length === 2 && parts(b.consumer).length === 2,
+        () => `a has [${parts(a.consumer)}], b has [${parts(b.consumer)}]`);
+      assert.deepEqual([...parts(a.consumer), ...parts(b.consumer)].sort(), [0, 1, 2, 3], 'disjoint and complete');
+      assert.deepEqual(a.events, ['+0,1,2,3', `-${[0, 1, 2, 3].filter((p) => !parts(a.consumer).includes(p)).join(',')}`]);
+      assert.deepEqual(b.events, [`+${parts(b.consumer).join(',')}`]);
+    } finally {
+      await b.consumer.disconnect();
+    }
+    const bHad = b.events[0]?.slice(1);
+    assert.deepEqual(b.events, [`+${bHad}`, `-${bHad}`], 'leaving revokes everything');
+    await until(() => parts(a.consumer).length === 4, () => `a has [${parts(a.consumer)}] after b left`);
+    assert.equal(a.events.at(-1), `+${bHad}`, 'a is told only about the partitions it gained');
+    await a.consumer.disconnect();
+    aOpen = false;
+  });
