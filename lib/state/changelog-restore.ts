@@ -11,6 +11,12 @@
  *    flushing every `batchSize` records together with the checkpoint of the last applied offset
  *    (so a restore interrupted by a crash resumes where its last flush left it).
  *
+ * Measured (2-core VM, one local KRaft broker, kafkajs consumer, LMDB `noSync`): 1.03M changelog
+ * records (1M keys) restored in 19.3 s, consumer group join included; 100k keys in 1.8 s
+ * (`CHANGELOG_RESTORE_KEYS=1000000 node scripts/test.mjs integration/changelog.restore`).
+ * Applying alone (records already in memory) takes about 8 s per million: LMDB writes (with a
+ * read of each key's old entry, since the store uses expiries), msgpack decode and re-encode.
+ *
  * @module
  */
 import type { ChangeloggingStoreFactory, Offset } from './changelog.js';

@@ -33,7 +33,11 @@
  * reads the due index entries, notes which of their keys are present, lets the store expire, and
  * logs a tombstone for each key that was present and is gone. Stale index entries (a key rewritten
  * or deleted since) are dropped when they come due. Cost: one more write per put with an
- * `expiresAt`, and per expired key two `has` reads and one index delete.
+ * `expiresAt`, and per expired key two `has` reads and one index delete. The index store is a
+ * store of the wrapped factory: with LMDB a changelogged store uses 4 named databases, not 2
+ * (raise `maxDbs` past 4 per store + 2). `clear()` reads every key once (to log its tombstone).
+ * A store must always be opened through this layer (or restored into it), or its index misses
+ * entries and their expiry is not logged.
  *
  * @module
  */
