@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lmdb from 'lmdb';
+import { ChangeloggingStoreFactory } from '../../lib/state/changelog.js';
 import {
   compareKeys,
   InvalidKeyError,
@@ -47,6 +48,27 @@ const harnesses: Harness[] = [
     create() {
       const dir = mkdtempSync(join(tmpdir(), 'tributary-store-contract-'));
       const factory = new LmdbStoreFactory({ path: dir });
+      return {
+        factory,
+        async cleanup() {
+          await factory.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: 'Changelogging(MemoryStore)',
+    create() {
+      const factory = new ChangeloggingStoreFactory(new MemoryStoreFactory());
+      return { factory, cleanup: () => factory.close() };
+    },
+  },
+  {
+    name: 'Changelogging(LmdbStore)',
+    create() {
+      const dir = mkdtempSync(join(tmpdir(), 'tributary-store-contract-'));
+      const factory = new ChangeloggingStoreFactory(new LmdbStoreFactory({ path: dir }));
       return {
         factory,
         async cleanup() {
