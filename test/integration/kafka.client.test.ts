@@ -9,6 +9,7 @@ import {
   type ConsumedRecord,
   type KafkaAdapter,
   type KafkaConsumer,
+  type KafkaProducer,
   type TopicPartition,
 } from '../../lib/runtime/kafka/client.js';
 import { createTopic, deleteTopics, kafkaBrokers, skipReason, uniqueName } from '../support/kafka.js';
@@ -252,4 +253,54 @@ test('a second member of the group: the partitions split without overlap, onRevo
     assert.equal(a.events.at(-1), `+${bHad}`, 'a is told only about the partitions it gained');
     await a.consumer.disconnect();
     aOpen = false;
+  });
+
+test('a newer producer with the same transactional id fences the older one, idle or inside a transaction (aborted)',
+  { skip, timeout: 90_000 }, async (t) => {
+    const output = await createTopic(uniqueName('it-fence'));
+    t.after(() => deleteTopics(output));
+    const kafka = adapter();
+    const transactionalId = uniqueName('it-fence-task-0');
+    const record = (v: string) => ({ topic: output, key: Buffer.from('k'), value: Buffer.from(v) });
+
+    // (a) An idle producer whose first transaction comes after its successor appeared: kafkajs
+    // would re-run InitProducerId at that first transaction() and fence the successor instead.
+    const idle = await kafka.producer({ transactionalId });
+    const newer = await kafka.producer({ transactionalId });
+    try {
+      await assert.rejects(async () => {
+        const tx = await idle.transaction();
+        await tx.send([record('idle-zombie')]);
+        await tx.commit();
+      });
+      const tx = await newer.transaction();
+      await tx.send([record('newer')]);
+      await tx.commit();
+    } finally {
+      await Promise.all([idle.disconnect().catch(() => {}), newer.disconnect()]);
+    }
+
+    // (b) A producer with an open transaction when its successor appears.
+    const zombie = await kafka.producer({ transactionalId });
+    let successor: KafkaProducer | undefined;
+    try {
+      const stale = await zombie.transaction();
+      await stale.send([record('zombie-1')]); // in flight when the task moves to another instance
+      successor = await kafka.producer({ transactionalId }); // fences the zombie, aborts its transaction
+      await assert.rejects(stale.send([record('zombie-2')]).then(() => stale.commit()));
+      const tx = await successor.transaction();
+      await tx.send([record('successor')]);
+      await tx.commit();
+    } finally {
+      await Promise.all([zombie.disconnect().catch(() => {}), successor?.disconnect()]);
+    }
+
+    const read = await collecting(kafka, uniqueName('it-fence-read'), [output]);
+    try {
+      await until(() => read.received.length >= 2, () => `${read.received.length} of 2 committed records arrived`);
+      await sleep(1000);
+    } finally {
+      await read.consumer.disconnect();
+    }
+    assert.deepEqual(read.received.map((r) => text(r.value)), ['newer', 'successor']);
   });

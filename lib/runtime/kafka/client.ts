@@ -28,6 +28,11 @@
  * - Batches holding only aborted records or transaction markers never reach `eachBatch`: kafkajs
  *   resolves them itself but (autoCommit off) does not commit them, so a group's committed
  *   offset can stay behind the end offset by the markers. Lag = end − committed overstates by that.
+ * - kafkajs runs InitProducerId for a transactional id twice: at connect (idempotent manager)
+ *   and again at the producer's first `transaction()`. So an older producer that begins its
+ *   first transaction after a newer one connected bumps the epoch again and fences the NEWER
+ *   one. `producer()` begins and aborts an empty transaction, so the epoch is taken once, when
+ *   the producer is created, and a zombie's later transactions fail (tested).
  * - Transactions need `idempotent: true` and `maxInFlightRequests: 1`; one transaction at a time
  *   per producer; no KIP-447 group-metadata fencing, so the runner uses one transactional id
  *   per task (input partition).
@@ -157,7 +162,10 @@ export interface KafkaTransaction {
 }
 
 export interface ProducerOptions {
-  /** Makes the producer transactional (implies idempotent). One per task: kafkajs has no KIP-447. */
+  /**
+   * Makes the producer transactional (implies idempotent). One per task: kafkajs has no KIP-447.
+   * Getting the producer fences an older producer with the same id and aborts its open transaction.
+   */
   transactionalId?: string;
   idempotent?: boolean;
   /** Transaction timeout in ms (default 60 s). */
@@ -492,6 +500,12 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
         ...(opts.transactionTimeout === undefined ? {} : { transactionTimeout: opts.transactionTimeout }),
       });
       await producer.connect();
+      if (transactional) {
+        // kafkajs calls InitProducerId again at the first transaction(), which would let an older
+        // producer fence a newer one: take the epoch now, with an empty transaction.
+        const tx = await producer.transaction();
+        await tx.abort();
+      }
       return wrapProducer(producer, compression, transactional);
     },
     async consumer(opts) {

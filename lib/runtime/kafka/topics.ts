@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Topology } from '../../pipeline/compile.js';
-import type { KafkaAdapter, TopicDescription } from './client.js';
+import type { KafkaAdapter, TopicDescription, TopicSpec } from './client.js';
 
 /** What a topic is for. */
 export type TopicRole = 'repartition' | 'changelog' | 'output';
@@ -167,6 +167,12 @@ export interface EnsureTopicsResult {
  */
 export async function ensureTopics(adapter: KafkaAdapter, plan: TopicPlan, options: EnsureTopicsOptions = {}): Promise<EnsureTopicsResult> {
   const { leaderTimeoutMs = 30_000 } = options;
+  const toSpec = (t: PlannedTopic): TopicSpec => ({
+    name: t.name,
+    partitions: t.partitions,
+    configs: t.configs,
+    ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }),
+  });
   const admin = await adapter.admin();
   try {
     const names = plan.topics.map((t) => t.name);
@@ -184,12 +190,7 @@ export async function ensureTopics(adapter: KafkaAdapter, plan: TopicPlan, optio
     verify(before);
     const existing = new Set(before.map((d) => d.name));
     const missing = plan.topics.filter((t) => !existing.has(t.name));
-    const created = missing.length === 0 ? [] : await admin.createTopics(missing.map((t) => ({
-      name: t.name,
-      partitions: t.partitions,
-      configs: t.configs,
-      ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }),
-    })));
+    const created = missing.length === 0 ? [] : await admin.createTopics(missing.map(toSpec));
 
     // Leaders, and a second verification: a topic another instance created meanwhile may differ.
     const deadline = performance.now() + leaderTimeoutMs;
@@ -200,6 +201,16 @@ export async function ensureTopics(adapter: KafkaAdapter, plan: TopicPlan, optio
         described = await admin.describeTopics(names);
       } catch (e) {
         error = e; // KRaft: metadata of a just-created topic can lag for a moment
+      }
+      // A topic still being deleted refuses creation (TOPIC_ALREADY_EXISTS) and then vanishes:
+      // create whatever is missing again.
+      const gone = error ? [] : plan.topics.filter((t) => !described.some((d) => d.name === t.name));
+      if (gone.length > 0) {
+        try {
+          created.push(...(await admin.createTopics(gone.map(toSpec))).filter((n) => !created.includes(n)));
+        } catch (e) {
+          error = e;
+        }
       }
       const ready = !error && described.length === names.length
         && described.every((d) => d.partitions.length > 0 && d.partitions.every((p) => p.leader >= 0));
