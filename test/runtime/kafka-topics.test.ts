@@ -80,11 +80,11 @@ test('topicMismatch: partition count and cleanup policy of internal topics; outp
 });
 
 /** An admin over an in-memory map of topics: enough for ensureTopics. */
-function memoryAdapter(topics: Map<string, TopicDescription>, calls: string[]): KafkaAdapter {
+function memoryAdapter(topics: Map<string, TopicDescription>, calls: string[], beingDeleted = new Set<string>()): KafkaAdapter {
   const admin: KafkaAdmin = {
     listTopics: async () => [...topics.keys()],
     createTopics: async (specs: TopicSpec[]) => {
-      const created = specs.filter((s) => !topics.has(s.name));
+      const created = specs.filter((s) => !topics.has(s.name) && !beingDeleted.delete(s.name)); // refused once
       for (const s of created) topics.set(s.name, describe(s.name, s.partitions, { 'cleanup.policy': 'delete', ...s.configs }));
       calls.push(`create ${created.map((s) => s.name).join(',')}`);
       return created.map((s) => s.name);
@@ -130,4 +130,15 @@ test('ensureTopics creates what is missing, then finds everything in place; a mi
   });
   assert.deepEqual(otherCalls, ['disconnect'], 'nothing created');
   assert.equal(other.size, 2);
+});
+
+test('ensureTopics creates again a topic whose first creation was refused because it was still being deleted', async () => {
+  const plan = planTopics(compile(SHOP), 2);
+  const topics = new Map<string, TopicDescription>();
+  const calls: string[] = [];
+  const result = await ensureTopics(memoryAdapter(topics, calls, new Set(['shop-dedupe-1-repartition'])), plan);
+  assert.deepEqual([...result.created].sort(), plan.topics.map((t) => t.name).sort());
+  assert.deepEqual(result.existing, []);
+  assert.deepEqual(calls.slice(1), ['create shop-dedupe-1-repartition', 'disconnect']);
+  assert.equal(topics.get('shop-dedupe-1-repartition')?.partitions.length, 2);
 });

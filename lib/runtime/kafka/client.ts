@@ -145,7 +145,11 @@ export interface KafkaAdmin {
   deleteTopics(names: string[]): Promise<void>;
   /** A group's committed offsets on `topic`, per partition (`-1`: none). */
   fetchOffsets(groupId: string, topic: string): Promise<PartitionOffset[]>;
-  /** First and end offsets of every partition of `topic`. */
+  /**
+   * First and end offsets of every partition of `topic`. `high` is the last stable offset
+   * (listed read_committed): where a read_committed restore of a changelog is complete, never
+   * behind an open transaction.
+   */
   endOffsets(topic: string): Promise<PartitionWatermarks[]>;
   /** Deletes records before the given offsets (repartition topics after their offsets committed). */
   deleteRecords(topic: string, offsets: PartitionOffset[]): Promise<void>;
