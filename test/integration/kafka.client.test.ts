@@ -309,3 +309,47 @@ test('a newer producer with the same transactional id fences the older one, idle
     }
     assert.deepEqual(read.received.map((r) => text(r.value)), ['newer', 'successor']);
   });
+
+test('backpressure inside a batch: stop after 3 records and batch.pause(); after resume the unresolved rest comes again, nothing twice',
+  { skip, timeout: 90_000 }, async (t) => {
+    const topic = await createTopic(uniqueName('it-batch-pause'));
+    t.after(() => deleteTopics(topic));
+    const kafka = adapter();
+    const producer = await kafka.producer();
+    try {
+      await producer.send(Array.from({ length: 10 }, (_, i) => ({ topic, key: Buffer.from('k'), value: Buffer.from(`v${i}`) })));
+    } finally {
+      await producer.disconnect();
+    }
+
+    const processed: string[] = [];
+    let batches = 0;
+    let resume: (() => void) | undefined;
+    const consumer = await kafka.consumer({ groupId: uniqueName('it-batch-pause-group'), maxWaitTimeInMs: 100 });
+    try {
+      await consumer.subscribe([topic], { fromBeginning: true });
+      await consumer.run({
+        eachBatch: async (batch) => {
+          batches += 1;
+          for (const r of batch.records) {
+            if (batches === 1 && processed.length === 3) { // "the outputs are full"
+              resume = batch.pause();
+              return;
+            }
+            processed.push(`${r.offset}:${text(r.value)}`);
+            batch.resolveOffset(r.offset);
+          }
+        },
+      });
+      await until(() => resume !== undefined, () => `paused after ${processed.length} records`);
+      await sleep(1000);
+      assert.deepEqual(processed, ['0:v0', '1:v1', '2:v2']);
+      assert.deepEqual(consumer.paused(), [{ topic, partition: 0 }]);
+      resume?.();
+      await until(() => processed.length >= 10, () => `${processed.length} of 10 after resume`);
+      await sleep(500);
+    } finally {
+      await consumer.disconnect();
+    }
+    assert.deepEqual(processed, Array.from({ length: 10 }, (_, i) => `${i}:v${i}`));
+  });

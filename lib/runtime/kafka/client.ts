@@ -15,7 +15,9 @@
  *   (last processed + 1).
  * - `pause()` takes effect for the next fetch only: the batch in hand is still delivered. A
  *   handler that pauses its own partition should stop at once (`batch.pause()` returns the
- *   resume function and is the kafkajs way to do that) and not resolve the rest.
+ *   resume function) and not resolve the rest: after resume, fetching restarts at the first
+ *   unresolved record, so nothing is lost or seen twice (tested). `pause()` before `run()`
+ *   throws in kafkajs; pause in `onAssign`, which runs before the first fetch (tested).
  * - kafkajs has only the eager rebalance protocol and no rebalance listener: instrumentation
  *   events are not awaited. Assignment callbacks here come from `GROUP_JOIN` (the member's full
  *   assignment after every join/sync); revocations are the partitions of the previous
