@@ -100,8 +100,9 @@ export interface ConsumedBatch {
   resolveOffset(offset: string): void;
   /** Heartbeats the group (long batches must, inside `sessionTimeout`); throws when the group is rebalancing. */
   heartbeat(): Promise<void>;
-  /** False once the consumer stops or the partition is revoked/paused: stop processing. */
+  /** False once the consumer is stopping: stop processing, resolve nothing more. */
   isRunning(): boolean;
+  /** True when the batch is outdated (a seek or rebalance since the fetch): drop the rest. */
   isStale(): boolean;
   /** Pauses this partition and returns its resume function; the handler should return right after. */
   pause(): () => void;
