@@ -107,6 +107,9 @@ export const dedupeOperator = defineOperator<DedupeOptions, DedupeConfig>({
     };
   },
   keyPaths: (c) => c.key,
+  // By messageId, copies are identical events and so share the upstream partition; any other
+  // idempotency key (an order id sent from web and server) needs the stream keyed by it.
+  partitioning: (c) => (c.key.length === 1 && c.key[0] === 'messageId' ? 'any' : 'key'),
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'duplicates' }] : []),
   stores: () => ['seen'],
   create: (c, ctx) => new DedupeLogic(c, ctx),

@@ -630,6 +630,8 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
   // Not a partitioning key (the graph is global): it makes the task dead-letter an event with
   // none of the identifiers, and the logic reads the identifiers itself.
   keyPaths: (c) => c.identifiers,
+  // One identity graph for all partitions (SPEC §4.2): never repartitioned by its identifiers.
+  partitioning: () => 'global',
   outputs: (c) => [{ stream: c.output, kind: 'identity-merges' }],
   stores: () => ['ids', 'absorbed', 'persons', 'links', 'refused'],
   create: (c, ctx) => new JoinIdentityLogic(c, ctx),

@@ -8,6 +8,9 @@ import type { KeyValueStore, StoreKey } from '../state/store.js';
 import type { Clock } from '../time/clock.js';
 import type { TimerService } from '../time/timers.js';
 
+/** See {@link OperatorDefinition.partitioning}. */
+export type Partitioning = 'key' | 'any' | 'global';
+
 /** A derived record written to a named output stream. Every derived record carries a deterministic id. */
 export type DerivedRecord = Record<string, unknown>;
 
@@ -69,6 +72,14 @@ export interface OperatorDefinition<O = unknown, R = O> {
   resolve(options: O): R;
   /** The key fields (first non-null wins), or `undefined` for a stateless step. */
   keyPaths(options: R): string[] | undefined;
+  /**
+   * What the step's state needs of the partitioning (the Kafka runtime splits sub-topologies by
+   * it): `key` (default for keyed steps) — all events of a key in one task, so a repartition
+   * topic when the stream is keyed otherwise; `any` — correct under the upstream partitioning
+   * (dedupe by messageId: copies are identical events, so they already share a partition);
+   * `global` — one state for all keys (joinIdentity: a lookup in every task, one resolver).
+   */
+  partitioning?(options: R): Partitioning;
   /** The output streams it writes. */
   outputs(options: R): OutputDeclaration[];
   /** The state stores it uses (names within the step). */

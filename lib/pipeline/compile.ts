@@ -5,7 +5,7 @@
  * task per partition per sub-topology.
  */
 import type { SourceMapping } from '../event/mapping.js';
-import type { OperatorDefinition, OperatorRegistry, OutputDeclaration } from '../operator/contract.js';
+import type { OperatorDefinition, OperatorRegistry, OutputDeclaration, Partitioning } from '../operator/contract.js';
 import { parseDuration } from '../time/duration.js';
 import type { PipelineDefinition, SourceDefinition, StreamTarget } from './definition.js';
 import { stepNames } from './load.js';
@@ -22,6 +22,8 @@ export interface CompiledStep {
   config: unknown;
   /** Key fields (first non-null), or undefined for a stateless step. */
   key: string[] | undefined;
+  /** What its state needs of the partitioning (`key` for keyed steps unless the operator says otherwise). */
+  partitioning: Partitioning | undefined;
   outputs: OutputDeclaration[];
   /** Store names qualified by step: `<step>.<store>`. */
   stores: string[];
@@ -38,7 +40,11 @@ export interface CompiledStream {
   format: 'json' | 'avro';
 }
 
-/** Steps between two key changes: one Kafka sub-topology, fed by a repartition topic when re-keyed. */
+/**
+ * Steps between two re-keyings: one Kafka sub-topology. The first reads the source topic (it may
+ * hold no step when the first keyed step needs another key); each later one reads the
+ * repartition topic its first step is keyed by.
+ */
 export interface SubTopology {
   id: number;
   key: string[] | undefined;
@@ -108,6 +114,7 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
       definition,
       config,
       key: definition.keyPaths(config as never),
+      partitioning: definition.keyPaths(config as never) === undefined ? undefined : (definition.partitioning?.(config as never) ?? 'key'),
       outputs: definition.outputs(config as never),
       stores: definition.stores(config as never).map((s) => `${name}.${s}`),
     };
@@ -130,20 +137,17 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
   ];
 
   const source = resolveSource(def.source);
-  const subTopologies: SubTopology[] = [];
-  let currentKey = source.key;
+  // The source topic is partitioned by source.key (unknown when none is declared). A step that
+  // needs its own key (`partitioning: key`) and finds the stream keyed otherwise starts a new
+  // sub-topology behind a repartition topic; stateless, `any` and `global` steps never do.
+  const subTopologies: SubTopology[] = [{ id: 0, key: source.key, steps: [], input: 'source' }];
   for (const s of steps) {
-    const last = subTopologies.at(-1);
-    if (last && (s.key === undefined || sameKey(s.key, currentKey))) {
-      last.steps.push(s.name);
-      continue;
-    }
-    if (!last) {
-      subTopologies.push({ id: 0, key: s.key ?? currentKey, steps: [s.name], input: 'source' });
-    } else {
+    const current = subTopologies.at(-1) as SubTopology;
+    if (s.partitioning === 'key' && !sameKey(s.key, current.key)) {
       subTopologies.push({ id: subTopologies.length, key: s.key, steps: [s.name], input: `${def.name}-${s.name}-repartition` });
+    } else {
+      current.steps.push(s.name);
     }
-    if (s.key !== undefined) currentKey = s.key;
   }
   return { name: def.name, source, steps, streams, subTopologies, guarantee: def.guarantee ?? 'at-least-once', definition: def };
 }

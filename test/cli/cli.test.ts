@@ -71,12 +71,12 @@ test('describe: text and Mermaid', () => {
     text.stdout,
     'pipeline rees46-dedupe (at-least-once)\n' +
       '  source: (embedded input) format=csv key=userId|anonymousId allowedLateness=60000ms\n' +
-      '  sub-topology 0 (input source, key messageId)\n' +
+      '  sub-topology 0 (input source, key userId|anonymousId)\n' +
       '    dedupe: dedupe key=messageId stores=dedupe.seen → duplicates\n' +
       '  streams: events→rees46-dedupe-events, dead-letter→rees46-dedupe-dead-letter, late→rees46-dedupe-late, duplicates→rees46-dedupe-duplicates\n',
   );
   const mermaid = tributary(['describe', 'examples/rees46-dedupe/pipeline.yaml', '--mermaid']);
   assert.equal(mermaid.code, 0, mermaid.stderr);
-  assert.match(mermaid.stdout, /^flowchart LR\n {2}source\[\("input"\)\]\n {2}subgraph sub0\["sub-topology 0 · key messageId"\]\n {4}dedupe\["dedupe: dedupe<br\/>stores dedupe\.seen"\]\n {2}end\n {2}source --> dedupe\n/);
+  assert.match(mermaid.stdout, /^flowchart LR\n {2}source\[\("input"\)\]\n {2}subgraph sub0\["sub-topology 0 · key userId\|anonymousId"\]\n {4}dedupe\["dedupe: dedupe<br\/>stores dedupe\.seen"\]\n {2}end\n {2}source --> dedupe\n/);
   assert.match(mermaid.stdout, /dedupe -\.-> out_duplicates\n/);
 });

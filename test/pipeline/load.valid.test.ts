@@ -44,7 +44,7 @@ test('compile: resolved steps, stores, streams with their topics, one sub-topolo
   ]);
   assert.equal(t.source.allowedLatenessMs, 60_000);
   assert.equal(t.source.idleTimeoutMs, 30_000);
-  assert.deepEqual(t.subTopologies, [{ id: 0, key: ['messageId'], steps: ['dedupe'], input: 'source' }]);
+  assert.deepEqual(t.subTopologies, [{ id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe'], input: 'source' }], 'dedupe by messageId needs no repartition');
   assert.match(describeTopology(t), /dedupe: dedupe key=messageId stores=dedupe\.seen → duplicates/);
 });
 
@@ -57,6 +57,22 @@ test('repeated operators get indexed step names; source.timestamp maps the raw f
     ['source', ['dedupe-0']],
     ['two-dedupe-1-repartition', ['dedupe-1']],
   ]);
+});
+
+test('sub-topologies split only where a step needs its own key: the SPEC §5 pipeline', () => {
+  const def = loadPipelineFile(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url).pathname, defaultRegistry);
+  const t = compilePipeline(def, defaultRegistry);
+  assert.deepEqual(t.steps.map((s) => [s.name, s.partitioning]), [
+    ['dedupe', 'any'], ['joinIdentity', 'global'], ['sessionize', 'key'], ['windowAggregate', 'key'], ['trigger', 'key'],
+  ]);
+  assert.deepEqual(t.subTopologies, [
+    { id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe', 'joinIdentity'], input: 'source' },
+    { id: 1, key: ['personId'], steps: ['sessionize', 'windowAggregate', 'trigger'], input: 'cart-abandonment-sessionize-repartition' },
+  ]);
+  // A source without a declared key is partitioned unknowably: the first keyed step re-keys, and
+  // sub-topology 0 then only forwards.
+  const unkeyed = compilePipeline(parsePipeline('name: u\nsource: {}\nsteps:\n  - filter: { where: { type: track } }\n  - sessionize: { key: anonymousId }\n', 'p.yaml', defaultRegistry), defaultRegistry);
+  assert.deepEqual(unkeyed.subTopologies.map((s) => [s.input, s.steps]), [['source', ['filter']], ['u-sessionize-repartition', ['sessionize']]]);
 });
 
 test('the shipped schema/pipeline.schema.json is the one the registry builds (run npm run schema)', () => {
