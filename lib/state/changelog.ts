@@ -43,7 +43,7 @@
  */
 import * as lmdb from 'lmdb';
 import { Packr } from 'msgpackr';
-import { InvalidKeyError, validateExpiresAt, validateKey, validateWatermark } from './key-order.js';
+import { InvalidKeyError, keyId, validateExpiresAt, validateKey, validateWatermark } from './key-order.js';
 import type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from './store.js';
 
 /** A {@link StoreFactory} that also keeps checkpoint metadata committed with the state. */
@@ -159,20 +159,6 @@ export function offsetString(offset: Offset, what = 'offset'): string {
   return n.toString();
 }
 
-/**
- * The write buffer id of a validated key: scalars are themselves; a tuple is its parts, each
- * prefixed by U+0001 (number) or U+0002 (string) (key strings cannot contain U+0000..U+0004).
- */
-function idOf(key: StoreKey): string | number {
-  if (typeof key !== 'object') return key;
-  let id = '';
-  for (let i = 0; i < key.length; i++) {
-    const part = key[i]!;
-    id += (typeof part === 'number' ? '\u0001' : '\u0002') + part;
-  }
-  return id;
-}
-
 /** FNV-1a of a key id (32 bits): the index key of keys too long to be part of one. */
 function hashOf(id: string | number): number {
   const s = String(id);
@@ -247,7 +233,7 @@ export class ChangeloggingStore<K extends StoreKey = StoreKey, V = unknown> impl
   }
 
   private log(key: StoreKey, deleted: boolean, expiresAt: number | undefined): void {
-    const id = idOf(key);
+    const id = keyId(key);
     const change = this.changes.get(id);
     if (change === undefined) {
       this.changes.set(id, { key: ownKey(key), deleted, expiresAt });
@@ -264,10 +250,10 @@ export class ChangeloggingStore<K extends StoreKey = StoreKey, V = unknown> impl
     } catch (error) {
       if (!(error instanceof InvalidKeyError)) throw error;
       // The key is too long to be part of an index key: list it under [expiresAt, hash].
-      const ik = [expiresAt, hashOf(idOf(key))];
+      const ik = [expiresAt, hashOf(keyId(key))];
       const listed = this.index.get(ik);
       const keys = Array.isArray(listed) ? (listed as StoreKey[]) : [];
-      if (!keys.some((k) => idOf(k) === idOf(key))) this.index.put(ik, [...keys, key]);
+      if (!keys.some((k) => keyId(k) === keyId(key))) this.index.put(ik, [...keys, key]);
     }
     if (!(this.floor <= expiresAt)) this.floor = Number.isNaN(this.floor) ? NaN : expiresAt;
   }
@@ -293,7 +279,7 @@ export class ChangeloggingStore<K extends StoreKey = StoreKey, V = unknown> impl
     }
     const present = new Map<string | number, StoreKey>();
     const check = (key: StoreKey) => {
-      const id = idOf(key);
+      const id = keyId(key);
       if (!present.has(id) && this.inner.has(key as K)) present.set(id, key);
     };
     for (const ik of due) {

@@ -418,3 +418,24 @@ function describePart(p: unknown): string {
       }
   }
 }
+
+/**
+ * A validated key as one `Map` key (write buffers, change sets): scalars are themselves; a
+ * tuple is its parts, each prefixed by U+0001 (number) or U+0002 (string). Key strings cannot
+ * contain U+0000..U+0004, so no tuple id equals a string key or another tuple's id; `String(n)`
+ * is exact for every number (`-0` is normalised to `0` before).
+ *
+ * @example
+ * ```ts
+ * keyId(['p1', 5]); // '\u0002p1\u00015'
+ * ```
+ */
+export function keyId(key: StoreKey): string | number {
+  if (typeof key !== 'object') return key;
+  let id = '';
+  for (let i = 0; i < key.length; i++) {
+    const part = key[i]!;
+    id += (typeof part === 'number' ? '\u0001' : '\u0002') + part;
+  }
+  return id;
+}

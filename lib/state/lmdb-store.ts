@@ -106,6 +106,7 @@ import {
   validateExpiresAt,
   validateKey,
   validateWatermark,
+  keyId,
 } from './key-order.js';
 import type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from './store.js';
 
@@ -167,22 +168,6 @@ function lmdbBound(key: BoundKey): Key {
     return prefixEndBytes(key.slice(0, -1) as KeyPart[]);
   }
   return key as Key;
-}
-
-/**
- * The write buffer's map key for a validated key: strings and numbers are themselves; a tuple is
- * its parts, each prefixed by U+0001 (number) or U+0002 (string). Key strings cannot contain
- * U+0000..U+0004, so no tuple id equals a string key or another tuple's id; `String(n)` is
- * exact for every number (`-0` is normalised to `0` before).
- */
-function idOf(key: StoreKey): string | number {
-  if (typeof key !== 'object') return key;
-  let id = '';
-  for (let i = 0; i < key.length; i++) {
-    const part = key[i]!;
-    id += (typeof part === 'number' ? '\u0001' : '\u0002') + part;
-  }
-  return id;
 }
 
 /** Scratch index key for a scalar store key (lmdb-js encodes a key before `putSync` returns). */
@@ -762,7 +747,7 @@ export class LmdbStore<K extends StoreKey = StoreKey, V = unknown> implements Ke
   get(key: K): V | undefined {
     this.assertOpen();
     const k = validateKey(this.name, key);
-    const id = idOf(k);
+    const id = keyId(k);
     const slot = this.buf.index.get(id);
     if (slot !== undefined) return this.buf.isPut(slot) ? (this.buf.value(slot, this.codec) as V) : undefined;
     if (this.cleared) return undefined;
@@ -773,7 +758,7 @@ export class LmdbStore<K extends StoreKey = StoreKey, V = unknown> implements Ke
   has(key: K): boolean {
     this.assertOpen();
     const k = validateKey(this.name, key);
-    const id = idOf(k);
+    const id = keyId(k);
     const slot = this.buf.index.get(id);
     if (slot !== undefined) return this.buf.isPut(slot);
     return !this.cleared && this.readCommitted(id, k) !== undefined;
@@ -800,14 +785,14 @@ export class LmdbStore<K extends StoreKey = StoreKey, V = unknown> implements Ke
     this.assertOpen();
     const k = ownKey(validateKey(this.name, key));
     const expiresAt = validateExpiresAt(this.name, options?.expiresAt);
-    this.write(k, idOf(k), encodeValue(this.codec, value), expiresAt);
+    this.write(k, keyId(k), encodeValue(this.codec, value), expiresAt);
     if (expiresAt !== undefined) this.expiryInUse = true;
   }
 
   delete(key: K): void {
     this.assertOpen();
     const k = ownKey(validateKey(this.name, key));
-    this.write(k, idOf(k), undefined, undefined);
+    this.write(k, keyId(k), undefined, undefined);
   }
 
   /** Buffers a put or delete (`encoded` undefined) of `k`. */
@@ -949,7 +934,7 @@ export class LmdbStore<K extends StoreKey = StoreKey, V = unknown> implements Ke
       }
       this.upcomingAt++;
       const key = keyOfExpiry(ik);
-      const id = idOf(key);
+      const id = keyId(key);
       // A buffered write or delete of the key decides (its own expiry was handled above).
       if (buf.index.has(id)) continue;
       buf.newSlot(key, id, PRESENT, expiresAt);
