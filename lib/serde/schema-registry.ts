@@ -1,0 +1,221 @@
+/**
+ * A small Confluent Schema Registry client (SPEC §6 "Serialisation"): fetch a writer schema by
+ * id (`GET /schemas/ids/{id}`) and register a schema under a subject
+ * (`POST /subjects/{subject}/versions`). Both are cached for the life of the client — a schema
+ * id never changes meaning, and registering the same schema twice gives the same id — and
+ * concurrent calls for the same id or schema share one request, so a partition's worth of
+ * records with a new schema id costs one round trip.
+ *
+ * Only Avro schemas are supported (a `schemaType` of `PROTOBUF` or `JSON` is an error). No
+ * authentication: put credentials in the URL's user-info or pass a `fetch` that adds headers.
+ */
+import avsc from 'avsc';
+import type { Type } from 'avsc';
+
+/**
+ * Options of {@link SchemaRegistryClient}.
+ *
+ * @example
+ * ```ts
+ * const options: SchemaRegistryOptions = { timeoutMs: 5_000 };
+ * ```
+ */
+export interface SchemaRegistryOptions {
+  /** The `fetch` to use (tests, proxies, auth headers). Default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Abort a request after this many ms. Default 10 000. */
+  timeoutMs?: number;
+}
+
+/**
+ * A failed registry request. `status` is the HTTP status (undefined when no response came:
+ * connection refused, DNS, timeout); `errorCode` and `registryMessage` are the registry's
+ * `error_code` and `message` when its error body had them.
+ *
+ * @example
+ * ```ts
+ * try { await registry.schemaById(7); } catch (err) {
+ *   if (err instanceof SchemaRegistryError && err.status === 404) console.error('no schema 7');
+ * }
+ * ```
+ */
+export class SchemaRegistryError extends Error {
+  override readonly name = 'SchemaRegistryError';
+  constructor(
+    message: string,
+    readonly url: string,
+    readonly status: number | undefined,
+    readonly errorCode: number | undefined,
+    readonly registryMessage: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The registry's media type for requests and responses. */
+const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A Confluent Schema Registry client with per-id and per-subject+schema caches.
+ *
+ * @example
+ * ```ts
+ * const registry = new SchemaRegistryClient('http://localhost:8081');
+ * const id = await registry.register('behavior-events-value', avroEventSchema()); // e.g. 1
+ * const writer = await registry.schemaById(id);   // avsc Type, cached
+ * registry.cachedSchemaById(id) === writer;       // true: no request
+ * ```
+ */
+export class SchemaRegistryClient {
+  private readonly baseUrl: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly byId = new Map<number, Type>();
+  private readonly fetching = new Map<number, Promise<Type>>();
+  private readonly ids = new Map<string, Promise<number>>();
+
+  constructor(url: string, options?: SchemaRegistryOptions) {
+    this.baseUrl = url.replace(/\/+$/, '');
+    this.fetchFn = options?.fetch ?? globalThis.fetch;
+    this.timeoutMs = options?.timeoutMs ?? 10_000;
+  }
+
+  /**
+   * The writer schema with this id, as an avsc `Type` (`wrapUnions: true`). Fetched once
+   * (`GET /schemas/ids/{id}`); concurrent calls share the request; a failure is not cached, so
+   * the next call retries. Rejects with a {@link SchemaRegistryError} (status 404 and
+   * error_code 40403 for an unknown id), or an `Error` when the schema is not Avro or does not parse.
+   *
+   * @example
+   * ```ts
+   * const writer = await registry.schemaById(7);
+   * decodeAvroEvent(body, { writerType: writer });
+   * ```
+   */
+  schemaById(id: number): Promise<Type> {
+    const cached = this.byId.get(id);
+    if (cached !== undefined) return Promise.resolve(cached);
+    let pending = this.fetching.get(id);
+    if (pending === undefined) {
+      pending = this.fetchSchema(id).finally(() => this.fetching.delete(id));
+      this.fetching.set(id, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * The writer schema with this id if it was fetched (or registered) before, without a request.
+   * Lets a decoder stay synchronous on the common path.
+   *
+   * @example
+   * ```ts
+   * const writer = registry.cachedSchemaById(7) ?? (await registry.schemaById(7));
+   * ```
+   */
+  cachedSchemaById(id: number): Type | undefined {
+    return this.byId.get(id);
+  }
+
+  /**
+   * Registers `schema` (an Avro schema as a JSON object) under `subject` and resolves with its
+   * id (`POST /subjects/{subject}/versions`, body `{"schema": "<the schema as a JSON string>"}`).
+   * Cached per subject and schema text; the schema also becomes {@link cachedSchemaById} of the id.
+   * Rejects with a {@link SchemaRegistryError} (e.g. 409 for an incompatible schema).
+   *
+   * @example
+   * ```ts
+   * const id = await registry.register('campaign-triggers-value', derivedAvroSchema('triggers'));
+   * frameConfluent(id, body);
+   * ```
+   */
+  register(subject: string, schema: object): Promise<number> {
+    const text = JSON.stringify(schema);
+    const key = `${subject}\u0000${text}`;
+    let pending = this.ids.get(key);
+    if (pending === undefined) {
+      pending = this.post(subject, text, schema);
+      this.ids.set(key, pending);
+      pending.catch(() => this.ids.delete(key));
+    }
+    return pending;
+  }
+
+  private async fetchSchema(id: number): Promise<Type> {
+    if (!Number.isInteger(id) || id < 0) throw new RangeError(`schema id must be a non-negative integer, got ${id}`);
+    const url = `${this.baseUrl}/schemas/ids/${id}`;
+    const body = await this.request('GET', url);
+    const schemaText = (body as { schema?: unknown } | null)?.schema;
+    const schemaType = (body as { schemaType?: unknown } | null)?.schemaType;
+    if (schemaType !== undefined && schemaType !== 'AVRO') {
+      throw new Error(`schema registry GET ${url}: schema ${id} is ${String(schemaType)}, not AVRO`);
+    }
+    if (typeof schemaText !== 'string') throw new Error(`schema registry GET ${url}: response has no "schema" string: ${JSON.stringify(body)}`);
+    let type: Type;
+    try {
+      type = avsc.Type.forSchema(JSON.parse(schemaText) as avsc.Schema, { wrapUnions: true });
+    } catch (err) {
+      throw new Error(`schema registry GET ${url}: schema ${id} is not a valid Avro schema: ${errorMessage(err)}`, { cause: err });
+    }
+    this.byId.set(id, type);
+    return type;
+  }
+
+  private async post(subject: string, text: string, schema: object): Promise<number> {
+    const url = `${this.baseUrl}/subjects/${encodeURIComponent(subject)}/versions`;
+    const body = await this.request('POST', url, JSON.stringify({ schema: text }));
+    const id = (body as { id?: unknown } | null)?.id;
+    if (typeof id !== 'number' || !Number.isInteger(id)) throw new Error(`schema registry POST ${url}: response has no integer "id": ${JSON.stringify(body)}`);
+    if (!this.byId.has(id)) {
+      try {
+        this.byId.set(id, avsc.Type.forSchema(schema as avsc.Schema, { wrapUnions: true }));
+      } catch {
+        // The registry accepted it; a later schemaById(id) fetches it and reports the problem.
+      }
+    }
+    return id;
+  }
+
+  private async request(method: 'GET' | 'POST', url: string, body?: string): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(url, {
+        method,
+        headers: body === undefined ? { accept: CONTENT_TYPE } : { accept: CONTENT_TYPE, 'content-type': CONTENT_TYPE },
+        ...(body === undefined ? {} : { body }),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      const why = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${this.timeoutMs}ms` : errorMessage(err);
+      const cause = (err as { cause?: unknown }).cause;
+      const detail = cause instanceof Error && cause.message !== '' ? `${why} (${cause.message})` : why;
+      throw new SchemaRegistryError(`schema registry ${method} ${url} failed: ${detail}`, url, undefined, undefined, undefined, { cause: err });
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const code = (json as { error_code?: unknown } | undefined)?.error_code;
+      const msg = (json as { message?: unknown } | undefined)?.message;
+      const errorCode = typeof code === 'number' ? code : undefined;
+      const registryMessage = typeof msg === 'string' ? msg : undefined;
+      const what =
+        errorCode !== undefined || registryMessage !== undefined
+          ? ` (error_code ${errorCode ?? '?'}: ${registryMessage ?? ''})`
+          : text === ''
+            ? ''
+            : `: ${text.slice(0, 200)}`;
+      throw new SchemaRegistryError(`schema registry ${method} ${url}: HTTP ${res.status} ${res.statusText}${what}`, url, res.status, errorCode, registryMessage);
+    }
+    if (json === undefined) throw new SchemaRegistryError(`schema registry ${method} ${url}: HTTP ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`, url, res.status, undefined, undefined);
+    return json;
+  }
+}
