@@ -7,7 +7,8 @@
  * records with a new schema id costs one round trip.
  *
  * Only Avro schemas are supported (a `schemaType` of `PROTOBUF` or `JSON` is an error). No
- * authentication: put credentials in the URL's user-info or pass a `fetch` that adds headers.
+ * authentication of its own (Node's fetch refuses credentials in the URL): pass a `fetch` that
+ * adds an `Authorization` header.
  */
 import avsc from 'avsc';
 import type { Type } from 'avsc';
