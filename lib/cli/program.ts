@@ -11,11 +11,28 @@ import { DefinitionError } from '../pipeline/errors.js';
 import { loadPipelineFile } from '../pipeline/load.js';
 import { formatSummary, runEmbedded } from '../runtime/embedded.js';
 import { generateEvents, writeEventsNdjson } from '../generate/index.js';
+import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
+import { formatKafkaSummary, runKafka } from '../runtime/kafka/runner.js';
+import { SchemaRegistryClient } from '../serde/schema-registry.js';
 
 /** Where the program writes; tests capture both. */
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+}
+
+interface RunOptions {
+  input?: string;
+  outDir?: string;
+  brokers?: string;
+  bounded?: boolean;
+  schemaRegistry?: string;
+  sessionTimeout: number;
+  stateDir?: string;
+  format?: 'json' | 'csv' | 'avro';
+  checkpointEvery: number;
+  quiet?: boolean;
+  statePort?: number;
 }
 
 /** Exit codes of SPEC §7. */
@@ -63,28 +80,60 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
 
   program
     .command('run')
-    .description('run a pipeline embedded: a file or stdin in, <out-dir>/<stream>.ndjson out, LMDB state')
+    .description('run a pipeline: embedded (--input: a file or stdin in, <out-dir>/<stream>.ndjson out) or against Kafka (--brokers, KAFKA_BROKERS or kafka.brokers in the definition)')
     .argument('<pipeline>', 'pipeline definition (.yaml, .yml or .json)')
-    .requiredOption('-i, --input <file|->', 'input: NDJSON, CSV or Avro file, or - for stdin (NDJSON)')
-    .requiredOption('-o, --out-dir <dir>', 'directory for the output streams')
-    .option('-s, --state-dir <dir>', 'LMDB state directory (default <out-dir>/.state, fresh per run; an explicit one keeps state across runs)')
+    .option('-i, --input <file|->', 'embedded: input NDJSON, CSV or Avro file, or - for stdin (NDJSON)')
+    .option('-o, --out-dir <dir>', 'embedded: directory for the output streams')
+    .option('-b, --brokers <host:port,...>', 'Kafka: bootstrap brokers (default KAFKA_BROKERS, then kafka.brokers of the definition)')
+    .option('--bounded', 'Kafka: stop at the end offsets the source topic has at start (a replay or backfill), closing every session, window and timer')
+    .option('--schema-registry <url>', 'Kafka: Confluent schema registry for Avro (default SCHEMA_REGISTRY_URL, then kafka.schemaRegistry)')
+    .option('--session-timeout <ms>', 'Kafka: consumer group session timeout', int('--session-timeout'), 30_000)
+    .option('-s, --state-dir <dir>', 'LMDB state directory (embedded: default <out-dir>/.state, fresh per run, an explicit one keeps state across runs; Kafka: default ./state, tasks under <dir>/<app>/<task>)')
     .addOption(new Option('-f, --format <format>', 'input format (default from the file extension)').choices(['json', 'csv', 'avro']))
     .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)
     .option('-q, --quiet', 'no progress lines')
     .option('--state-port <port>', 'serve GET /state/<step>/<key> (current values, e.g. of windowAggregate) while the run lasts', int('--state-port'))
-    .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n')
-    .action(async (file: string, opts: { input: string; outDir: string; stateDir?: string; format?: 'json' | 'csv' | 'avro'; checkpointEvery: number; quiet?: boolean; statePort?: number }) => {
+    .addHelpText('after', '\nExamples:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n  tributary run examples/cart-abandonment/pipeline.yaml --brokers localhost:9092 --state-dir state\n')
+    .action(async (file: string, opts: RunOptions) => {
       const topology = load(file);
+      const brokers = opts.brokers ?? process.env.KAFKA_BROKERS ?? topology.definition.kafka?.brokers?.join(',');
+      if (opts.input === undefined && brokers === undefined) {
+        io.stderr('error: say where the events come from: --input <file> (embedded) or --brokers <host:port> (Kafka; or KAFKA_BROKERS, or kafka.brokers in the definition)\n');
+        throw new ExitCode(EXIT.invalid);
+      }
+      if (opts.input !== undefined && opts.outDir === undefined) {
+        io.stderr('error: --input needs --out-dir <dir> for the output streams\n');
+        throw new ExitCode(EXIT.invalid);
+      }
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
+        if (opts.input === undefined) {
+          if (!topology.source.topic) {
+            io.stderr(`error: ${file}: source.topic is required to run against Kafka\n`);
+            throw new ExitCode(EXIT.invalid);
+          }
+          const registryUrl = opts.schemaRegistry ?? process.env.SCHEMA_REGISTRY_URL ?? topology.definition.kafka?.schemaRegistry;
+          const summary = await runKafka({
+            topology,
+            adapter: createKafkaJsAdapter({ brokers: (brokers as string).split(',').map((b) => b.trim()).filter(Boolean), clientId: topology.name }),
+            stateDir: opts.stateDir ?? 'state',
+            bounded: opts.bounded === true,
+            signal: abort.signal,
+            sessionTimeoutMs: opts.sessionTimeout,
+            ...(registryUrl ? { schemaRegistry: new SchemaRegistryClient(registryUrl) } : {}),
+            log: opts.quiet ? undefined : (line) => io.stderr(`${line}\n`),
+          });
+          io.stdout(formatKafkaSummary(summary) + '\n');
+          return;
+        }
         const summary = await runEmbedded({
           topology,
           input: opts.input,
           format: opts.format,
-          outDir: opts.outDir,
+          outDir: opts.outDir as string,
           stateDir: opts.stateDir,
           checkpointEvery: opts.checkpointEvery,
           statePort: opts.statePort,

@@ -51,6 +51,11 @@ export interface SubTopology {
   steps: string[];
   /** `source` for the first; else `<app>-<step>-repartition`. */
   input: string;
+  /**
+   * Its task count: `source` (one per source partition), or `1` for a sub-topology that starts
+   * with a `global` step (joinIdentity: one identity graph, so one task sees every event).
+   */
+  partitions: 'source' | 1;
 }
 
 export interface ResolvedSource {
@@ -139,15 +144,17 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
   const source = resolveSource(def.source);
   // The source topic is partitioned by source.key (unknown when none is declared). A step that
   // needs its own key (`partitioning: key`) and finds the stream keyed otherwise starts a new
-  // sub-topology behind a repartition topic; stateless, `any` and `global` steps never do.
-  const subTopologies: SubTopology[] = [{ id: 0, key: source.key, steps: [], input: 'source' }];
+  // sub-topology behind a repartition topic; stateless and `any` steps never do.
+  // A `global` step (joinIdentity) runs where it sees every event: behind a single-partition
+  // repartition topic, in one task (unless the pipeline already runs in one).
+  const subTopologies: SubTopology[] = [{ id: 0, key: source.key, steps: [], input: 'source', partitions: 'source' }];
   for (const s of steps) {
     const current = subTopologies.at(-1) as SubTopology;
-    if (s.partitioning === 'key' && !sameKey(s.key, current.key)) {
-      subTopologies.push({ id: subTopologies.length, key: s.key, steps: [s.name], input: `${def.name}-${s.name}-repartition` });
-    } else {
-      current.steps.push(s.name);
-    }
+    const next = (key: string[] | undefined, partitions: 'source' | 1) =>
+      subTopologies.push({ id: subTopologies.length, key, steps: [s.name], input: `${def.name}-${s.name}-repartition`, partitions });
+    if (s.partitioning === 'global' && current.partitions !== 1) next(undefined, 1);
+    else if (s.partitioning === 'key' && !sameKey(s.key, current.key)) next(s.key, 'source');
+    else current.steps.push(s.name);
   }
   return { name: def.name, source, steps, streams, subTopologies, guarantee: def.guarantee ?? 'at-least-once', definition: def };
 }
@@ -158,7 +165,7 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
 export function describeTopology(t: Topology): string {
   const lines = [`pipeline ${t.name} (${t.guarantee})`, `  source: ${t.source.topic ?? '(embedded input)'} format=${t.source.format} key=${t.source.key?.join('|') ?? '(none)'} allowedLateness=${t.source.allowedLatenessMs}ms`];
   for (const sub of t.subTopologies) {
-    lines.push(`  sub-topology ${sub.id} (input ${sub.input}, key ${sub.key?.join('|') ?? '(none)'})`);
+    lines.push(`  sub-topology ${sub.id} (input ${sub.input}, key ${sub.key?.join('|') ?? '(none)'}${sub.partitions === 1 ? ', one task' : ''})`);
     for (const name of sub.steps) {
       const s = t.steps.find((x) => x.name === name) as CompiledStep;
       lines.push(`    ${s.name}: ${s.operator}${s.key ? ` key=${s.key.join('|')}` : ''}${s.stores.length ? ` stores=${s.stores.join(',')}` : ''}${s.outputs.length ? ` → ${s.outputs.map((o) => o.stream).join(', ')}` : ''}`);

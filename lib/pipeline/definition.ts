@@ -47,6 +47,8 @@ export interface PipelineDefinition {
   outputs?: Record<string, StreamTarget>;
   /** Kafka delivery guarantee. Default `at-least-once`. */
   guarantee?: 'at-least-once' | 'exactly-once';
+  /** Kafka connection defaults (the CLI's `--brokers` / `KAFKA_BROKERS` win). */
+  kafka?: { brokers?: string[]; schemaRegistry?: string };
 }
 
 /** Streams every pipeline has. */

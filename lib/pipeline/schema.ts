@@ -79,6 +79,15 @@ export function buildPipelineSchema(registry: OperatorRegistry): Record<string, 
       sink: streamTarget,
       outputs: { type: 'object', propertyNames: { pattern: NAME }, additionalProperties: streamTarget },
       guarantee: { enum: ['at-least-once', 'exactly-once'] },
+      kafka: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'where to run against Kafka (overridden by --brokers / KAFKA_BROKERS and --schema-registry / SCHEMA_REGISTRY_URL)',
+        properties: {
+          brokers: { type: 'array', items: { type: 'string', pattern: '^[^\\s,]+:[0-9]+$' }, minItems: 1, description: 'bootstrap brokers, host:port' },
+          schemaRegistry: { type: 'string', pattern: '^https?://', description: 'Confluent schema registry URL (Avro with the registry wire format)' },
+        },
+      },
     },
   };
 }

@@ -206,6 +206,17 @@ export class Task {
     this.advance();
   }
 
+  /**
+   * Processes an event that an upstream task already took through the source checks and
+   * earlier steps (Kafka: read from a repartition topic). No lateness check: the upstream did
+   * it, and this task's watermark comes from what its upstream tasks report
+   * ({@link advanceWatermark}), which never passes an event still on its way.
+   */
+  pipeForwarded(event: TributaryEvent, input?: { raw: string; source: string }): void {
+    this.runSteps(event, 0, input);
+    this.advance();
+  }
+
   private runSteps(event: TributaryEvent, from: number, input?: { raw: string; source: string }): void {
     let current: TributaryEvent | null = event;
     for (let i = from; i < this.steps.length && current; i++) {

@@ -100,6 +100,7 @@ function memoryAdapter(topics: Map<string, TopicDescription>, calls: string[], b
     admin: async () => admin,
     producer: async () => { throw new Error('not used'); },
     consumer: async () => { throw new Error('not used'); },
+    readPartition: () => { throw new Error('not used'); },
   };
 }
 

@@ -108,6 +108,23 @@ export interface ConsumedBatch {
   pause(): () => void;
 }
 
+/** Where a send put the records of one topic partition: offsets `baseOffset` … `baseOffset + count − 1`. */
+export interface SentBatch {
+  topic: string;
+  partition: number;
+  baseOffset: string;
+}
+
+/** Options of {@link KafkaAdapter.readPartition}. */
+export interface ReadPartitionOptions {
+  /** First offset to read (a decimal string), or `earliest`. */
+  from: string;
+  /** Last offset wanted (inclusive): reading ends once the partition is consumed up to it. */
+  upTo: string;
+  /** Skip aborted transactional records (default true). */
+  readCommitted?: boolean;
+}
+
 /** The committed offset of a partition of a group (`-1` when none). */
 export interface PartitionOffset {
   partition: number;
@@ -161,7 +178,8 @@ export interface KafkaAdmin {
 
 /** A transaction of a transactional producer. */
 export interface KafkaTransaction {
-  send(records: ProducerRecord[]): Promise<void>;
+  /** Sends within the transaction; returns the base offset per topic partition written. */
+  send(records: ProducerRecord[]): Promise<SentBatch[]>;
   /** Commits the consumer group's offsets with this transaction (offset = next to read). */
   sendOffsets(args: { groupId: string; offsets: TopicPartitionOffset[] }): Promise<void>;
   commit(): Promise<void>;
@@ -181,8 +199,8 @@ export interface ProducerOptions {
 
 /** A producer; connected when returned. */
 export interface KafkaProducer {
-  /** Sends and waits for the acknowledgements of all in-sync replicas. */
-  send(records: ProducerRecord[]): Promise<void>;
+  /** Sends and waits for the acknowledgements of all in-sync replicas; returns the base offset per topic partition written. */
+  send(records: ProducerRecord[]): Promise<SentBatch[]>;
   /** Begins a transaction (transactional producers only; one at a time). */
   transaction(): Promise<KafkaTransaction>;
   disconnect(): Promise<void>;
@@ -233,6 +251,13 @@ export interface KafkaAdapter {
   admin(): Promise<KafkaAdmin>;
   producer(options?: ProducerOptions): Promise<KafkaProducer>;
   consumer(options: ConsumerOptions): Promise<KafkaConsumer>;
+  /**
+   * The records of one partition from `from` up to `upTo`, in offset order, outside any
+   * consumer group's offsets (Java's `assign` + `seek`): what a task reads to restore a store
+   * from its changelog. Ends when the consumer's position passes `upTo`, transaction markers
+   * and compacted-away offsets included.
+   */
+  readPartition(topic: string, partition: number, options: ReadPartitionOptions): AsyncIterable<ConsumedRecord>;
 }
 
 export type KafkaLogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
@@ -278,6 +303,13 @@ function topicMessages(records: ProducerRecord[]) {
     });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function sent(metadata: Array<{ topicName: string; partition: number; baseOffset?: string }>): SentBatch[] {
+  return metadata.map((m) => {
+    if (m.baseOffset === undefined) throw new Error(`no base offset in the produce response for ${m.topicName}/${m.partition}`);
+    return { topic: m.topicName, partition: m.partition, baseOffset: m.baseOffset };
+  });
 }
 
 /** Offsets grouped per topic, the shape kafkajs wants for commits and sendOffsets. */
@@ -374,7 +406,8 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
 function wrapTransaction(tx: Transaction, compression: CompressionTypes): KafkaTransaction {
   return {
     async send(records) {
-      if (records.length > 0) await tx.sendBatch({ topicMessages: topicMessages(records), compression });
+      if (records.length === 0) return [];
+      return sent(await tx.sendBatch({ topicMessages: topicMessages(records), compression }));
     },
     async sendOffsets({ groupId, offsets }) {
       await tx.sendOffsets({ consumerGroupId: groupId, topics: offsetsByTopic(offsets) });
@@ -387,7 +420,8 @@ function wrapTransaction(tx: Transaction, compression: CompressionTypes): KafkaT
 function wrapProducer(producer: Producer, compression: CompressionTypes, transactional: boolean): KafkaProducer {
   return {
     async send(records) {
-      if (records.length > 0) await producer.sendBatch({ topicMessages: topicMessages(records), acks: -1, compression });
+      if (records.length === 0) return [];
+      return sent(await producer.sendBatch({ topicMessages: topicMessages(records), acks: -1, compression }));
     },
     async transaction() {
       if (!transactional) throw new Error('transaction(): the producer has no transactionalId');
@@ -529,5 +563,97 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
       await consumer.connect();
       return wrapConsumer(consumer);
     },
+    readPartition: (topic, partition, opts) => readPartition(kafka, options.clientId ?? 'tributary', topic, partition, opts),
   };
+}
+
+/**
+ * {@link KafkaAdapter.readPartition} on kafkajs, which has no `assign`: a consumer in a group of
+ * its own (never committing) subscribes to the topic, pauses every other partition on each join
+ * and seeks the wanted one. The end is detected from kafkajs's END_BATCH_PROCESS events, whose
+ * `lastOffset` also covers batches of transaction markers only (they never reach `eachBatch`).
+ * One fetched batch is held at a time: the consumer waits until the reader has taken it.
+ */
+async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: string, topic: string, partition: number, opts: ReadPartitionOptions): AsyncGenerator<ConsumedRecord> {
+  const upTo = BigInt(opts.upTo);
+  if (upTo < 0n || (opts.from !== 'earliest' && BigInt(opts.from) > upTo)) return;
+  const consumer = kafka.consumer({
+    groupId: `${clientId}-read-${topic}-${partition}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+    allowAutoTopicCreation: false,
+    readUncommitted: !(opts.readCommitted ?? true),
+    maxWaitTimeInMs: 100,
+    maxBytes: 64 << 20,
+    maxBytesPerPartition: 16 << 20,
+  });
+  type Item = { records: ConsumedRecord[] } | { end: bigint };
+  const queue: Item[] = [];
+  let wake: (() => void) | undefined;
+  let release: (() => void) | undefined;
+  let failed: unknown;
+  let done = false;
+  const push = (item: Item) => {
+    queue.push(item);
+    wake?.();
+  };
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    const others = flatten(event.payload.memberAssignment).filter((tp) => tp.topic !== topic || tp.partition !== partition);
+    if (others.length > 0) consumer.pause(partitionsByTopic(others));
+    // A new group starts at the earliest offset (fromBeginning); elsewhere, seek.
+    if (opts.from !== 'earliest' && flatten(event.payload.memberAssignment).some((tp) => tp.topic === topic && tp.partition === partition)) {
+      consumer.seek({ topic, partition, offset: opts.from });
+    }
+  });
+  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+    const p = event.payload as { topic: string; partition: number; lastOffset?: string };
+    if (p.topic === topic && p.partition === partition && p.lastOffset !== undefined) push({ end: BigInt(p.lastOffset) });
+  });
+  consumer.on(consumer.events.CRASH, (event) => {
+    if (!event.payload.restart) {
+      failed = event.payload.error;
+      wake?.();
+    }
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    void consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (done || batch.topic !== topic || batch.partition !== partition || batch.messages.length === 0) return;
+        push({
+          records: batch.messages.map((m) => ({
+            topic, partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null, headers: toHeaders(m.headers), timestamp: Number(m.timestamp),
+          })),
+        });
+        await new Promise<void>((resolve) => (release = resolve));
+      },
+    }).catch((error: unknown) => {
+      failed = error ?? new Error('consumer failed');
+      wake?.();
+    });
+    for (;;) {
+      while (queue.length === 0) {
+        if (failed !== undefined) throw failed instanceof Error ? failed : new Error(String(failed));
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      const item = queue.shift() as Item;
+      if ('end' in item) {
+        if (item.end >= upTo) return;
+        continue;
+      }
+      for (const r of item.records) {
+        if (BigInt(r.offset) > upTo) return;
+        yield r;
+        if (BigInt(r.offset) === upTo) return;
+      }
+      const r = release;
+      release = undefined;
+      r?.();
+    }
+  } finally {
+    done = true;
+    release?.();
+    await consumer.disconnect();
+  }
 }

@@ -46,6 +46,15 @@ export function topicNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The runner's own store of each task of sub-topology `id` (its watermark, and what its upstream
+ * tasks last reported), changelogged like the steps' stores so a task that moves keeps its event
+ * time. Step names cannot start with `_`, so it never collides with a step's store.
+ */
+export function taskStoreName(id: number): string {
+  return `_task.s${id}`;
+}
+
 /** The changelog topic of a store qualified as `<step>.<store>`: `<app>-<step>.<store>-changelog`. */
 export function changelogTopic(app: string, store: string): string {
   return `${app}-${store}-changelog`;
@@ -106,14 +115,13 @@ export function planTopics(topology: Topology, sourcePartitions: number): TopicP
   };
 
   for (const sub of topology.subTopologies) {
+    const partitions = sub.partitions === 1 ? 1 : sourcePartitions;
     if (sub.input !== 'source') {
-      add({ name: sub.input, role: 'repartition', of: sub.steps[0] ?? `sub-topology ${sub.id}`, partitions: sourcePartitions, configs: { ...REPARTITION_CONFIGS }, strict: true });
+      add({ name: sub.input, role: 'repartition', of: sub.steps[0] ?? `sub-topology ${sub.id}`, partitions, configs: { ...REPARTITION_CONFIGS }, strict: true });
     }
-    for (const stepName of sub.steps) {
-      const step = topology.steps.find((s) => s.name === stepName);
-      for (const store of step?.stores ?? []) {
-        add({ name: changelogTopic(app, store), role: 'changelog', of: store, partitions: sourcePartitions, configs: { ...CHANGELOG_CONFIGS }, strict: true });
-      }
+    const stores = [...sub.steps.flatMap((name) => topology.steps.find((s) => s.name === name)?.stores ?? []), taskStoreName(sub.id)];
+    for (const store of stores) {
+      add({ name: changelogTopic(app, store), role: 'changelog', of: store, partitions, configs: { ...CHANGELOG_CONFIGS }, strict: true });
     }
   }
   for (const stream of topology.streams) {

@@ -1,0 +1,797 @@
+/**
+ * The Kafka runtime (SPEC §6 "Kafka"): a compiled pipeline as a consumer-group topology.
+ *
+ * - Application id = pipeline name = consumer group. One consumer per instance subscribes to the
+ *   source topic and every repartition topic; each assigned partition is a task
+ *   (`<sub-topology>_<partition>`, as in Kafka Streams) running that sub-topology's steps with
+ *   its own LMDB environment under `<state-dir>/<app>/<task>`.
+ * - Every store write is change-logged: a task's commit sends its outputs and its stores'
+ *   changelog records (partition = the task's partition), records the changelog offsets beside
+ *   the state in one LMDB transaction, and only then commits the input offsets (at-least-once);
+ *   with `guarantee: exactly-once` outputs, changelog records and input offsets go in one Kafka
+ *   transaction of the task's own transactional producer (`<app>-<task>`; kafkajs has no
+ *   KIP-447 fencing), and the LMDB flush follows the commit. Tasks commit after every batch and
+ *   on a timer, so nothing processed is left uncommitted when a rebalance takes a partition.
+ * - On assignment a task restores each store whose local checkpoint is missing, unreadable or
+ *   behind its changelog, before it processes anything (its partition stays paused meanwhile).
+ * - Event time: a source task's watermark is its partition's (highest event time − allowed
+ *   lateness; idle after `idleTimeout` → advances with processing time). A task that writes into
+ *   a repartition topic also writes watermark markers to each of its partitions (headers
+ *   `tributary-watermark`: ms, `idle` or `end`; `tributary-task`: its id), after the events they
+ *   cover; a downstream task's watermark is the minimum over its upstream tasks (idle ones left
+ *   out), as Flink does across a network shuffle.
+ * - Bounded runs (`bounded: true`): the end offsets of the source topic at start are the end of
+ *   input; each source task ends there (watermark +∞, everything fires), the end travels on as
+ *   `end` markers, and the runner stops once every task it holds has ended.
+ * - Backpressure: the consumer fetches at most `maxBytesPerPartition` per partition and waits
+ *   while a batch is processed; a task commits (sends and waits) every `maxPendingRecords`
+ *   outputs, so memory stays bounded when outputs or state are slower than input.
+ * - Failures: a task whose commit fails is dropped without flushing (its uncommitted writes are
+ *   discarded, its transaction aborted), its partition rewound to the last committed offset and
+ *   the task opened again (restoring what the changelog has). Stop (signal) = stop fetching, let
+ *   the current batch finish, commit every task, close stores, leave the group.
+ */
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import type { TributaryEvent } from '../../event/event.js';
+import { resolveKey } from '../../event/key.js';
+import { createMetrics, counterValues, type PipelineMetrics } from '../../metrics/metrics.js';
+import type { DerivedRecord } from '../../operator/contract.js';
+import type { SubTopology, Topology } from '../../pipeline/compile.js';
+import { ChangeloggingStoreFactory, changelogTopic } from '../../state/changelog.js';
+import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
+import { LmdbStoreFactory } from '../../state/lmdb-store.js';
+import type { KeyValueStore } from '../../state/store.js';
+import { systemClock, type Clock } from '../../time/clock.js';
+import type { WatermarkSnapshot } from '../../time/watermark.js';
+import { Task, type DeadLetterRecord, type SourceInput } from '../task.js';
+import type { ConsumedBatch, ConsumedRecord, KafkaAdapter, KafkaAdmin, KafkaConsumer, KafkaProducer, ProducerRecord, SentBatch, TopicPartition } from './client.js';
+import { createSourceDecoder, createStreamEncoder, type SourceDecoder, type StreamEncoder } from './codec.js';
+import type { SchemaRegistryClient } from '../../serde/schema-registry.js';
+import { ensureTopics, planTopics, taskStoreName } from './topics.js';
+
+/** Headers of a watermark marker on a repartition topic. */
+export const WATERMARK_HEADER = 'tributary-watermark';
+export const TASK_HEADER = 'tributary-task';
+/** Dead-letter headers (SPEC §9). */
+export const DEAD_LETTER_HEADERS = {
+  reason: 'tributary-reason',
+  detail: 'tributary-detail',
+  topic: 'tributary-source-topic',
+  partition: 'tributary-source-partition',
+  offset: 'tributary-source-offset',
+} as const;
+
+export interface KafkaRunOptions {
+  topology: Topology;
+  adapter: KafkaAdapter;
+  /** Root of the task state directories: `<stateDir>/<app>/<task>`. */
+  stateDir: string;
+  /** Stop at the source's end offsets as they are at start (a replay or backfill); default: run until stopped. */
+  bounded?: boolean;
+  /** Aborting stops the runner gracefully (drain, commit, close, leave the group). */
+  signal?: AbortSignal;
+  /** Confluent schema registry for Avro sources and outputs. */
+  schemaRegistry?: SchemaRegistryClient;
+  clock?: Clock;
+  registry?: Registry;
+  /** Outputs a task may hold before it commits (backpressure bound); default 5000. */
+  maxPendingRecords?: number;
+  /** How often idle tasks re-evaluate their watermark and commit what fired; default 1000 ms. */
+  tickMs?: number;
+  /** Progress and restore lines. */
+  log?: (line: string) => void;
+  /** Called once the first assignment's tasks are ready. */
+  onReady?: () => void;
+  /** Consumer group session timeout (ms); default 30 s. A killed instance's partitions move after it. */
+  sessionTimeoutMs?: number;
+}
+
+export interface KafkaRunSummary {
+  pipeline: string;
+  guarantee: Topology['guarantee'];
+  /** Source records processed by this instance. */
+  records: number;
+  streams: Record<string, number>;
+  deadLetters: Record<string, number>;
+  late: number;
+  /** Stores restored from changelogs, with the records applied. */
+  restored: Array<{ task: string; store: string; records: number; ms: number; reason: string }>;
+  commits: number;
+  durationMs: number;
+  eventsPerSecond: number;
+  /** True when stopped by the signal (not at the end of a bounded run). */
+  interrupted: boolean;
+}
+
+type UpstreamState = number | 'idle' | 'end';
+
+interface TaskMeta {
+  watermark?: WatermarkSnapshot;
+  /** What each upstream task last reported (an `end` is kept as the number before it). */
+  upstream?: Array<[string, UpstreamState]>;
+}
+
+interface PendingRecord {
+  stream: string;
+  record: DerivedRecord;
+  key: string | undefined;
+  headers?: Record<string, string>;
+  /** Repartition target topic (events between sub-topologies). */
+  repartition?: string;
+  /** Explicit partition (watermark markers go to every partition). */
+  partition?: number;
+}
+
+/** One task: a sub-topology over one partition. */
+class KafkaTask {
+  readonly id: string;
+  task!: Task;
+  stores!: ChangeloggingStoreFactory;
+  meta!: KeyValueStore<string, TaskMeta>;
+  producer: KafkaProducer | undefined;
+  pending: PendingRecord[] = [];
+  /** Last input offset processed and not yet committed. */
+  lastOffset: string | undefined;
+  /** The offset committed last (next to read), or undefined before the first commit here. */
+  committed: string | undefined;
+  upstream = new Map<string, UpstreamState>();
+  ended = false;
+  ready = false;
+  closed = false;
+  /** What this task last reported downstream. */
+  reported: UpstreamState | undefined;
+  /** The record in hand (for dead-letter headers). */
+  current: ConsumedRecord | undefined;
+  /** Processing time of the last source record (idle detection before the first event). */
+  lastEventAt = 0;
+  /** The last numeric watermark each upstream task reported (what is persisted for `end`). */
+  upstreamNumeric = new Map<string, number>();
+  /** The watermark snapshot from just before a bounded end (persisted instead of +∞). */
+  preEnd: WatermarkSnapshot | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly sub: SubTopology, readonly partition: number, readonly topic: string) {
+    this.id = `${sub.id}_${partition}`;
+  }
+
+  /** Runs `fn` after everything queued on this task (batches, ticks, commits never interleave). */
+  lock<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
+
+const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * Runs `topology` against Kafka until `signal` aborts (or, bounded, until the end of input).
+ *
+ * @example
+ * ```ts
+ * const adapter = createKafkaJsAdapter({ brokers: ['localhost:9092'], clientId: topology.name });
+ * const abort = new AbortController();
+ * process.once('SIGTERM', () => abort.abort());
+ * const summary = await runKafka({ topology, adapter, stateDir: 'state', signal: abort.signal });
+ * ```
+ */
+export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummary> {
+  const runner = new KafkaRunner(options);
+  return runner.run();
+}
+
+class KafkaRunner {
+  private readonly topology: Topology;
+  private readonly app: string;
+  private readonly eos: boolean;
+  private readonly clock: Clock;
+  private readonly metrics: PipelineMetrics;
+  private readonly log: (line: string) => void;
+  private readonly tasks = new Map<string, KafkaTask>();
+  private readonly encoders = new Map<string, StreamEncoder>();
+  private readonly decoder: SourceDecoder;
+  private readonly restored: KafkaRunSummary['restored'] = [];
+  private sourcePartitions = 0;
+  private sourceEnd = new Map<number, bigint>();
+  private admin!: KafkaAdmin;
+  private consumer!: KafkaConsumer;
+  private producer: KafkaProducer | undefined;
+  private failure: Error | undefined;
+  private stopping = false;
+  private readyOnce = false;
+  private commits = 0;
+  private records = 0;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly options: KafkaRunOptions) {
+    this.topology = options.topology;
+    this.app = options.topology.name;
+    this.eos = options.topology.guarantee === 'exactly-once';
+    this.clock = options.clock ?? systemClock;
+    this.metrics = createMetrics(options.registry ?? new Registry());
+    this.log = options.log ?? (() => undefined);
+    this.decoder = createSourceDecoder({
+      format: this.topology.source.format === 'avro' ? 'avro' : 'json',
+      maxRecordBytes: this.topology.source.maxRecordBytes,
+      ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}),
+    });
+    for (const stream of this.topology.streams) {
+      this.encoders.set(stream.name, createStreamEncoder({ stream, ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}) }));
+    }
+  }
+
+  private partitionsOf(sub: SubTopology): number {
+    return sub.partitions === 1 ? 1 : this.sourcePartitions;
+  }
+
+  async run(): Promise<KafkaRunSummary> {
+    const started = performance.now();
+    const { topology, options } = this;
+    const sourceTopic = topology.source.topic;
+    if (!sourceTopic) throw new Error(`pipeline ${this.app}: source.topic is required to run against Kafka`);
+    const { adapter } = options;
+    this.admin = await adapter.admin();
+    try {
+      const [described] = await this.admin.describeTopics([sourceTopic]);
+      if (!described) throw new Error(`pipeline ${this.app}: source topic ${sourceTopic} does not exist`);
+      this.sourcePartitions = described.partitions.length;
+      const plan = planTopics(topology, this.sourcePartitions);
+      const { created } = await ensureTopics(adapter, plan);
+      if (created.length > 0) this.log(`created topics: ${created.join(', ')}`);
+      if (options.bounded) {
+        for (const w of await this.admin.endOffsets(sourceTopic)) this.sourceEnd.set(w.partition, BigInt(w.high));
+      }
+      if (!this.eos) this.producer = await adapter.producer({ idempotent: true });
+      this.consumer = await adapter.consumer({
+        groupId: this.app,
+        readCommitted: true,
+        sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+        heartbeatInterval: Math.min(3000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 3)),
+        maxWaitTimeInMs: 200,
+      });
+      this.consumer.onAssign((tps) => this.assign(tps));
+      this.consumer.onRevoke((tps) => this.revoke(tps));
+      this.consumer.onCrash((error) => this.fail(error));
+      const inputs = [sourceTopic, ...topology.subTopologies.filter((s) => s.input !== 'source').map((s) => s.input)];
+      await this.consumer.subscribe(inputs, { fromBeginning: true });
+      await this.consumer.run({ eachBatch: (batch) => this.onBatch(batch) });
+
+      const tick = setInterval(() => void this.tick(), options.tickMs ?? 1000);
+      const onAbort = () => {
+        this.stopping = true;
+        this.wake?.();
+      };
+      options.signal?.addEventListener('abort', onAbort);
+      if (options.signal?.aborted) onAbort();
+      try {
+        while (!this.stopping && !this.failure && !this.boundedDone()) {
+          await new Promise<void>((ok) => {
+            this.wake = ok;
+            setTimeout(ok, 200).unref();
+          });
+        }
+      } finally {
+        clearInterval(tick);
+        options.signal?.removeEventListener('abort', onAbort);
+      }
+      // Graceful stop: let the batch in hand finish, commit every task, leave the group.
+      this.stopping = true;
+      if (!this.failure) {
+        for (const t of this.tasks.values()) {
+          await t.lock(async () => {
+            if (t.ready && !t.closed) await this.commit(t);
+          }).catch((e: unknown) => this.log(`task ${t.id}: final commit failed: ${String(e)}`));
+        }
+      }
+      await this.consumer.disconnect().catch(() => undefined);
+      for (const t of [...this.tasks.values()]) await this.closeTask(t, false);
+      await this.producer?.disconnect().catch(() => undefined);
+    } finally {
+      await this.admin.disconnect().catch(() => undefined);
+    }
+    if (this.failure) throw this.failure;
+    const durationMs = performance.now() - started;
+    return {
+      pipeline: this.app,
+      guarantee: topology.guarantee,
+      records: this.records,
+      ...(await this.counts()),
+      restored: this.restored,
+      commits: this.commits,
+      durationMs,
+      eventsPerSecond: this.records / Math.max(durationMs / 1000, 1e-9),
+      interrupted: !this.boundedDone(),
+    };
+  }
+
+  private async counts() {
+    const streams: Record<string, number> = {};
+    for (const s of this.topology.streams) streams[s.name] = 0;
+    for (const v of await counterValues(this.metrics.streamRecords)) streams[String(v.labels.stream)] = v.value;
+    const deadLetters: Record<string, number> = {};
+    for (const d of await counterValues(this.metrics.deadLetters)) deadLetters[String(d.labels.reason)] = d.value;
+    const late = (await counterValues(this.metrics.lateRecords)).reduce((a, v) => a + v.value, 0);
+    return { streams, deadLetters, late };
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error instanceof Error ? error : new Error(String(error));
+    this.wake?.();
+  }
+
+  /** Bounded: everything this instance holds has ended (and it holds something, or the group has nothing for it). */
+  private boundedDone(): boolean {
+    if (!this.options.bounded || !this.readyOnce) return false;
+    for (const t of this.tasks.values()) if (!t.ended || !t.ready || t.pending.length > 0 || t.lastOffset !== undefined) return false;
+    return true;
+  }
+
+  private subOf(topic: string): SubTopology | undefined {
+    return this.topology.subTopologies.find((s) => (s.input === 'source' ? this.topology.source.topic === topic : s.input === topic));
+  }
+
+  // ---- assignment ---------------------------------------------------------------------------
+
+  private assign(tps: TopicPartition[]): void {
+    // Paused until restored; kafkajs runs GROUP_JOIN listeners before the first fetch.
+    this.consumer.pause(tps);
+    const opening: Array<Promise<void>> = [];
+    for (const tp of tps) {
+      const sub = this.subOf(tp.topic);
+      if (!sub) continue;
+      const task = new KafkaTask(sub, tp.partition, tp.topic);
+      const existing = this.tasks.get(tpKey(tp.topic, tp.partition));
+      if (existing && !existing.closed) continue;
+      this.tasks.set(tpKey(tp.topic, tp.partition), task);
+      opening.push(task.lock(() => this.openTask(task)).then(
+        () => {
+          if (!task.closed) this.consumer.resume([tp]);
+        },
+        (error: unknown) => this.fail(new Error(`task ${task.id}: ${error instanceof Error ? error.message : String(error)}`, { cause: error })),
+      ));
+    }
+    void Promise.all(opening).then(() => {
+      if (!this.readyOnce) {
+        this.readyOnce = true;
+        this.options.onReady?.();
+      }
+    });
+  }
+
+  private revoke(tps: TopicPartition[]): void {
+    for (const tp of tps) {
+      const task = this.tasks.get(tpKey(tp.topic, tp.partition));
+      if (!task) continue;
+      this.tasks.delete(tpKey(tp.topic, tp.partition));
+      // Committed after every batch: nothing processed is lost. Close without flushing.
+      void task.lock(() => this.closeTask(task, false));
+      this.consumer.resume([tp]); // kafkajs keeps pause state across moves
+    }
+  }
+
+  private storesOf(sub: SubTopology): string[] {
+    return [
+      ...sub.steps.flatMap((name) => this.topology.steps.find((s) => s.name === name)?.stores ?? []),
+      taskStoreName(sub.id),
+    ];
+  }
+
+  private async openTask(t: KafkaTask): Promise<void> {
+    const started = performance.now();
+    const dir = resolve(join(this.options.stateDir, this.app, t.id));
+    const storeNames = this.storesOf(t.sub);
+    const maxDbs = storeNames.length * 4 + 8;
+    let lmdb: LmdbStoreFactory;
+    try {
+      lmdb = new LmdbStoreFactory({ path: dir, maxDbs });
+    } catch (error) {
+      this.log(`task ${t.id}: local state at ${dir} unusable (${String(error)}); rebuilding it from the changelogs`);
+      rmSync(dir, { recursive: true, force: true });
+      lmdb = new LmdbStoreFactory({ path: dir, maxDbs });
+    }
+    t.stores = new ChangeloggingStoreFactory(lmdb);
+    // Restore every store that is missing, unreadable or behind its changelog.
+    for (const store of storeNames) {
+      const topic = changelogTopic(this.app, store);
+      const end = (await this.admin.endOffsets(topic)).find((w) => w.partition === t.partition);
+      if (!end) throw new Error(`changelog ${topic} has no partition ${t.partition}`);
+      const decision = needsRestore(t.stores, store, t.partition, end.high);
+      if (!decision.restore) continue;
+      const upTo = (BigInt(end.high) - 1n).toString();
+      this.log(`task ${t.id}: restoring ${store} from ${topic}/${t.partition} (${decision.reason}${decision.wipe ? `: ${decision.detail}` : ''}), offsets ${decision.from}..${upTo}`);
+      const result = await restoreFromChangelog({
+        records: this.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true }),
+        factory: t.stores,
+        store,
+        partition: t.partition,
+        upTo,
+        wipe: decision.wipe,
+        onProgress: (p) => {
+          if (!p.done) this.log(`task ${t.id}: restoring ${store}: ${p.applied} records, offset ${p.offset}/${p.upTo}, ${Math.round(p.elapsedMs)} ms`);
+        },
+      });
+      this.log(`task ${t.id}: restored ${store}: ${result.applied} records (${result.puts} puts, ${result.deletes} deletes) in ${Math.round(result.elapsedMs)} ms`);
+      this.restored.push({ task: t.id, store, records: result.applied, ms: Math.round(result.elapsedMs), reason: decision.reason });
+    }
+    const sub = t.sub;
+    const topology: Topology = { ...this.topology, steps: this.topology.steps.filter((s) => sub.steps.includes(s.name)) };
+    t.task = new Task({ topology, stores: t.stores, clock: this.clock, metrics: this.metrics, output: (stream, record) => this.output(t, stream, record) });
+    t.meta = t.stores.open<string, TaskMeta>(taskStoreName(sub.id));
+    const meta = t.meta.get('state') ?? {};
+    if (meta.watermark) t.task.restore(meta.watermark);
+    else if (sub.input === 'source') t.task.watermarks.addPartition(String(t.partition));
+    if (sub.input !== 'source') {
+      const upstreamSub = this.topology.subTopologies[sub.id - 1] as SubTopology;
+      for (let p = 0; p < this.partitionsOf(upstreamSub); p++) t.upstream.set(`${upstreamSub.id}_${p}`, -Infinity);
+      for (const [id, state] of meta.upstream ?? []) {
+        t.upstream.set(id, state ?? -Infinity);
+        if (typeof state === 'number') t.upstreamNumeric.set(id, state);
+      }
+    }
+    t.lastEventAt = this.clock.now();
+    if (this.eos) t.producer = await this.options.adapter.producer({ transactionalId: `${this.app}-${t.id}` });
+    const committed = (await this.admin.fetchOffsets(this.app, t.topic)).find((o) => o.partition === t.partition);
+    t.committed = committed && committed.offset !== '-1' ? committed.offset : undefined;
+    t.ready = true;
+    this.log(`task ${t.id}: ready on ${t.topic}/${t.partition}${t.committed ? ` from offset ${t.committed}` : ''} in ${Math.round(performance.now() - started)} ms`);
+    if (this.options.bounded && sub.input === 'source') {
+      const end = this.sourceEnd.get(t.partition) ?? 0n;
+      if (BigInt(t.committed ?? '0') >= end) this.endTask(t);
+    }
+    this.reportWatermark(t, true);
+  }
+
+  private async closeTask(t: KafkaTask, flush: boolean): Promise<void> {
+    if (t.closed) return;
+    t.closed = true;
+    try {
+      if (flush) await t.stores.flush();
+      await t.stores?.close();
+    } finally {
+      await t.producer?.disconnect().catch(() => undefined);
+    }
+  }
+
+  // ---- processing ---------------------------------------------------------------------------
+
+  private async onBatch(batch: ConsumedBatch): Promise<void> {
+    const t = this.tasks.get(tpKey(batch.topic, batch.partition));
+    if (!t || !t.ready || t.closed) {
+      batch.pause(); // not ready (restoring): resumes from the first unresolved record
+      return;
+    }
+    await t.lock(async () => {
+      if (t.closed) return;
+      const max = this.options.maxPendingRecords ?? 5000;
+      let resolved: string | undefined;
+      try {
+        for (const record of batch.records) {
+          if (!batch.isRunning() || batch.isStale()) break;
+          if (t.committed !== undefined && BigInt(record.offset) < BigInt(t.committed)) continue;
+          const waiting = this.process(t, record);
+          if (waiting) await waiting;
+          t.lastOffset = record.offset;
+          if (t.pending.length >= max) {
+            await this.commit(t);
+            resolved = record.offset;
+            batch.resolveOffset(record.offset);
+            await batch.heartbeat().catch(() => undefined);
+          }
+        }
+        await this.commit(t);
+        if (t.lastOffset === undefined && batch.records.length > 0) {
+          const last = (batch.records.at(-1) as ConsumedRecord).offset;
+          if (resolved !== last && (t.committed === undefined || BigInt(last) < BigInt(t.committed))) batch.resolveOffset(last);
+        }
+      } catch (error) {
+        await this.recover(t, error);
+      }
+    });
+    if (t.committed !== undefined) {
+      const next = BigInt(t.committed) - 1n;
+      if (next >= 0n) batch.resolveOffset(next.toString());
+    }
+  }
+
+  /** Processes one record; returns a promise only when decoding had to wait (a registry lookup). */
+  private process(t: KafkaTask, record: ConsumedRecord): void | Promise<void> {
+    t.current = record;
+    const where = `${record.topic}/${record.partition}/${record.offset}`;
+    if (t.sub.input === 'source') {
+      if (t.ended) return; // bounded: past the end of input (records produced after the start)
+      this.records++;
+      t.lastEventAt = this.clock.now();
+      const decoded = this.decoder.decode(record.value, where);
+      if (decoded instanceof Promise) return decoded.then((d) => this.ingest(t, record, d));
+      this.ingest(t, record, decoded);
+      return;
+    }
+    const mark = record.headers[WATERMARK_HEADER];
+    if (mark !== undefined) {
+      const from = record.headers[TASK_HEADER]?.toString() ?? '?';
+      const v = mark.toString();
+      const state: UpstreamState = v === 'idle' || v === 'end' ? v : Number(v);
+      t.upstream.set(from, state);
+      if (typeof state === 'number') t.upstreamNumeric.set(from, state);
+      this.applyUpstream(t);
+      return;
+    }
+    let event: TributaryEvent;
+    try {
+      event = JSON.parse(record.value?.toString() ?? 'null') as TributaryEvent;
+      if (event === null || typeof event !== 'object' || typeof event.timestamp !== 'number') throw new Error('not an event');
+    } catch (error) {
+      t.task.deadLetter({ reason: 'malformed-json', detail: `repartitioned record: ${String(error)}`, raw: record.value?.toString('base64') ?? '', source: where });
+      return;
+    }
+    t.task.pipeForwarded(event, { raw: record.value?.toString() ?? '', source: where });
+  }
+
+  private ingest(t: KafkaTask, record: ConsumedRecord, decoded: SourceInput): void {
+    t.task.ingest({ ...decoded, partition: String(t.partition) });
+    if (this.options.bounded) {
+      const end = this.sourceEnd.get(t.partition) ?? 0n;
+      if (BigInt(record.offset) + 1n >= end) this.endTask(t);
+    }
+  }
+
+  /** A downstream task's watermark from its upstream tasks' reports. */
+  private applyUpstream(t: KafkaTask): void {
+    let min = Infinity;
+    let active = 0;
+    let ended = 0;
+    for (const state of t.upstream.values()) {
+      if (state === 'end') {
+        ended++;
+        continue;
+      }
+      if (state === 'idle') continue;
+      active++;
+      if (state < min) min = state;
+    }
+    if (ended === t.upstream.size) {
+      if (!t.ended) this.endTask(t);
+      return;
+    }
+    if (active > 0 && Number.isFinite(min)) t.task.advanceWatermark(min);
+  }
+
+  private endTask(t: KafkaTask): void {
+    t.preEnd = t.task.snapshot();
+    t.ended = true;
+    t.task.endOfInput();
+  }
+
+  /** What a task tells the tasks downstream of it: its watermark, `idle` or `end`. */
+  private watermarkOf(t: KafkaTask): UpstreamState {
+    if (t.ended) return 'end';
+    const wm = t.task.watermarks.current();
+    if (t.sub.input !== 'source') {
+      const states = [...t.upstream.values()];
+      if (states.every((s) => s === 'idle' || s === 'end')) return 'idle';
+      return wm;
+    }
+    if (wm === -Infinity) {
+      // No event yet: idle once the partition has been silent for idleTimeout.
+      return this.clock.now() - t.lastEventAt >= this.topology.source.idleTimeoutMs ? 'idle' : -Infinity;
+    }
+    return wm;
+  }
+
+  /** Queues watermark markers for the next sub-topology when what this task reports changed. */
+  private reportWatermark(t: KafkaTask, force = false): void {
+    const next = this.topology.subTopologies[t.sub.id + 1];
+    if (!next) return;
+    const state = this.watermarkOf(t);
+    if (state === -Infinity) return;
+    if (!force && state === t.reported) return;
+    t.reported = state;
+    const value = typeof state === 'number' ? String(state) : state;
+    for (let p = 0; p < this.partitionsOf(next); p++) {
+      t.pending.push({ stream: '', record: {}, key: undefined, repartition: next.input, headers: { [WATERMARK_HEADER]: value, [TASK_HEADER]: t.id }, partition: p });
+    }
+  }
+
+  private output(t: KafkaTask, stream: string, record: DerivedRecord): void {
+    if (stream === 'events') {
+      const next = this.topology.subTopologies[t.sub.id + 1];
+      if (next) {
+        const key = next.key ? resolveKey(record as TributaryEvent, next.key) : (record as TributaryEvent).messageId;
+        if (key === undefined) {
+          t.task.deadLetter({
+            reason: 'missing-key',
+            detail: `no ${next.key?.join(' or ')} to repartition by for ${next.steps[0] ?? 'the next step'}`,
+            raw: JSON.stringify(record),
+            source: t.current ? `${t.current.topic}/${t.current.partition}/${t.current.offset}` : t.id,
+          });
+          return;
+        }
+        t.pending.push({ stream, record, key, repartition: next.input });
+        return;
+      }
+    }
+    const r = record as Record<string, unknown>;
+    const keyFields = stream === 'events' ? this.eventKey() : undefined;
+    const key = keyFields ? resolveKey(record as TributaryEvent, keyFields) : firstString(r.key, r.personId, r.messageId);
+    const pending: PendingRecord = { stream, record, key };
+    if (stream === 'dead-letter') {
+      const dl = record as DeadLetterRecord;
+      const c = t.current;
+      pending.headers = {
+        [DEAD_LETTER_HEADERS.reason]: dl.reason,
+        [DEAD_LETTER_HEADERS.detail]: dl.detail.slice(0, 1000),
+        ...(c ? { [DEAD_LETTER_HEADERS.topic]: c.topic, [DEAD_LETTER_HEADERS.partition]: String(c.partition), [DEAD_LETTER_HEADERS.offset]: c.offset } : {}),
+      };
+    }
+    t.pending.push(pending);
+  }
+
+  private eventKey(): string[] | undefined {
+    for (let i = this.topology.subTopologies.length - 1; i >= 0; i--) {
+      const k = this.topology.subTopologies[i]?.key;
+      if (k) return k;
+    }
+    return undefined;
+  }
+
+  // ---- commits ------------------------------------------------------------------------------
+
+  /** Sends outputs and changelogs, flushes state, commits the input offset: one task's checkpoint. */
+  private async commit(t: KafkaTask): Promise<void> {
+    if (t.closed) return;
+    this.reportWatermark(t);
+    // The end of a bounded run is the run's, not the state's: what is kept is the event time
+    // reached before it, so a later run (bounded or not) goes on from there.
+    const meta: TaskMeta = {
+      watermark: t.ended && t.preEnd ? t.preEnd : t.task.snapshot(),
+      ...(t.upstream.size > 0
+        ? { upstream: [...t.upstream].map(([id, s]): [string, UpstreamState] => [id, s === 'end' ? (t.upstreamNumeric.get(id) ?? -Infinity) : s]) }
+        : {}),
+    };
+    const previous = t.meta.get('state');
+    if (JSON.stringify(previous) !== JSON.stringify(meta)) t.meta.put('state', meta);
+    const changes = t.stores.drainChanges();
+    if (t.pending.length === 0 && changes.length === 0 && t.lastOffset === undefined) return;
+    const t0 = performance.now();
+    const records: ProducerRecord[] = [];
+    for (const p of t.pending) records.push(await this.encode(p));
+    const changelogCounts = new Map<string, { store: string; count: number }>();
+    for (const { store, records: changed } of changes) {
+      const topic = changelogTopic(this.app, store);
+      changelogCounts.set(topic, { store, count: changed.length });
+      for (const c of changed) records.push({ topic, key: c.key, value: c.value, partition: t.partition });
+    }
+    const next = t.lastOffset === undefined ? undefined : (BigInt(t.lastOffset) + 1n).toString();
+    // Changelog offsets: per chunk sent, the base offset of its records of a changelog + their count − 1.
+    const lastByTopic = new Map<string, bigint>();
+    const sendAll = async (send: (chunk: ProducerRecord[]) => Promise<SentBatch[]>) => {
+      for (const chunk of chunks(records)) {
+        const sent = await send(chunk);
+        const countIn = new Map<string, number>();
+        for (const r of chunk) if (changelogCounts.has(r.topic)) countIn.set(r.topic, (countIn.get(r.topic) ?? 0) + 1);
+        for (const [topic, n] of countIn) {
+          const s = sent.find((b) => b.topic === topic && b.partition === t.partition);
+          if (!s) throw new Error(`no produce acknowledgement for ${topic}/${t.partition}`);
+          lastByTopic.set(topic, BigInt(s.baseOffset) + BigInt(n - 1));
+        }
+      }
+    };
+    if (this.eos) {
+      const producer = t.producer as KafkaProducer;
+      const tx = await producer.transaction();
+      try {
+        await sendAll((chunk) => tx.send(chunk));
+        if (next !== undefined) await tx.sendOffsets({ groupId: this.app, offsets: [{ topic: t.topic, partition: t.partition, offset: next }] });
+        await tx.commit();
+      } catch (error) {
+        await tx.abort().catch(() => undefined);
+        throw error;
+      }
+    } else {
+      const producer = this.producer as KafkaProducer;
+      await sendAll((chunk) => producer.send(chunk));
+    }
+    for (const [topic, last] of lastByTopic) t.stores.recordChangelogOffsets((changelogCounts.get(topic) as { store: string }).store, t.partition, last);
+    await t.stores.flush();
+    if (!this.eos && next !== undefined) await this.consumer.commit([{ topic: t.topic, partition: t.partition, offset: next }]);
+    if (next !== undefined) t.committed = next;
+    t.pending = [];
+    t.lastOffset = undefined;
+    this.commits++;
+    this.metrics.commits.inc({ pipeline: this.app });
+    this.metrics.commitLatency.observe({ pipeline: this.app }, (performance.now() - t0) / 1000);
+  }
+
+  private async encode(p: PendingRecord): Promise<ProducerRecord> {
+    const key = p.key === undefined ? null : Buffer.from(p.key);
+    if (p.repartition) {
+      return {
+        topic: p.repartition,
+        key,
+        value: p.headers ? null : Buffer.from(JSON.stringify(p.record)),
+        ...(p.headers ? { headers: p.headers } : {}),
+        ...(p.partition === undefined ? {} : { partition: p.partition }),
+      };
+    }
+    const stream = this.topology.streams.find((s) => s.name === p.stream);
+    if (!stream) throw new Error(`internal: unknown stream ${p.stream}`);
+    const encoder = this.encoders.get(p.stream) as StreamEncoder;
+    const value = await encoder.encode(p.record);
+    return { topic: stream.topic, key, value, ...(p.headers ? { headers: p.headers } : {}) };
+  }
+
+  /** A task's commit failed: discard its uncommitted work and open it again from what is committed. */
+  private async recover(t: KafkaTask, error: unknown): Promise<void> {
+    if (this.stopping) {
+      this.fail(error);
+      return;
+    }
+    this.log(`task ${t.id}: commit failed (${error instanceof Error ? error.message : String(error)}); reopening it from the last commit`);
+    await this.closeTask(t, false);
+    const key = tpKey(t.topic, t.partition);
+    if (this.tasks.get(key) !== t) return; // revoked meanwhile
+    const fresh = new KafkaTask(t.sub, t.partition, t.topic);
+    this.tasks.set(key, fresh);
+    this.consumer.pause([{ topic: t.topic, partition: t.partition }]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.openTask(fresh);
+        break;
+      } catch (e) {
+        if (attempt >= 10 || this.stopping) {
+          this.fail(e);
+          return;
+        }
+        await sleep(Math.min(10_000, 500 * attempt));
+      }
+    }
+    if (fresh.committed !== undefined) this.consumer.seek({ topic: t.topic, partition: t.partition, offset: fresh.committed });
+    this.consumer.resume([{ topic: t.topic, partition: t.partition }]);
+  }
+
+  /** Timer: idle watermarks advance, timers fire, bounded ends are noticed, markers flow. */
+  private async tick(): Promise<void> {
+    if (this.stopping || this.failure) return;
+    for (const t of [...this.tasks.values()]) {
+      if (!t.ready || t.closed) continue;
+      await t.lock(async () => {
+        if (t.closed || this.stopping) return;
+        try {
+          if (t.sub.input === 'source') t.task.advance();
+          else this.applyUpstream(t);
+          await this.commit(t);
+        } catch (error) {
+          await this.recover(t, error);
+        }
+      });
+    }
+  }
+}
+
+/** Sends of at most 500 records, so no produce request exceeds the broker's message size. */
+function chunks<T>(items: T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function firstString(...values: unknown[]): string | undefined {
+  for (const v of values) if (typeof v === 'string' && v.length > 0) return v;
+  return undefined;
+}
+
+/** The summary as `tributary run --brokers` prints it. */
+export function formatKafkaSummary(s: KafkaRunSummary): string {
+  const lines = [
+    `${s.interrupted ? 'stopped' : 'done'}: pipeline ${s.pipeline} (${s.guarantee}), ${s.records} source records in ${(s.durationMs / 1000).toFixed(2)}s (${Math.round(s.eventsPerSecond)} events/s), ${s.commits} commits`,
+  ];
+  const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k} ${v}`);
+  lines.push(`  dead letters: ${dl.length ? dl.join(', ') : 0}; late: ${s.late}`);
+  for (const r of s.restored) lines.push(`  restored ${r.store} of task ${r.task}: ${r.records} records in ${r.ms} ms (${r.reason})`);
+  lines.push('  records written by this instance:');
+  for (const [stream, n] of Object.entries(s.streams)) lines.push(`    ${stream}  ${n}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,131 @@
+// Kafka runner tests: a bundled pipeline renamed so that every run has its own application id
+// and topics, events produced into its source topic, topics read back whole.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { resolveKey } from '../../lib/event/key.js';
+import type { PipelineDefinition } from '../../lib/pipeline/definition.js';
+import { compilePipeline, type Topology } from '../../lib/pipeline/compile.js';
+import { loadPipelineFile } from '../../lib/pipeline/load.js';
+import { createKafkaJsAdapter, type ConsumedRecord, type KafkaAdapter } from '../../lib/runtime/kafka/client.js';
+import { defaultRegistry } from '../../operators/index.js';
+import { ROOT } from './cli.js';
+import { kafkaBrokers, uniqueName } from './kafka.js';
+
+export interface TestPipeline {
+  file: string;
+  topology: Topology;
+  /** Output topic of each stream. */
+  topics: Record<string, string>;
+  source: string;
+}
+
+/** Copies `examples/<path>` into `dir` with a unique name and topics (`edit` may change more). */
+export function uniquePipeline(path: string, dir: string, edit?: (def: PipelineDefinition) => void): TestPipeline {
+  const def = parse(readFileSync(join(ROOT, path), 'utf8')) as PipelineDefinition;
+  const suffix = uniqueName('').replace(/^-/, '');
+  def.name = `${def.name}-${suffix}`;
+  def.source.topic = `${def.source.topic ?? 'events'}-${suffix}`;
+  if (def.sink?.topic) def.sink.topic = `${def.sink.topic}-${suffix}`;
+  for (const target of Object.values(def.outputs ?? {})) if (target.topic) target.topic = `${target.topic}-${suffix}`;
+  edit?.(def);
+  const file = join(dir, `${def.name}.yaml`);
+  writeFileSync(file, stringify(def));
+  const topology = compilePipeline(loadPipelineFile(file, defaultRegistry), defaultRegistry);
+  const topics = Object.fromEntries(topology.streams.map((s) => [s.name, s.topic]));
+  return { file, topology, topics, source: def.source.topic };
+}
+
+export function testAdapter(clientId = 'tributary-test'): KafkaAdapter {
+  const brokers = kafkaBrokers();
+  if (!brokers) throw new Error('no broker');
+  return createKafkaJsAdapter({ brokers, clientId, logLevel: 'nothing' });
+}
+
+/**
+ * Produces events (or raw values) keyed by `key` fields (first non-null) into `topic`; with
+ * `partitionOf`, into the partition it says.
+ */
+export async function produceEvents(
+  adapter: KafkaAdapter, topic: string, items: Array<TributaryEvent | Buffer>, key: string[] | undefined,
+  partitionOf?: (e: TributaryEvent) => number,
+): Promise<void> {
+  const producer = await adapter.producer({ idempotent: true });
+  try {
+    for (let i = 0; i < items.length; i += 1000) {
+      await producer.send(items.slice(i, i + 1000).map((item) => {
+        if (Buffer.isBuffer(item)) return { topic, key: null, value: item, ...(partitionOf ? { partition: 0 } : {}) };
+        const k = key ? resolveKey(item, key) : undefined;
+        return {
+          topic, key: k === undefined ? null : Buffer.from(k), value: Buffer.from(JSON.stringify(item)),
+          ...(partitionOf ? { partition: partitionOf(item) } : {}),
+        };
+      }));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Every record of `topic` (all partitions, up to their end offsets now), committed ones only by default. */
+export async function readTopic(adapter: KafkaAdapter, topic: string, readCommitted = true): Promise<ConsumedRecord[]> {
+  const admin = await adapter.admin();
+  let ends;
+  try {
+    ends = await admin.endOffsets(topic);
+  } finally {
+    await admin.disconnect();
+  }
+  const out: ConsumedRecord[] = [];
+  await Promise.all(ends.map(async (w) => {
+    if (BigInt(w.high) <= BigInt(w.low)) return;
+    for await (const r of adapter.readPartition(topic, w.partition, { from: 'earliest', upTo: (BigInt(w.high) - 1n).toString(), readCommitted })) out.push(r);
+  }));
+  return out;
+}
+
+/** Records of a JSON topic as sorted JSON lines (a multiset to compare). */
+export function jsonMultiset(records: ConsumedRecord[]): string[] {
+  return records.filter((r) => r.value !== null).map((r) => canonical(JSON.parse(r.value!.toString()))).sort();
+}
+
+/** Lines of an NDJSON file as a sorted multiset. */
+export function ndjsonMultiset(text: string): string[] {
+  return text.split('\n').filter(Boolean).map((l) => canonical(JSON.parse(l))).sort();
+}
+
+/** JSON with object keys sorted, so equal records compare equal whatever their key order. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v);
+}
+
+/**
+ * A partition per person of the generated stream: identifiers linked by any event (identify,
+ * alias, an event carrying both ids) form one person; each person's events go to one partition,
+ * as a producer keyed by customer would place them.
+ */
+export function personPartitioner(events: TributaryEvent[], partitions: number): (e: TributaryEvent) => number {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let r = x;
+    while (parent.has(r) && parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(x, r);
+    return r;
+  };
+  const ids = (e: TributaryEvent) => [e.userId && `u:${e.userId}`, e.anonymousId && `a:${e.anonymousId}`, e.previousId && `u:${e.previousId}`, e.previousId && `a:${e.previousId}`]
+    .filter((x): x is string => typeof x === 'string');
+  for (const e of events) {
+    const list = ids(e);
+    for (const id of list) if (!parent.has(id)) parent.set(id, id);
+    const [first, ...rest] = list;
+    // an alias previousId is one identifier typed either way: link both spellings
+    for (const other of rest) if (first) parent.set(find(other), find(first));
+  }
+  const hash = (s: string) => [...s].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+  return (e) => {
+    const [first] = ids(e);
+    return first ? hash(find(first)) % partitions : 0;
+  };
+}
