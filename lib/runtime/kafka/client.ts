@@ -41,6 +41,7 @@
  * - The default partitioner is set explicitly (murmur2, Java-compatible) to silence the v2
  *   partitioner warning and to place keys where Java clients do.
  */
+import { randomBytes } from 'node:crypto';
 import kafkajs, {
   type Admin,
   type Consumer,
@@ -578,7 +579,7 @@ async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: strin
   const upTo = BigInt(opts.upTo);
   if (upTo < 0n || (opts.from !== 'earliest' && BigInt(opts.from) > upTo)) return;
   const consumer = kafka.consumer({
-    groupId: `${clientId}-read-${topic}-${partition}-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+    groupId: `${clientId}-read-${topic}-${partition}-${process.pid}-${randomBytes(6).toString('hex')}`,
     allowAutoTopicCreation: false,
     readUncommitted: !(opts.readCommitted ?? true),
     maxWaitTimeInMs: 100,
