@@ -9,20 +9,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
-import { generateEvents } from '../../lib/generate/index.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
 import { runKafka } from '../../lib/runtime/kafka/runner.js';
 import { decodeStreamAvro } from '../../lib/serde/derived-avro.js';
-import { canonical, jsonMultiset, ndjsonMultiset, personPartitioner, produceEvents, readTopic, testAdapter, uniquePipeline } from '../support/kafka-pipeline.js';
+import { canonical, jsonMultiset, ndjsonMultiset, personPartitioner, produceEvents, readTopic, testAdapter, testEvents, uniquePipeline } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
 const skip = kafkaBrokers() ? false : skipReason();
-
-/** Events without late arrivals (disorder stays within the pipeline's 1m lateness), so both runtimes see no late event. */
-export function testEvents(n: number, seed: number): TributaryEvent[] {
-  return [...generateEvents({ events: n, seed, lateRate: 0, maxDisorderMs: 20_000 })] as TributaryEvent[];
-}
 
 test('SPEC §5 pipeline: Kafka (3 partitions, bounded) gives the records of the embedded run', { skip, timeout: 240_000 }, async () => {
   const dir = tempDir();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { resolveKey } from '../../lib/event/key.js';
+import { generateEvents } from '../../lib/generate/index.js';
 import type { PipelineDefinition } from '../../lib/pipeline/definition.js';
 import { compilePipeline, type Topology } from '../../lib/pipeline/compile.js';
 import { loadPipelineFile } from '../../lib/pipeline/load.js';
@@ -128,4 +129,9 @@ export function personPartitioner(events: TributaryEvent[], partitions: number):
     const [first] = ids(e);
     return first ? hash(find(first)) % partitions : 0;
   };
+}
+
+/** Generated events without late arrivals (disorder within 20 s < the examples' 1m lateness), so no runtime sees a late event. */
+export function testEvents(n: number, seed: number): TributaryEvent[] {
+  return [...generateEvents({ events: n, seed, lateRate: 0, maxDisorderMs: 20_000 })] as TributaryEvent[];
 }
