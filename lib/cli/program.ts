@@ -93,7 +93,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)
     .option('-q, --quiet', 'no progress lines')
     .option('--state-port <port>', 'serve GET /state/<step>/<key> (current values, e.g. of windowAggregate) while the run lasts', int('--state-port'))
-    .addHelpText('after', '\nExamples:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n  tributary run examples/cart-abandonment/pipeline.yaml --brokers localhost:9092 --state-dir state\n')
+    .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n  tributary run examples/cart-abandonment/pipeline.yaml --brokers localhost:9092 --state-dir state\n')
     .action(async (file: string, opts: RunOptions) => {
       const topology = load(file);
       const brokers = opts.brokers ?? process.env.KAFKA_BROKERS ?? topology.definition.kafka?.brokers?.join(',');

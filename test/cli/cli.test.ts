@@ -40,7 +40,11 @@ test('a missing pipeline file exits 2 naming the file', () => {
 });
 
 test('bad arguments exit 2; --help exits 0 for every command with an example', () => {
-  assert.equal(tributary(['run', 'examples/rees46-dedupe/pipeline.yaml']).code, 2, 'missing --input');
+  const noBroker = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'KAFKA_BROKERS'));
+  const bare = tributary(['run', 'examples/rees46-dedupe/pipeline.yaml'], undefined, noBroker);
+  assert.equal(bare.code, 2, 'neither --input nor a broker');
+  assert.match(bare.stderr, /--input <file> \(embedded\) or --brokers <host:port>/);
+  assert.equal(tributary(['run', 'examples/rees46-dedupe/pipeline.yaml', '--input', 'x.ndjson']).code, 2, '--input without --out-dir');
   assert.equal(tributary(['generate', '--events', 'many']).code, 2);
   assert.equal(tributary(['frobnicate']).code, 2);
   for (const cmd of ['run', 'validate', 'describe', 'generate']) {

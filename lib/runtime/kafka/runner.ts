@@ -31,7 +31,7 @@
  *   the task opened again (restoring what the changelog has). Stop (signal) = stop fetching, let
  *   the current batch finish, commit every task, close stores, leave the group.
  */
-import { rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
@@ -205,6 +205,8 @@ class KafkaRunner {
   private commits = 0;
   private records = 0;
   private wake: (() => void) | undefined;
+  /** Tasks being closed after a revocation (awaited before the run returns). */
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(private readonly options: KafkaRunOptions) {
     this.topology = options.topology;
@@ -287,7 +289,8 @@ class KafkaRunner {
         }
       }
       await this.consumer.disconnect().catch(() => undefined);
-      for (const t of [...this.tasks.values()]) await this.closeTask(t, false);
+      for (const t of [...this.tasks.values()]) await t.lock(() => this.closeTask(t, false));
+      await Promise.all([...this.closing]);
       await this.producer?.disconnect().catch(() => undefined);
     } finally {
       await this.admin.disconnect().catch(() => undefined);
@@ -367,8 +370,10 @@ class KafkaRunner {
       if (!task) continue;
       this.tasks.delete(tpKey(tp.topic, tp.partition));
       // Committed after every batch: nothing processed is lost. Close without flushing.
-      void task.lock(() => this.closeTask(task, false));
-      this.consumer.resume([tp]); // kafkajs keeps pause state across moves
+      const closing = task.lock(() => this.closeTask(task, false)).catch((e: unknown) => this.log(`task ${task.id}: close failed: ${String(e)}`));
+      this.closing.add(closing);
+      void closing.finally(() => this.closing.delete(closing));
+      if (!this.stopping) this.consumer.resume([tp]); // kafkajs keeps pause state across moves
     }
   }
 
@@ -386,6 +391,10 @@ class KafkaRunner {
     const maxDbs = storeNames.length * 4 + 8;
     let lmdb: LmdbStoreFactory;
     try {
+      // lmdb-js crashes the process (SIGSEGV) on a data file whose meta pages are garbage:
+      // check LMDB's magic number before opening.
+      const problem = lmdbFileProblem(join(dir, 'data.mdb'));
+      if (problem) throw new Error(problem);
       lmdb = new LmdbStoreFactory({ path: dir, maxDbs });
     } catch (error) {
       this.log(`task ${t.id}: local state at ${dir} unusable (${String(error)}); rebuilding it from the changelogs`);
@@ -794,4 +803,22 @@ export function formatKafkaSummary(s: KafkaRunSummary): string {
   lines.push('  records written by this instance:');
   for (const [stream, n] of Object.entries(s.streams)) lines.push(`    ${stream}  ${n}`);
   return lines.join('\n');
+}
+
+/** LMDB's meta-page magic number (MDB_MAGIC), after the 16-byte page header. */
+const LMDB_MAGIC = 0xbeefc0de;
+
+/** Why an LMDB data file cannot be opened safely, or undefined (absent, empty or sound meta pages). */
+export function lmdbFileProblem(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(24);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (n === 0) return undefined;
+    if (n < 24 || head.readUInt32LE(16) !== LMDB_MAGIC) return `${file} is not an LMDB data file (bad meta page)`;
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
