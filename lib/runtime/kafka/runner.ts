@@ -805,7 +805,7 @@ export function formatKafkaSummary(s: KafkaRunSummary): string {
   return lines.join('\n');
 }
 
-/** LMDB's meta-page magic number (MDB_MAGIC), after the 16-byte page header. */
+/** LMDB's meta-page magic number (MDB_MAGIC), right after the first page's header. */
 const LMDB_MAGIC = 0xbeefc0de;
 
 /** Why an LMDB data file cannot be opened safely, or undefined (absent, empty or sound meta pages). */
@@ -813,10 +813,12 @@ export function lmdbFileProblem(file: string): string | undefined {
   if (!existsSync(file)) return undefined;
   const fd = openSync(file, 'r');
   try {
-    const head = Buffer.alloc(24);
+    const head = Buffer.alloc(32);
     const n = readSync(fd, head, 0, head.length, 0);
     if (n === 0) return undefined;
-    if (n < 24 || head.readUInt32LE(16) !== LMDB_MAGIC) return `${file} is not an LMDB data file (bad meta page)`;
+    // The magic follows the page header: 16 bytes in LMDB 0.9, 24 in the LMDB 1.x lmdb-js ships.
+    const magicAt = (offset: number) => n >= offset + 4 && head.readUInt32LE(offset) === LMDB_MAGIC;
+    if (!magicAt(24) && !magicAt(16)) return `${file} is not an LMDB data file (bad meta page)`;
     return undefined;
   } finally {
     closeSync(fd);
