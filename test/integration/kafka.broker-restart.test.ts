@@ -166,12 +166,13 @@ test('broker restart mid-stream: the runner reconnects, nothing is lost (at-leas
   assert.equal(crash, undefined, `the runner must survive a broker restart, but it failed: ${crash instanceof Error ? crash.stack : String(crash)}\n${dump()}`);
   abort.abort();
   await finished;
-  assert.equal(failed(), undefined, `runner failed while stopping: ${String(failed())}`);
-  assert.ok(summary, 'runner stopped with a summary');
-  t.diagnostic(`runner: ${summary.records} source records (${events.length} events), ${summary.commits} commits`);
   const recoveries = logs.filter((l) => /commit failed|unusable|restoring/.test(l));
   t.diagnostic(`runner recoveries: ${recoveries.length}`);
   for (const l of recoveries.slice(0, 20)) t.diagnostic(`  ${l}`);
+  const stopError = failed();
+  assert.equal(stopError, undefined, `runner failed while stopping: ${stopError instanceof Error ? stopError.stack : String(stopError)}`);
+  assert.ok(summary, 'runner stopped with a summary');
+  t.diagnostic(`runner: ${summary.records} source records (${events.length} events), ${summary.commits} commits`);
   assert.ok(summary.records >= events.length, 'every source record processed at least once');
 
   // A bounded run on the same state ends the input, as the embedded run does.
