@@ -49,7 +49,7 @@ for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const admin = await adapter.admin();
-    let committed = 0n;
+    let committed: bigint;
     try {
       for (let i = 0; i < 600; i++) {
         const ends = await admin.endOffsets(p.topics.events!);
