@@ -200,6 +200,21 @@ test('broker restart mid-stream: the runner reconnects, nothing is lost (at-leas
   const absent = [...personOf.keys()].filter((m) => !seen.has(m));
   const otherPerson = [...seen].filter(([m, ps]) => [...ps].some((x) => x !== personOf.get(m)));
   t.diagnostic(`enriched events: ${absent.length} messageIds absent, ${otherPerson.length} with another personId than embedded${otherPerson.length ? ` (e.g. ${otherPerson.slice(0, 3).map(([m, ps]) => `${m}: ${[...ps].join('/')} vs ${personOf.get(m)}`).join('; ')})` : ''}`);
+  // Where duplicates start: records written twice into the repartition topics (by the runner's
+  // producer, or by processing an input twice).
+  for (const sub of p.topology.subTopologies) {
+    if (sub.input === 'source') continue;
+    const recs = (await readTopic(adapter, sub.input)).filter((r) => r.value !== null);
+    const firstAt = new Map<string, string>();
+    const dups: string[] = [];
+    for (const r of recs.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))) {
+      const v = r.value!.toString();
+      const at = `${r.partition}/${r.offset}`;
+      if (firstAt.has(v)) dups.push(`${firstAt.get(v)}→${at}`);
+      else firstAt.set(v, at);
+    }
+    t.diagnostic(`${sub.input}: ${recs.length} events, ${dups.length} written twice${dups.length ? ` (first/second offsets e.g. ${dups.slice(0, 4).join(', ')} … ${dups.slice(-2).join(', ')})` : ''}`);
+  }
   t.diagnostic(`duplicates in all: ${duplicates}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   for (const d of diffs) {
     assert.equal(embedded.streams[d.stream] ?? 0, d.want);
