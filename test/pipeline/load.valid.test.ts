@@ -44,7 +44,7 @@ test('compile: resolved steps, stores, streams with their topics, one sub-topolo
   ]);
   assert.equal(t.source.allowedLatenessMs, 60_000);
   assert.equal(t.source.idleTimeoutMs, 30_000);
-  assert.deepEqual(t.subTopologies, [{ id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe'], input: 'source' }], 'dedupe by messageId needs no repartition');
+  assert.deepEqual(t.subTopologies, [{ id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe'], input: 'source', partitions: 'source' }], 'dedupe by messageId needs no repartition');
   assert.match(describeTopology(t), /dedupe: dedupe key=messageId stores=dedupe\.seen → duplicates/);
 });
 
@@ -66,8 +66,10 @@ test('sub-topologies split only where a step needs its own key: the SPEC §5 pip
     ['dedupe', 'any'], ['joinIdentity', 'global'], ['sessionize', 'key'], ['windowAggregate', 'key'], ['trigger', 'key'],
   ]);
   assert.deepEqual(t.subTopologies, [
-    { id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe', 'joinIdentity'], input: 'source' },
-    { id: 1, key: ['personId'], steps: ['sessionize', 'windowAggregate', 'trigger'], input: 'cart-abandonment-sessionize-repartition' },
+    { id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe'], input: 'source', partitions: 'source' },
+    // one identity graph: joinIdentity in one task behind a single-partition topic
+    { id: 1, key: undefined, steps: ['joinIdentity'], input: 'cart-abandonment-joinIdentity-repartition', partitions: 1 },
+    { id: 2, key: ['personId'], steps: ['sessionize', 'windowAggregate', 'trigger'], input: 'cart-abandonment-sessionize-repartition', partitions: 'source' },
   ]);
   // A source without a declared key is partitioned unknowably: the first keyed step re-keys, and
   // sub-topology 0 then only forwards.
