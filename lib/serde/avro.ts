@@ -94,7 +94,7 @@ export const CONFLUENT_MAGIC_BYTE = 0;
  * silently corrupts negative ones below −2⁵² (its zigzag decoding loses the sign), so larger
  * integers go as `double`, which holds them exactly.
  */
-const MAX_AVRO_LONG = 2 ** 52;
+export const MAX_AVRO_LONG = 2 ** 52;
 
 const CANONICAL = ['messageId', 'type', 'event', 'userId', 'anonymousId', 'previousId', 'timestamp', 'properties', 'traits', 'context'] as const;
 const CANONICAL_SET = new Set<string>(CANONICAL);
@@ -159,8 +159,10 @@ export function avroEventType(): Type {
   return eventType;
 }
 
-type Wrapped = null | { [branch: string]: unknown };
-interface JsonValueRecord {
+/** @internal A union value in avsc's wrapUnions form (shared with derived-avro.ts). */
+export type Wrapped = null | { [branch: string]: unknown };
+/** @internal A `tributary.JsonValue` record. */
+export interface JsonValueRecord {
   value: Wrapped;
 }
 
@@ -168,7 +170,8 @@ function toJsonValue(v: unknown, where: string): JsonValueRecord {
   return { value: wrapJson(v, where) };
 }
 
-function wrapJson(v: unknown, where: string): Wrapped {
+/** @internal Shared with derived-avro.ts. */
+export function wrapJson(v: unknown, where: string): Wrapped {
   switch (typeof v) {
     case 'string':
       return { string: v };
@@ -190,7 +193,8 @@ function wrapJson(v: unknown, where: string): Wrapped {
   }
 }
 
-function toJsonMap(obj: Record<string, unknown>, where: string): Record<string, JsonValueRecord> {
+/** @internal Shared with derived-avro.ts. */
+export function toJsonMap(obj: Record<string, unknown>, where: string): Record<string, JsonValueRecord> {
   const out: Record<string, JsonValueRecord> = {};
   for (const k of Object.keys(obj)) {
     const v = obj[k];
@@ -202,7 +206,8 @@ function toJsonMap(obj: Record<string, unknown>, where: string): Record<string, 
   return out;
 }
 
-function unwrapJson(w: Wrapped): unknown {
+/** @internal Shared with derived-avro.ts. */
+export function unwrapJson(w: Wrapped): unknown {
   if (w === null) return null;
   if ('string' in w) return w.string;
   if ('long' in w) return w.long;
@@ -213,13 +218,15 @@ function unwrapJson(w: Wrapped): unknown {
   throw new Error(`unexpected JsonValue branch ${Object.keys(w).join(',')}`);
 }
 
-function fromJsonMap(m: Record<string, JsonValueRecord>): Record<string, unknown> {
+/** @internal Shared with derived-avro.ts. */
+export function fromJsonMap(m: Record<string, JsonValueRecord>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(m)) setOwn(out, k, unwrapJson((m[k] as JsonValueRecord).value));
   return out;
 }
 
-function setOwn(obj: Record<string, unknown>, k: string, v: unknown): void {
+/** @internal Shared with derived-avro.ts. */
+export function setOwn(obj: Record<string, unknown>, k: string, v: unknown): void {
   if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
   else obj[k] = v;
 }
@@ -314,7 +321,8 @@ export function fromAvroRecord(rec: Record<string, unknown>): TributaryEvent {
   return out as TributaryEvent;
 }
 
-function errorMessage(err: unknown): string {
+/** @internal Shared with derived-avro.ts. */
+export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 

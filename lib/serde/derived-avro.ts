@@ -40,10 +40,10 @@ import avsc from 'avsc';
 import type { Type } from 'avsc';
 import type { TributaryEvent } from '../event/event.js';
 import type { DerivedRecord } from '../operator/contract.js';
-import { avroEventSchema, avroEventType, decodeAvroEvent, encodeAvroEvent, fromAvroRecord, toAvroRecord, type AvroReject } from './avro.js';
-
-/** Largest magnitude written as a `long` (see avro.ts: avsc mis-decodes larger negative longs). */
-const MAX_AVRO_LONG = 2 ** 52;
+import {
+  avroEventSchema, avroEventType, decodeAvroEvent, encodeAvroEvent, errorMessage, fromAvroRecord, fromJsonMap, MAX_AVRO_LONG, setOwn, toAvroRecord, toJsonMap,
+  unwrapJson, wrapJson, type AvroReject, type JsonValueRecord, type Wrapped,
+} from './avro.js';
 
 const JSON_VALUE_SCHEMA = {
   type: 'record',
@@ -299,65 +299,6 @@ export function streamAvroType(kind: string): Type {
 
 // --- conversion to and from avsc's wrapUnions form -----------------------------------------
 
-type Wrapped = null | { [branch: string]: unknown };
-interface JsonValueRecord {
-  value: Wrapped;
-}
-
-function setOwn(obj: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else obj[k] = v;
-}
-
-function wrapJson(v: unknown, where: string): Wrapped {
-  switch (typeof v) {
-    case 'string':
-      return { string: v };
-    case 'boolean':
-      return { boolean: v };
-    case 'number':
-      return Number.isInteger(v) && Math.abs(v) <= MAX_AVRO_LONG && !Object.is(v, -0) ? { long: v } : { double: v };
-    case 'undefined':
-      return null;
-    case 'object': {
-      if (v === null) return null;
-      if (Array.isArray(v)) return { array: v.map((x, i) => ({ value: wrapJson(x, `${where}[${i}]`) })) };
-      const withJson = v as { toJSON?: (key?: string) => unknown };
-      if (typeof withJson.toJSON === 'function') return wrapJson(withJson.toJSON(), where);
-      return { map: toJsonMap(v as Record<string, unknown>, where) };
-    }
-    default:
-      throw new TypeError(`${where}: a ${typeof v} cannot be encoded as a JSON value`);
-  }
-}
-
-function toJsonMap(obj: Record<string, unknown>, where: string): Record<string, JsonValueRecord> {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj)) {
-    const v = obj[k];
-    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    setOwn(out, k, { value: wrapJson(v, `${where}.${k}`) });
-  }
-  return out as Record<string, JsonValueRecord>;
-}
-
-function unwrapJson(w: Wrapped): unknown {
-  if (w === null) return null;
-  if ('string' in w) return w.string;
-  if ('long' in w) return w.long;
-  if ('double' in w) return w.double;
-  if ('boolean' in w) return w.boolean;
-  if ('array' in w) return (w.array as JsonValueRecord[]).map((x) => unwrapJson(x.value));
-  if ('map' in w) return fromJsonMap(w.map as Record<string, JsonValueRecord>);
-  throw new Error(`unexpected JsonValue branch ${Object.keys(w).join(',')}`);
-}
-
-function fromJsonMap(m: Record<string, JsonValueRecord>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(m)) setOwn(out, k, unwrapJson((m[k] as JsonValueRecord).value));
-  return out;
-}
-
 function long(v: unknown, where: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > MAX_AVRO_LONG) {
     throw new TypeError(`${where}: expected an integer within ±2^52, got ${typeof v === 'number' ? String(v) : typeof v}`);
@@ -480,10 +421,6 @@ function fromSpecRecord(spec: RecordSpec, rec: Record<string, unknown>): Derived
     for (const k of Object.keys(m)) if (!known.has(k)) setOwn(out, k, unwrapJson((m[k] as JsonValueRecord).value));
   }
   return out;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**
