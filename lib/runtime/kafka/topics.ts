@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Topology } from '../../pipeline/compile.js';
+import { changelogTopic, CHANGELOG_TOPIC_CONFIGS } from '../../state/changelog.js';
 import type { KafkaAdapter, TopicDescription, TopicSpec } from './client.js';
 
 /** What a topic is for. */
@@ -55,25 +56,15 @@ export function taskStoreName(id: number): string {
   return `_task.s${id}`;
 }
 
-/** The changelog topic of a store qualified as `<step>.<store>`: `<app>-<step>.<store>-changelog`. */
-export function changelogTopic(app: string, store: string): string {
-  return `${app}-${store}-changelog`;
-}
-
 /**
- * Repartition topics keep their records (`retention.ms=-1`) until the runner has committed past
- * them and deletes them with `deleteRecords` (as Kafka Streams does); `cleanup.policy=delete` so
- * no record is compacted away before it was read.
+ * Repartition topics keep their records (`retention.ms=-1`), so none is deleted before it was
+ * read; `cleanup.policy=delete` so none is compacted away. Kafka Streams trims them with
+ * `deleteRecords` once committed past; the runner does not yet, so they grow.
  */
 export const REPARTITION_CONFIGS: Readonly<Record<string, string>> = {
   'cleanup.policy': 'delete',
   'retention.ms': '-1',
   'segment.bytes': String(50 * 1024 * 1024),
-};
-
-/** Changelogs keep the last value per key: a store can always be rebuilt from them. */
-export const CHANGELOG_CONFIGS: Readonly<Record<string, string>> = {
-  'cleanup.policy': 'compact',
 };
 
 /**
@@ -121,7 +112,7 @@ export function planTopics(topology: Topology, sourcePartitions: number): TopicP
     }
     const stores = [...sub.steps.flatMap((name) => topology.steps.find((s) => s.name === name)?.stores ?? []), taskStoreName(sub.id)];
     for (const store of stores) {
-      add({ name: changelogTopic(app, store), role: 'changelog', of: store, partitions, configs: { ...CHANGELOG_CONFIGS }, strict: true });
+      add({ name: changelogTopic(app, store), role: 'changelog', of: store, partitions, configs: { ...CHANGELOG_TOPIC_CONFIGS }, strict: true });
     }
   }
   for (const stream of topology.streams) {
