@@ -149,6 +149,8 @@ class KafkaTask {
   lastEventAt = 0;
   /** The last numeric watermark each upstream task reported (what is persisted for `end`). */
   upstreamNumeric = new Map<string, number>();
+  /** JSON of the task meta last written to its store (written again only when it changes). */
+  persisted = '';
   /** The watermark snapshot from just before a bounded end (persisted instead of +∞). */
   preEnd: WatermarkSnapshot | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -191,7 +193,10 @@ class KafkaRunner {
   private readonly metrics: PipelineMetrics;
   private readonly log: (line: string) => void;
   private readonly tasks = new Map<string, KafkaTask>();
-  private readonly encoders = new Map<string, StreamEncoder>();
+  /** Each stream's topic and encoder. */
+  private readonly outputs = new Map<string, { topic: string; encoder: StreamEncoder }>();
+  /** Key of the records on the `events` stream: the key of the last keyed sub-topology. */
+  private readonly eventKey: string[] | undefined;
   private readonly decoder: SourceDecoder;
   private readonly restored: KafkaRunSummary['restored'] = [];
   private sourcePartitions = 0;
@@ -221,8 +226,10 @@ class KafkaRunner {
       ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}),
     });
     for (const stream of this.topology.streams) {
-      this.encoders.set(stream.name, createStreamEncoder({ stream, ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}) }));
+      const encoder = createStreamEncoder({ stream, ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}) });
+      this.outputs.set(stream.name, { topic: stream.topic, encoder });
     }
+    this.eventKey = this.topology.subTopologies.findLast((s) => s.key !== undefined)?.key;
   }
 
   private partitionsOf(sub: SubTopology): number {
@@ -403,9 +410,11 @@ class KafkaRunner {
     }
     t.stores = new ChangeloggingStoreFactory(lmdb);
     // Restore every store that is missing, unreadable or behind its changelog.
-    for (const store of storeNames) {
+    // One metadata round trip for all the task's changelogs, not one after the other.
+    const ends = await Promise.all(storeNames.map(async (store) => (await this.admin.endOffsets(changelogTopic(this.app, store))).find((w) => w.partition === t.partition)));
+    for (const [i, store] of storeNames.entries()) {
       const topic = changelogTopic(this.app, store);
-      const end = (await this.admin.endOffsets(topic)).find((w) => w.partition === t.partition);
+      const end = ends[i];
       if (!end) throw new Error(`changelog ${topic} has no partition ${t.partition}`);
       const decision = needsRestore(t.stores, store, t.partition, end.high);
       if (!decision.restore) continue;
@@ -430,6 +439,7 @@ class KafkaRunner {
     t.task = new Task({ topology, stores: t.stores, clock: this.clock, metrics: this.metrics, output: (stream, record) => this.output(t, stream, record) });
     t.meta = t.stores.open<string, TaskMeta>(taskStoreName(sub.id));
     const meta = t.meta.get('state') ?? {};
+    t.persisted = JSON.stringify(meta);
     if (meta.watermark) t.task.restore(meta.watermark);
     else if (sub.input === 'source') t.task.watermarks.addPartition(String(t.partition));
     if (sub.input !== 'source') {
@@ -475,7 +485,6 @@ class KafkaRunner {
     await t.lock(async () => {
       if (t.closed) return;
       const max = this.options.maxPendingRecords ?? 5000;
-      let resolved: string | undefined;
       try {
         for (const record of batch.records) {
           if (!batch.isRunning() || batch.isStale()) break;
@@ -485,20 +494,16 @@ class KafkaRunner {
           t.lastOffset = record.offset;
           if (t.pending.length >= max) {
             await this.commit(t);
-            resolved = record.offset;
             batch.resolveOffset(record.offset);
             await batch.heartbeat().catch(() => undefined);
           }
         }
         await this.commit(t);
-        if (t.lastOffset === undefined && batch.records.length > 0) {
-          const last = (batch.records.at(-1) as ConsumedRecord).offset;
-          if (resolved !== last && (t.committed === undefined || BigInt(last) < BigInt(t.committed))) batch.resolveOffset(last);
-        }
       } catch (error) {
         await this.recover(t, error);
       }
     });
+    // Everything below the committed offset is done (processed now, or skipped as replayed).
     if (t.committed !== undefined) {
       const next = BigInt(t.committed) - 1n;
       if (next >= 0n) batch.resolveOffset(next.toString());
@@ -623,7 +628,7 @@ class KafkaRunner {
       }
     }
     const r = record as Record<string, unknown>;
-    const keyFields = stream === 'events' ? this.eventKey() : undefined;
+    const keyFields = stream === 'events' ? this.eventKey : undefined;
     const key = keyFields ? resolveKey(record as TributaryEvent, keyFields) : firstString(r.key, r.personId, r.messageId);
     const pending: PendingRecord = { stream, record, key };
     if (stream === 'dead-letter') {
@@ -636,14 +641,6 @@ class KafkaRunner {
       };
     }
     t.pending.push(pending);
-  }
-
-  private eventKey(): string[] | undefined {
-    for (let i = this.topology.subTopologies.length - 1; i >= 0; i--) {
-      const k = this.topology.subTopologies[i]?.key;
-      if (k) return k;
-    }
-    return undefined;
   }
 
   // ---- commits ------------------------------------------------------------------------------
@@ -660,8 +657,11 @@ class KafkaRunner {
         ? { upstream: [...t.upstream].map(([id, s]): [string, UpstreamState] => [id, s === 'end' ? (t.upstreamNumeric.get(id) ?? -Infinity) : s]) }
         : {}),
     };
-    const previous = t.meta.get('state');
-    if (JSON.stringify(previous) !== JSON.stringify(meta)) t.meta.put('state', meta);
+    const text = JSON.stringify(meta);
+    if (text !== t.persisted) {
+      t.meta.put('state', meta);
+      t.persisted = text;
+    }
     const changes = t.stores.drainChanges();
     if (t.pending.length === 0 && changes.length === 0 && t.lastOffset === undefined) return;
     const t0 = performance.now();
@@ -725,11 +725,10 @@ class KafkaRunner {
         ...(p.partition === undefined ? {} : { partition: p.partition }),
       };
     }
-    const stream = this.topology.streams.find((s) => s.name === p.stream);
-    if (!stream) throw new Error(`internal: unknown stream ${p.stream}`);
-    const encoder = this.encoders.get(p.stream) as StreamEncoder;
-    const value = await encoder.encode(p.record);
-    return { topic: stream.topic, key, value, ...(p.headers ? { headers: p.headers } : {}) };
+    const out = this.outputs.get(p.stream);
+    if (!out) throw new Error(`internal: unknown stream ${p.stream}`);
+    const value = await out.encoder.encode(p.record);
+    return { topic: out.topic, key, value, ...(p.headers ? { headers: p.headers } : {}) };
   }
 
   /** A task's commit failed: discard its uncommitted work and open it again from what is committed. */
