@@ -16,9 +16,8 @@ import { runEmbedded } from '../../lib/runtime/embedded.js';
 import type { KafkaAdapter } from '../../lib/runtime/kafka/client.js';
 import { DEAD_LETTER_HEADERS, runKafka, type KafkaRunSummary } from '../../lib/runtime/kafka/runner.js';
 import { avroEventSchema, decodeAvroEvent, encodeAvroEvent, frameConfluent } from '../../lib/serde/avro.js';
-import { decodeStreamAvro } from '../../lib/serde/derived-avro.js';
 import { SchemaRegistryClient } from '../../lib/serde/schema-registry.js';
-import { canonical, jsonMultiset, ndjsonMultiset, personPartitioner, produceEvents, readTopic, testAdapter, uniquePipeline, type TestPipeline } from '../support/kafka-pipeline.js';
+import { canonical, ndjsonMultiset, personPartitioner, produceEvents, readTopic, topicMultiset, testAdapter, uniquePipeline, type TestPipeline } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -88,14 +87,7 @@ async function assertStreamsAsEmbedded(adapter: KafkaAdapter, p: TestPipeline, e
     } catch {
       want = [];
     }
-    const records = await readTopic(adapter, stream.topic);
-    const got = stream.format === 'avro'
-      ? records.map((r) => {
-        const d = decodeStreamAvro(stream.kind, r.value!);
-        assert.ok(d.ok, d.ok ? '' : d.detail);
-        return canonical(d.record);
-      }).sort()
-      : jsonMultiset(records);
+    const got = await topicMultiset(adapter, stream);
     assert.equal(got.length, want.length, `${stream.name}: ${got.length} records through Kafka, ${want.length} embedded`);
     const missing = want.filter((x) => !got.includes(x));
     const extra = got.filter((x) => !want.includes(x));

@@ -17,8 +17,7 @@ import { generateEvents } from '../../lib/generate/index.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
 import type { KafkaAdapter } from '../../lib/runtime/kafka/client.js';
 import { runKafka, type KafkaRunSummary } from '../../lib/runtime/kafka/runner.js';
-import { decodeStreamAvro } from '../../lib/serde/derived-avro.js';
-import { canonical, jsonMultiset, ndjsonMultiset, personPartitioner, produceEvents, readTopic, testAdapter, uniquePipeline, type TestPipeline } from '../support/kafka-pipeline.js';
+import { ndjsonMultiset, personPartitioner, produceEvents, topicMultiset, testAdapter, uniquePipeline, type TestPipeline } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -68,14 +67,7 @@ async function compareWithEmbedded(adapter: KafkaAdapter, p: TestPipeline, embed
   const out: StreamDiff[] = [];
   for (const stream of p.topology.streams) {
     const want = ndjsonMultiset(readFileSync(join(embeddedDir, `${stream.name}.ndjson`), 'utf8'));
-    const records = await readTopic(adapter, stream.topic);
-    const got = stream.format === 'avro'
-      ? records.map((r) => {
-        const d = decodeStreamAvro(stream.kind, r.value!);
-        assert.ok(d.ok, d.ok ? '' : d.detail);
-        return canonical(d.record);
-      }).sort()
-      : jsonMultiset(records);
+    const got = await topicMultiset(adapter, stream);
     const remaining = new Map<string, number>();
     for (const x of want) remaining.set(x, (remaining.get(x) ?? 0) + 1);
     const extra: string[] = [];

@@ -59,6 +59,9 @@ test('ensureTopics creates compacted changelogs, the repartition topic and the o
       [`${app}-dedupe-0.seen-changelog`]: { partitions: 2, 'cleanup.policy': 'compact', 'retention.ms': retention },
       [`${app}-dedupe-1-repartition`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': '-1' },
       [`${app}-dedupe-1.seen-changelog`]: { partitions: 2, 'cleanup.policy': 'compact', 'retention.ms': retention },
+      // each sub-topology's task store (watermarks), change-logged like the steps' stores
+      [`${app}-_task.s0-changelog`]: { partitions: 2, 'cleanup.policy': 'compact', 'retention.ms': retention },
+      [`${app}-_task.s1-changelog`]: { partitions: 2, 'cleanup.policy': 'compact', 'retention.ms': retention },
       [`${app}-events`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': retention },
       [`${app}-dead-letter`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': retention },
       [`${app}-late`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': retention },

@@ -24,9 +24,11 @@ test('planTopics: a repartition topic per re-keyed sub-topology, a compacted cha
   assert.deepEqual(plan.source, { topic: 'shop-in', partitions: 3 });
   assert.deepEqual(plan.topics.map((t) => [t.name, t.role, t.of, t.partitions, t.configs, t.strict]), [
     ['shop-dedupe-0.seen-changelog', 'changelog', 'dedupe-0.seen', 3, { 'cleanup.policy': 'compact' }, true],
+    ['shop-_task.s0-changelog', 'changelog', '_task.s0', 3, { 'cleanup.policy': 'compact' }, true],
     ['shop-dedupe-1-repartition', 'repartition', 'dedupe-1', 3,
       { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'segment.bytes': '52428800' }, true],
     ['shop-dedupe-1.seen-changelog', 'changelog', 'dedupe-1.seen', 3, { 'cleanup.policy': 'compact' }, true],
+    ['shop-_task.s1-changelog', 'changelog', '_task.s1', 3, { 'cleanup.policy': 'compact' }, true],
     ['shop-out', 'output', 'events', 3, {}, false],
     ['shop-dead-letter', 'output', 'dead-letter', 3, {}, false],
     ['shop-late', 'output', 'late', 3, {}, false],
@@ -67,7 +69,9 @@ const describe = (name: string, partitions: number, configs: Record<string, stri
 });
 
 test('topicMismatch: partition count and cleanup policy of internal topics; outputs are accepted as they are', () => {
-  const [changelog, repartition] = planTopics(compile(SHOP), 3).topics;
+  const topics = planTopics(compile(SHOP), 3).topics;
+  const changelog = topics.find((x) => x.role === 'changelog');
+  const repartition = topics.find((x) => x.role === 'repartition');
   assert.ok(changelog && repartition);
   assert.equal(topicMismatch(changelog, describe(changelog.name, 3, { 'cleanup.policy': 'compact' })), undefined);
   assert.equal(topicMismatch(changelog, describe(changelog.name, 2, { 'cleanup.policy': 'delete' })),

@@ -9,7 +9,9 @@ import { generateEvents } from '../../lib/generate/index.js';
 import type { PipelineDefinition } from '../../lib/pipeline/definition.js';
 import { compilePipeline, type Topology } from '../../lib/pipeline/compile.js';
 import { loadPipelineFile } from '../../lib/pipeline/load.js';
+import type { CompiledStream } from '../../lib/pipeline/compile.js';
 import { createKafkaJsAdapter, type ConsumedRecord, type KafkaAdapter } from '../../lib/runtime/kafka/client.js';
+import { decodeStreamAvro } from '../../lib/serde/derived-avro.js';
 import { defaultRegistry } from '../../operators/index.js';
 import { ROOT } from './cli.js';
 import { kafkaBrokers, uniqueName } from './kafka.js';
@@ -134,4 +136,15 @@ export function personPartitioner(events: TributaryEvent[], partitions: number):
 /** Generated events without late arrivals (disorder within 20 s < the examples' 1m lateness), so no runtime sees a late event. */
 export function testEvents(n: number, seed: number): TributaryEvent[] {
   return [...generateEvents({ events: n, seed, lateRate: 0, maxDisorderMs: 20_000 })] as TributaryEvent[];
+}
+
+/** The records of a stream's topic (JSON or Avro, as the stream says) as a sorted multiset of canonical JSON. */
+export async function topicMultiset(adapter: KafkaAdapter, stream: CompiledStream, readCommitted = true): Promise<string[]> {
+  const records = await readTopic(adapter, stream.topic, readCommitted);
+  if (stream.format !== 'avro') return jsonMultiset(records);
+  return records.map((r) => {
+    const d = decodeStreamAvro(stream.kind, r.value!);
+    if (!d.ok) throw new Error(`${stream.topic}/${r.partition}/${r.offset}: ${d.detail}`);
+    return canonical(d.record);
+  }).sort();
 }
