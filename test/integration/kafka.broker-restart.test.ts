@@ -19,7 +19,7 @@ import { generateEvents } from '../../lib/generate/index.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
 import { createKafkaJsAdapter, type KafkaAdapter } from '../../lib/runtime/kafka/client.js';
 import { runKafka, type KafkaRunSummary } from '../../lib/runtime/kafka/runner.js';
-import { ndjsonMultiset, personPartitioner, produceEvents, readTopic, topicMultiset, uniquePipeline, type TestPipeline } from '../support/kafka-pipeline.js';
+import { caughtUp, compareWithEmbedded, personPartitioner, produceEvents, readTopic, uniquePipeline } from '../support/kafka-pipeline.js';
 import { kafkaBrokers, skipReason } from '../support/kafka.js';
 import { startOwnBroker, type OwnBroker } from '../support/own-broker.js';
 import { tempDir } from '../support/tmp.js';
@@ -55,51 +55,6 @@ async function endOffsets(adapter: KafkaAdapter, topic: string) {
   }
 }
 
-/** Whether consumer group `group` has committed the end offset of every partition of `topic`. */
-async function caughtUp(adapter: KafkaAdapter, group: string, topic: string): Promise<boolean> {
-  const admin = await adapter.admin();
-  try {
-    const ends = await admin.endOffsets(topic);
-    const committed = await admin.fetchOffsets(group, topic);
-    return ends.every((w) => {
-      const c = committed.find((o) => o.partition === w.partition);
-      return BigInt(w.high) === 0n || (c !== undefined && c.offset !== '-1' && BigInt(c.offset) >= BigInt(w.high));
-    });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-interface StreamDiff {
-  stream: string;
-  want: number;
-  got: number;
-  missing: string[];
-  /** Records beyond the embedded multiset. */
-  extra: string[];
-  /** Extra records that are not embedded records at all (not duplicates). */
-  foreign: string[];
-}
-
-async function compareWithEmbedded(adapter: KafkaAdapter, p: TestPipeline, embeddedDir: string): Promise<StreamDiff[]> {
-  const out: StreamDiff[] = [];
-  for (const stream of p.topology.streams) {
-    const want = ndjsonMultiset(readFileSync(join(embeddedDir, `${stream.name}.ndjson`), 'utf8'));
-    const got = await topicMultiset(adapter, stream);
-    const remaining = new Map<string, number>();
-    for (const x of want) remaining.set(x, (remaining.get(x) ?? 0) + 1);
-    const extra: string[] = [];
-    for (const x of got) {
-      const n = remaining.get(x) ?? 0;
-      if (n > 0) remaining.set(x, n - 1);
-      else extra.push(x);
-    }
-    const missing = [...remaining].flatMap(([x, n]) => Array<string>(n).fill(x));
-    const wanted = new Set(want);
-    out.push({ stream: stream.name, want: want.length, got: got.length, missing, extra, foreign: extra.filter((x) => !wanted.has(x)) });
-  }
-  return out;
-}
 
 test('broker restart mid-stream: the runner reconnects, nothing is lost (at-least-once)', { skip, timeout: 400_000 }, async (t) => {
   const t0 = performance.now();

@@ -8,16 +8,15 @@
 // stops, and a final bounded run on B's state ends the input as the embedded run does. The
 // source idleTimeout is 10m so no watermark advances with processing time meanwhile.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { generateEvents } from '../../lib/generate/index.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
-import type { KafkaAdapter } from '../../lib/runtime/kafka/client.js';
 import { runKafka, type KafkaRunSummary } from '../../lib/runtime/kafka/runner.js';
-import { ndjsonMultiset, personPartitioner, produceEvents, topicMultiset, testAdapter, uniquePipeline, type TestPipeline } from '../support/kafka-pipeline.js';
+import { caughtUp, compareWithEmbedded, personPartitioner, produceEvents, testAdapter, uniquePipeline } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -38,49 +37,6 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms
   }
 }
 
-/** Whether consumer group `group` has committed the end offset of every partition of `topic`. */
-async function caughtUp(adapter: KafkaAdapter, group: string, topic: string): Promise<boolean> {
-  const admin = await adapter.admin();
-  try {
-    const ends = await admin.endOffsets(topic);
-    const committed = await admin.fetchOffsets(group, topic);
-    return ends.every((w) => {
-      const c = committed.find((o) => o.partition === w.partition);
-      return BigInt(w.high) === 0n || (c !== undefined && c.offset !== '-1' && BigInt(c.offset) >= BigInt(w.high));
-    });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-interface StreamDiff {
-  stream: string;
-  want: number;
-  got: number;
-  missing: string[];
-  /** Records beyond the embedded multiset (duplicates or wrong records). */
-  extra: string[];
-}
-
-/** Each stream's records in Kafka against the embedded run's file, as multisets. */
-async function compareWithEmbedded(adapter: KafkaAdapter, p: TestPipeline, embeddedDir: string): Promise<StreamDiff[]> {
-  const out: StreamDiff[] = [];
-  for (const stream of p.topology.streams) {
-    const want = ndjsonMultiset(readFileSync(join(embeddedDir, `${stream.name}.ndjson`), 'utf8'));
-    const got = await topicMultiset(adapter, stream);
-    const remaining = new Map<string, number>();
-    for (const x of want) remaining.set(x, (remaining.get(x) ?? 0) + 1);
-    const extra: string[] = [];
-    for (const x of got) {
-      const n = remaining.get(x) ?? 0;
-      if (n > 0) remaining.set(x, n - 1);
-      else extra.push(x);
-    }
-    const missing = [...remaining].flatMap(([x, n]) => Array<string>(n).fill(x));
-    out.push({ stream: stream.name, want: want.length, got: got.length, missing, extra });
-  }
-  return out;
-}
 
 const readyTasks = (lines: string[]) => new Set(lines.flatMap((l) => /^task (\d+_\d+): ready/.exec(l)?.[1] ?? []));
 

@@ -148,3 +148,51 @@ export async function topicMultiset(adapter: KafkaAdapter, stream: CompiledStrea
     return canonical(d.record);
   }).sort();
 }
+
+/** Whether consumer group `group` has committed the end offset of every partition of `topic`. */
+export async function caughtUp(adapter: KafkaAdapter, group: string, topic: string): Promise<boolean> {
+  const admin = await adapter.admin();
+  try {
+    const ends = await admin.endOffsets(topic);
+    const committed = await admin.fetchOffsets(group, topic);
+    return ends.every((w) => {
+      const c = committed.find((o) => o.partition === w.partition);
+      return BigInt(w.high) === 0n || (c !== undefined && c.offset !== '-1' && BigInt(c.offset) >= BigInt(w.high));
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** One stream of a Kafka run against the embedded run's file, as multisets. */
+export interface StreamDiff {
+  stream: string;
+  want: number;
+  got: number;
+  missing: string[];
+  /** Records beyond the embedded multiset. */
+  extra: string[];
+  /** Extra records that are not embedded records at all (not duplicates). */
+  foreign: string[];
+}
+
+/** Each stream's records in Kafka against `<embeddedDir>/<stream>.ndjson`. */
+export async function compareWithEmbedded(adapter: KafkaAdapter, p: TestPipeline, embeddedDir: string): Promise<StreamDiff[]> {
+  const out: StreamDiff[] = [];
+  for (const stream of p.topology.streams) {
+    const want = ndjsonMultiset(readFileSync(join(embeddedDir, `${stream.name}.ndjson`), 'utf8'));
+    const got = await topicMultiset(adapter, stream);
+    const remaining = new Map<string, number>();
+    for (const x of want) remaining.set(x, (remaining.get(x) ?? 0) + 1);
+    const extra: string[] = [];
+    for (const x of got) {
+      const n = remaining.get(x) ?? 0;
+      if (n > 0) remaining.set(x, n - 1);
+      else extra.push(x);
+    }
+    const missing = [...remaining].flatMap(([x, n]) => Array<string>(n).fill(x));
+    const wanted = new Set(want);
+    out.push({ stream: stream.name, want: want.length, got: got.length, missing, extra, foreign: extra.filter((x) => !wanted.has(x)) });
+  }
+  return out;
+}
