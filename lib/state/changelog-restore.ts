@@ -29,11 +29,11 @@ export interface ConsumedChangelogRecord {
   offset: Offset;
 }
 
-/** What {@link needsRestore} decided. */
+/** What {@link needsRestore} decided; `upTo`: the last changelog offset to restore (inclusive; `-1`: nothing). */
 export type RestoreDecision =
   | { restore: false; reason: 'up-to-date'; checkpoint: string | undefined }
-  | { restore: true; wipe: false; reason: 'behind'; from: string; checkpoint: string }
-  | { restore: true; wipe: true; reason: 'missing' | 'corrupt' | 'ahead'; from: 'earliest'; detail: string };
+  | { restore: true; wipe: false; reason: 'behind'; from: string; upTo: string; checkpoint: string }
+  | { restore: true; wipe: true; reason: 'missing' | 'corrupt' | 'ahead'; from: 'earliest'; upTo: string; detail: string };
 
 /**
  * Whether `store` (partition `partition`) must be restored before processing, and from where.
@@ -45,42 +45,56 @@ export type RestoreDecision =
  * - no checkpoint (and something to restore or local data), a checkpoint that is not an offset,
  *   a store that cannot be read, or a checkpoint past the changelog's end (the topic was
  *   recreated): wipe and restore from the earliest offset.
+ *
+ * `committedUpTo` (at-least-once Kafka runner): the last changelog offset the group's committed
+ * input offset covers (`-1`: none). Records after it were sent by a commit that failed before
+ * its input offsets were committed; their input is processed again, so applying them would
+ * count it twice. With it the restore target is `min(committedUpTo, endOffset - 1)`, and a
+ * checkpoint past the target means the local state is ahead of the committed input: `ahead`.
  */
 export function needsRestore(
   factory: ChangeloggingStoreFactory,
   store: string,
   partition: number,
   endOffset: Offset,
+  committedUpTo?: Offset | -1,
 ): RestoreDecision {
   const end = BigInt(offsetString(endOffset, 'endOffset'));
+  let last = end - 1n;
+  if (committedUpTo !== undefined && committedUpTo !== -1) {
+    const c = BigInt(offsetString(committedUpTo, 'committedUpTo'));
+    if (c < last) last = c;
+  } else if (committedUpTo === -1) last = -1n;
   let localEntries: number;
   try {
     localEntries = factory.open(store).count();
   } catch (error) {
-    return { restore: true, wipe: true, reason: 'corrupt', from: 'earliest', detail: `store unreadable: ${String(error)}` };
+    return { restore: true, wipe: true, reason: 'corrupt', from: 'earliest', upTo: String(last), detail: `store unreadable: ${String(error)}` };
   }
   let raw: unknown;
   try {
     raw = factory.changelogCheckpoint(store, partition);
   } catch (error) {
-    return { restore: true, wipe: true, reason: 'corrupt', from: 'earliest', detail: `checkpoint unreadable: ${String(error)}` };
+    return { restore: true, wipe: true, reason: 'corrupt', from: 'earliest', upTo: String(last), detail: `checkpoint unreadable: ${String(error)}` };
   }
   if (raw === undefined || raw === null) {
-    if (end === 0n && localEntries === 0) return { restore: false, reason: 'up-to-date', checkpoint: undefined };
-    return { restore: true, wipe: true, reason: 'missing', from: 'earliest', detail: 'no changelog checkpoint' };
+    if (last < 0n && localEntries === 0) return { restore: false, reason: 'up-to-date', checkpoint: undefined };
+    return { restore: true, wipe: true, reason: 'missing', from: 'earliest', upTo: String(last), detail: 'no changelog checkpoint' };
   }
   if (typeof raw !== 'string' || !/^(0|[1-9][0-9]*)$/.test(raw)) {
-    return { restore: true, wipe: true, reason: 'corrupt', from: 'earliest', detail: `checkpoint ${JSON.stringify(raw)} is not an offset` };
+    return { restore: true, wipe: true, reason: 'corrupt', from: 'earliest', upTo: String(last), detail: `checkpoint ${JSON.stringify(raw)} is not an offset` };
   }
   const checkpoint = BigInt(raw);
-  if (checkpoint >= end) {
+  if (checkpoint > last) {
     return {
-      restore: true, wipe: true, reason: 'ahead', from: 'earliest',
-      detail: `checkpoint ${raw} is past the changelog end offset ${end} (topic recreated or truncated?)`,
+      restore: true, wipe: true, reason: 'ahead', from: 'earliest', upTo: String(last),
+      detail: checkpoint >= end
+        ? `checkpoint ${raw} is past the changelog end offset ${end} (topic recreated or truncated?)`
+        : `checkpoint ${raw} is past ${last}, the last changelog offset the committed input covers (a commit failed after the state was flushed)`,
     };
   }
-  if (checkpoint === end - 1n) return { restore: false, reason: 'up-to-date', checkpoint: raw };
-  return { restore: true, wipe: false, reason: 'behind', from: (checkpoint + 1n).toString(), checkpoint: raw };
+  if (checkpoint === last) return { restore: false, reason: 'up-to-date', checkpoint: raw };
+  return { restore: true, wipe: false, reason: 'behind', from: (checkpoint + 1n).toString(), upTo: String(last), checkpoint: raw };
 }
 
 /** Progress of a restore, reported after every flushed batch. */

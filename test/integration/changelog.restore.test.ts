@@ -149,7 +149,7 @@ test(`${KEYS} keys: changelog to a compacted topic, local LMDB deleted, restored
   const endOffset = BigInt(offsets!.high);
   assert.equal(endOffset, lastOffset + 1n);
   const decision = needsRestore(factory, 'seen', PARTITION, endOffset);
-  assert.deepEqual(decision, { restore: true, wipe: true, reason: 'missing', from: 'earliest', detail: 'no changelog checkpoint' });
+  assert.deepEqual(decision, { restore: true, wipe: true, reason: 'missing', from: 'earliest', upTo: String(endOffset - 1n), detail: 'no changelog checkpoint' });
 
   let progressReports = 0;
   const started = performance.now();

@@ -354,7 +354,7 @@ for (const backend of BACKENDS) {
           for (const name of ['dedupe-seen', 'sessions']) {
             const log = logs.get(name)!;
             const decision = needsRestore(target, name, 0, log.endOffset);
-            assert.deepEqual(decision, { restore: true, wipe: true, reason: 'missing', from: 'earliest', detail: 'no changelog checkpoint' });
+            assert.deepEqual(decision, { restore: true, wipe: true, reason: 'missing', from: 'earliest', upTo: String(log.endOffset - 1n), detail: 'no changelog checkpoint' });
             const progress: RestoreProgress[] = [];
             const result = await restoreFromChangelog({
               records: compacted ? log.compacted() : log.records,
@@ -401,7 +401,7 @@ for (const backend of BACKENDS) {
         s.put('new', 1);
         await commit(source, logs);
         const decision = needsRestore(replica, 's', 0, log.endOffset);
-        assert.deepEqual(decision, { restore: true, wipe: false, reason: 'behind', from: String(upTo + 1n), checkpoint: String(upTo) });
+        assert.deepEqual(decision, { restore: true, wipe: false, reason: 'behind', from: String(upTo + 1n), upTo: String(log.endOffset - 1n), checkpoint: String(upTo) });
         const rest = log.records.filter((r) => BigInt(r.offset) >= BigInt(decision.restore ? decision.from : 0));
         const result = await restoreFromChangelog({ records: rest, factory: replica, store: 's', partition: 0, upTo: log.endOffset - 1n });
         assert.equal(result.applied, rest.length);
@@ -450,21 +450,34 @@ describe('needsRestore', () => {
     try {
       assert.deepEqual(needsRestore(factory, 's', 0, 0), { restore: false, reason: 'up-to-date', checkpoint: undefined });
       assert.deepEqual(needsRestore(factory, 's', 0, '10'),
-        { restore: true, wipe: true, reason: 'missing', from: 'earliest', detail: 'no changelog checkpoint' });
+        { restore: true, wipe: true, reason: 'missing', from: 'earliest', upTo: '9', detail: 'no changelog checkpoint' });
       factory.open('s').put('local', 1);
       factory.drainChanges();
       assert.equal(needsRestore(factory, 's', 0, 0).restore, true, 'local data without a checkpoint is wiped');
       factory.recordChangelogOffsets('s', 0, 9);
       assert.deepEqual(needsRestore(factory, 's', 0, 10n), { restore: false, reason: 'up-to-date', checkpoint: '9' });
-      assert.deepEqual(needsRestore(factory, 's', 0, '25'), { restore: true, wipe: false, reason: 'behind', from: '10', checkpoint: '9' });
+      assert.deepEqual(needsRestore(factory, 's', 0, '25'), { restore: true, wipe: false, reason: 'behind', from: '10', upTo: '24', checkpoint: '9' });
       assert.equal(needsRestore(factory, 's', 1, 25).restore, true, 'checkpoints are per partition');
       assert.deepEqual(needsRestore(factory, 's', 0, 5), {
-        restore: true, wipe: true, reason: 'ahead', from: 'earliest',
+        restore: true, wipe: true, reason: 'ahead', from: 'earliest', upTo: '4',
         detail: 'checkpoint 9 is past the changelog end offset 5 (topic recreated or truncated?)',
+      });
+      // At-least-once: restore only up to what the committed input offset covers.
+      assert.deepEqual(needsRestore(factory, 's', 0, '25', '19'), { restore: true, wipe: false, reason: 'behind', from: '10', upTo: '19', checkpoint: '9' });
+      assert.deepEqual(needsRestore(factory, 's', 0, '25', '9'), { restore: false, reason: 'up-to-date', checkpoint: '9' });
+      assert.deepEqual(needsRestore(factory, 's', 0, '25', '40'), { restore: true, wipe: false, reason: 'behind', from: '10', upTo: '24', checkpoint: '9' },
+        'a committed offset past the end is capped at the end');
+      assert.deepEqual(needsRestore(factory, 's', 0, '25', '6'), {
+        restore: true, wipe: true, reason: 'ahead', from: 'earliest', upTo: '6',
+        detail: 'checkpoint 9 is past 6, the last changelog offset the committed input covers (a commit failed after the state was flushed)',
+      });
+      assert.deepEqual(needsRestore(factory, 's', 0, '25', -1), {
+        restore: true, wipe: true, reason: 'ahead', from: 'earliest', upTo: '-1',
+        detail: 'checkpoint 9 is past -1, the last changelog offset the committed input covers (a commit failed after the state was flushed)',
       });
       factory.putMeta('changelog-offset/s/0', { garbage: true });
       assert.deepEqual(needsRestore(factory, 's', 0, 25), {
-        restore: true, wipe: true, reason: 'corrupt', from: 'earliest', detail: 'checkpoint {"garbage":true} is not an offset',
+        restore: true, wipe: true, reason: 'corrupt', from: 'earliest', upTo: '24', detail: 'checkpoint {"garbage":true} is not an offset',
       });
       // The wipe drops local data and the checkpoint.
       await restoreFromChangelog({ records: [], factory, store: 's', partition: 0, upTo: -1, wipe: true });
@@ -488,7 +501,7 @@ describe('needsRestore', () => {
     factory = factoryFor('lmdb', dir);
     try {
       assert.deepEqual(scan(factory.open('s')), [['a', 1]]);
-      assert.deepEqual(needsRestore(factory, 's', 0, 6), { restore: true, wipe: false, reason: 'behind', from: '5', checkpoint: '4' });
+      assert.deepEqual(needsRestore(factory, 's', 0, 6), { restore: true, wipe: false, reason: 'behind', from: '5', upTo: '5', checkpoint: '4' });
     } finally {
       await factory.close();
     }

@@ -65,6 +65,8 @@ export interface TopicPartition {
 /** A topic partition with an offset (a decimal string, as Kafka offsets exceed 2^53 in theory). */
 export interface TopicPartitionOffset extends TopicPartition {
   offset: string;
+  /** Offset-commit metadata stored with the offset (the broker keeps up to 4 KiB by default). */
+  metadata?: string;
 }
 
 /** A record to produce. `partition` overrides the key's partition. */
@@ -130,6 +132,8 @@ export interface ReadPartitionOptions {
 export interface PartitionOffset {
   partition: number;
   offset: string;
+  /** The metadata committed with the offset, if any. */
+  metadata?: string;
 }
 
 /** A partition's first and end offsets. */
@@ -388,7 +392,7 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
     async fetchOffsets(groupId, topic) {
       const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
       return (result?.partitions ?? [])
-        .map((p) => ({ partition: p.partition, offset: p.offset }))
+        .map((p) => ({ partition: p.partition, offset: p.offset, ...(p.metadata ? { metadata: p.metadata } : {}) }))
         .sort((a, b) => a.partition - b.partition);
     },
     async endOffsets(topic) {

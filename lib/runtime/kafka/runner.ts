@@ -6,14 +6,20 @@
  *   (`<sub-topology>_<partition>`, as in Kafka Streams) running that sub-topology's steps with
  *   its own LMDB environment under `<state-dir>/<app>/<task>`.
  * - Every store write is change-logged: a task's commit sends its outputs and its stores'
- *   changelog records (partition = the task's partition), records the changelog offsets beside
- *   the state in one LMDB transaction, and only then commits the input offsets (at-least-once);
+ *   changelog records (partition = the task's partition), records the changelog offsets (and
+ *   the input offset they cover) beside the state in one LMDB transaction, and only then commits
+ *   the input offset, with the changelog offsets it covers as the commit's metadata
+ *   (at-least-once);
  *   with `guarantee: exactly-once` outputs, changelog records and input offsets go in one Kafka
  *   transaction of the task's own transactional producer (`<app>-<task>`; kafkajs has no
  *   KIP-447 fencing), and the LMDB flush follows the commit. Tasks commit after every batch and
  *   on a timer, so nothing processed is left uncommitted when a rebalance takes a partition.
  * - On assignment a task restores each store whose local checkpoint is missing, unreadable or
  *   behind its changelog, before it processes anything (its partition stays paused meanwhile).
+ *   At-least-once restores only up to the changelog offsets in the committed offset's metadata:
+ *   what a failed commit sent after them belongs to input that is processed again, and applying
+ *   it too would count that input twice. A local state flushed by a commit whose offset commit
+ *   then failed is adopted as it is (its outputs were sent): the task goes on from its offset.
  * - Event time: a source task's watermark is its partition's (highest event time − allowed
  *   lateness; idle after `idleTimeout` → advances with processing time). A task that writes into
  *   a repartition topic also writes watermark markers to each of its partitions (headers
@@ -26,10 +32,12 @@
  * - Backpressure: the consumer fetches at most `maxBytesPerPartition` per partition and waits
  *   while a batch is processed; a task commits (sends and waits) every `maxPendingRecords`
  *   outputs, so memory stays bounded when outputs or state are slower than input.
- * - Failures: a task whose commit fails is dropped without flushing (its uncommitted writes are
+ * - Failures: a task whose commit fails is dropped without flushing (its unflushed writes are
  *   discarded, its transaction aborted), its partition rewound to the last committed offset and
- *   the task opened again (restoring what the changelog has). Stop (signal) = stop fetching, let
- *   the current batch finish, commit every task, close stores, leave the group.
+ *   the task opened again (restoring up to what was committed, see above); the shared
+ *   idempotent producer of at-least-once is replaced after a failed send (after a broker restart
+ *   kafkajs can keep failing it with OUT_OF_ORDER_SEQUENCE_NUMBER). Stop (signal) = stop
+ *   fetching, let the current batch finish, commit every task, close stores, leave the group.
  */
 import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -55,6 +63,13 @@ import { ensureTopics, planTopics, taskStoreName } from './topics.js';
 /** Headers of a watermark marker on a repartition topic. */
 export const WATERMARK_HEADER = 'tributary-watermark';
 export const TASK_HEADER = 'tributary-task';
+/**
+ * Header of an event on a repartition topic: `<input offset>.<n>`, the upstream task's input
+ * offset and the event's place among those that input produced. Processing the same input again
+ * (at-least-once, after a failed commit) produces the same sequence numbers, so a downstream task
+ * drops what it already has instead of counting it twice.
+ */
+export const SEQ_HEADER = 'tributary-seq';
 /** Dead-letter headers (SPEC §9). */
 export const DEAD_LETTER_HEADERS = {
   reason: 'tributary-reason',
@@ -100,6 +115,8 @@ export interface KafkaRunSummary {
   /** Stores restored from changelogs, with the records applied. */
   restored: Array<{ task: string; store: string; records: number; ms: number; reason: string }>;
   commits: number;
+  /** Events a downstream task dropped because it already had them (an upstream task processed its input again). */
+  replayed: number;
   durationMs: number;
   eventsPerSecond: number;
   /** True when stopped by the signal (not at the end of a bounded run). */
@@ -112,6 +129,8 @@ interface TaskMeta {
   watermark?: WatermarkSnapshot;
   /** What each upstream task last reported (an `end` is kept as the number before it). */
   upstream?: Array<[string, UpstreamState]>;
+  /** The last event sequence number taken from each upstream task ({@link SEQ_HEADER}). */
+  seqs?: Array<[string, string]>;
 }
 
 interface PendingRecord {
@@ -123,6 +142,8 @@ interface PendingRecord {
   repartition?: string;
   /** Explicit partition (watermark markers go to every partition). */
   partition?: number;
+  /** A watermark marker (no value). */
+  marker?: true;
 }
 
 /** One task: a sub-topology over one partition. */
@@ -135,6 +156,8 @@ class KafkaTask {
   pending: PendingRecord[] = [];
   /** Last input offset processed and not yet committed. */
   lastOffset: string | undefined;
+  /** The first input offset this task processed (committed before its first send, at-least-once). */
+  firstOffset: string | undefined;
   /** The offset committed last (next to read), or undefined before the first commit here. */
   committed: string | undefined;
   upstream = new Map<string, UpstreamState>();
@@ -143,8 +166,12 @@ class KafkaTask {
   closed = false;
   /** What this task last reported downstream. */
   reported: UpstreamState | undefined;
-  /** The record in hand (for dead-letter headers). */
+  /** The record in hand (for dead-letter headers and event sequence numbers). */
   current: ConsumedRecord | undefined;
+  /** Events forwarded for the record in hand so far. */
+  forwarded = 0;
+  /** The last sequence number taken from each upstream task: [input offset, n]. */
+  seqs = new Map<string, [bigint, number]>();
   /** Processing time of the last source record (idle detection before the first event). */
   lastEventAt = 0;
   /** The last numeric watermark each upstream task reported (what is persisted for `end`). */
@@ -153,6 +180,10 @@ class KafkaTask {
   persisted = '';
   /** The watermark snapshot from just before a bounded end (persisted instead of +∞). */
   preEnd: WatermarkSnapshot | undefined;
+  /** The task's LMDB environment (under {@link stores}); holds the input offset its state covers. */
+  lmdb!: LmdbStoreFactory;
+  /** Each store's last changelog offset in the local state (`-1`: none): the commit metadata. */
+  changelogAt = new Map<string, bigint>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(readonly sub: SubTopology, readonly partition: number, readonly topic: string) {
@@ -203,12 +234,15 @@ class KafkaRunner {
   private sourceEnd = new Map<number, bigint>();
   private admin!: KafkaAdmin;
   private consumer!: KafkaConsumer;
-  private producer: KafkaProducer | undefined;
+  private producer: Promise<KafkaProducer> | undefined;
+  /** Replaced shared producers, disconnected a while later (other tasks may still be sending). */
+  private readonly retired = new Set<Promise<KafkaProducer>>();
   private failure: Error | undefined;
   private stopping = false;
   private readyOnce = false;
   private commits = 0;
   private records = 0;
+  private replayed = 0;
   private wake: (() => void) | undefined;
   /** Tasks being closed after a revocation (awaited before the run returns). */
   private readonly closing = new Set<Promise<void>>();
@@ -253,7 +287,7 @@ class KafkaRunner {
       if (options.bounded) {
         for (const w of await this.admin.endOffsets(sourceTopic)) this.sourceEnd.set(w.partition, BigInt(w.high));
       }
-      if (!this.eos) this.producer = await adapter.producer({ idempotent: true });
+      if (!this.eos) await this.sharedProducer();
       this.consumer = await adapter.consumer({
         groupId: this.app,
         readCommitted: true,
@@ -298,7 +332,8 @@ class KafkaRunner {
       await this.consumer.disconnect().catch(() => undefined);
       for (const t of [...this.tasks.values()]) await t.lock(() => this.closeTask(t, false));
       await Promise.all([...this.closing]);
-      await this.producer?.disconnect().catch(() => undefined);
+      await this.producer?.then((p) => p.disconnect()).catch(() => undefined);
+      await Promise.all([...this.retired].map((p) => this.disconnectRetired(p)));
     } finally {
       await this.admin.disconnect().catch(() => undefined);
     }
@@ -311,6 +346,7 @@ class KafkaRunner {
       ...(await this.counts()),
       restored: this.restored,
       commits: this.commits,
+      replayed: this.replayed,
       durationMs,
       eventsPerSecond: this.records / Math.max(durationMs / 1000, 1e-9),
       interrupted: !this.boundedDone(),
@@ -408,31 +444,38 @@ class KafkaRunner {
       rmSync(dir, { recursive: true, force: true });
       lmdb = new LmdbStoreFactory({ path: dir, maxDbs });
     }
+    t.lmdb = lmdb;
     t.stores = new ChangeloggingStoreFactory(lmdb);
-    // Restore every store that is missing, unreadable or behind its changelog.
     // One metadata round trip for all the task's changelogs, not one after the other.
-    const ends = await Promise.all(storeNames.map(async (store) => (await this.admin.endOffsets(changelogTopic(this.app, store))).find((w) => w.partition === t.partition)));
-    for (const [i, store] of storeNames.entries()) {
-      const topic = changelogTopic(this.app, store);
-      const end = ends[i];
-      if (!end) throw new Error(`changelog ${topic} has no partition ${t.partition}`);
-      const decision = needsRestore(t.stores, store, t.partition, end.high);
-      if (!decision.restore) continue;
-      const upTo = (BigInt(end.high) - 1n).toString();
-      this.log(`task ${t.id}: restoring ${store} from ${topic}/${t.partition} (${decision.reason}${decision.wipe ? `: ${decision.detail}` : ''}), offsets ${decision.from}..${upTo}`);
-      const result = await restoreFromChangelog({
-        records: this.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true }),
-        factory: t.stores,
-        store,
-        partition: t.partition,
-        upTo,
-        wipe: decision.wipe,
-        onProgress: (p) => {
-          if (!p.done) this.log(`task ${t.id}: restoring ${store}: ${p.applied} records, offset ${p.offset}/${p.upTo}, ${Math.round(p.elapsedMs)} ms`);
-        },
-      });
-      this.log(`task ${t.id}: restored ${store}: ${result.applied} records (${result.puts} puts, ${result.deletes} deletes) in ${Math.round(result.elapsedMs)} ms`);
-      this.restored.push({ task: t.id, store, records: result.applied, ms: Math.round(result.elapsedMs), reason: decision.reason });
+    const [ends, committedOffsets] = await Promise.all([
+      Promise.all(storeNames.map(async (store) => (await this.admin.endOffsets(changelogTopic(this.app, store))).find((w) => w.partition === t.partition))),
+      this.admin.fetchOffsets(this.app, t.topic),
+    ]);
+    const committed = committedOffsets.find((o) => o.partition === t.partition);
+    t.committed = committed && committed.offset !== '-1' ? committed.offset : undefined;
+    // At-least-once: the changelog offsets the committed input offset covers (commit metadata).
+    const covered = this.eos ? undefined : parseCommitMetadata(committed?.metadata);
+    const local = this.eos ? undefined : localInputOffset(lmdb, t);
+    if (local !== undefined && (t.committed === undefined || BigInt(local) > BigInt(t.committed)) && this.stateIsWhole(t, storeNames, ends)) {
+      // The state was flushed by a commit whose offset commit failed: its outputs and changelog
+      // records were sent, so it stands; go on from its offset (committed at the next commit).
+      this.log(`task ${t.id}: local state covers input up to offset ${local}, past the committed ${t.committed ?? 'none'} (an offset commit failed); going on from it`);
+      t.committed = local;
+      t.lastOffset = (BigInt(local) - 1n).toString();
+    } else {
+      // Restore every store that is missing, unreadable or behind what was committed.
+      for (const [i, store] of storeNames.entries()) {
+        const topic = changelogTopic(this.app, store);
+        const end = ends[i];
+        if (!end) throw new Error(`changelog ${topic} has no partition ${t.partition}`);
+        const decision = needsRestore(t.stores, store, t.partition, end.high, covered ? (covered[store] ?? -1) : undefined);
+        if (!decision.restore) continue;
+        await this.restoreStore(t, store, topic, decision);
+      }
+    }
+    for (const store of storeNames) {
+      const cp = t.stores.changelogCheckpoint(store, t.partition);
+      t.changelogAt.set(store, typeof cp === 'string' ? BigInt(cp) : -1n);
     }
     const sub = t.sub;
     const topology: Topology = { ...this.topology, steps: this.topology.steps.filter((s) => sub.steps.includes(s.name)) };
@@ -449,11 +492,13 @@ class KafkaRunner {
         t.upstream.set(id, state ?? -Infinity);
         if (typeof state === 'number') t.upstreamNumeric.set(id, state);
       }
+      for (const [id, seq] of meta.seqs ?? []) {
+        const [offset, n] = seq.split('.');
+        t.seqs.set(id, [BigInt(offset ?? '0'), Number(n ?? '0')]);
+      }
     }
     t.lastEventAt = this.clock.now();
     if (this.eos) t.producer = await this.options.adapter.producer({ transactionalId: `${this.app}-${t.id}` });
-    const committed = (await this.admin.fetchOffsets(this.app, t.topic)).find((o) => o.partition === t.partition);
-    t.committed = committed && committed.offset !== '-1' ? committed.offset : undefined;
     t.ready = true;
     this.log(`task ${t.id}: ready on ${t.topic}/${t.partition}${t.committed ? ` from offset ${t.committed}` : ''} in ${Math.round(performance.now() - started)} ms`);
     if (this.options.bounded && sub.input === 'source') {
@@ -461,6 +506,38 @@ class KafkaRunner {
       if (BigInt(t.committed ?? '0') >= end) this.endTask(t);
     }
     this.reportWatermark(t, true);
+  }
+
+  private async restoreStore(t: KafkaTask, store: string, topic: string, decision: Extract<ReturnType<typeof needsRestore>, { restore: true }>): Promise<void> {
+    const { upTo } = decision;
+    this.log(`task ${t.id}: restoring ${store} from ${topic}/${t.partition} (${decision.reason}${decision.wipe ? `: ${decision.detail}` : ''}), offsets ${decision.from}..${upTo}`);
+    const result = await restoreFromChangelog({
+      records: BigInt(upTo) < 0n ? [] : this.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true }),
+      factory: t.stores,
+      store,
+      partition: t.partition,
+      upTo,
+      wipe: decision.wipe,
+      onProgress: (p) => {
+        if (!p.done) this.log(`task ${t.id}: restoring ${store}: ${p.applied} records, offset ${p.offset}/${p.upTo}, ${Math.round(p.elapsedMs)} ms`);
+      },
+    });
+    this.log(`task ${t.id}: restored ${store}: ${result.applied} records (${result.puts} puts, ${result.deletes} deletes) in ${Math.round(result.elapsedMs)} ms`);
+    this.restored.push({ task: t.id, store, records: result.applied, ms: Math.round(result.elapsedMs), reason: decision.reason });
+  }
+
+  /** Every store has a checkpoint within its changelog: the local state is one whole flush. */
+  private stateIsWhole(t: KafkaTask, stores: string[], ends: Array<{ high: string } | undefined>): boolean {
+    return stores.every((store, i) => {
+      try {
+        const cp = t.stores.changelogCheckpoint(store, t.partition);
+        const end = ends[i];
+        if (cp === undefined || cp === null) return end !== undefined && end.high === '0';
+        return typeof cp === 'string' && /^(0|[1-9][0-9]*)$/.test(cp) && end !== undefined && BigInt(cp) < BigInt(end.high);
+      } catch {
+        return false;
+      }
+    });
   }
 
   private async closeTask(t: KafkaTask, flush: boolean): Promise<void> {
@@ -491,6 +568,7 @@ class KafkaRunner {
           if (t.committed !== undefined && BigInt(record.offset) < BigInt(t.committed)) continue;
           const waiting = this.process(t, record);
           if (waiting) await waiting;
+          t.firstOffset ??= record.offset;
           t.lastOffset = record.offset;
           if (t.pending.length >= max) {
             await this.commit(t);
@@ -513,6 +591,7 @@ class KafkaRunner {
   /** Processes one record; returns a promise only when decoding had to wait (a registry lookup). */
   private process(t: KafkaTask, record: ConsumedRecord): void | Promise<void> {
     t.current = record;
+    t.forwarded = 0;
     const where = `${record.topic}/${record.partition}/${record.offset}`;
     if (t.sub.input === 'source') {
       if (t.ended) return; // bounded: past the end of input (records produced after the start)
@@ -532,6 +611,18 @@ class KafkaRunner {
       if (typeof state === 'number') t.upstreamNumeric.set(from, state);
       this.applyUpstream(t);
       return;
+    }
+    const seqHeader = record.headers[SEQ_HEADER];
+    if (seqHeader !== undefined) {
+      const from = record.headers[TASK_HEADER]?.toString() ?? '?';
+      const [offset, n] = seqHeader.toString().split('.');
+      const seq: [bigint, number] = [BigInt(offset ?? '0'), Number(n ?? '0')];
+      const last = t.seqs.get(from);
+      if (last && (seq[0] < last[0] || (seq[0] === last[0] && seq[1] <= last[1]))) {
+        this.replayed++;
+        return; // an upstream task processed its input again: this event is already in
+      }
+      t.seqs.set(from, seq);
     }
     let event: TributaryEvent;
     try {
@@ -605,7 +696,7 @@ class KafkaRunner {
     t.reported = state;
     const value = typeof state === 'number' ? String(state) : state;
     for (let p = 0; p < this.partitionsOf(next); p++) {
-      t.pending.push({ stream: '', record: {}, key: undefined, repartition: next.input, headers: { [WATERMARK_HEADER]: value, [TASK_HEADER]: t.id }, partition: p });
+      t.pending.push({ stream: '', record: {}, key: undefined, repartition: next.input, headers: { [WATERMARK_HEADER]: value, [TASK_HEADER]: t.id }, partition: p, marker: true });
     }
   }
 
@@ -623,7 +714,8 @@ class KafkaRunner {
           });
           return;
         }
-        t.pending.push({ stream, record, key, repartition: next.input });
+        const seq = t.current ? `${t.current.offset}.${t.forwarded++}` : undefined;
+        t.pending.push({ stream, record, key, repartition: next.input, ...(seq ? { headers: { [TASK_HEADER]: t.id, [SEQ_HEADER]: seq } } : {}) });
         return;
       }
     }
@@ -656,6 +748,7 @@ class KafkaRunner {
       ...(t.upstream.size > 0
         ? { upstream: [...t.upstream].map(([id, s]): [string, UpstreamState] => [id, s === 'end' ? (t.upstreamNumeric.get(id) ?? -Infinity) : s]) }
         : {}),
+      ...(t.seqs.size > 0 ? { seqs: [...t.seqs].map(([id, [o, n]]): [string, string] => [id, `${o}.${n}`]) } : {}),
     };
     const text = JSON.stringify(meta);
     if (text !== t.persisted) {
@@ -700,12 +793,34 @@ class KafkaRunner {
         throw error;
       }
     } else {
-      const producer = this.producer as KafkaProducer;
-      await sendAll((chunk) => producer.send(chunk));
+      if (t.committed === undefined && t.firstOffset !== undefined) {
+        // The group has no offset for this partition yet, so a restore could not tell this
+        // commit's changelog records from committed ones: commit where the task started first.
+        await this.consumer.commit([{ topic: t.topic, partition: t.partition, offset: t.firstOffset, metadata: commitMetadata(t.changelogAt) }]);
+        t.committed = t.firstOffset;
+      }
+      const shared = this.sharedProducer();
+      const producer = await shared;
+      try {
+        await sendAll((chunk) => producer.send(chunk));
+      } catch (error) {
+        this.retireProducer(shared);
+        throw error;
+      }
     }
-    for (const [topic, last] of lastByTopic) t.stores.recordChangelogOffsets((changelogCounts.get(topic) as { store: string }).store, t.partition, last);
+    for (const [topic, last] of lastByTopic) {
+      const store = (changelogCounts.get(topic) as { store: string }).store;
+      t.stores.recordChangelogOffsets(store, t.partition, last);
+      t.changelogAt.set(store, last);
+    }
+    // At-least-once: the input offset the flushed state covers, and then the offset commit with
+    // the changelog offsets it covers (what a restore may apply; see openTask).
+    const covers = next ?? t.committed;
+    if (!this.eos && covers !== undefined) t.lmdb.putMeta(INPUT_META, { topic: t.topic, partition: t.partition, offset: covers });
     await t.stores.flush();
-    if (!this.eos && next !== undefined) await this.consumer.commit([{ topic: t.topic, partition: t.partition, offset: next }]);
+    if (!this.eos && covers !== undefined && (next !== undefined || changes.length > 0)) {
+      await this.consumer.commit([{ topic: t.topic, partition: t.partition, offset: covers, metadata: commitMetadata(t.changelogAt) }]);
+    }
     if (next !== undefined) t.committed = next;
     t.pending = [];
     t.lastOffset = undefined;
@@ -714,13 +829,43 @@ class KafkaRunner {
     this.metrics.commitLatency.observe({ pipeline: this.app }, (performance.now() - t0) / 1000);
   }
 
+  /** The idempotent producer at-least-once tasks share (created again after {@link retireProducer}). */
+  private sharedProducer(): Promise<KafkaProducer> {
+    // One creation at a time: tasks committing together after a replacement share the new one.
+    if (!this.producer) {
+      const created = this.options.adapter.producer({ idempotent: true });
+      this.producer = created;
+      created.catch(() => {
+        if (this.producer === created) this.producer = undefined; // try again at the next commit
+      });
+    }
+    return this.producer;
+  }
+
+  /**
+   * A send failed: later commits use a new producer (a producer whose sequence numbers the
+   * broker lost track of keeps failing). The old one is disconnected 30 s later, when the sends
+   * other tasks have in flight on it are over, or when the run ends.
+   */
+  private retireProducer(producer: Promise<KafkaProducer>): void {
+    if (this.producer !== producer) return;
+    this.producer = undefined;
+    this.retired.add(producer);
+    setTimeout(() => void this.disconnectRetired(producer), 30_000).unref();
+  }
+
+  private async disconnectRetired(producer: Promise<KafkaProducer>): Promise<void> {
+    if (!this.retired.delete(producer)) return;
+    await producer.then((p) => p.disconnect()).catch(() => undefined);
+  }
+
   private async encode(p: PendingRecord): Promise<ProducerRecord> {
     const key = p.key === undefined ? null : Buffer.from(p.key);
     if (p.repartition) {
       return {
         topic: p.repartition,
         key,
-        value: p.headers ? null : Buffer.from(JSON.stringify(p.record)),
+        value: p.marker ? null : Buffer.from(JSON.stringify(p.record)),
         ...(p.headers ? { headers: p.headers } : {}),
         ...(p.partition === undefined ? {} : { partition: p.partition }),
       };
@@ -779,6 +924,44 @@ class KafkaRunner {
   }
 }
 
+/** Meta key of the input offset a task's flushed state covers (at-least-once). */
+const INPUT_META = 'tributary/input';
+
+/** The input offset a task's local state covers, or undefined (none, or another partition's). */
+function localInputOffset(lmdb: LmdbStoreFactory, t: KafkaTask): string | undefined {
+  try {
+    const v = lmdb.getMeta<{ topic?: unknown; partition?: unknown; offset?: unknown }>(INPUT_META);
+    if (v && v.topic === t.topic && v.partition === t.partition && typeof v.offset === 'string' && /^(0|[1-9][0-9]*)$/.test(v.offset)) return v.offset;
+  } catch {
+    // unreadable: restore instead
+  }
+  return undefined;
+}
+
+/** Offset-commit metadata: each store's last changelog offset that the committed input covers. */
+function commitMetadata(changelogAt: Map<string, bigint>): string {
+  const changelog: Record<string, string> = {};
+  for (const [store, offset] of changelogAt) changelog[store] = offset.toString();
+  return JSON.stringify({ tributary: 1, changelog });
+}
+
+/** The changelog offsets in a commit's metadata (undefined: none, or not ours). */
+export function parseCommitMetadata(metadata: string | undefined): Record<string, string | -1> | undefined {
+  if (!metadata) return undefined;
+  try {
+    const m = JSON.parse(metadata) as { tributary?: unknown; changelog?: unknown };
+    if (m.tributary !== 1 || typeof m.changelog !== 'object' || m.changelog === null) return undefined;
+    const out: Record<string, string | -1> = {};
+    for (const [store, v] of Object.entries(m.changelog as Record<string, unknown>)) {
+      if (v === '-1') out[store] = -1;
+      else if (typeof v === 'string' && /^(0|[1-9][0-9]*)$/.test(v)) out[store] = v;
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sends of at most 500 records, so no produce request exceeds the broker's message size. */
 function chunks<T>(items: T[], size = 500): T[][] {
   const out: T[][] = [];
@@ -797,7 +980,7 @@ export function formatKafkaSummary(s: KafkaRunSummary): string {
     `${s.interrupted ? 'stopped' : 'done'}: pipeline ${s.pipeline} (${s.guarantee}), ${s.records} source records in ${(s.durationMs / 1000).toFixed(2)}s (${Math.round(s.eventsPerSecond)} events/s), ${s.commits} commits`,
   ];
   const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k} ${v}`);
-  lines.push(`  dead letters: ${dl.length ? dl.join(', ') : 0}; late: ${s.late}`);
+  lines.push(`  dead letters: ${dl.length ? dl.join(', ') : 0}; late: ${s.late}${s.replayed ? `; replayed events dropped: ${s.replayed}` : ''}`);
   for (const r of s.restored) lines.push(`  restored ${r.store} of task ${r.task}: ${r.records} records in ${r.ms} ms (${r.reason})`);
   lines.push('  records written by this instance:');
   for (const [stream, n] of Object.entries(s.streams)) lines.push(`    ${stream}  ${n}`);
