@@ -93,6 +93,13 @@ export interface JoinIdentityOptions {
   maxIdentifiersPerPerson?: number;
   /** Links that may be applied through one identifier; beyond it a link is refused. Default 50. */
   maxLinksPerIdentifier?: number;
+  /**
+   * How the Kafka runtime runs it (embedded runs are the same either way). `single-task`
+   * (default): every event through one task behind a single-partition topic, person ids exactly
+   * as embedded, at most one task's throughput. `global-table`: a lookup in every task over a
+   * global table, one resolver task for the events that change the graph (SPEC §4.2).
+   */
+  mode?: 'single-task' | 'global-table';
   /** Step name, when a pipeline has two joinIdentity steps. */
   name?: string;
 }
@@ -104,6 +111,7 @@ export interface JoinIdentityConfig {
   maxUserIds: number;
   maxIdentifiersPerPerson: number;
   maxLinksPerIdentifier: number;
+  mode: 'single-task' | 'global-table';
 }
 
 /** A typed identifier: `<field path>:<value>` (or `<field path>#<hash>` for long/odd values). */
@@ -582,6 +590,46 @@ export class JoinIdentityLogic implements OperatorLogic {
   }
 }
 
+/**
+ * Kafka `global-table` mode, in every task: enriches an event from the global table, or, when
+ * the event changes the graph, hands it (with the provisional `personId` the table gives) to the
+ * resolver through `toResolver` and drops it here: the resolver forwards it with its final id.
+ */
+export class JoinIdentityLookupLogic implements OperatorLogic {
+  private readonly lookup: IdentityLookup;
+
+  constructor(config: JoinIdentityConfig, table: IdentityTable, private readonly toResolver: (event: PersonEvent) => void) {
+    this.lookup = new IdentityLookup(config, table);
+  }
+
+  process(event: TributaryEvent): PersonEvent | null {
+    const r = this.lookup.lookup(event);
+    if (r.changesGraph) {
+      this.toResolver({ ...event, personId: r.personId });
+      return null;
+    }
+    return { ...event, personId: r.personId };
+  }
+}
+
+/**
+ * Kafka `global-table` mode, the one resolver task: applies an event the lookup handed over (its
+ * `personId` is the provisional id the lookup gave it) and passes it on with the resolved id.
+ */
+export class JoinIdentityResolverLogic implements OperatorLogic {
+  private readonly resolver: IdentityResolver;
+
+  constructor(config: JoinIdentityConfig, ctx: OperatorContext) {
+    this.resolver = new IdentityResolver(config, openIdentityState(ctx), (r) => ctx.emit(config.output, r));
+  }
+
+  process(event: TributaryEvent): PersonEvent {
+    const { personId: provisional, ...rest } = event as PersonEvent;
+    const personId = this.resolver.apply(rest, typeof provisional === 'string' ? { provisional } : {});
+    return { ...rest, personId };
+  }
+}
+
 function positiveInt(name: string, value: number | undefined, dflt: number, min: number): number {
   const v = value ?? dflt;
   if (!Number.isInteger(v) || v < min) throw new Error(`joinIdentity.${name}: ${JSON.stringify(value)} is not an integer ≥ ${min}`);
@@ -607,6 +655,10 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
       maxUserIds: { description: 'user ids one person may hold; only an alias goes beyond (default 1)', type: 'integer', minimum: 1 },
       maxIdentifiersPerPerson: { description: 'identifiers one person may hold (default 100)', type: 'integer', minimum: 2 },
       maxLinksPerIdentifier: { description: 'links applied through one identifier (default 50)', type: 'integer', minimum: 1 },
+      mode: {
+        description: 'Kafka runtime: single-task (default; every event through one task, ids as embedded) or global-table (a lookup in every task, one resolver task; eventually consistent)',
+        enum: ['single-task', 'global-table'],
+      },
       name: { description: 'step name (default joinIdentity)', type: 'string', pattern: STREAM_NAME },
     },
   },
@@ -625,16 +677,22 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
       maxUserIds: positiveInt('maxUserIds', options.maxUserIds, 1, 1),
       maxIdentifiersPerPerson: positiveInt('maxIdentifiersPerPerson', options.maxIdentifiersPerPerson, 100, 2),
       maxLinksPerIdentifier: positiveInt('maxLinksPerIdentifier', options.maxLinksPerIdentifier, 50, 1),
+      mode: options.mode ?? 'single-task',
     };
   },
   // Not a partitioning key (the graph is global): it makes the task dead-letter an event with
   // none of the identifiers, and the logic reads the identifiers itself.
   keyPaths: (c) => c.identifiers,
   // One identity graph for all partitions (SPEC §4.2): never repartitioned by its identifiers.
-  partitioning: () => 'global',
+  partitioning: (c) => (c.mode === 'global-table' ? 'global-table' : 'global'),
   outputs: (c) => [{ stream: c.output, kind: 'identity-merges' }],
   stores: () => ['ids', 'absorbed', 'persons', 'links', 'refused'],
   create: (c, ctx) => new JoinIdentityLogic(c, ctx),
+  globalTable: {
+    stores: () => ['ids', 'absorbed'],
+    lookup: (c, table, toResolver) => new JoinIdentityLookupLogic(c, { ids: table('ids'), absorbed: table('absorbed') }, toResolver),
+    resolver: (c, ctx) => new JoinIdentityResolverLogic(c, ctx),
+  },
 });
 
 /**

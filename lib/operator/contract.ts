@@ -9,7 +9,7 @@ import type { Clock } from '../time/clock.js';
 import type { TimerService } from '../time/timers.js';
 
 /** See {@link OperatorDefinition.partitioning}. */
-export type Partitioning = 'key' | 'any' | 'global';
+export type Partitioning = 'key' | 'any' | 'global' | 'global-table';
 
 /** A derived record written to a named output stream. Every derived record carries a deterministic id. */
 export type DerivedRecord = Record<string, unknown>;
@@ -49,6 +49,16 @@ export interface OperatorLogic {
   advance?(watermark: number): void;
 }
 
+/** See {@link OperatorDefinition.globalTable}. */
+export interface GlobalTableHalves<R> {
+  /** The stores (short names) every task reads as the global table; the resolver writes them. */
+  stores(options: R): string[];
+  /** The logic in every task: reads `table`, hands what it cannot settle to the resolver (and drops it). */
+  lookup(options: R, table: <K extends StoreKey, V>(store: string) => KeyValueStore<K, V>, toResolver: (event: TributaryEvent) => void): OperatorLogic;
+  /** The logic of the one resolver task: owns every store of the step, passes the events on. */
+  resolver(options: R, ctx: OperatorContext): OperatorLogic;
+}
+
 /** An output stream an operator writes, as declared by its options. */
 export interface OutputDeclaration {
   /** The stream name (also `<out-dir>/<name>.ndjson`, and the default topic suffix). */
@@ -77,9 +87,13 @@ export interface OperatorDefinition<O = unknown, R = O> {
    * it): `key` (default for keyed steps) — all events of a key in one task, so a repartition
    * topic when the stream is keyed otherwise; `any` — correct under the upstream partitioning
    * (dedupe by messageId: copies are identical events, so they already share a partition);
-   * `global` — one state for all keys (joinIdentity: a lookup in every task, one resolver).
+   * `global` — one state for all keys, in one task behind a single-partition topic;
+   * `global-table` — one state for all keys, read in every task from a global table and changed
+   * by one resolver task (joinIdentity `mode: global-table`; the runtime knows the operator).
    */
   partitioning?(options: R): Partitioning;
+  /** The two halves of a `global-table` step (the Kafka runtime's; embedded runs use {@link create}). */
+  globalTable?: GlobalTableHalves<R>;
   /** The output streams it writes. */
   outputs(options: R): OutputDeclaration[];
   /** The state stores it uses (names within the step). */

@@ -56,6 +56,17 @@ export interface SubTopology {
    * with a `global` step (joinIdentity: one identity graph, so one task sees every event).
    */
   partitions: 'source' | 1;
+  /** The sub-topologies whose events (and watermarks) it reads; empty for the first. */
+  upstream: number[];
+  /** The sub-topology its events go to (undefined: the sink). */
+  next: number | undefined;
+  /**
+   * `global-table` steps that run here as lookups only (joinIdentity `mode: global-table`): they
+   * read the step's global table; its stores belong to the step's resolver sub-topology.
+   */
+  lookups?: string[];
+  /** The resolver of a `global-table` step (one task): it changes the step's state and forwards the events it resolved. */
+  resolver?: string;
 }
 
 export interface ResolvedSource {
@@ -147,14 +158,37 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
   // sub-topology behind a repartition topic; stateless and `any` steps never do.
   // A `global` step (joinIdentity) runs where it sees every event: behind a single-partition
   // repartition topic, in one task (unless the pipeline already runs in one).
-  const subTopologies: SubTopology[] = [{ id: 0, key: source.key, steps: [], input: 'source', partitions: 'source' }];
+  // A `global-table` step (joinIdentity mode: global-table) runs as a lookup where it is, and
+  // as a resolver in a one-task sub-topology fed the events the lookup cannot resolve alone; the
+  // events of both go on into a new sub-topology (or to the sink).
+  const subTopologies: SubTopology[] = [{ id: 0, key: source.key, steps: [], input: 'source', partitions: 'source', upstream: [], next: undefined }];
+  let current = subTopologies[0] as SubTopology;
+  /** The sub-topologies whose events the next new sub-topology reads. */
+  let tail: number[] = [0];
+  let boundary = false;
+  const open = (s: CompiledStep, key: string[] | undefined, partitions: 'source' | 1) => {
+    const sub: SubTopology = { id: subTopologies.length, key, steps: [s.name], input: `${def.name}-${s.name}-repartition`, partitions, upstream: tail, next: undefined };
+    for (const id of tail) (subTopologies[id] as SubTopology).next = sub.id;
+    subTopologies.push(sub);
+    current = sub;
+    tail = [sub.id];
+    boundary = false;
+  };
   for (const s of steps) {
-    const current = subTopologies.at(-1) as SubTopology;
-    const next = (key: string[] | undefined, partitions: 'source' | 1) =>
-      subTopologies.push({ id: subTopologies.length, key, steps: [s.name], input: `${def.name}-${s.name}-repartition`, partitions });
-    if (s.partitioning === 'global' && current.partitions !== 1) next(undefined, 1);
-    else if (s.partitioning === 'key' && !sameKey(s.key, current.key)) next(s.key, 'source');
+    if (boundary) open(s, s.partitioning === 'key' ? s.key : undefined, s.partitioning === 'global' ? 1 : 'source');
+    else if (s.partitioning === 'global' && current.partitions !== 1) open(s, undefined, 1);
+    else if (s.partitioning === 'key' && !sameKey(s.key, current.key)) open(s, s.key, 'source');
     else current.steps.push(s.name);
+    if (s.partitioning === 'global-table') {
+      (current.lookups ??= []).push(s.name);
+      const resolver: SubTopology = {
+        id: subTopologies.length, key: undefined, steps: [s.name], input: `${def.name}-${s.name}-resolver`, partitions: 1,
+        upstream: [current.id], next: undefined, resolver: s.name,
+      };
+      subTopologies.push(resolver);
+      tail = [current.id, resolver.id];
+      boundary = true;
+    }
   }
   return { name: def.name, source, steps, streams, subTopologies, guarantee: def.guarantee ?? 'at-least-once', definition: def };
 }
@@ -165,10 +199,13 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
 export function describeTopology(t: Topology): string {
   const lines = [`pipeline ${t.name} (${t.guarantee})`, `  source: ${t.source.topic ?? '(embedded input)'} format=${t.source.format} key=${t.source.key?.join('|') ?? '(none)'} allowedLateness=${t.source.allowedLatenessMs}ms`];
   for (const sub of t.subTopologies) {
-    lines.push(`  sub-topology ${sub.id} (input ${sub.input}, key ${sub.key?.join('|') ?? '(none)'}${sub.partitions === 1 ? ', one task' : ''})`);
+    const role = sub.resolver ? `, resolver of ${sub.resolver}` : '';
+    lines.push(`  sub-topology ${sub.id} (input ${sub.input}, key ${sub.key?.join('|') ?? '(none)'}${sub.partitions === 1 ? ', one task' : ''}${role})`);
     for (const name of sub.steps) {
       const s = t.steps.find((x) => x.name === name) as CompiledStep;
-      lines.push(`    ${s.name}: ${s.operator}${s.key ? ` key=${s.key.join('|')}` : ''}${s.stores.length ? ` stores=${s.stores.join(',')}` : ''}${s.outputs.length ? ` → ${s.outputs.map((o) => o.stream).join(', ')}` : ''}`);
+      const lookup = sub.lookups?.includes(name) ? ' (lookup in the global table)' : '';
+      const stores = lookup ? '' : s.stores.length ? ` stores=${s.stores.join(',')}` : '';
+      lines.push(`    ${s.name}: ${s.operator}${lookup}${s.key ? ` key=${s.key.join('|')}` : ''}${stores}${s.outputs.length ? ` → ${s.outputs.map((o) => o.stream).join(', ')}` : ''}`);
     }
   }
   lines.push(`  streams: ${t.streams.map((s) => `${s.name}→${s.topic}`).join(', ')}`);
@@ -186,23 +223,29 @@ export function describeTopology(t: Topology): string {
 export function topologyMermaid(t: Topology): string {
   const id = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
   const lines = ['flowchart LR', `  source[("${t.source.topic ?? 'input'}")]`];
-  let previous = 'source';
+  /** Node id of the last step of each sub-topology (or of its input). */
+  const lastOf = new Map<number, string>();
   for (const sub of t.subTopologies) {
+    let previous = 'source';
     if (sub.input !== 'source') {
       const topic = id(sub.input);
-      lines.push(`  ${topic}[("${sub.input}")]`, `  ${previous} --> ${topic}`);
+      lines.push(`  ${topic}[("${sub.input}")]`);
+      for (const u of sub.upstream) lines.push(`  ${lastOf.get(u) ?? 'source'} --> ${topic}`);
       previous = topic;
     }
-    lines.push(`  subgraph sub${sub.id}["sub-topology ${sub.id} · key ${sub.key?.join('|') ?? '-'}"]`);
+    lines.push(`  subgraph sub${sub.id}["sub-topology ${sub.id} · key ${sub.key?.join('|') ?? '-'}${sub.resolver ? ' · resolver' : ''}"]`);
+    const node = (name: string) => id(sub.resolver ? `${name}_resolver` : name);
     for (const name of sub.steps) {
       const s = t.steps.find((x) => x.name === name) as CompiledStep;
-      lines.push(`    ${id(s.name)}["${s.name}: ${s.operator}${s.stores.length ? `<br/>stores ${s.stores.join(', ')}` : ''}"]`);
+      const lookup = sub.lookups?.includes(name);
+      lines.push(`    ${node(name)}["${s.name}: ${s.operator}${sub.resolver ? ' (resolver)' : lookup ? ' (lookup)' : ''}${s.stores.length && !lookup ? `<br/>stores ${s.stores.join(', ')}` : ''}"]`);
     }
     lines.push('  end');
     for (const name of sub.steps) {
-      lines.push(`  ${previous} --> ${id(name)}`);
-      previous = id(name);
+      lines.push(`  ${previous} --> ${node(name)}`);
+      previous = node(name);
     }
+    lastOf.set(sub.id, previous);
   }
   for (const s of t.streams) {
     const from = s.producer === 'source' ? 'source' : id(s.producer);

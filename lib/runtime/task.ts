@@ -40,6 +40,8 @@ export interface TaskOptions {
   clock: Clock;
   metrics: PipelineMetrics;
   output: OutputFn;
+  /** The logic of a step when not its operator's `create` (the Kafka runtime's global-table halves). */
+  createLogic?: (step: CompiledStep, ctx: OperatorContext) => OperatorLogic | undefined;
 }
 
 interface StepInstance {
@@ -107,7 +109,8 @@ export class Task {
         dropped: new Map(),
         outcomes: new Map(),
       };
-      instance.logic = step.definition.create(step.config as never, this.contextFor(instance));
+      const ctx = this.contextFor(instance);
+      instance.logic = options.createLogic?.(step, ctx) ?? step.definition.create(step.config as never, ctx);
       return instance;
     });
   }

@@ -340,7 +340,7 @@ test('joinIdentity logic: long or unstorable identifier values are hashed, and s
 
 test('joinIdentity options: defaults, and errors that name the option and the fix', () => {
   assert.deepEqual(joinIdentityOperator.resolve({}), {
-    identifiers: ['userId', 'anonymousId'], output: 'identity-merges', maxUserIds: 1, maxIdentifiersPerPerson: 100, maxLinksPerIdentifier: 50,
+    identifiers: ['userId', 'anonymousId'], output: 'identity-merges', maxUserIds: 1, maxIdentifiersPerPerson: 100, maxLinksPerIdentifier: 50, mode: 'single-task',
   });
   assert.deepEqual(joinIdentityOperator.keyPaths(joinIdentityOperator.resolve(EMAIL)), ['userId', 'anonymousId', 'traits.emailHash']);
   assert.deepEqual(joinIdentityOperator.stores(joinIdentityOperator.resolve({})), ['ids', 'absorbed', 'persons', 'links', 'refused']);

@@ -6,6 +6,8 @@ import { compilePipeline, describeTopology } from '../../lib/pipeline/compile.js
 import { buildPipelineSchema } from '../../lib/pipeline/schema.js';
 import { loadPipelineFile, parsePipeline, validatePipeline } from '../../lib/pipeline/load.js';
 import { defaultRegistry } from '../../operators/index.js';
+import { parse, stringify } from 'yaml';
+import { storesOfSub } from '../../lib/runtime/kafka/topics.js';
 
 const yaml = `
 name: dedupe-clicks
@@ -44,7 +46,7 @@ test('compile: resolved steps, stores, streams with their topics, one sub-topolo
   ]);
   assert.equal(t.source.allowedLatenessMs, 60_000);
   assert.equal(t.source.idleTimeoutMs, 30_000);
-  assert.deepEqual(t.subTopologies, [{ id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe'], input: 'source', partitions: 'source' }], 'dedupe by messageId needs no repartition');
+  assert.deepEqual(t.subTopologies, [{ id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe'], input: 'source', partitions: 'source', upstream: [], next: undefined }], 'dedupe by messageId needs no repartition');
   assert.match(describeTopology(t), /dedupe: dedupe key=messageId stores=dedupe\.seen → duplicates/);
 });
 
@@ -66,10 +68,27 @@ test('sub-topologies split only where a step needs its own key: the SPEC §5 pip
     ['dedupe', 'any'], ['joinIdentity', 'global'], ['sessionize', 'key'], ['windowAggregate', 'key'], ['trigger', 'key'],
   ]);
   assert.deepEqual(t.subTopologies, [
-    { id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe'], input: 'source', partitions: 'source' },
+    { id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe'], input: 'source', partitions: 'source', upstream: [], next: 1 },
     // one identity graph: joinIdentity in one task behind a single-partition topic
-    { id: 1, key: undefined, steps: ['joinIdentity'], input: 'cart-abandonment-joinIdentity-repartition', partitions: 1 },
-    { id: 2, key: ['personId'], steps: ['sessionize', 'windowAggregate', 'trigger'], input: 'cart-abandonment-sessionize-repartition', partitions: 'source' },
+    { id: 1, key: undefined, steps: ['joinIdentity'], input: 'cart-abandonment-joinIdentity-repartition', partitions: 1, upstream: [0], next: 2 },
+    { id: 2, key: ['personId'], steps: ['sessionize', 'windowAggregate', 'trigger'], input: 'cart-abandonment-sessionize-repartition', partitions: 'source', upstream: [1], next: undefined },
+  ]);
+  // mode: global-table: the lookup stays in sub-topology 0 (it owns no identity store), a
+  // one-task resolver reads what the lookups hand over, and both feed the next sub-topology.
+  const spec = parse(readFileSync(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url), 'utf8')) as { steps: Array<Record<string, Record<string, unknown>>> };
+  spec.steps[1]!.joinIdentity!.mode = 'global-table';
+  const g = compilePipeline(parsePipeline(stringify(spec), 'p.yaml', defaultRegistry), defaultRegistry);
+  assert.deepEqual(g.subTopologies, [
+    { id: 0, key: ['anonymousId', 'userId'], steps: ['dedupe', 'joinIdentity'], input: 'source', partitions: 'source', upstream: [], next: 2, lookups: ['joinIdentity'] },
+    { id: 1, key: undefined, steps: ['joinIdentity'], input: 'cart-abandonment-joinIdentity-resolver', partitions: 1, upstream: [0], next: 2, resolver: 'joinIdentity' },
+    { id: 2, key: ['personId'], steps: ['sessionize', 'windowAggregate', 'trigger'], input: 'cart-abandonment-sessionize-repartition', partitions: 'source', upstream: [0, 1], next: undefined },
+  ]);
+  assert.deepEqual(storesOfSub(g, g.subTopologies[0]!), ['dedupe.seen', '_task.s0']);
+  assert.deepEqual(storesOfSub(g, g.subTopologies[1]!), ['joinIdentity.ids', 'joinIdentity.absorbed', 'joinIdentity.persons', 'joinIdentity.links', 'joinIdentity.refused', '_task.s1']);
+  // A step after a global-table step starts a sub-topology even on the same key (the resolver's events must reach it).
+  const after = compilePipeline(parsePipeline('name: a\nsource: {}\nsteps:\n  - joinIdentity: { mode: global-table }\n  - filter: { where: { type: track } }\n', 'p.yaml', defaultRegistry), defaultRegistry);
+  assert.deepEqual(after.subTopologies.map((s) => [s.id, s.input, s.steps, s.upstream, s.next ?? null]), [
+    [0, 'source', ['joinIdentity'], [], 2], [1, 'a-joinIdentity-resolver', ['joinIdentity'], [0], 2], [2, 'a-filter-repartition', ['filter'], [0, 1], null],
   ]);
   // A source without a declared key is partitioned unknowably: the first keyed step re-keys, and
   // sub-topology 0 then only forwards.

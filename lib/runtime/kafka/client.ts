@@ -124,6 +124,8 @@ export interface ReadPartitionOptions {
   from: string;
   /** Last offset wanted (inclusive): reading ends once the partition is consumed up to it. */
   upTo: string;
+  /** Keep reading as records arrive (`upTo` is ignored) until this signal aborts: a global table's feed. */
+  follow?: AbortSignal;
   /** Skip aborted transactional records (default true). */
   readCommitted?: boolean;
 }
@@ -580,8 +582,9 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
  * One fetched batch is held at a time: the consumer waits until the reader has taken it.
  */
 async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: string, topic: string, partition: number, opts: ReadPartitionOptions): AsyncGenerator<ConsumedRecord> {
-  const upTo = BigInt(opts.upTo);
-  if (upTo < 0n || (opts.from !== 'earliest' && BigInt(opts.from) > upTo)) return;
+  const follow = opts.follow;
+  const upTo = follow ? 1n << 62n : BigInt(opts.upTo);
+  if (follow?.aborted || upTo < 0n || (opts.from !== 'earliest' && BigInt(opts.from) > upTo)) return;
   const consumer = kafka.consumer({
     groupId: `${clientId}-read-${topic}-${partition}-${process.pid}-${randomBytes(6).toString('hex')}`,
     allowAutoTopicCreation: false,
@@ -620,6 +623,8 @@ async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: strin
       wake?.();
     }
   });
+  const onAbort = () => wake?.();
+  follow?.addEventListener('abort', onAbort);
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -640,6 +645,7 @@ async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: strin
     });
     for (;;) {
       while (queue.length === 0) {
+        if (follow?.aborted) return;
         if (failed !== undefined) throw failed instanceof Error ? failed : new Error(String(failed));
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
@@ -659,6 +665,7 @@ async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: strin
       r?.();
     }
   } finally {
+    follow?.removeEventListener('abort', onAbort);
     done = true;
     release?.();
     await consumer.disconnect();

@@ -39,7 +39,7 @@
  *   kafkajs can keep failing it with OUT_OF_ORDER_SEQUENCE_NUMBER). Stop (signal) = stop
  *   fetching, let the current batch finish, commit every task, close stores, leave the group.
  */
-import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
@@ -47,10 +47,11 @@ import type { TributaryEvent } from '../../event/event.js';
 import { resolveKey } from '../../event/key.js';
 import { createMetrics, counterValues, type PipelineMetrics } from '../../metrics/metrics.js';
 import type { DerivedRecord } from '../../operator/contract.js';
-import type { SubTopology, Topology } from '../../pipeline/compile.js';
+import type { OperatorContext, OperatorLogic } from '../../operator/contract.js';
+import type { CompiledStep, SubTopology, Topology } from '../../pipeline/compile.js';
 import { ChangeloggingStoreFactory, changelogTopic } from '../../state/changelog.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
-import { LmdbStoreFactory } from '../../state/lmdb-store.js';
+import { LmdbStoreFactory, lmdbFileProblem } from '../../state/lmdb-store.js';
 import type { KeyValueStore } from '../../state/store.js';
 import { systemClock, type Clock } from '../../time/clock.js';
 import type { WatermarkSnapshot } from '../../time/watermark.js';
@@ -58,7 +59,8 @@ import { Task, type DeadLetterRecord, type SourceInput } from '../task.js';
 import type { ConsumedBatch, ConsumedRecord, KafkaAdapter, KafkaAdmin, KafkaConsumer, KafkaProducer, ProducerRecord, SentBatch, TopicPartition } from './client.js';
 import { createSourceDecoder, createStreamEncoder, type SourceDecoder, type StreamEncoder } from './codec.js';
 import type { SchemaRegistryClient } from '../../serde/schema-registry.js';
-import { ensureTopics, planTopics, taskStoreName } from './topics.js';
+import { GlobalTable } from './global-table.js';
+import { ensureTopics, planTopics, storesOfSub, taskStoreName } from './topics.js';
 
 /** Headers of a watermark marker on a repartition topic. */
 export const WATERMARK_HEADER = 'tributary-watermark';
@@ -244,6 +246,8 @@ class KafkaRunner {
   private records = 0;
   private replayed = 0;
   private wake: (() => void) | undefined;
+  /** The global tables of `global-table` steps, by step name (one copy per instance). */
+  private readonly globalTables = new Map<string, GlobalTable>();
   /** Tasks being closed after a revocation (awaited before the run returns). */
   private readonly closing = new Set<Promise<void>>();
 
@@ -288,6 +292,17 @@ class KafkaRunner {
         for (const w of await this.admin.endOffsets(sourceTopic)) this.sourceEnd.set(w.partition, BigInt(w.high));
       }
       if (!this.eos) await this.sharedProducer();
+      for (const step of topology.steps) {
+        const halves = step.definition.globalTable;
+        if (!halves || !topology.subTopologies.some((s) => s.lookups?.includes(step.name))) continue;
+        const table = new GlobalTable({
+          adapter, admin: this.admin, app: this.app, name: step.name, stateDir: options.stateDir, log: this.log,
+          stores: halves.stores(step.config as never).map((store) => `${step.name}.${store}`),
+          onError: (error) => this.fail(error),
+        });
+        this.globalTables.set(step.name, table);
+        await table.open();
+      }
       this.consumer = await adapter.consumer({
         groupId: this.app,
         readCommitted: true,
@@ -335,6 +350,7 @@ class KafkaRunner {
       await this.producer?.then((p) => p.disconnect()).catch(() => undefined);
       await Promise.all([...this.retired].map((p) => this.disconnectRetired(p)));
     } finally {
+      for (const table of this.globalTables.values()) await table.close().catch((e: unknown) => this.log(`closing a global table failed: ${String(e)}`));
       await this.admin.disconnect().catch(() => undefined);
     }
     if (this.failure) throw this.failure;
@@ -356,7 +372,7 @@ class KafkaRunner {
   private async counts() {
     const streams: Record<string, number> = {};
     for (const s of this.topology.streams) streams[s.name] = 0;
-    for (const v of await counterValues(this.metrics.streamRecords)) streams[String(v.labels.stream)] = v.value;
+    for (const v of await counterValues(this.metrics.streamRecords)) if (streams[String(v.labels.stream)] !== undefined) streams[String(v.labels.stream)] = v.value;
     const deadLetters: Record<string, number> = {};
     for (const d of await counterValues(this.metrics.deadLetters)) deadLetters[String(d.labels.reason)] = d.value;
     const late = (await counterValues(this.metrics.lateRecords)).reduce((a, v) => a + v.value, 0);
@@ -421,10 +437,30 @@ class KafkaRunner {
   }
 
   private storesOf(sub: SubTopology): string[] {
-    return [
-      ...sub.steps.flatMap((name) => this.topology.steps.find((s) => s.name === name)?.stores ?? []),
-      taskStoreName(sub.id),
-    ];
+    return storesOfSub(this.topology, sub);
+  }
+
+  /** The sub-topologies that read what `sub` writes (events and watermark markers). */
+  private downstreamOf(sub: SubTopology): SubTopology[] {
+    return this.topology.subTopologies.filter((d) => d.upstream.includes(sub.id));
+  }
+
+  /** The logic of a step run as a global-table lookup or resolver (else undefined: the operator's own). */
+  private logicFor(sub: SubTopology, t: KafkaTask, step: CompiledStep, ctx: OperatorContext): OperatorLogic | undefined {
+    const halves = step.definition.globalTable;
+    if (!halves) return undefined;
+    if (sub.resolver === step.name) return halves.resolver(step.config as never, ctx);
+    if (!sub.lookups?.includes(step.name)) return undefined;
+    const table = this.globalTables.get(step.name);
+    if (!table) throw new Error(`internal: no global table for ${step.name}`);
+    return halves.lookup(step.config as never, (store) => table.store(`${step.name}.${store}`), (event) => this.toResolver(t, step.name, event));
+  }
+
+  /** An event a lookup could not settle, to the step's resolver task. */
+  private toResolver(t: KafkaTask, step: string, event: TributaryEvent): void {
+    const resolver = this.topology.subTopologies.find((s) => s.resolver === step) as SubTopology;
+    const seq = t.current ? `${t.current.offset}.${t.forwarded++}` : undefined;
+    t.pending.push({ stream: 'events', record: event, key: event.messageId, repartition: resolver.input, ...(seq ? { headers: { [TASK_HEADER]: t.id, [SEQ_HEADER]: seq } } : {}) });
   }
 
   private async openTask(t: KafkaTask): Promise<void> {
@@ -479,15 +515,20 @@ class KafkaRunner {
     }
     const sub = t.sub;
     const topology: Topology = { ...this.topology, steps: this.topology.steps.filter((s) => sub.steps.includes(s.name)) };
-    t.task = new Task({ topology, stores: t.stores, clock: this.clock, metrics: this.metrics, output: (stream, record) => this.output(t, stream, record) });
+    t.task = new Task({
+      topology, stores: t.stores, clock: this.clock, metrics: this.metrics, output: (stream, record) => this.output(t, stream, record),
+      createLogic: (step, ctx) => this.logicFor(sub, t, step, ctx),
+    });
     t.meta = t.stores.open<string, TaskMeta>(taskStoreName(sub.id));
     const meta = t.meta.get('state') ?? {};
     t.persisted = JSON.stringify(meta);
     if (meta.watermark) t.task.restore(meta.watermark);
     else if (sub.input === 'source') t.task.watermarks.addPartition(String(t.partition));
     if (sub.input !== 'source') {
-      const upstreamSub = this.topology.subTopologies[sub.id - 1] as SubTopology;
-      for (let p = 0; p < this.partitionsOf(upstreamSub); p++) t.upstream.set(`${upstreamSub.id}_${p}`, -Infinity);
+      for (const u of sub.upstream) {
+        const upstreamSub = this.topology.subTopologies[u] as SubTopology;
+        for (let p = 0; p < this.partitionsOf(upstreamSub); p++) t.upstream.set(`${upstreamSub.id}_${p}`, -Infinity);
+      }
       for (const [id, state] of meta.upstream ?? []) {
         t.upstream.set(id, state ?? -Infinity);
         if (typeof state === 'number') t.upstreamNumeric.set(id, state);
@@ -688,21 +729,23 @@ class KafkaRunner {
 
   /** Queues watermark markers for the next sub-topology when what this task reports changed. */
   private reportWatermark(t: KafkaTask, force = false): void {
-    const next = this.topology.subTopologies[t.sub.id + 1];
-    if (!next) return;
+    const downstream = this.downstreamOf(t.sub);
+    if (downstream.length === 0) return;
     const state = this.watermarkOf(t);
     if (state === -Infinity) return;
     if (!force && state === t.reported) return;
     t.reported = state;
     const value = typeof state === 'number' ? String(state) : state;
-    for (let p = 0; p < this.partitionsOf(next); p++) {
-      t.pending.push({ stream: '', record: {}, key: undefined, repartition: next.input, headers: { [WATERMARK_HEADER]: value, [TASK_HEADER]: t.id }, partition: p, marker: true });
+    for (const next of downstream) {
+      for (let p = 0; p < this.partitionsOf(next); p++) {
+        t.pending.push({ stream: '', record: {}, key: undefined, repartition: next.input, headers: { [WATERMARK_HEADER]: value, [TASK_HEADER]: t.id }, partition: p, marker: true });
+      }
     }
   }
 
   private output(t: KafkaTask, stream: string, record: DerivedRecord): void {
     if (stream === 'events') {
-      const next = this.topology.subTopologies[t.sub.id + 1];
+      const next = t.sub.next === undefined ? undefined : this.topology.subTopologies[t.sub.next];
       if (next) {
         const key = next.key ? resolveKey(record as TributaryEvent, next.key) : (record as TributaryEvent).messageId;
         if (key === undefined) {
@@ -985,24 +1028,4 @@ export function formatKafkaSummary(s: KafkaRunSummary): string {
   lines.push('  records written by this instance:');
   for (const [stream, n] of Object.entries(s.streams)) lines.push(`    ${stream}  ${n}`);
   return lines.join('\n');
-}
-
-/** LMDB's meta-page magic number (MDB_MAGIC), right after the first page's header. */
-const LMDB_MAGIC = 0xbeefc0de;
-
-/** Why an LMDB data file cannot be opened safely, or undefined (absent, empty or sound meta pages). */
-export function lmdbFileProblem(file: string): string | undefined {
-  if (!existsSync(file)) return undefined;
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(32);
-    const n = readSync(fd, head, 0, head.length, 0);
-    if (n === 0) return undefined;
-    // The magic follows the page header: 16 bytes in LMDB 0.9, 24 in the LMDB 1.x lmdb-js ships.
-    const magicAt = (offset: number) => n >= offset + 4 && head.readUInt32LE(offset) === LMDB_MAGIC;
-    if (!magicAt(24) && !magicAt(16)) return `${file} is not an LMDB data file (bad meta page)`;
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -5,7 +5,7 @@
  * precisely why it cannot.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Topology } from '../../pipeline/compile.js';
+import type { SubTopology, Topology } from '../../pipeline/compile.js';
 import { changelogTopic, CHANGELOG_TOPIC_CONFIGS } from '../../state/changelog.js';
 import type { KafkaAdapter, TopicDescription, TopicSpec } from './client.js';
 
@@ -61,6 +61,14 @@ export function taskStoreName(id: number): string {
  * read; `cleanup.policy=delete` so none is compacted away. Kafka Streams trims them with
  * `deleteRecords` once committed past; the runner does not yet, so they grow.
  */
+/** The stores a sub-topology's tasks own (lookups read another's), its task store last. */
+export function storesOfSub(topology: Topology, sub: SubTopology): string[] {
+  return [
+    ...sub.steps.filter((name) => !sub.lookups?.includes(name)).flatMap((name) => topology.steps.find((s) => s.name === name)?.stores ?? []),
+    taskStoreName(sub.id),
+  ];
+}
+
 export const REPARTITION_CONFIGS: Readonly<Record<string, string>> = {
   'cleanup.policy': 'delete',
   'retention.ms': '-1',
@@ -110,7 +118,7 @@ export function planTopics(topology: Topology, sourcePartitions: number): TopicP
     if (sub.input !== 'source') {
       add({ name: sub.input, role: 'repartition', of: sub.steps[0] ?? `sub-topology ${sub.id}`, partitions, configs: { ...REPARTITION_CONFIGS }, strict: true });
     }
-    const stores = [...sub.steps.flatMap((name) => topology.steps.find((s) => s.name === name)?.stores ?? []), taskStoreName(sub.id)];
+    const stores = storesOfSub(topology, sub);
     for (const store of stores) {
       add({ name: changelogTopic(app, store), role: 'changelog', of: store, partitions, configs: { ...CHANGELOG_TOPIC_CONFIGS }, strict: true });
     }
