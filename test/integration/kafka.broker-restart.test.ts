@@ -168,9 +168,10 @@ test('broker restart mid-stream: the runner reconnects, nothing is lost (at-leas
   assert.deepEqual(absent.slice(0, 5), [], `${absent.length} enriched events lost across the broker restart`);
   assert.deepEqual(otherPerson.slice(0, 3), [], 'enriched events with another identity than embedded');
   // Every record of every stream is there (duplicates allowed). A failed commit must not leave
-  // state that already holds what will be processed again (the runner's header: "its
-  // uncommitted writes are discarded"), or re-processed events count twice in sessions and
-  // windows and the embedded records are missing, replaced by other ones.
+  // state that already holds what will be processed again (restores stop at the committed
+  // changelog offsets; replays on repartition topics are dropped by sequence number), or
+  // re-processed events count twice in sessions and windows and the embedded records are
+  // missing, replaced by other ones.
   for (const d of diffs) {
     assert.equal(embedded.streams[d.stream] ?? 0, d.want);
     assert.deepEqual({ missing: d.missing.slice(0, 3), nMissing: d.missing.length }, { missing: [], nMissing: 0 }, `${d.stream}: records of the embedded run missing after the broker restart`);

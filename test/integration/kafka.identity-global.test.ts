@@ -19,7 +19,7 @@ import type { PipelineDefinition } from '../../lib/pipeline/definition.js';
 import { describeTopology } from '../../lib/pipeline/compile.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
 import { runKafka } from '../../lib/runtime/kafka/runner.js';
-import { personPartitioner, produceEvents, readTopic, testAdapter, testEvents, uniquePipeline } from '../support/kafka-pipeline.js';
+import { personPartitioner, produceEvents, readTopic, testAdapter, testEvents, uniquePipeline, waitForCommitted } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -75,17 +75,7 @@ test('joinIdentity mode global-table: lookups in every task, one resolver; graph
   const log1: string[] = [];
   const stop = new AbortController();
   const running = runKafka({ topology: p.topology, adapter, stateDir, signal: stop.signal, tickMs: 200, log: (l) => log1.push(l) });
-  const admin = await adapter.admin();
-  try {
-    for (let i = 0; ; i++) {
-      const committed = (await admin.fetchOffsets(app, p.source)).reduce((a, o) => a + (o.offset === '-1' ? 0 : Number(o.offset)), 0);
-      if (committed >= half) break;
-      assert.ok(i < 600, `run 1 committed ${committed} of ${half} in 60 s`);
-      await sleep(100);
-    }
-  } finally {
-    await admin.disconnect();
-  }
+  await waitForCommitted(adapter, app, p.source, half);
   await sleep(1500); // the resolver's last events of the first half
   stop.abort();
   const run1 = await running;

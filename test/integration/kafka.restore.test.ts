@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { generateEvents } from '../../lib/generate/index.js';
@@ -21,7 +20,7 @@ import type { KafkaAdapter } from '../../lib/runtime/kafka/client.js';
 import { runKafka, type KafkaRunSummary } from '../../lib/runtime/kafka/runner.js';
 import { taskStoreName } from '../../lib/runtime/kafka/topics.js';
 import { changelogTopic } from '../../lib/state/changelog.js';
-import { jsonMultiset, ndjsonMultiset, personPartitioner, produceEvents, readTopic, testAdapter, uniquePipeline, type TestPipeline } from '../support/kafka-pipeline.js';
+import { jsonMultiset, ndjsonMultiset, personPartitioner, produceEvents, readTopic, testAdapter, uniquePipeline, waitForCommitted, type TestPipeline } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -114,17 +113,7 @@ async function twoRuns(dir: string, s: Scenario): Promise<{ run1: KafkaRunSummar
   const log1: string[] = [];
   const stop = new AbortController();
   const running = runKafka({ topology: p.topology, adapter, stateDir, signal: stop.signal, tickMs: 200, log: (l) => log1.push(l) });
-  const admin = await adapter.admin();
-  try {
-    for (let i = 0; ; i++) {
-      const committed = (await admin.fetchOffsets(app, p.source)).reduce((a, o) => a + (o.offset === '-1' ? 0 : Number(o.offset)), 0);
-      if (committed >= s.first.length) break;
-      assert.ok(i < 600, `run 1 committed ${committed} of ${s.first.length} in 60 s`);
-      await sleep(100);
-    }
-  } finally {
-    await admin.disconnect();
-  }
+  await waitForCommitted(adapter, app, p.source, s.first.length);
   stop.abort();
   const run1 = await running;
   assert.equal(run1.interrupted, true);

@@ -164,6 +164,22 @@ export async function caughtUp(adapter: KafkaAdapter, group: string, topic: stri
   }
 }
 
+/** Waits until group `group` has committed `n` records of `topic` in all (offsets summed over partitions); fails after `ms`. */
+export async function waitForCommitted(adapter: KafkaAdapter, group: string, topic: string, n: number, ms = 60_000): Promise<void> {
+  const admin = await adapter.admin();
+  try {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const committed = (await admin.fetchOffsets(group, topic)).reduce((a, o) => a + (o.offset === '-1' ? 0 : Number(o.offset)), 0);
+      if (committed >= n) return;
+      if (Date.now() > deadline) throw new Error(`${group} committed ${committed} of ${n} records of ${topic} in ${ms} ms`);
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** One stream of a Kafka run against the embedded run's file, as multisets. */
 export interface StreamDiff {
   stream: string;
