@@ -372,8 +372,11 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
       // One at a time: kafkajs answers `false` for a batch when any topic already exists (another
       // instance may create the same topics concurrently), which would hide which ones were new.
       for (const s of missing) {
+        // No waitForLeaders: kafkajs's wait reads metadata once the topic is created and throws
+        // UNKNOWN_TOPIC_OR_PARTITION when the broker has not propagated it yet (seen 1 start in
+        // 4 under load); ensureTopics polls for leaders itself.
         const ok = await admin.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: [{
             topic: s.name,
             numPartitions: s.partitions,

@@ -245,6 +245,8 @@ class KafkaRunner {
   private commits = 0;
   private records = 0;
   private replayed = 0;
+  /** Events this instance wrote to the sink (the Task's `events` count includes repartition forwards). */
+  private sinkEvents = 0;
   private wake: (() => void) | undefined;
   /** The global tables of `global-table` steps, by step name (one copy per instance). */
   private readonly globalTables = new Map<string, GlobalTable>();
@@ -373,6 +375,7 @@ class KafkaRunner {
     const streams: Record<string, number> = {};
     for (const s of this.topology.streams) streams[s.name] = 0;
     for (const v of await counterValues(this.metrics.streamRecords)) if (streams[String(v.labels.stream)] !== undefined) streams[String(v.labels.stream)] = v.value;
+    streams.events = this.sinkEvents;
     const deadLetters: Record<string, number> = {};
     for (const d of await counterValues(this.metrics.deadLetters)) deadLetters[String(d.labels.reason)] = d.value;
     const late = (await counterValues(this.metrics.lateRecords)).reduce((a, v) => a + v.value, 0);
@@ -762,6 +765,7 @@ class KafkaRunner {
         return;
       }
     }
+    if (stream === 'events') this.sinkEvents++;
     const r = record as Record<string, unknown>;
     const keyFields = stream === 'events' ? this.eventKey : undefined;
     const key = keyFields ? resolveKey(record as TributaryEvent, keyFields) : firstString(r.key, r.personId, r.messageId);
