@@ -20,7 +20,7 @@
  * @module
  */
 import type { ChangeloggingStoreFactory, Offset } from './changelog.js';
-import { decodeChangelogKey, decodeChangelogValue, offsetString } from './changelog.js';
+import { decodeChangelogKey, decodeChangelogValue, isOffset, offsetString } from './changelog.js';
 
 /** A changelog record as consumed (kafkajs: `message.key`, `message.value`, `message.offset`). */
 export interface ConsumedChangelogRecord {
@@ -81,7 +81,7 @@ export function needsRestore(
     if (last < 0n && localEntries === 0) return { restore: false, reason: 'up-to-date', checkpoint: undefined };
     return { restore: true, wipe: true, reason: 'missing', from: 'earliest', upTo: String(last), detail: 'no changelog checkpoint' };
   }
-  if (typeof raw !== 'string' || !/^(0|[1-9][0-9]*)$/.test(raw)) {
+  if (!isOffset(raw)) {
     return { restore: true, wipe: true, reason: 'corrupt', from: 'earliest', upTo: String(last), detail: `checkpoint ${JSON.stringify(raw)} is not an offset` };
   }
   const checkpoint = BigInt(raw);

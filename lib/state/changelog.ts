@@ -77,6 +77,11 @@ export type Offset = string | number | bigint;
 export const CHANGELOG_VALUE_VERSION = 1;
 /** Prefix of the sibling store holding a changelogged store's expiry index. */
 export const EXPIRY_INDEX_PREFIX = 'tributary.changelog-expiry/';
+/** Whether `value` is an offset as checkpoints and commit metadata keep it: a decimal string without a sign or leading zeros. */
+export function isOffset(value: unknown): value is string {
+  return typeof value === 'string' && /^(0|[1-9][0-9]*)$/.test(value);
+}
+
 /** Prefix of the metadata keys of changelog checkpoints: `<prefix><store>/<partition>`. */
 export const CHANGELOG_CHECKPOINT_PREFIX = 'changelog-offset/';
 

@@ -49,7 +49,7 @@ import { createMetrics, counterValues, type PipelineMetrics } from '../../metric
 import type { DerivedRecord } from '../../operator/contract.js';
 import type { OperatorContext, OperatorLogic } from '../../operator/contract.js';
 import type { CompiledStep, SubTopology, Topology } from '../../pipeline/compile.js';
-import { ChangeloggingStoreFactory, changelogTopic } from '../../state/changelog.js';
+import { ChangeloggingStoreFactory, changelogTopic, isOffset } from '../../state/changelog.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
 import { LmdbStoreFactory, lmdbFileProblem } from '../../state/lmdb-store.js';
 import type { KeyValueStore } from '../../state/store.js';
@@ -248,6 +248,8 @@ class KafkaRunner {
   /** Events this instance wrote to the sink (the Task's `events` count includes repartition forwards). */
   private sinkEvents = 0;
   private wake: (() => void) | undefined;
+  /** The resolver sub-topology of each `global-table` step. */
+  private readonly resolverOf = new Map<string, SubTopology>();
   /** The global tables of `global-table` steps, by step name (one copy per instance). */
   private readonly globalTables = new Map<string, GlobalTable>();
   /** Tasks being closed after a revocation (awaited before the run returns). */
@@ -270,6 +272,7 @@ class KafkaRunner {
       this.outputs.set(stream.name, { topic: stream.topic, encoder });
     }
     this.eventKey = this.topology.subTopologies.findLast((s) => s.key !== undefined)?.key;
+    for (const sub of this.topology.subTopologies) if (sub.resolver) this.resolverOf.set(sub.resolver, sub);
   }
 
   private partitionsOf(sub: SubTopology): number {
@@ -461,7 +464,7 @@ class KafkaRunner {
 
   /** An event a lookup could not settle, to the step's resolver task. */
   private toResolver(t: KafkaTask, step: string, event: TributaryEvent): void {
-    const resolver = this.topology.subTopologies.find((s) => s.resolver === step) as SubTopology;
+    const resolver = this.resolverOf.get(step) as SubTopology;
     const seq = t.current ? `${t.current.offset}.${t.forwarded++}` : undefined;
     t.pending.push({ stream: 'events', record: event, key: event.messageId, repartition: resolver.input, ...(seq ? { headers: { [TASK_HEADER]: t.id, [SEQ_HEADER]: seq } } : {}) });
   }
@@ -577,7 +580,7 @@ class KafkaRunner {
         const cp = t.stores.changelogCheckpoint(store, t.partition);
         const end = ends[i];
         if (cp === undefined || cp === null) return end !== undefined && end.high === '0';
-        return typeof cp === 'string' && /^(0|[1-9][0-9]*)$/.test(cp) && end !== undefined && BigInt(cp) < BigInt(end.high);
+        return isOffset(cp) && end !== undefined && BigInt(cp) < BigInt(end.high);
       } catch {
         return false;
       }
@@ -978,7 +981,7 @@ const INPUT_META = 'tributary/input';
 function localInputOffset(lmdb: LmdbStoreFactory, t: KafkaTask): string | undefined {
   try {
     const v = lmdb.getMeta<{ topic?: unknown; partition?: unknown; offset?: unknown }>(INPUT_META);
-    if (v && v.topic === t.topic && v.partition === t.partition && typeof v.offset === 'string' && /^(0|[1-9][0-9]*)$/.test(v.offset)) return v.offset;
+    if (v && v.topic === t.topic && v.partition === t.partition && isOffset(v.offset)) return v.offset;
   } catch {
     // unreadable: restore instead
   }
@@ -1001,7 +1004,7 @@ export function parseCommitMetadata(metadata: string | undefined): Record<string
     const out: Record<string, string | -1> = {};
     for (const [store, v] of Object.entries(m.changelog as Record<string, unknown>)) {
       if (v === '-1') out[store] = -1;
-      else if (typeof v === 'string' && /^(0|[1-9][0-9]*)$/.test(v)) out[store] = v;
+      else if (isOffset(v)) out[store] = v;
     }
     return out;
   } catch {
