@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MemoryStore } from '../../lib/state/memory-store.js';
+import type { KeyValueStore, StoreKey } from '../../lib/state/store.js';
+import { MemoryTimers, TimerService, type Timer } from '../../lib/time/timers.js';
+import { rng } from '../support/random.js';
+
+test('memory timers fire in (time, id) order, only up to the watermark, each once', () => {
+  const timers = new MemoryTimers<string>();
+  timers.register({ time: 300, id: 'c', data: 'C' });
+  timers.register({ time: 100, id: 'b', data: 'B' });
+  timers.register({ time: 100, id: 'a', data: 'A' });
+  timers.register({ time: 200, id: 'd', data: 'D' });
+  const fired: string[] = [];
+  assert.equal(timers.fireDue(99, (t) => fired.push(t.data)), 0);
+  assert.equal(timers.fireDue(200, (t) => fired.push(t.data)), 3);
+  assert.deepEqual(fired, ['A', 'B', 'D']);
+  assert.equal(timers.fireDue(200, (t) => fired.push(t.data)), 0, 'never twice');
+  assert.equal(timers.size(), 1);
+  assert.equal(timers.nextTime(), 300);
+});
+
+test('memory timers: moving, cancelling and registering from a callback', () => {
+  const timers = new MemoryTimers<number>();
+  timers.register({ time: 50, id: 'x', data: 1 });
+  timers.register({ time: 10, id: 'x', data: 2 }); // moved earlier
+  timers.register({ time: 20, id: 'y', data: 3 });
+  assert.equal(timers.cancel('y'), true);
+  assert.equal(timers.cancel('y'), false);
+  assert.equal(timers.pending('x'), 10);
+  const fired: Array<[string, number, number]> = [];
+  timers.fireDue(100, (t) => {
+    fired.push([t.id, t.time, t.data]);
+    if (t.id === 'x') timers.register({ time: 60, id: 'z', data: 4 }); // due in the same round
+  });
+  assert.deepEqual(fired, [['x', 10, 2], ['z', 60, 4]]);
+  assert.equal(timers.size(), 0);
+  assert.equal(timers.next(), undefined);
+  assert.equal(timers.nextTime(), Infinity);
+});
+
+test('memory timers match the store-backed timers over 20,000 random operations (ids in code point order)', () => {
+  const random = rng(7);
+  const memory = new MemoryTimers<number>();
+  const durable = new TimerService<number>(new MemoryStore('t.timers') as KeyValueStore<StoreKey, unknown> as never);
+  // Ids around the surrogate range, where UTF-16 and code point order differ.
+  const ids = ['a', 'b', 'k1', 'k10', 'k2', '\uffff', '\u{1F600}', 'é', 'z'];
+  let watermark = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const r = random();
+    const id = ids[Math.floor(random() * ids.length)]!;
+    if (r < 0.6) {
+      const t: Timer<number> = { time: watermark + Math.floor(random() * 50), id, data: i };
+      memory.register(t);
+      durable.register(t);
+    } else if (r < 0.75) {
+      assert.equal(memory.cancel(id), durable.cancel(id));
+    } else {
+      watermark += Math.floor(random() * 30);
+      const a: Array<[number, string, number]> = [];
+      const b: Array<[number, string, number]> = [];
+      memory.fireDue(watermark, (t) => a.push([t.time, t.id, t.data]));
+      durable.fireDue(watermark, (t) => b.push([t.time, t.id, t.data]));
+      assert.deepEqual(a, b, `round ${i}`);
+    }
+    assert.equal(memory.size(), durable.size());
+    assert.equal(memory.pending(id), durable.pending(id));
+  }
+});
