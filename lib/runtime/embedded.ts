@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { createMetrics, counterValues, type PipelineMetrics } from '../metrics/metrics.js';
 import type { Topology } from '../pipeline/compile.js';
+import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../state/caching.js';
 import { LmdbStoreFactory } from '../state/lmdb-store.js';
 import type { KeyValueStore } from '../state/store.js';
 import { systemClock, type Clock } from '../time/clock.js';
@@ -37,6 +38,11 @@ export interface EmbeddedRunOptions {
   stateDir?: string;
   /** Records between checkpoints. Default 10 000. */
   checkpointEvery?: number;
+  /**
+   * Estimated bytes of decoded state kept in memory (the caching layer's budget). Stores that fit
+   * are resident (no LMDB read on a miss); larger ones read through. Default 256 MiB.
+   */
+  cacheBytes?: number;
   clock?: Clock;
   registry?: Registry;
   /** Called about every `progressEveryMs` (default 2 s) during long runs. */
@@ -124,7 +130,8 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   const registry = options.registry ?? new Registry();
   const metrics: PipelineMetrics = createMetrics(registry);
   const sinks = new FileSinks(outDir, topology.streams.map((s) => s.name), resume && previous ? previous.outputs : {});
-  const task = new Task({ topology, stores, clock, metrics, output: (stream, record) => sinks.write(stream, record) });
+  const cached = new CachingStoreFactory(stores, { maxBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES });
+  const task = new Task({ topology, stores: cached, clock, metrics, output: (stream, record) => sinks.write(stream, record) });
   const skip = resume && previous ? previous.position : 0;
   if (resume && previous) task.restore(previous.watermark);
 
@@ -179,7 +186,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     await stateServer?.close();
     streamCounts = sinks.counts();
     sinks.close();
-    await stores.close();
+    await cached.close();
   }
 
   const durationMs = performance.now() - started;

@@ -11,6 +11,7 @@ import { createNormalizer, type Normalizer } from '../event/normalize.js';
 import type { PipelineMetrics } from '../metrics/metrics.js';
 import type { DerivedRecord, OperatorContext, OperatorLogic } from '../operator/contract.js';
 import type { CompiledStep, Topology } from '../pipeline/compile.js';
+import { CachingStoreFactory } from '../state/caching.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import type { Clock } from '../time/clock.js';
 import { timersOf } from '../time/timers.js';
@@ -124,7 +125,10 @@ export class Task {
       pipeline,
       step,
       clock,
-      store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
+      store: <K extends StoreKey, V>(name: string) =>
+        stores instanceof CachingStoreFactory
+          ? stores.open<K, V>(`${step}.${name}`, { clone: instance.step.definition.immutableState !== true })
+          : stores.open<K, V>(`${step}.${name}`),
       timers: timersOf((name) => stores.open(`${step}.${name}`)),
       emit: (stream, record) => {
         let c = out.get(stream);
@@ -293,6 +297,15 @@ export class Task {
     if (!s || !query) return undefined;
     const { stores } = this.options;
     return query(s.step.config as never, (name) => stores.open(`${step}.${name}`), key);
+  }
+
+  /**
+   * Hands the state changed since the last call to the stores below the caching layer without
+   * committing it (Kafka: right before the changelog batch is drained). A no-op without one.
+   */
+  prepareCommit(): void {
+    const { stores } = this.options;
+    if (stores instanceof CachingStoreFactory) stores.writeDown();
   }
 
   /** Flushes every store (a checkpoint) and updates the watermark and store gauges. */

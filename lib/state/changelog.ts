@@ -44,7 +44,7 @@
 import * as lmdb from 'lmdb';
 import { Packr } from 'msgpackr';
 import { InvalidKeyError, keyId, validateExpiresAt, validateKey, validateWatermark } from './key-order.js';
-import type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from './store.js';
+import type { Entry, ExpiryAware, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from './store.js';
 
 /** A {@link StoreFactory} that also keeps checkpoint metadata committed with the state. */
 export interface CheckpointedStoreFactory extends StoreFactory {
@@ -220,6 +220,12 @@ export class ChangeloggingStore<K extends StoreKey = StoreKey, V = unknown> impl
 
   range(options?: RangeOptions<K>): IterableIterator<Entry<K, V>> {
     return this.inner.range(options);
+  }
+
+  expiresAtOf(key: K): number | undefined {
+    const inner = this.inner as KeyValueStore<K, V> & Partial<ExpiryAware<K>>;
+    if (typeof inner.expiresAtOf !== 'function') throw new TypeError(`store "${this.name}": the wrapped store cannot tell expiries`);
+    return inner.expiresAtOf(key);
   }
 
   count(): number {

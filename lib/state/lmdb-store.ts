@@ -764,6 +764,19 @@ export class LmdbStore<K extends StoreKey = StoreKey, V = unknown> implements Ke
     return !this.cleared && this.readCommitted(id, k) !== undefined;
   }
 
+  expiresAtOf(key: K): number | undefined {
+    this.assertOpen();
+    const k = validateKey(this.name, key);
+    const slot = this.buf.index.get(keyId(k));
+    if (slot !== undefined) {
+      const e = this.buf.expiresAt[slot]!;
+      return this.buf.isPut(slot) && !Number.isNaN(e) ? e : undefined;
+    }
+    if (this.cleared) return undefined;
+    const bytes = this.data.getBinaryFast(k as Key);
+    return bytes === undefined ? undefined : storedExpiresAt(bytes);
+  }
+
   /**
    * Reads the committed entry of `k` (a view of lmdb-js's read buffer, valid until the next read)
    * and remembers what was found, for a `put` of the same key that follows.

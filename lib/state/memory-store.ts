@@ -88,6 +88,11 @@ export class MemoryStore<K extends StoreKey = StoreKey, V = unknown> implements 
     if (expiresAt !== undefined) this.expiries.set(expiryKey(expiresAt, k), true);
   }
 
+  expiresAtOf(key: K): number | undefined {
+    this.assertOpen();
+    return this.tree.get(validateKey(this.name, key))?.expiresAt;
+  }
+
   delete(key: K): void {
     this.assertOpen();
     const k = validateKey(this.name, key);

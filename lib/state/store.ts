@@ -88,6 +88,20 @@ export interface KeyValueStore<K extends StoreKey = StoreKey, V = unknown> {
   close(): Promise<void>;
 }
 
+/**
+ * What a layer above an engine store (the caching layer) needs besides {@link KeyValueStore}:
+ * the `expiresAt` an entry was written with, so it can expire what it holds decoded.
+ */
+export interface ExpiryAware<K extends StoreKey = StoreKey> {
+  /** The `expiresAt` of the entry at `key` (its buffered write included); undefined when it has none or is absent. */
+  expiresAtOf(key: K): number | undefined;
+}
+
+/** Whether `store` can say an entry's `expiresAt` ({@link ExpiryAware}). */
+export function isExpiryAware<K extends StoreKey>(store: KeyValueStore<K, unknown>): store is KeyValueStore<K, unknown> & ExpiryAware<K> {
+  return typeof (store as Partial<ExpiryAware<K>>).expiresAtOf === 'function';
+}
+
 /** Creates the stores of one task (one LMDB environment, or memory), by name. */
 export interface StoreFactory {
   open<K extends StoreKey, V>(name: string): KeyValueStore<K, V>;

@@ -11,6 +11,7 @@ import type { DerivedRecord, OperatorRegistry } from '../operator/contract.js';
 import { compilePipeline, type Topology } from '../pipeline/compile.js';
 import type { PipelineDefinition } from '../pipeline/definition.js';
 import { parsePipeline, validatePipeline } from '../pipeline/load.js';
+import { CachingStoreFactory } from '../state/caching.js';
 import { LmdbStoreFactory } from '../state/lmdb-store.js';
 import { MemoryStoreFactory } from '../state/memory-store.js';
 import type { KeyValueStore, StoreFactory, StoreKey } from '../state/store.js';
@@ -55,7 +56,8 @@ export class TestDriver {
     this.topology = compilePipeline(def, options.registry);
     this.clock = new ManualClock(options.now ?? 0);
     this.metrics = createMetrics(new Registry());
-    this.stores = options.stateDir ? new LmdbStoreFactory({ path: options.stateDir }) : new MemoryStoreFactory();
+    // The caching layer over LMDB or memory, as the runners assemble it.
+    this.stores = new CachingStoreFactory(options.stateDir ? new LmdbStoreFactory({ path: options.stateDir }) : new MemoryStoreFactory());
     for (const s of this.topology.streams) this.streams.set(s.name, []);
     this.task = new Task({
       topology: this.topology,

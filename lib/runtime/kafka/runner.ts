@@ -49,6 +49,7 @@ import { createMetrics, counterValues, type PipelineMetrics } from '../../metric
 import type { DerivedRecord } from '../../operator/contract.js';
 import type { OperatorContext, OperatorLogic } from '../../operator/contract.js';
 import type { CompiledStep, SubTopology, Topology } from '../../pipeline/compile.js';
+import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../../state/caching.js';
 import { ChangeloggingStoreFactory, changelogTopic, isOffset } from '../../state/changelog.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
 import { LmdbStoreFactory, lmdbFileProblem } from '../../state/lmdb-store.js';
@@ -86,6 +87,8 @@ export interface KafkaRunOptions {
   adapter: KafkaAdapter;
   /** Root of the task state directories: `<stateDir>/<app>/<task>`. */
   stateDir: string;
+  /** Estimated bytes of decoded state each task keeps in memory (the caching layer). Default 256 MiB. */
+  cacheBytes?: number;
   /** Stop at the source's end offsets as they are at start (a replay or backfill); default: run until stopped. */
   bounded?: boolean;
   /** Aborting stops the runner gracefully (drain, commit, close, leave the group). */
@@ -522,7 +525,7 @@ class KafkaRunner {
     const sub = t.sub;
     const topology: Topology = { ...this.topology, steps: this.topology.steps.filter((s) => sub.steps.includes(s.name)) };
     t.task = new Task({
-      topology, stores: t.stores, clock: this.clock, metrics: this.metrics, output: (stream, record) => this.output(t, stream, record),
+      topology, stores: new CachingStoreFactory(t.stores, { maxBytes: this.options.cacheBytes ?? DEFAULT_CACHE_BYTES }), clock: this.clock, metrics: this.metrics, output: (stream, record) => this.output(t, stream, record),
       createLogic: (step, ctx) => this.logicFor(sub, t, step, ctx),
     });
     t.meta = t.stores.open<string, TaskMeta>(taskStoreName(sub.id));
@@ -591,7 +594,10 @@ class KafkaRunner {
     if (t.closed) return;
     t.closed = true;
     try {
-      if (flush) await t.stores.flush();
+      if (flush) {
+        t.task?.prepareCommit();
+        await t.stores.flush();
+      }
       await t.stores?.close();
     } finally {
       await t.producer?.disconnect().catch(() => undefined);
@@ -805,6 +811,8 @@ class KafkaRunner {
       t.meta.put('state', meta);
       t.persisted = text;
     }
+    // The state changed since the last commit, each key once: the changelog batch and the LMDB flush.
+    t.task.prepareCommit();
     const changes = t.stores.drainChanges();
     if (t.pending.length === 0 && changes.length === 0 && t.lastOffset === undefined) return;
     const t0 = performance.now();
