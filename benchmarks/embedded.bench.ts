@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateEvents, writeEventsNdjson } from '../lib/generate/index.js';
 import { selectCases, type BenchCase } from './embedded/cases.js';
@@ -80,7 +80,7 @@ try {
   console.log(throughputTable(cases, results));
   if (heap) console.log(`\nJS heap per resident dedupe key (${heapKeys} unique messageIds, ttl 10 years, after a full GC):\n\n${heap}`);
   if (check) console.log(`\n${check.text}`);
-  console.log(`\ncommand: node ${process.execArgv.join(' ')} ${process.argv.slice(1).join(' ')}`.replace(/ +/g, ' '));
+  console.log(`\ncommand: ${['node', ...process.execArgv, relative(process.cwd(), process.argv[1] as string), ...args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
   console.log(`node ${process.version} (${process.platform} ${process.arch})`);
   if (check && !check.ok) process.exitCode = 1;
 } finally {
