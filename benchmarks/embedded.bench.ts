@@ -1,112 +1,88 @@
 /**
- * Embedded throughput of single operators and pipelines on the generated stream (SPEC §11).
+ * Embedded throughput and CPU cost of single operators, pipelines and hand-written baselines
+ * on the generated stream (SPEC §11):
  *
- *   npm run build && node dist/benchmarks/embedded.bench.js [--events 1000000] [--seed 1]
+ *   npm run bench:embedded -- [--events 200000] [--seed 1] [--repeat 3] [--heap-keys 1000000] [--cases dedupe,heap]
+ *   (= npm run build && node --expose-gc dist/benchmarks/embedded.bench.js …)
  *
- * Each case runs in a fresh child process (so peak RSS is its own): the embedded runner over
- * the same NDJSON file with LMDB state (decode, normalise, steps, outputs, checkpoints), and
- * the RxJS operator alone over in-memory events with in-memory state. Prints a Markdown table.
+ * Generates one NDJSON input, then runs every selected case (the list and what each measures:
+ * `benchmarks/embedded/cases.ts`) in a fresh child process, `--repeat` times, interleaved (all
+ * cases once, then all again…), so a slow phase of a shared machine spreads over the cases.
+ * Reports per case the median events/s (min–max), CPU µs per event (user + system of the child
+ * during the work, median), peak RSS and heap; the dedupe counts check (Tributary's embedded
+ * dedupe vs the baselines: must be equal); the JS heap per resident dedupe key. `--cases` keeps
+ * the cases whose name contains one of the comma-separated substrings (case-insensitive).
  */
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateEvents, writeEventsNdjson } from '../lib/generate/index.js';
+import { selectCases, type BenchCase } from './embedded/cases.js';
+import type { ChildJob } from './embedded/child.js';
+import { countsCheck, heapTable, throughputTable, type RunResult } from './embedded/report.js';
 
 const args = process.argv.slice(2);
-const arg = (name: string, dflt: number) => {
+function option(name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-
-interface CaseResult {
-  name: string;
-  events: number;
-  seconds: number;
-  eventsPerSecond: number;
-  peakRssMb: number;
-  heapMb: number;
+  return i >= 0 ? args[i + 1] : undefined;
+}
+function numberOption(name: string, dflt: number): number {
+  const v = option(name);
+  const n = v === undefined ? dflt : Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
+  return n;
 }
 
-const PIPELINES: Record<string, string> = {
-  'embedded: no steps (decode, normalise, write)': 'name: bench-none\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps: []\n',
-  'embedded: dedupe (LMDB state)': 'name: bench-dedupe\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - dedupe: { ttl: 24h, output: duplicates }\n',
-  'embedded: joinIdentity (LMDB state)': 'name: bench-identity\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - joinIdentity: { output: identity-merges }\n',
-  'embedded: sessionize by device/user (LMDB state)': 'name: bench-sessions\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - sessionize: { key: [userId, anonymousId], gap: 30m, output: sessions }\n',
-  'embedded: windowAggregate tumbling 1h, 3 aggregates (LMDB state)': 'name: bench-window\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - windowAggregate: { key: [userId, anonymousId], window: { tumbling: 1h }, aggregates: { views: { count: {}, where: { event: product_viewed } }, revenue: { sum: properties.revenue, where: { event: purchase } }, last: { last: timestamp } }, output: features }\n',
-  'embedded: trigger cart abandonment (LMDB state)': 'name: bench-trigger\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - trigger: { key: [userId, anonymousId], rules: [ { name: cart-abandoned, absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }, cooldown: 24h } ], output: campaign-triggers }\n',
-  'embedded: dedupe → joinIdentity → sessionize by person': 'name: bench-chain\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - dedupe: { ttl: 24h, output: duplicates }\n  - joinIdentity: { output: identity-merges }\n  - sessionize: { key: personId, gap: 30m, output: sessions }\n',
-};
+const events = numberOption('events', 200_000);
+const seed = numberOption('seed', 1);
+const repeat = numberOption('repeat', 3);
+const heapKeys = numberOption('heap-keys', 1_000_000);
+const cases = selectCases(option('cases'));
+if (cases.length === 0) throw new Error(`no case matches --cases ${option('cases')}`);
 
-/** RxJS operators measured alone over in-memory events (memory state). */
-const RX_CASES = ['dedupe', 'joinIdentity', 'sessionize'] as const;
+const childScript = fileURLToPath(new URL('./embedded/child.js', import.meta.url));
+const baselineScript = (name: string) => fileURLToPath(new URL(`./baselines/${name}.js`, import.meta.url));
 
-async function child(): Promise<void> {
-  const [mode, a, b] = args.slice(1);
-  let peak = 0;
-  const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  const t0 = performance.now();
-  let events: number;
-  if (mode === 'embedded') {
-    const { loadPipelineFile } = await import('../lib/pipeline/load.js');
-    const { compilePipeline } = await import('../lib/pipeline/compile.js');
-    const { runEmbedded } = await import('../lib/runtime/embedded.js');
-    const { defaultRegistry } = await import('../operators/index.js');
-    const topology = compilePipeline(loadPipelineFile(a as string, defaultRegistry), defaultRegistry);
-    const summary = await runEmbedded({ topology, input: b as string, outDir: join(tmpdir(), `tributary-bench-${process.pid}`) });
-    events = summary.records;
-    rmSync(join(tmpdir(), `tributary-bench-${process.pid}`), { recursive: true, force: true });
-  } else {
-    const { from, lastValueFrom, count } = await import('rxjs');
-    const ops = await import('../operators/index.js');
-    const operator = {
-      dedupe: () => ops.dedupe({ ttl: '24h', allowedLateness: '1m' }),
-      joinIdentity: () => ops.joinIdentity({ allowedLateness: '1m' }),
-      sessionize: () => ops.sessionize({ key: ['userId', 'anonymousId'], gap: '30m', allowedLateness: '1m' }),
-    }[mode as (typeof RX_CASES)[number]];
-    const list = [...generateEvents({ events: Number(a), seed: Number(b) })];
-    const start = performance.now();
-    const passed = await lastValueFrom(from(list).pipe(operator(), count()));
-    if (passed === 0) throw new Error('nothing passed');
-    events = list.length;
-    const seconds = (performance.now() - start) / 1000;
-    clearInterval(sample);
-    console.log(JSON.stringify({ events, seconds, peakRss: peak, heap: process.memoryUsage().heapUsed }));
-    return;
+/** Runs one case in a new process and parses the JSON line it prints last. */
+function runCase(c: BenchCase, input: string, dir: string): RunResult {
+  let argv: string[];
+  if (c.spec.kind === 'baseline') argv = [baselineScript(c.spec.script), input, join(dir, `out-${c.spec.script}`)];
+  else {
+    const job: ChildJob = { spec: c.spec, input, events, seed, heapKeys };
+    argv = [childScript, JSON.stringify(job)];
   }
-  const seconds = (performance.now() - t0) / 1000;
-  clearInterval(sample);
-  console.log(JSON.stringify({ events, seconds, peakRss: Math.max(peak, process.memoryUsage().rss), heap: process.memoryUsage().heapUsed }));
+  const stdout = execFileSync(process.execPath, ['--expose-gc', ...argv], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
+  const result = JSON.parse(stdout.trim().split('\n').at(-1) as string) as RunResult;
+  if (c.spec.kind === 'baseline') rmSync(join(dir, `out-${c.spec.script}`), { recursive: true, force: true });
+  return result;
 }
 
-async function main(): Promise<void> {
-  const n = arg('events', 1_000_000);
-  const seed = arg('seed', 1);
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
+const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
+try {
   const input = join(dir, 'events.ndjson');
-  const out = createWriteStream(input);
-  await writeEventsNdjson(generateEvents({ events: n, seed }), out, { end: true });
-  const self = fileURLToPath(import.meta.url);
-  const results: CaseResult[] = [];
-  const run = (name: string, childArgs: string[]) => {
-    const r = JSON.parse(execFileSync(process.execPath, [self, '--child', ...childArgs], { encoding: 'utf8', maxBuffer: 1 << 26 }).trim().split('\n').at(-1) as string);
-    results.push({ name, events: r.events, seconds: r.seconds, eventsPerSecond: r.events / r.seconds, peakRssMb: r.peakRss / 2 ** 20, heapMb: r.heap / 2 ** 20 });
-    console.error(`${name}: ${Math.round(r.events / r.seconds)} events/s`);
-  };
-  for (const [name, yaml] of Object.entries(PIPELINES)) {
-    const file = join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
-    writeFileSync(file, yaml);
-    run(name, ['embedded', file, input]);
+  if (cases.some((c) => c.spec.kind === 'embedded' || c.spec.kind === 'baseline')) {
+    await writeEventsNdjson(generateEvents({ events, seed }), createWriteStream(input), { end: true });
   }
-  run('embedded: the SPEC §5 pipeline (examples/cart-abandonment)', ['embedded', fileURLToPath(new URL('../../examples/cart-abandonment/pipeline.yaml', import.meta.url)), input]);
-  for (const op of RX_CASES) run(`RxJS ${op} operator alone (memory state)`, [op, String(n), String(seed)]);
+  const results = new Map<BenchCase, RunResult[]>(cases.map((c) => [c, []]));
+  for (let round = 1; round <= repeat; round++) {
+    for (const c of cases) {
+      const r = runCase(c, input, dir);
+      (results.get(c) as RunResult[]).push(r);
+      const extra = r.bytesPerKey === undefined ? '' : `, ${Math.round(r.bytesPerKey)} B heap/key`;
+      console.error(`[${round}/${repeat}] ${c.name}: ${Math.round(r.events / r.seconds)} events/s, ${(r.cpu / r.events).toFixed(1)} CPU µs/event${extra}`);
+    }
+  }
+  const check = countsCheck(cases, results);
+  const heap = heapTable(cases, results);
+  console.log(`\n${events} generated events (seed ${seed}), ${repeat} interleaved runs per case, one process per case\n`);
+  console.log(throughputTable(cases, results));
+  if (heap) console.log(`\nJS heap per resident dedupe key (${heapKeys} unique messageIds, ttl 10 years, after a full GC):\n\n${heap}`);
+  if (check) console.log(`\n${check.text}`);
+  console.log(`\ncommand: ${['node', ...process.execArgv, relative(process.cwd(), process.argv[1] as string), ...args].map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+  console.log(`node ${process.version} (${process.platform} ${process.arch})`);
+  if (check && !check.ok) process.exitCode = 1;
+} finally {
   rmSync(dir, { recursive: true, force: true });
-  console.log(`\n${n} generated events (seed ${seed}), node ${process.version}, one process per case\n`);
-  console.log('| case | events/s | seconds | peak RSS MB | heap after MB |');
-  console.log('|---|---:|---:|---:|---:|');
-  for (const r of results) console.log(`| ${r.name} | ${Math.round(r.eventsPerSecond)} | ${r.seconds.toFixed(2)} | ${r.peakRssMb.toFixed(0)} | ${r.heapMb.toFixed(0)} |`);
 }
-
-if (args[0] === '--child') await child();
-else await main();

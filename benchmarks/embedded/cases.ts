@@ -1,0 +1,78 @@
+/**
+ * The cases of the embedded benchmark (`benchmarks/embedded.bench.ts`), each run in its own
+ * child process (`benchmarks/embedded/child.ts`, or a baseline script):
+ *
+ *   node --expose-gc dist/benchmarks/embedded.bench.js --cases dedupe
+ *
+ * - `embedded`: the embedded runner over the generated NDJSON file (decode, normalise, steps,
+ *   file outputs, LMDB state, checkpoints every 10k records);
+ * - `baseline`: a hand-written dedupe script over the same file (`benchmarks/baselines/`);
+ * - `task`: the operator alone: a `Task` with LMDB state over pre-generated in-memory events,
+ *   checkpoint every 10k, outputs counted only (no file I/O besides LMDB);
+ * - `rx`: the pipeable RxJS operator over in-memory events with in-memory state;
+ * - `heap`: JS heap per resident dedupe key (unique messageIds, nothing expires).
+ */
+import { readFileSync } from 'node:fs';
+
+export type CaseSpec =
+  | { kind: 'embedded'; yaml: string }
+  | { kind: 'baseline'; script: 'dedupe-map' | 'dedupe-lmdb' }
+  | { kind: 'task'; yaml: string }
+  | { kind: 'rx'; operator: 'dedupe' | 'joinIdentity' | 'sessionize' }
+  | { kind: 'heap'; state: 'lmdb' | 'memory' | 'map' };
+
+export interface BenchCase {
+  name: string;
+  spec: CaseSpec;
+  /** Cases whose output counts must agree (Tributary's dedupe and the baselines). */
+  countsGroup?: 'dedupe';
+}
+
+const SOURCE = 'source: { key: [anonymousId, userId], allowedLateness: 1m }\n';
+const pipeline = (name: string, ...steps: string[]) =>
+  `name: ${name}\n${SOURCE}steps:${steps.length ? steps.map((s) => `\n  - ${s}`).join('') : ' []'}\n`;
+
+const DEDUPE = 'dedupe: { ttl: 24h, output: duplicates }';
+const JOIN_IDENTITY = 'joinIdentity: { output: identity-merges }';
+const SESSIONIZE = 'sessionize: { key: [userId, anonymousId], gap: 30m, output: sessions }';
+const AGGREGATES = 'aggregates: { views: { count: {}, where: { event: product_viewed } }, revenue: { sum: properties.revenue, where: { event: purchase } }, last: { last: timestamp } }';
+const TUMBLING = `windowAggregate: { key: [userId, anonymousId], window: { tumbling: 1h }, ${AGGREGATES}, output: features }`;
+const SLIDING = `windowAggregate: { key: [userId, anonymousId], window: { sliding: 90d }, ${AGGREGATES}, output: features }`;
+const TRIGGER = 'trigger: { key: [userId, anonymousId], rules: [ { name: cart-abandoned, absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }, cooldown: 24h } ], output: campaign-triggers }';
+const SPEC_5 = readFileSync(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url), 'utf8');
+
+/** Every case, in the order they run (and are printed). */
+export const CASES: BenchCase[] = [
+  { name: 'embedded: no steps (decode, normalise, write)', spec: { kind: 'embedded', yaml: pipeline('bench-none') } },
+  { name: 'embedded: dedupe (LMDB state)', spec: { kind: 'embedded', yaml: pipeline('bench-dedupe', DEDUPE) }, countsGroup: 'dedupe' },
+  { name: 'baseline: hand-written dedupe, Map state', spec: { kind: 'baseline', script: 'dedupe-map' }, countsGroup: 'dedupe' },
+  { name: 'baseline: hand-written dedupe, lmdb-js state', spec: { kind: 'baseline', script: 'dedupe-lmdb' }, countsGroup: 'dedupe' },
+  { name: 'embedded: joinIdentity (LMDB state)', spec: { kind: 'embedded', yaml: pipeline('bench-identity', JOIN_IDENTITY) } },
+  { name: 'embedded: sessionize by device/user (LMDB state)', spec: { kind: 'embedded', yaml: pipeline('bench-sessions', SESSIONIZE) } },
+  { name: 'embedded: windowAggregate tumbling 1h, 3 aggregates (LMDB state)', spec: { kind: 'embedded', yaml: pipeline('bench-window', TUMBLING) } },
+  { name: 'embedded: trigger cart abandonment (LMDB state)', spec: { kind: 'embedded', yaml: pipeline('bench-trigger', TRIGGER) } },
+  {
+    name: 'embedded: dedupe → joinIdentity → sessionize by person',
+    spec: { kind: 'embedded', yaml: pipeline('bench-chain', DEDUPE, JOIN_IDENTITY, 'sessionize: { key: personId, gap: 30m, output: sessions }') },
+  },
+  { name: 'embedded: the SPEC §5 pipeline (examples/cart-abandonment)', spec: { kind: 'embedded', yaml: SPEC_5 } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): dedupe', spec: { kind: 'task', yaml: pipeline('alone-dedupe', DEDUPE) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): joinIdentity', spec: { kind: 'task', yaml: pipeline('alone-identity', JOIN_IDENTITY) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): sessionize', spec: { kind: 'task', yaml: pipeline('alone-sessions', SESSIONIZE) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate tumbling 1h', spec: { kind: 'task', yaml: pipeline('alone-tumbling', TUMBLING) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d', spec: { kind: 'task', yaml: pipeline('alone-sliding', SLIDING) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): trigger', spec: { kind: 'task', yaml: pipeline('alone-trigger', TRIGGER) } },
+  { name: 'RxJS dedupe operator alone (memory state)', spec: { kind: 'rx', operator: 'dedupe' } },
+  { name: 'RxJS joinIdentity operator alone (memory state)', spec: { kind: 'rx', operator: 'joinIdentity' } },
+  { name: 'RxJS sessionize operator alone (memory state)', spec: { kind: 'rx', operator: 'sessionize' } },
+  { name: 'JS heap per resident dedupe key: Task + LMDB state', spec: { kind: 'heap', state: 'lmdb' } },
+  { name: 'JS heap per resident dedupe key: Task + memory state', spec: { kind: 'heap', state: 'memory' } },
+  { name: 'JS heap per resident dedupe key: plain Map<string, number>', spec: { kind: 'heap', state: 'map' } },
+];
+
+/** The cases whose name contains one of the comma-separated substrings (case-insensitive); all when none. */
+export function selectCases(filter: string | undefined): BenchCase[] {
+  const parts = (filter ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (parts.length === 0) return CASES;
+  return CASES.filter((c) => parts.some((p) => c.name.toLowerCase().includes(p)));
+}

@@ -1,0 +1,126 @@
+/**
+ * Operators alone in a `Task` (lib/runtime/task.ts), no file I/O: the `task` and `heap` cases
+ * of the embedded benchmark, run in its child process:
+ *
+ *   node --expose-gc dist/benchmarks/embedded.bench.js --cases "operator alone,heap"
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { createMetrics } from '../../lib/metrics/metrics.js';
+import { compilePipeline } from '../../lib/pipeline/compile.js';
+import { parsePipeline } from '../../lib/pipeline/load.js';
+import { Task } from '../../lib/runtime/task.js';
+import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { MemoryStoreFactory } from '../../lib/state/memory-store.js';
+import type { StoreFactory } from '../../lib/state/store.js';
+import { systemClock } from '../../lib/time/clock.js';
+import { defaultRegistry } from '../../operators/index.js';
+
+const CHECKPOINT_EVERY = 10_000;
+
+/** What a timed run measured. */
+export interface Measured {
+  events: number;
+  seconds: number;
+  /** User + system CPU of the process during the run, µs. */
+  cpu: number;
+  counts?: Record<string, number>;
+  bytesPerKey?: number;
+  residentKeys?: number;
+}
+
+function topologyOf(yaml: string) {
+  return compilePipeline(parsePipeline(yaml, '<bench>', defaultRegistry), defaultRegistry);
+}
+
+function newTask(yaml: string, stores: StoreFactory, output: (stream: string) => void): Task {
+  return new Task({ topology: topologyOf(yaml), stores, clock: systemClock, metrics: createMetrics(new Registry()), output });
+}
+
+/**
+ * Times, over events already in memory: constructing a Task with an LmdbStoreFactory in a temp
+ * dir, `task.pipe` per event, a checkpoint every 10k events, `endOfInput()` and a last
+ * checkpoint. Outputs are counted by stream, nothing else.
+ */
+export async function runTaskAlone(yaml: string, events: readonly TributaryEvent[]): Promise<Measured> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-task-'));
+  const counts: Record<string, number> = {};
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const stores = new LmdbStoreFactory({ path: dir });
+  const task = newTask(yaml, stores, (stream) => void (counts[stream] = (counts[stream] ?? 0) + 1));
+  for (let i = 0; i < events.length; i++) {
+    task.pipe(events[i] as TributaryEvent);
+    if ((i + 1) % CHECKPOINT_EVERY === 0) await task.checkpoint();
+  }
+  task.endOfInput();
+  await task.checkpoint();
+  await stores.close();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  rmSync(dir, { recursive: true, force: true });
+  return { events: events.length, seconds, cpu: cpu.user + cpu.system, counts };
+}
+
+/**
+ * An event with a unique messageId (shaped like the generator's, `g-<seed>-<n>`: short, so V8
+ * keeps it a flat string as JSON.parse would; a 36-character UUID key costs more per key), one
+ * second after the previous one.
+ */
+const uniqueEvent = (i: number): TributaryEvent => ({
+  messageId: `g-0-${i}`,
+  type: 'track',
+  event: 'page_viewed',
+  userId: null,
+  anonymousId: `anon-${i % 10_000}`,
+  timestamp: 1_767_225_600_000 + i * 1000,
+});
+
+const pipelineWithLongTtl = 'name: bench-heap\nsource: { key: [anonymousId, userId], allowedLateness: 1m }\nsteps:\n  - dedupe: { ttl: 3650d }\n';
+
+declare const gc: (() => void) | undefined;
+function heapAfterGc(): number {
+  if (typeof gc !== 'function') throw new Error('the heap case needs node --expose-gc');
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * JS heap per resident dedupe key: `keys` events with unique messageIds through dedupe (ttl
+ * 10 years, so nothing expires and no endOfInput), checkpoint every 10k; heap used after a full
+ * GC, after minus before, divided by the keys. `map`: the same keys in a plain Map.
+ */
+export async function heapPerKey(state: 'lmdb' | 'memory' | 'map', keys: number): Promise<Measured> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-heap-'));
+  let stores: StoreFactory | undefined;
+  let task: Task | undefined;
+  let map: Map<string, number> | undefined;
+  if (state === 'map') map = new Map();
+  else {
+    stores = state === 'lmdb' ? new LmdbStoreFactory({ path: dir }) : new MemoryStoreFactory();
+    task = newTask(pipelineWithLongTtl, stores, () => {});
+  }
+  const before = heapAfterGc();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < keys; i++) {
+    const e = uniqueEvent(i);
+    if (map) map.set(e.messageId, e.timestamp);
+    else {
+      task?.pipe(e);
+      if ((i + 1) % CHECKPOINT_EVERY === 0) await task?.checkpoint();
+    }
+  }
+  await task?.checkpoint();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const after = heapAfterGc();
+  const resident = map ? map.size : (stores as StoreFactory).open('dedupe.seen').count();
+  await stores?.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { events: keys, seconds, cpu: cpu.user + cpu.system, bytesPerKey: (after - before) / Math.max(resident, 1), residentKeys: resident };
+}
