@@ -26,8 +26,8 @@
  *   ids of absorbed sessions as well as the session's own earlier ids. Downstream joins events
  *   to a session by `sessionId ∈ {record.sessionId} ∪ record.mergedFrom`.
  * - **Closing.** A session closes when the watermark passes `end + gap` (watermark > end + gap:
- *   an event at exactly `end + gap` is not late and still joins). One durable timer per session
- *   does it (at `end + gap + 1`, moved lazily as the session grows, see
+ *   an event at exactly `end + gap` is not late and still joins). One timer per session does it
+ *   (at `end + gap + 1`, rebuilt from the state after a restart, moved lazily as the session grows, see
  *   {@link SessionizeLogic.advance}); end of input (watermark +∞) and idle partitions (the
  *   watermark then advances with processing time) close sessions the same way. Sessions that
  *   close at the same watermark come out in (close time, session id) order. Closing never
@@ -44,7 +44,8 @@
  * The close timers are not state: they live in memory ({@link MemoryTimers}, one per open
  * session at `end + gap + 1`, id = session id) and are rebuilt from `sessions` (one scan) when
  * the logic is created, i.e. after a Kafka task restored its stores or an embedded run reopened
- * its LMDB state; closing from rebuilt timers gives the same records in the same order.
+ * its LMDB state; closing from rebuilt timers gives the same records in the same order. State
+ * written by the earlier layout (`[key, start] → SessionState`) is regrouped per key then.
  */
 import type { OperatorFunction } from 'rxjs';
 import { defineOperator, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
