@@ -26,8 +26,8 @@
  *   ids of absorbed sessions as well as the session's own earlier ids. Downstream joins events
  *   to a session by `sessionId ∈ {record.sessionId} ∪ record.mergedFrom`.
  * - **Closing.** A session closes when the watermark passes `end + gap` (watermark > end + gap:
- *   an event at exactly `end + gap` is not late and still joins). One durable timer per session
- *   does it (at `end + gap + 1`, moved lazily as the session grows, see
+ *   an event at exactly `end + gap` is not late and still joins). One timer per session does it
+ *   (at `end + gap + 1`, rebuilt from the state after a restart, moved lazily as the session grows, see
  *   {@link SessionizeLogic.advance}); end of input (watermark +∞) and idle partitions (the
  *   watermark then advances with processing time) close sessions the same way. Sessions that
  *   close at the same watermark come out in (close time, session id) order. Closing never
@@ -36,16 +36,24 @@
  *   counts twice; put `dedupe` before `sessionize` to count each event once.
  *
  * State, only through the store interface (so a Kafka task can restore it from a changelog):
- * `sessions` holds `[key, start] → SessionState` (a range scan from `[key, t − gap − maxDuration]`
- * finds the candidates), and `timers` holds one close timer per open session, id = session id.
+ * `sessions` holds one value per operator key, `key → OpenSession[]` (that key's open sessions,
+ * sorted by start, each its start and {@link SessionState}); a key without open sessions has no
+ * entry. An event costs one `get` and one `put` of its key (a binary search and a short scan of
+ * that key's few open sessions finds the candidates); a close costs one `get` and one `put`, or
+ * a `delete` when it was the key's last open session. Values are replaced, never modified.
+ * The close timers are not state: they live in memory ({@link MemoryTimers}, one per open
+ * session at `end + gap + 1`, id = session id) and are rebuilt from `sessions` (one scan) when
+ * the logic is created, i.e. after a Kafka task restored its stores or an embedded run reopened
+ * its LMDB state; closing from rebuilt timers gives the same records in the same order. State
+ * written by the earlier layout (`[key, start] → SessionState`) is regrouped per key then.
  */
 import type { OperatorFunction } from 'rxjs';
 import { defineOperator, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { deriveId } from '../lib/operator/ids.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import type { KeyValueStore } from '../lib/state/store.js';
-import type { TimerService } from '../lib/time/timers.js';
+import type { Entry, KeyValueStore, StoreKey } from '../lib/state/store.js';
+import { MemoryTimers } from '../lib/time/timers.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
 import { lowerBound } from '../lib/util/sorted.js';
 
@@ -108,7 +116,7 @@ export interface SessionRecord extends DerivedRecord {
   mergedFrom: string[];
 }
 
-/** An open session as stored at `[key, start]`. */
+/** The state of an open session (its key and start are where it is stored). */
 export interface SessionState {
   id: string;
   end: number;
@@ -123,14 +131,54 @@ export interface SessionState {
   mergedFrom: string[];
 }
 
-type SessionKey = readonly [string, number];
-type SessionStore = KeyValueStore<SessionKey, SessionState>;
+/** An open session as stored in its key's list: its start and its state. */
+export interface OpenSession extends SessionState {
+  start: number;
+}
+
+/** `sessions`: operator key → that key's open sessions, sorted by start (never empty). */
+type SessionStore = KeyValueStore<string, readonly OpenSession[]>;
+
+/** What a close timer points at: the key and start of its session. */
+type TimerData = readonly [key: string, start: number];
 
 interface Candidate {
   start: number;
-  state: SessionState;
+  state: OpenSession;
   /** Distance from the event to the session, 0 when inside it. */
   dist: number;
+}
+
+/** Index of the first session whose start is ≥ `start` (binary search). */
+function firstFrom(list: readonly OpenSession[], start: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as OpenSession).start < start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A copy of `list` without the sessions in `removed`, with `session` at its place by start
+ * (replacing one with the same start, as a put of the same store key did).
+ */
+function replaced(list: readonly OpenSession[], removed: readonly OpenSession[], session: OpenSession): OpenSession[] {
+  const out: OpenSession[] = [];
+  let placed = false;
+  for (const s of list) {
+    if (removed.includes(s)) continue;
+    if (!placed && s.start >= session.start) {
+      out.push(session);
+      placed = true;
+      if (s.start === session.start) continue;
+    }
+    out.push(s);
+  }
+  if (!placed) out.push(session);
+  return out;
 }
 
 function eventName(e: TributaryEvent): string {
@@ -192,31 +240,57 @@ function addCount(counts: Array<[string, number]>, name: string, n: number): Arr
  */
 export class SessionizeLogic implements OperatorLogic {
   private readonly sessions: SessionStore;
-  private readonly timers: TimerService<SessionKey>;
-  /**
-   * A lower bound of the earliest pending timer's time, kept in memory only to skip the timer
-   * scan while nothing can be due; −∞ (scan) after a restart. Not state: derived from the store.
-   */
-  private nextDue = -Infinity;
+  /** Close timers, memory only: rebuilt from `sessions` in the constructor. */
+  private readonly timers = new MemoryTimers<TimerData>();
 
   constructor(private readonly config: SessionizeConfig, private readonly ctx: OperatorContext) {
-    this.sessions = ctx.store<SessionKey, SessionState>('sessions');
-    this.timers = ctx.timers<SessionKey>();
+    this.sessions = ctx.store<string, readonly OpenSession[]>('sessions');
+    // The logic is created after the stores were restored or reopened: one timer per open session.
+    const earlierLayout: Array<Entry<StoreKey, SessionState>> = [];
+    for (const entry of this.sessions.range()) {
+      if (Array.isArray(entry.key)) earlierLayout.push(entry as unknown as Entry<StoreKey, SessionState>);
+      else for (const s of entry.value) this.schedule(s.id, s.end + config.gapMs + 1, entry.key, s.start);
+    }
+    if (earlierLayout.length > 0) this.upgrade(earlierLayout);
+  }
+
+  /**
+   * Regroups state written by the earlier layout (`[key, start] → SessionState`, one entry per
+   * session) into one value per key, and schedules its sessions.
+   */
+  private upgrade(entries: Array<Entry<StoreKey, SessionState>>): void {
+    const byKey = new Map<string, OpenSession[]>();
+    for (const { key, value } of entries) {
+      const [k, start] = key as readonly [string, number];
+      (this.sessions as unknown as KeyValueStore<StoreKey, unknown>).delete(key);
+      let list = byKey.get(k);
+      if (!list) byKey.set(k, (list = [...(this.sessions.get(k) ?? [])]));
+      list.push({ ...value, start });
+    }
+    for (const [k, list] of byKey) {
+      list.sort((x, y) => x.start - y.start);
+      this.sessions.put(k, list);
+      for (const s of list) if (this.timers.pending(s.id) === undefined) this.schedule(s.id, s.end + this.config.gapMs + 1, k, s.start);
+    }
   }
 
   process(event: TributaryEvent, key: string): TributaryEvent {
     const t = event.timestamp;
     const { gapMs: gap, maxDurationMs: max } = this.config;
+    const list = this.sessions.get(key);
 
-    // A session spans at most `max`, so one within gap of t starts at or after t − gap − max.
     const candidates: Candidate[] = [];
-    for (const { key: k, value } of this.sessions.range({ start: [key, t - gap - max], end: [key, Infinity] })) {
-      const start = k[1];
-      if (start > t + gap) break;
-      const dist = t < start ? start - t : t > value.end ? t - value.end : 0;
-      if (dist <= gap) candidates.push({ start, state: value, dist });
+    if (list !== undefined) {
+      // A session spans at most `max`, so one within gap of t starts at or after t − gap − max.
+      for (let i = firstFrom(list, t - gap - max); i < list.length; i++) {
+        const session = list[i] as OpenSession;
+        const start = session.start;
+        if (start > t + gap) break;
+        const dist = t < start ? start - t : t > session.end ? t - session.end : 0;
+        if (dist <= gap) candidates.push({ start, state: session, dist });
+      }
+      if (candidates.length > 1) candidates.sort((a, b) => a.dist - b.dist || a.start - b.start);
     }
-    if (candidates.length > 1) candidates.sort((a, b) => a.dist - b.dist || a.start - b.start);
 
     const ref = refOf(event);
     const name = eventName(event);
@@ -226,7 +300,8 @@ export class SessionizeLogic implements OperatorLogic {
 
     if (!target) {
       const id = deriveId('session', key, t);
-      const state: SessionState = {
+      const session: OpenSession = {
+        start: t,
         id,
         end: t,
         count: 1,
@@ -236,7 +311,7 @@ export class SessionizeLogic implements OperatorLogic {
         channels: channel ? [channel] : [],
         mergedFrom: [],
       };
-      this.sessions.put([key, t], state);
+      this.sessions.put(key, list === undefined ? [session] : replaced(list, [], session));
       this.schedule(id, t + gap + 1, key, t);
       return { ...event, sessionId: id };
     }
@@ -250,13 +325,13 @@ export class SessionizeLogic implements OperatorLogic {
     let first = t < s.first.timestamp ? ref : s.first;
     let last = t >= s.last.timestamp ? ref : s.last;
     let mergedFrom = s.mergedFrom;
-    const absorbed: Candidate[] = [];
+    const removed: OpenSession[] = [s];
     candidates.forEach((c, i) => {
       if (i === targetIndex) return;
       const from = Math.min(start, c.start);
       const to = Math.max(end, c.state.end);
       if (to - from > max) return;
-      absorbed.push(c);
+      removed.push(c.state);
       start = from;
       end = to;
       count += c.state.count;
@@ -272,17 +347,13 @@ export class SessionizeLogic implements OperatorLogic {
       // The start moved earlier: a new id; the old one was given to this session's earlier events.
       id = deriveId('session', key, start);
       mergedFrom = withSorted(mergedFrom, s.id);
-      this.sessions.delete([key, target.start]);
       this.timers.cancel(s.id);
     }
-    for (const c of absorbed) {
-      this.sessions.delete([key, c.start]);
-      this.timers.cancel(c.state.id);
-    }
+    for (let i = 1; i < removed.length; i++) this.timers.cancel((removed[i] as OpenSession).id);
     // The id of the merged session may be one it absorbed (the earliest start survives).
     if (mergedFrom.includes(id)) mergedFrom = mergedFrom.filter((m) => m !== id);
 
-    this.sessions.put([key, start], { id, end, count, counts, first, last, channels, mergedFrom });
+    this.sessions.put(key, replaced(list as readonly OpenSession[], removed, { start, id, end, count, counts, first, last, channels, mergedFrom }));
     // A session that only grew keeps its timer: it fires early and is moved then (see advance).
     if (id !== s.id) this.schedule(id, end + gap + 1, key, start);
     return { ...event, sessionId: id };
@@ -290,36 +361,42 @@ export class SessionizeLogic implements OperatorLogic {
 
   private schedule(id: string, time: number, key: string, start: number): void {
     this.timers.register({ id, time, data: [key, start] });
-    if (time < this.nextDue) this.nextDue = time;
+  }
+
+  /** The time the close timer of session `id` is set for, if one is pending (tests, diagnostics). */
+  pendingClose(id: string): number | undefined {
+    return this.timers.pending(id);
   }
 
   /**
    * Closes every session whose `end + gap` the watermark has passed, in (close time, id) order.
    *
    * Timers move lazily: a session's timer is set at `end + gap + 1` when the session starts (or
-   * its id changes) and left there as the session grows; when it fires while the session has
-   * grown, it is re-registered at the session's current `end + gap + 1` (within the same
-   * `fireDue` round when that is due too, so records still come out in close-time order).
-   * This keeps the timer store out of the per-event path: moving it eagerly costs a delete
-   * and two puts per event, and leaves a deleted entry that every timer scan walks until the
-   * next checkpoint.
+   * its id changes, or the logic is created) and left there as the session grows; when it fires
+   * while the session has grown, it is re-registered at the session's current `end + gap + 1`
+   * (within the same `fireDue` round when that is due too). Every timer is at or before its
+   * session's close time and timers fire in (time, id) order, so sessions still close in
+   * (close time, id) order, and a growing session costs no timer operation per event.
    */
   advance(watermark: number): void {
-    if (watermark < this.nextDue) return;
+    if (watermark < this.timers.nextTime()) return;
     const gap = this.config.gapMs;
     this.timers.fireDue(watermark, (timer) => {
       const [key, start] = timer.data;
-      const state = this.sessions.get([key, start]);
-      if (!state) return;
+      const list = this.sessions.get(key);
+      if (list === undefined) return;
+      const i = firstFrom(list, start);
+      const state = list[i];
+      if (state === undefined || state.start !== start) return;
       const due = state.end + gap + 1;
       if (due > timer.time) {
         this.timers.register({ id: timer.id, time: due, data: timer.data });
         return;
       }
-      this.sessions.delete([key, start]);
+      if (list.length === 1) this.sessions.delete(key);
+      else this.sessions.put(key, list.filter((_, j) => j !== i));
       if (this.config.output) this.ctx.emit(this.config.output, sessionRecord(key, start, state));
     });
-    this.nextDue = this.timers.next()?.time ?? Infinity;
   }
 }
 
@@ -374,9 +451,9 @@ export const sessionizeOperator = defineOperator<SessionizeOptions, SessionizeCo
   },
   keyPaths: (c) => c.key,
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'sessions' }] : []),
-  stores: () => ['sessions', 'timers'],
+  stores: () => ['sessions'],
   create: (c, ctx) => new SessionizeLogic(c, ctx),
-  // Tested: stored session states are replaced, never modified in place (sessionize.logic.test.ts).
+  // Tested: stored lists and session states are replaced, never modified in place (sessionize.logic.test.ts).
   immutableState: true,
 });
 

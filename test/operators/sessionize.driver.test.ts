@@ -116,7 +116,6 @@ for (const c of cases) {
     assert.deepEqual(sessionsOf(d.read('sessions')), c.sessions);
     assert.deepEqual(d.read('late'), []);
     assert.equal(d.store('sessionize', 'sessions').count(), 0);
-    assert.equal(d.store('sessionize', 'timers').count(), 0);
     await d.close();
   });
 }

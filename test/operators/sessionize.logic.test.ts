@@ -5,8 +5,7 @@ import { deriveId } from '../../lib/operator/ids.js';
 import { MemoryStoreFactory } from '../../lib/state/memory-store.js';
 import type { KeyValueStore, StoreFactory, StoreKey } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
-import { TimerService } from '../../lib/time/timers.js';
-import { SessionizeLogic, sessionizeOperator, type SessionizeOptions, type SessionRecord } from '../../operators/sessionize.js';
+import { SessionizeLogic, sessionizeOperator, type OpenSession, type SessionizeOptions, type SessionRecord } from '../../operators/sessionize.js';
 import { ev, HOUR, MIN } from '../support/events.js';
 import { rng } from '../support/random.js';
 
@@ -277,38 +276,56 @@ test('sessionize logic: keys are separate, including a key that is a prefix of a
 
 test('sessionize logic: close when the watermark passes end + gap, not at it; the timer moves when it fires on a grown session', () => {
   const { ctx, logic } = setup();
-  const timers = new TimerService(ctx.stores.open('sessionize.timers'));
   logic.process(ev('m1', 0), 'a1');
-  assert.equal(timers.pending(sid(0)), GAP + 1);
+  assert.equal(logic.pendingClose(sid(0)), GAP + 1);
   logic.advance(20 * MIN);
   logic.process(ev('m2', 20 * MIN), 'a1');
   logic.process(ev('m3', 10 * MIN), 'a1');
-  assert.equal(timers.pending(sid(0)), GAP + 1, 'growing does not touch the timer store');
+  assert.equal(logic.pendingClose(sid(0)), GAP + 1, 'growing does not move the timer');
   logic.advance(GAP + 1); // the timer fires early: moved to the session's end + gap + 1, nothing closes
   assert.equal(ctx.emitted.length, 0);
-  assert.equal(timers.pending(sid(0)), 20 * MIN + GAP + 1);
+  assert.equal(logic.pendingClose(sid(0)), 20 * MIN + GAP + 1);
   logic.advance(20 * MIN + GAP);
   assert.equal(ctx.emitted.length, 0);
   logic.advance(20 * MIN + GAP + 1);
   assert.deepEqual(ctx.emitted.map((e) => (e.record as SessionRecord).sessionId), [sid(0)]);
-  assert.equal(timers.size(), 0);
+  assert.equal(logic.pendingClose(sid(0)), undefined);
   assert.equal(ctx.stores.open('sessionize.sessions').count(), 0);
 });
 
 test('sessionize logic: after a merge one timer remains, under the surviving id, and one record is emitted', () => {
   const { ctx, logic } = setup();
-  const timers = new TimerService(ctx.stores.open('sessionize.timers'));
   run(logic, [ev('m1', 0), ev('m2', 50 * MIN)]);
-  assert.equal(timers.size(), 2);
+  assert.equal(logic.pendingClose(sid(0)), GAP + 1);
+  assert.equal(logic.pendingClose(sid(50 * MIN)), 50 * MIN + GAP + 1);
   run(logic, [ev('m3', 28 * MIN)]);
-  assert.equal(timers.size(), 1);
-  assert.equal(timers.pending(sid(0)), 50 * MIN + GAP + 1, 'the id changed (the later session was the target): a new timer');
+  assert.equal(logic.pendingClose(sid(50 * MIN)), undefined, 'the absorbed session has no timer left');
+  assert.equal(logic.pendingClose(sid(0)), 50 * MIN + GAP + 1, 'the id changed (the later session was the target): a new timer');
   assert.deepEqual(
-    [...ctx.stores.open('sessionize.sessions').range()].map((e) => e.key),
-    [['a1', 0]],
+    [...ctx.stores.open('sessionize.sessions').range()].map((e) => [e.key, (e.value as OpenSession[]).map((s) => [s.start, s.id, s.end])]),
+    [['a1', [[0, sid(0), 50 * MIN]]]],
   );
   logic.advance(Infinity);
   assert.equal(ctx.emitted.length, 1);
+});
+
+test('sessionize logic: the sessions store holds one value per key, its open sessions sorted by start; a key with none has no entry', () => {
+  const { ctx, logic } = setup({ maxDuration: '1h' });
+  const sessions = ctx.stores.open<string, OpenSession[]>('sessionize.sessions');
+  const layout = () => [...sessions.range()].map((e) => [e.key, e.value.map((s) => [s.start, s.end, s.count])]);
+  run(logic, [ev('m1', 100 * MIN), ev('m2', 0), ev('m3', 10 * MIN, { anonymousId: 'a10' }), ev('m4', 25 * MIN), ev('m5', 70 * MIN)]);
+  assert.deepEqual(layout(), [
+    ['a1', [[0, 25 * MIN, 2], [70 * MIN, 100 * MIN, 2]]],
+    ['a10', [[10 * MIN, 10 * MIN, 1]]],
+  ]);
+  // Within gap of both a1 sessions: joins the nearer one backwards; merging the other would exceed 1h.
+  run(logic, [ev('m6', 50 * MIN)]);
+  assert.deepEqual(layout()[0], ['a1', [[0, 25 * MIN, 2], [50 * MIN, 100 * MIN, 3]]]);
+  logic.advance(25 * MIN + GAP + 1);
+  assert.deepEqual(layout(), [['a1', [[50 * MIN, 100 * MIN, 3]]]], 'the closed sessions left their lists; a10 has no entry');
+  logic.advance(Infinity);
+  assert.deepEqual(layout(), []);
+  assert.deepEqual(sessionizeOperator.stores(sessionizeOperator.resolve({})), ['sessions'], 'no timers store');
 });
 
 test('sessionize logic: sessions closing at once come out in (close time, id) order', () => {
