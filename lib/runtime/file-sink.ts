@@ -14,7 +14,6 @@ interface SinkFile {
   fd: number;
   bytes: number;
   pending: string[];
-  pendingBytes: number;
   records: number;
 }
 
@@ -53,21 +52,20 @@ export class FileSinks {
       const fd = openSync(this.path(stream), 'a+');
       const keep = Math.min(this.truncateTo[stream] ?? 0, fstatSync(fd).size);
       ftruncateSync(fd, keep);
-      f = { fd, bytes: keep, pending: [], pendingBytes: 0, records: 0 };
+      f = { fd, bytes: keep, pending: [], records: 0 };
       this.files.set(stream, f);
     }
     return f;
   }
 
   write(stream: string, record: DerivedRecord): void {
-    const f = this.file(stream);
+    const f = this.files.get(stream) ?? this.file(stream);
     const line = JSON.stringify(record) + '\n';
     f.pending.push(line);
-    const n = Buffer.byteLength(line);
-    f.pendingBytes += n;
-    f.bytes += n;
     f.records++;
-    this.pendingTotal += n;
+    // UTF-16 units: a bound of the bytes within 3×, enough to decide when to drain; the exact
+    // byte count comes from the write.
+    this.pendingTotal += line.length;
     if (this.pendingTotal >= FLUSH_AT) this.drain();
   }
 
@@ -75,9 +73,8 @@ export class FileSinks {
   private drain(): void {
     for (const f of this.files.values()) {
       if (f.pending.length === 0) continue;
-      writeSync(f.fd, f.pending.join(''));
+      f.bytes += writeSync(f.fd, f.pending.join(''));
       f.pending = [];
-      f.pendingBytes = 0;
     }
     this.pendingTotal = 0;
   }
@@ -88,8 +85,9 @@ export class FileSinks {
     for (const f of this.files.values()) fsyncSync(f.fd);
   }
 
-  /** Byte length of each file including buffered lines. */
+  /** Byte length of each file including buffered lines (which are written first). */
   sizes(): Record<string, number> {
+    this.drain();
     return Object.fromEntries([...this.files].map(([s, f]) => [s, f.bytes]));
   }
 

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { readCsv } from '../serde/csv.js';
-import { readNdjson } from '../serde/json.js';
+import { readNdjsonBatches } from '../serde/json.js';
 import { readAvroEventFile } from '../serde/avro.js';
 import type { SourceInput } from './task.js';
 
@@ -17,36 +17,72 @@ export interface ReadSourceOptions {
 }
 
 /**
- * Reads `path` (or stdin for `-`) as NDJSON, CSV or an Avro container file.
+ * Reads `path` (or stdin for `-`) as NDJSON, CSV or an Avro container file, a batch of records at
+ * a time (NDJSON: the lines of one 1 MiB read), so the caller's loop over records is synchronous.
+ * A record's `source` is left for {@link sourceOf} to build (`file:line`), which only a dead letter needs.
  *
  * @example
  * ```ts
- * for await (const input of readSource('examples/data/rees46-2019-10-01-head.csv', 'csv')) task.ingest(input);
+ * for await (const batch of readSourceBatches('examples/data/rees46-2019-10-01-head.csv', 'csv')) {
+ *   for (const input of batch) task.ingest(input);
+ * }
  * ```
  */
-export async function* readSource(path: string, format: InputFormat, options: ReadSourceOptions = {}): AsyncGenerator<SourceInput> {
-  const name = path === '-' ? 'stdin' : basename(path);
+export async function* readSourceBatches(path: string, format: InputFormat, options: ReadSourceOptions = {}): AsyncGenerator<SourceInput[]> {
+  const origin = path === '-' ? 'stdin' : basename(path);
   const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
   if (format === 'json') {
-    for await (const item of readNdjson(stream, { maxRecordBytes: options.maxRecordBytes })) {
-      const source = `${name}:${item.line}`;
-      yield item.ok
-        ? { ok: true, value: item.value, raw: item.raw, source }
-        : { ok: false, reason: item.reason, detail: item.detail, raw: item.raw, source };
+    for await (const items of readNdjsonBatches(stream, { maxRecordBytes: options.maxRecordBytes })) {
+      const batch: SourceInput[] = new Array(items.length);
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        batch[i] = item.ok
+          ? { ok: true, value: item.value, raw: item.raw, origin, line: item.line }
+          : { ok: false, reason: item.reason, detail: item.detail, raw: item.raw, origin, line: item.line };
+      }
+      yield batch;
     }
-  } else if (format === 'csv') {
+    return;
+  }
+  let batch: SourceInput[] = [];
+  const full = () => batch.length >= 1024;
+  if (format === 'csv') {
     for await (const item of readCsv(stream, { maxRecordBytes: options.maxRecordBytes, unwrapQuotedRows: true })) {
-      const source = `${name}:${item.line}`;
-      yield item.ok
-        ? { ok: true, value: item.record, raw: item.raw, source }
-        : { ok: false, reason: item.reason, detail: item.detail, raw: item.raw, source };
+      batch.push(
+        item.ok
+          ? { ok: true, value: item.record, raw: item.raw, origin, line: item.line }
+          : { ok: false, reason: item.reason, detail: item.detail, raw: item.raw, origin, line: item.line },
+      );
+      if (full()) {
+        yield batch;
+        batch = [];
+      }
     }
   } else {
     for await (const item of readAvroEventFile(stream)) {
-      const source = `${name}#${item.index}`;
-      yield item.ok
-        ? { ok: true, value: item.event, raw: JSON.stringify(item.event), source }
-        : { ok: false, reason: item.reason, detail: item.detail, raw: '', source };
+      const source = `${origin}#${item.index}`;
+      batch.push(
+        item.ok
+          ? { ok: true, value: item.event, raw: JSON.stringify(item.event), source }
+          : { ok: false, reason: item.reason, detail: item.detail, raw: '', source },
+      );
+      if (full()) {
+        yield batch;
+        batch = [];
+      }
     }
   }
+  if (batch.length > 0) yield batch;
+}
+
+/**
+ * {@link readSourceBatches} a record at a time.
+ *
+ * @example
+ * ```ts
+ * for await (const input of readSource('events.ndjson', 'json')) task.ingest(input);
+ * ```
+ */
+export async function* readSource(path: string, format: InputFormat, options: ReadSourceOptions = {}): AsyncGenerator<SourceInput> {
+  for await (const batch of readSourceBatches(path, format, options)) yield* batch;
 }

@@ -8,7 +8,7 @@ import type { TributaryEvent } from '../event/event.js';
 import { resolveKey } from '../event/key.js';
 import type { RejectReason } from '../event/mapping.js';
 import { createNormalizer, type Normalizer } from '../event/normalize.js';
-import type { PipelineMetrics } from '../metrics/metrics.js';
+import { tally, type PipelineMetrics } from '../metrics/metrics.js';
 import type { DerivedRecord, OperatorContext, OperatorLogic } from '../operator/contract.js';
 import type { CompiledStep, Topology } from '../pipeline/compile.js';
 import { CachingStoreFactory } from '../state/caching.js';
@@ -18,9 +18,20 @@ import { timersOf } from '../time/timers.js';
 import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
 
 /** One record read from a source, decoded to a plain object or already rejected by the decoder. */
-export type SourceInput =
-  | { ok: true; value: unknown; raw: string; source: string; partition?: string }
-  | { ok: false; reason: RejectReason; detail: string; raw: string; source: string; partition?: string };
+export type SourceInput = (
+  | { ok: true; value: unknown; raw: string; partition?: string }
+  | { ok: false; reason: RejectReason; detail: string; raw: string; partition?: string }
+) &
+  // Where it came from: `source` as written, or `origin` and `line`, joined only for a dead letter.
+  ({ source: string; origin?: undefined; line?: undefined } | { source?: undefined; origin: string; line: number });
+
+/** The raw text of a record and where it came from (for dead letters). */
+export type RecordOrigin = { raw: string } & ({ source: string } | { source?: undefined; origin: string; line: number });
+
+/** Where a source record came from: `file:line`, or `topic/partition/offset`. */
+export function sourceOf(input: { source?: string; origin?: string; line?: number }): string {
+  return input.source ?? `${input.origin}:${input.line}`;
+}
 
 /** A record on the dead-letter stream (SPEC §4.7). */
 export interface DeadLetterRecord extends DerivedRecord {
@@ -93,8 +104,8 @@ export class Task {
     });
     const pipeline = this.pipeline;
     this.counters = {
-      source: metrics.sourceRecords.labels({ pipeline }),
-      late: metrics.lateRecords.labels({ pipeline }),
+      source: tally(metrics.sourceRecords, { pipeline }),
+      late: tally(metrics.lateRecords, { pipeline }),
       dead: new Map(),
       stream: new Map(),
     };
@@ -106,7 +117,7 @@ export class Task {
       const instance: StepInstance = {
         step,
         logic: undefined as unknown as OperatorLogic,
-        in: metrics.recordsIn.labels({ pipeline, step: step.name }),
+        in: tally(metrics.recordsIn, { pipeline, step: step.name }),
         dropped: new Map(),
         outcomes: new Map(),
       };
@@ -132,7 +143,7 @@ export class Task {
       timers: timersOf((name) => stores.open(`${step}.${name}`)),
       emit: (stream, record) => {
         let c = out.get(stream);
-        if (!c) out.set(stream, (c = metrics.recordsOut.labels({ pipeline, step, stream })));
+        if (!c) out.set(stream, (c = tally(metrics.recordsOut, { pipeline, step, stream })));
         c.inc();
         // A step may reject an event (validate): it goes to dead-letter, counted by reason.
         if (stream === 'dead-letter') this.deadLetter(record as DeadLetterRecord);
@@ -140,12 +151,12 @@ export class Task {
       },
       count: (outcome) => {
         let c = instance.outcomes.get(outcome);
-        if (!c) instance.outcomes.set(outcome, (c = metrics.stepOutcomes.labels({ pipeline, step, outcome })));
+        if (!c) instance.outcomes.set(outcome, (c = tally(metrics.stepOutcomes, { pipeline, step, outcome })));
         c.inc();
       },
       drop: (reason) => {
         let c = instance.dropped.get(reason);
-        if (!c) instance.dropped.set(reason, (c = metrics.recordsDropped.labels({ pipeline, step, reason })));
+        if (!c) instance.dropped.set(reason, (c = tally(metrics.recordsDropped, { pipeline, step, reason })));
         c.inc();
       },
       watermark: () => this.watermarks.current(),
@@ -154,7 +165,7 @@ export class Task {
 
   private write(stream: string, record: DerivedRecord): void {
     let c = this.counters.stream.get(stream);
-    if (!c) this.counters.stream.set(stream, (c = this.options.metrics.streamRecords.labels({ pipeline: this.pipeline, stream })));
+    if (!c) this.counters.stream.set(stream, (c = tally(this.options.metrics.streamRecords, { pipeline: this.pipeline, stream })));
     c.inc();
     this.options.output(stream, record);
   }
@@ -162,7 +173,7 @@ export class Task {
   /** Sends a record to the dead-letter stream, counted by reason. */
   deadLetter(record: DeadLetterRecord): void {
     let c = this.counters.dead.get(record.reason);
-    if (!c) this.counters.dead.set(record.reason, (c = this.options.metrics.deadLetters.labels({ pipeline: this.pipeline, reason: record.reason })));
+    if (!c) this.counters.dead.set(record.reason, (c = tally(this.options.metrics.deadLetters, { pipeline: this.pipeline, reason: record.reason })));
     c.inc();
     this.write('dead-letter', record);
   }
@@ -181,17 +192,17 @@ export class Task {
 
   private ingestOne(input: SourceInput): void {
     if (!input.ok) {
-      this.deadLetter({ reason: input.reason, detail: input.detail, raw: input.raw, source: input.source });
+      this.deadLetter({ reason: input.reason, detail: input.detail, raw: input.raw, source: sourceOf(input) });
       return;
     }
     const { source } = this.options.topology;
     const n = this.normalize(input.value);
     if (!n.ok) {
-      this.deadLetter({ reason: n.reason, detail: n.detail, raw: input.raw, source: input.source });
+      this.deadLetter({ reason: n.reason, detail: n.detail, raw: input.raw, source: sourceOf(input) });
       return;
     }
     if (source.key && resolveKey(n.event, source.key) === undefined) {
-      this.deadLetter({ reason: 'missing-key', detail: `none of the source key fields ${source.key.join(', ')} is set`, raw: input.raw, source: input.source });
+      this.deadLetter({ reason: 'missing-key', detail: `none of the source key fields ${source.key.join(', ')} is set`, raw: input.raw, source: sourceOf(input) });
       return;
     }
     this.pipe(n.event, input.partition ?? '0', input);
@@ -201,7 +212,7 @@ export class Task {
    * Processes one normalised event (the test driver and embedding code call this directly).
    * A late event goes to `late` with the watermark it met; otherwise it runs through the steps.
    */
-  pipe(event: TributaryEvent, partition = '0', input?: { raw: string; source: string }): void {
+  pipe(event: TributaryEvent, partition = '0', input?: RecordOrigin): void {
     const watermark = this.watermarks.current();
     if (event.timestamp < watermark) {
       this.counters.late.inc();
@@ -219,12 +230,12 @@ export class Task {
    * it, and this task's watermark comes from what its upstream tasks report
    * ({@link advanceWatermark}), which never passes an event still on its way.
    */
-  pipeForwarded(event: TributaryEvent, input?: { raw: string; source: string }): void {
+  pipeForwarded(event: TributaryEvent, input?: RecordOrigin): void {
     this.runSteps(event, 0, input);
     this.advance();
   }
 
-  private runSteps(event: TributaryEvent, from: number, input?: { raw: string; source: string }): void {
+  private runSteps(event: TributaryEvent, from: number, input?: RecordOrigin): void {
     let current: TributaryEvent | null = event;
     for (let i = from; i < this.steps.length && current; i++) {
       const s = this.steps[i] as StepInstance;
@@ -236,7 +247,7 @@ export class Task {
             reason: 'missing-key',
             detail: `steps[${s.step.index}].${s.step.operator}: none of the key fields ${s.step.key.join(', ')} is set`,
             raw: input?.raw ?? JSON.stringify(current),
-            source: input?.source ?? `step ${s.step.name}`,
+            source: input ? sourceOf(input) : `step ${s.step.name}`,
           });
           return;
         }
