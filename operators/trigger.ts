@@ -68,12 +68,24 @@
  *   summary shows them as `counted suppressed-<reason> N`; fired records are the step's
  *   `records_out{stream}`.
  *
- * State, only through the store interface: `pending` absence instances `[rule, key, a, messageId]`
- * with one timer each in `timers`; `thens` B's seen `[rule, key, b, messageId]` (expire when the
- * watermark passes b); `firsts` sequence A's (expire at a + T); `matches` threshold events
- * `[rule, key, per, t, messageId]` (expire at t + T); `fired` last record time per `[rule, key]`;
- * `sent` `[key, firedAt, triggerId]` for the cap; `consent` per key; `segments` membership per
- * `[rule, key]` (kept while the key exists: one small entry per key and segment rule).
+ * State, only through the store interface, one value per operator key in store `keys`
+ * ({@link KeyState}, operators/trigger/state.ts): per rule its absence instances (`pending`), the
+ * B's seen (`cancels`, expire when the watermark passes b), the sequence B's waiting for an A
+ * (`thens`, same) and A's (`firsts`, expire at a + T), the threshold events per value
+ * (`matches`, expire at t + T) and the cooldown's last `firedAt` (`fired`); per key the cap's
+ * `[firedAt, triggerId]` list (`sent`, expires at firedAt + per) and the consent. Lists are kept
+ * in (time, messageId) order, ids by code point, as the tuple-keyed stores they replace, so every
+ * scan sees the same events in the same order. Segment membership stays one small entry per
+ * `[rule, key]` in `segments` (kept while the key exists). An event costs one point read of its
+ * key and at most one write (none when it touches no rule and carries no consent); the value is
+ * copied (fresh containers, the kept events shared) before it changes and never modified after
+ * a put. Facts expire inside the value when the key is touched or its cleanup timer fires,
+ * exactly as the stores expired them (at the end of `advance`, after the timers fired); a key
+ * with nothing left is deleted (consent, like segment membership, is kept). Timers are in
+ * memory ({@link MemoryTimers}): one per pending instance (id and time as before, so equal
+ * times fire in the same order) and one cleanup per key at its latest expiry; both are rebuilt
+ * from `keys` with one scan when the logic is created (after a Kafka task restored its stores
+ * or an embedded run reopened them). `advance` costs two heap peeks when nothing is due.
  */
 import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
