@@ -706,13 +706,14 @@ export class TriggerLogic implements OperatorLogic {
 }
 
 /**
- * What a rule keeps of an event in its state: the identity fields, `personId` and the payload
- * paths — the whole event only when a channel condition may read any field. Keeps state (and
- * GC) small: a threshold over views otherwise stores every view of the window.
+ * What a rule keeps of an event in its state: what a record reads of a cause — `messageId`,
+ * `timestamp`, `personId` and the payload paths — the whole event only when a channel condition
+ * may read any field. Keeps state (and GC, and the encoded value) small: a threshold over views
+ * otherwise stores every view of the window.
  */
 function slim(rule: TriggerRule, event: TributaryEvent): TributaryEvent {
   if (rule.common.channels?.some((c) => c.when !== undefined)) return event;
-  const out: TributaryEvent = { messageId: event.messageId, type: event.type, timestamp: event.timestamp, userId: event.userId, anonymousId: event.anonymousId };
+  const out = { messageId: event.messageId, timestamp: event.timestamp } as TributaryEvent;
   if (typeof event.personId === 'string') out.personId = event.personId;
   // Longest paths first: a shorter path set later replaces the objects a longer one created,
   // so the stored value never shares (and setPath never writes into) the event's objects.
