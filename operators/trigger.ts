@@ -68,12 +68,24 @@
  *   summary shows them as `counted suppressed-<reason> N`; fired records are the step's
  *   `records_out{stream}`.
  *
- * State, only through the store interface: `pending` absence instances `[rule, key, a, messageId]`
- * with one timer each in `timers`; `thens` B's seen `[rule, key, b, messageId]` (expire when the
- * watermark passes b); `firsts` sequence A's (expire at a + T); `matches` threshold events
- * `[rule, key, per, t, messageId]` (expire at t + T); `fired` last record time per `[rule, key]`;
- * `sent` `[key, firedAt, triggerId]` for the cap; `consent` per key; `segments` membership per
- * `[rule, key]` (kept while the key exists: one small entry per key and segment rule).
+ * State, only through the store interface, one value per operator key in store `keys`
+ * ({@link KeyState}, operators/trigger/state.ts): per rule its absence instances (`pending`), the
+ * B's seen (`cancels`, expire when the watermark passes b), the sequence B's waiting for an A
+ * (`thens`, same) and A's (`firsts`, expire at a + T), the threshold events per value
+ * (`matches`, expire at t + T) and the cooldown's last `firedAt` (`fired`); per key the cap's
+ * `[firedAt, triggerId]` list (`sent`, expires at firedAt + per) and the consent. Lists are kept
+ * in (time, messageId) order, ids by code point, as the tuple-keyed stores they replace, so every
+ * scan sees the same events in the same order. Segment membership stays one small entry per
+ * `[rule, key]` in `segments` (kept while the key exists). An event costs one point read of its
+ * key and at most one write (none when it touches no rule and carries no consent); the value is
+ * copied (fresh containers, the kept events shared) before it changes and never modified after
+ * a put. Facts expire inside the value when the key is touched or its cleanup timer fires,
+ * exactly as the stores expired them (at the end of `advance`, after the timers fired); a key
+ * with nothing left is deleted (consent, like segment membership, is kept). Timers are in
+ * memory ({@link MemoryTimers}): one per pending instance (id and time as before, so equal
+ * times fire in the same order) and one cleanup per key at its latest expiry; both are rebuilt
+ * from `keys` with one scan when the logic is created (after a Kafka task restored its stores
+ * or an embedded run reopened them). `advance` costs two heap peeks when nothing is due.
  */
 import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
@@ -82,9 +94,22 @@ import { getPath, pathProblem, setPath } from '../lib/event/paths.js';
 import { defineOperator, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { deriveId } from '../lib/operator/ids.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
-import type { KeyPart, KeyValueStore } from '../lib/state/store.js';
+import type { KeyValueStore } from '../lib/state/store.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
-import type { TimerService } from '../lib/time/timers.js';
+import { MemoryTimers } from '../lib/time/timers.js';
+import {
+  atOrBeforeEnd,
+  beforeEnd,
+  dropExpired,
+  eventTime,
+  firstAtOrAfter,
+  pairTime,
+  ruleOf,
+  upsertEvent,
+  upsertPair,
+  type KeyState,
+  type RuleState,
+} from './trigger/state.js';
 
 /** `first` then `then` within a duration (absence and sequence rules). */
 export interface PairRuleOptions {
@@ -232,7 +257,7 @@ export interface SuppressedRecord extends TriggerRecord {
   reason: SuppressionReason;
 }
 
-type RuleKey = readonly [string, string, number, string];
+/** An absence instance's timer: `[rule, key, a, messageId]`. */
 type PendingData = readonly [string, string, number, string];
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -262,101 +287,276 @@ function part(v: unknown): string {
  * ```
  */
 export class TriggerLogic implements OperatorLogic {
-  private readonly pending: KeyValueStore<RuleKey, TributaryEvent>;
-  private readonly thens: KeyValueStore<RuleKey, TributaryEvent>;
-  private readonly firsts: KeyValueStore<RuleKey, TributaryEvent>;
-  private readonly matches: KeyValueStore<readonly KeyPart[], TributaryEvent>;
-  private readonly fired: KeyValueStore<readonly [string, string], number>;
-  private readonly sent: KeyValueStore<readonly [string, number, string], number>;
-  private readonly consents: KeyValueStore<string, { t: number; flags: unknown }>;
+  /** Everything of a key but segment membership, one value per key ({@link KeyState}). */
+  private readonly keys: KeyValueStore<string, KeyState>;
   private readonly segments: KeyValueStore<readonly [string, string], { in: boolean; t: number }>;
-  private readonly timers: TimerService<PendingData>;
+  /** One per pending absence instance, at `a + T + 1` (rebuilt from `keys` on start). */
+  private readonly timers = new MemoryTimers<PendingData>();
+  /** One per key with facts that expire, at the latest expiry among them (rebuilt from `keys`). */
+  private readonly cleanups = new MemoryTimers<null>();
   private readonly rulesByName: Map<string, TriggerRule>;
+  /**
+   * The watermark of the last `advance`: facts whose expiry is at or before it are gone (the
+   * stores this replaces expired entries at the end of `advance`, after firing timers).
+   */
+  private expiredTo = -Infinity;
+  // The key being worked on in this process()/timer call: its stored value, a private copy
+  // (made on first need) and whether the copy differs from the stored value.
+  private key = '';
+  private stored: KeyState | undefined;
+  private draft: KeyState | undefined;
+  private dirty = false;
 
   constructor(private readonly config: TriggerConfig, private readonly ctx: OperatorContext) {
-    this.pending = ctx.store('pending');
-    this.thens = ctx.store('thens');
-    this.firsts = ctx.store('firsts');
-    this.matches = ctx.store('matches');
-    this.fired = ctx.store('fired');
-    this.sent = ctx.store('sent');
-    this.consents = ctx.store('consent');
+    this.keys = ctx.store('keys');
     this.segments = ctx.store('segments');
-    this.timers = ctx.timers<PendingData>();
     this.rulesByName = new Map(config.rules.map((r) => [r.name, r]));
+    // The stores were restored (Kafka) or reopened (embedded): re-arm every timer from them.
+    for (const { key, value } of this.keys.range()) {
+      for (const rule of config.rules) {
+        if (rule.kind !== 'absence') continue;
+        for (const e of ruleOf(value, rule.name)?.pending ?? []) {
+          this.timers.register({ id: timerId(rule.name, key, e.messageId), time: e.timestamp + rule.withinMs + 1, data: [rule.name, key, e.timestamp, e.messageId] });
+        }
+      }
+      const due = this.expiry(value);
+      if (due !== -Infinity) this.cleanups.register({ id: key, time: due, data: null });
+    }
   }
 
   process(event: TributaryEvent, key: string): TributaryEvent {
-    if (this.config.consent) this.noteConsent(event, key);
+    this.open(key);
+    if (this.config.consent) this.noteConsent(event);
     for (const rule of this.config.rules) {
-      if (rule.kind === 'threshold') this.threshold(rule, event, key);
-      else if (rule.kind === 'segment') this.segment(rule, event, key);
-      else if (rule.kind === 'absence') this.absence(rule, event, key);
-      else this.sequence(rule, event, key);
+      if (rule.kind === 'threshold') this.threshold(rule, event);
+      else if (rule.kind === 'segment') this.segment(rule, event);
+      else if (rule.kind === 'absence') this.absence(rule, event);
+      else this.sequence(rule, event);
     }
+    this.commit();
     return event;
   }
 
-  private noteConsent(event: TributaryEvent, key: string): void {
+  /** Starts work on `key`; its value is read on first need ({@link state}). */
+  private open(key: string): void {
+    this.key = key;
+    this.stored = undefined;
+    this.draft = undefined;
+    this.dirty = false;
+  }
+
+  /**
+   * The working copy of the current key's state: fresh containers (the stored value may be
+   * shared with the store, so it is never modified), facts expired by {@link expiredTo} removed.
+   */
+  private state(): KeyState {
+    if (this.draft) return this.draft;
+    const stored = (this.stored = this.keys.get(this.key));
+    const s: KeyState = { rules: {} };
+    if (stored) {
+      for (const rule of this.config.rules) {
+        const r = ruleOf(stored, rule.name);
+        if (!r) continue;
+        const copy: RuleState = {};
+        if (rule.kind === 'absence') {
+          if (r.pending) copy.pending = r.pending.slice();
+          if (r.cancels) copy.cancels = r.cancels.slice();
+        } else if (rule.kind === 'sequence') {
+          if (r.thens) copy.thens = r.thens.slice();
+          if (r.firsts) copy.firsts = r.firsts.slice();
+        } else if (rule.kind === 'threshold' && r.matches) {
+          copy.matches = r.matches.map(([per, list]) => [per, list.slice()]);
+        }
+        if (r.fired !== undefined && rule.common.cooldownMs !== undefined) copy.fired = r.fired;
+        s.rules[rule.name] = copy;
+      }
+      if (stored.sent && this.config.cap) s.sent = stored.sent.slice();
+      if (stored.consent) s.consent = stored.consent;
+    }
+    this.draft = s;
+    if (this.expiredTo !== -Infinity) this.prune(s, this.expiredTo);
+    return s;
+  }
+
+  /** The current key's state of `rule`, created empty when it has none. */
+  private ruleState(rule: TriggerRule): RuleState {
+    const s = this.state();
+    return ruleOf(s, rule.name) ?? (s.rules[rule.name] = {});
+  }
+
+  /** Removes the facts whose expiry is at or before `watermark`. */
+  private prune(s: KeyState, watermark: number): void {
+    let n = 0;
+    for (const rule of this.config.rules) {
+      const r = ruleOf(s, rule.name);
+      if (!r) continue;
+      if (r.cancels) n += dropExpired(r.cancels, pairTime, 0, watermark);
+      if (r.thens) n += dropExpired(r.thens, eventTime, 0, watermark);
+      if (rule.kind === 'sequence' && r.firsts) n += dropExpired(r.firsts, eventTime, rule.withinMs, watermark);
+      if (rule.kind === 'threshold' && r.matches) for (const [, list] of r.matches) n += dropExpired(list, eventTime, rule.withinMs, watermark);
+      const cooldownMs = rule.common.cooldownMs;
+      if (r.fired !== undefined && cooldownMs !== undefined && r.fired + cooldownMs + 1 <= watermark) {
+        delete r.fired;
+        n++;
+      }
+    }
+    if (s.sent && this.config.cap) n += dropExpired(s.sent, pairTime, this.config.cap.perMs, watermark);
+    if (n > 0) this.dirty = true;
+  }
+
+  /**
+   * When every fact of `s` that expires has expired (−∞: none does). Pending instances and
+   * consent do not expire.
+   */
+  private expiry(s: KeyState): number {
+    let due = -Infinity;
+    const later = (t: number) => {
+      if (t > due) due = t;
+    };
+    for (const rule of this.config.rules) {
+      const r = ruleOf(s, rule.name);
+      if (!r) continue;
+      const lastCancel = r.cancels?.at(-1);
+      if (lastCancel) later(lastCancel[0] + 1);
+      const lastThen = r.thens?.at(-1);
+      if (lastThen) later(lastThen.timestamp + 1);
+      if (rule.kind === 'sequence') {
+        const lastFirst = r.firsts?.at(-1);
+        if (lastFirst) later(lastFirst.timestamp + rule.withinMs + 1);
+      }
+      if (rule.kind === 'threshold') {
+        for (const [, list] of r.matches ?? []) {
+          const last = list.at(-1);
+          if (last) later(last.timestamp + rule.withinMs + 1);
+        }
+      }
+      if (r.fired !== undefined && rule.common.cooldownMs !== undefined) later(r.fired + rule.common.cooldownMs + 1);
+    }
+    const lastSent = this.config.cap ? s.sent?.at(-1) : undefined;
+    if (lastSent && this.config.cap) later(lastSent[0] + this.config.cap.perMs + 1);
+    return due;
+  }
+
+  /**
+   * Writes the current key's state back when it changed (deletes it when nothing is left), and
+   * makes sure a cleanup timer will expire what it keeps.
+   */
+  private commit(): void {
+    const s = this.draft;
+    if (!s) return;
+    const key = this.key;
+    let empty = s.consent === undefined;
+    if (s.sent?.length === 0) delete s.sent;
+    else if (s.sent) empty = false;
+    for (const name of Object.keys(s.rules)) {
+      const r = s.rules[name] as RuleState;
+      if (r.pending?.length === 0) delete r.pending;
+      if (r.cancels?.length === 0) delete r.cancels;
+      if (r.thens?.length === 0) delete r.thens;
+      if (r.firsts?.length === 0) delete r.firsts;
+      if (r.matches) {
+        const groups = r.matches.filter(([, list]) => list.length > 0);
+        if (groups.length === 0) delete r.matches;
+        else if (groups.length !== r.matches.length) r.matches = groups;
+      }
+      if (r.pending || r.cancels || r.thens || r.firsts || r.matches || r.fired !== undefined) empty = false;
+      else delete s.rules[name];
+    }
+    this.draft = undefined;
+    if (empty) {
+      if (this.stored !== undefined) this.keys.delete(key);
+      this.cleanups.cancel(key);
+      return;
+    }
+    if (this.dirty) this.keys.put(key, s);
+    if (this.cleanups.pending(key) === undefined) {
+      const due = this.expiry(s);
+      if (due !== -Infinity) this.cleanups.register({ id: key, time: due, data: null });
+    }
+  }
+
+  private noteConsent(event: TributaryEvent): void {
     const flags = getPath(event, (this.config.consent as { field: string }).field);
     if (flags === null || typeof flags !== 'object') return;
-    const known = this.consents.get(key);
-    if (known && known.t > event.timestamp) return;
-    this.consents.put(key, { t: event.timestamp, flags });
+    const s = this.state();
+    if (s.consent && s.consent.t > event.timestamp) return;
+    s.consent = { t: event.timestamp, flags };
+    this.dirty = true;
   }
 
-  private absence(rule: PairRule, event: TributaryEvent, key: string): void {
+  private absence(rule: PairRule, event: TributaryEvent): void {
     const t = event.timestamp;
     const T = rule.withinMs;
     if (rule.then(event)) {
-      // Cancels every pending A with a ≤ t ≤ a + T.
-      for (const { key: k } of [...this.pending.range({ start: [rule.name, key, t - T], end: [rule.name, key, t, '\uffff'] })]) {
-        if (k[3] === event.messageId) continue;
-        this.pending.delete(k);
-        this.timers.cancel(timerId(rule.name, key, k[3]));
+      const r = this.ruleState(rule);
+      if (r.pending) {
+        // Cancels every pending A with a ≤ t ≤ a + T.
+        const kept: TributaryEvent[] = [];
+        for (const a of r.pending) {
+          if (a.messageId !== event.messageId && a.timestamp >= t - T && beforeEnd(a.timestamp, a.messageId, t)) this.timers.cancel(timerId(rule.name, this.key, a.messageId));
+          else kept.push(a);
+        }
+        r.pending = kept;
       }
-      // +1: kept while the watermark equals t (an A at t is not late and is cancelled by it).
-      this.thens.put([rule.name, key, t, event.messageId], slim(rule, event), { expiresAt: t + 1 });
+      // Kept while the watermark equals t (an A at t is not late and is cancelled by it).
+      upsertPair((r.cancels ??= []), t, event.messageId);
+      this.dirty = true;
     }
     if (rule.first(event)) {
-      for (const { key: k } of this.thens.range({ start: [rule.name, key, t], end: [rule.name, key, t + T, '\uffff'] })) {
-        if (k[3] !== event.messageId) return; // already followed by B
+      const r = this.ruleState(rule);
+      for (const [b, id] of r.cancels ?? []) {
+        if (b >= t && beforeEnd(b, id, t + T) && id !== event.messageId) return; // already followed by B
       }
-      const id = timerId(rule.name, key, event.messageId);
-      const previous = this.timers.pending(id);
-      if (previous !== undefined) this.pending.delete([rule.name, key, previous - T - 1, event.messageId]);
-      this.pending.put([rule.name, key, t, event.messageId], slim(rule, event));
-      this.timers.register({ id, time: t + T + 1, data: [rule.name, key, t, event.messageId] });
+      // The same A again replaces its instance (one timer per messageId).
+      const pending = (r.pending ?? []).filter((a) => a.messageId !== event.messageId);
+      upsertEvent(pending, slim(rule, event));
+      r.pending = pending;
+      this.timers.register({ id: timerId(rule.name, this.key, event.messageId), time: t + T + 1, data: [rule.name, this.key, t, event.messageId] });
+      this.dirty = true;
     }
   }
 
-  private sequence(rule: PairRule, event: TributaryEvent, key: string): void {
+  private sequence(rule: PairRule, event: TributaryEvent): void {
     const t = event.timestamp;
     const T = rule.withinMs;
     if (rule.then(event)) {
+      const r = this.ruleState(rule);
       let a: TributaryEvent | undefined;
-      // Reverse scan: from the latest A at or before t down to t − T (a tuple prefix sorts first, so
-      // the exclusive lower bound [.., t − T] still includes every A at t − T).
-      for (const { key: k, value } of this.firsts.range({ start: [rule.name, key, t, '\uffff'], end: [rule.name, key, t - T], reverse: true })) {
-        if (k[3] !== event.messageId) {
-          a = value;
+      // The latest A (by time, then messageId) with t − T ≤ a ≤ t, other than this event.
+      const firsts = r.firsts ?? [];
+      for (let i = firsts.length - 1; i >= 0; i--) {
+        const f = firsts[i] as TributaryEvent;
+        if (!atOrBeforeEnd(f.timestamp, f.messageId, t)) continue;
+        if (f.timestamp < t - T) break;
+        if (f.messageId !== event.messageId) {
+          a = f;
           break;
         }
       }
-      if (a) this.candidate(rule, key, t, [a, event], [event.messageId]);
-      else this.thens.put([rule.name, key, t, event.messageId], slim(rule, event), { expiresAt: t + 1 });
+      if (a) this.candidate(rule, t, [a, event], [event.messageId]);
+      else {
+        upsertEvent((r.thens ??= []), slim(rule, event));
+        this.dirty = true;
+      }
     }
     if (rule.first(event)) {
-      this.firsts.put([rule.name, key, t, event.messageId], slim(rule, event), { expiresAt: t + T + 1 });
-      for (const { key: k, value } of [...this.thens.range({ start: [rule.name, key, t], end: [rule.name, key, t + T, '\uffff'] })]) {
-        if (k[3] === event.messageId) continue;
-        this.thens.delete(k);
-        this.candidate(rule, key, k[2], [event, value], [value.messageId]);
+      const r = this.ruleState(rule);
+      upsertEvent((r.firsts ??= []), slim(rule, event));
+      this.dirty = true;
+      if (r.thens) {
+        const due: TributaryEvent[] = [];
+        const kept: TributaryEvent[] = [];
+        for (const b of r.thens) {
+          if (b.messageId !== event.messageId && b.timestamp >= t && beforeEnd(b.timestamp, b.messageId, t + T)) due.push(b);
+          else kept.push(b);
+        }
+        r.thens = kept;
+        for (const b of due) this.candidate(rule, b.timestamp, [event, b], [b.messageId]);
       }
     }
   }
 
-  private threshold(rule: ThresholdRule, event: TributaryEvent, key: string): void {
+  private threshold(rule: ThresholdRule, event: TributaryEvent): void {
     if (!rule.match(event)) return;
     let per = '';
     if (rule.per !== undefined) {
@@ -366,24 +566,31 @@ export class TriggerLogic implements OperatorLogic {
     }
     const t = event.timestamp;
     const T = rule.withinMs;
-    this.matches.put([rule.name, key, per, t, event.messageId], slim(rule, event), { expiresAt: t + T + 1 });
-    const near = [...this.matches.range({ start: [rule.name, key, per, t - T], end: [rule.name, key, per, t + T, '\uffff'] })];
-    const self = near.findIndex((e) => e.key[4] === event.messageId && e.key[3] === t);
+    const r = this.ruleState(rule);
+    const groups = (r.matches ??= []);
+    let list = groups.find((g) => g[0] === per)?.[1];
+    if (!list) groups.push([per, (list = [])]);
+    const at = upsertEvent(list, slim(rule, event));
+    this.dirty = true;
+    // The events within T of this one: [lo, hi).
+    const lo = firstAtOrAfter(list, t - T);
+    let hi = at + 1;
+    while (hi < list.length && beforeEnd((list[hi] as TributaryEvent).timestamp, (list[hi] as TributaryEvent).messageId, t + T)) hi++;
+    const self = at - lo;
     const n = rule.count;
-    for (let i = Math.max(0, self - n + 1); i <= self && i + n - 1 < near.length; i++) {
-      const window = near.slice(i, i + n);
-      const first = window[0]?.value.timestamp as number;
-      const last = window[n - 1]?.value.timestamp as number;
+    for (let i = Math.max(0, self - n + 1); i <= self && i + n - 1 < hi - lo; i++) {
+      const first = (list[lo + i] as TributaryEvent).timestamp;
+      const last = (list[lo + i + n - 1] as TributaryEvent).timestamp;
       if (last - first > T) continue;
-      for (const e of window) this.matches.delete(e.key);
-      const causes = window.map((e) => e.value);
-      this.candidate(rule, key, last, causes, [per, ...causes.map((e) => e.messageId)]);
+      const causes = list.splice(lo + i, n);
+      this.candidate(rule, last, causes, [per, ...causes.map((e) => e.messageId)]);
       return;
     }
   }
 
-  private segment(rule: SegmentRule, event: TributaryEvent, key: string): void {
+  private segment(rule: SegmentRule, event: TributaryEvent): void {
     if (rule.where && !rule.where(event)) return;
+    const key = this.key;
     const t = event.timestamp;
     const known = this.segments.get([rule.name, key]);
     if (known && known.t > t) return;
@@ -392,28 +599,42 @@ export class TriggerLogic implements OperatorLogic {
     if (!known || known.in !== inside || known.t !== t) this.segments.put([rule.name, key], { in: inside, t });
     if (inside === was) return;
     const transition = inside ? 'entry' : 'exit';
-    if (inside ? rule.entry : rule.exit) this.candidate(rule, key, t, [event], [event.messageId, transition], transition);
+    if (inside ? rule.entry : rule.exit) this.candidate(rule, t, [event], [event.messageId, transition], transition);
   }
 
-  /** Fires the absence instances whose `a + T` the watermark has passed, then expires state. */
+  /**
+   * Fires the absence instances whose `a + T` the watermark has passed, then expires state: the
+   * facts of the keys whose cleanup timer is due.
+   */
   advance(watermark: number): void {
-    this.timers.fireDue(watermark, (timer) => {
-      const [ruleName, key, a, messageId] = timer.data;
-      const event = this.pending.get([ruleName, key, a, messageId]);
-      const rule = this.rulesByName.get(ruleName);
-      if (!event || !rule || rule.kind !== 'absence') return;
-      this.pending.delete([ruleName, key, a, messageId]);
-      this.candidate(rule, key, a + rule.withinMs, [event], [messageId]);
-    });
-    this.thens.expire(watermark);
-    this.firsts.expire(watermark);
-    this.matches.expire(watermark);
-    this.fired.expire(watermark);
-    this.sent.expire(watermark);
+    if (this.timers.nextTime() <= watermark) this.timers.fireDue(watermark, (timer) => this.fire(timer.data));
+    if (watermark > this.expiredTo) this.expiredTo = watermark;
+    if (this.cleanups.nextTime() <= watermark) {
+      this.cleanups.fireDue(watermark, (timer) => {
+        this.open(timer.id);
+        this.state(); // prunes
+        this.commit(); // deletes the key when nothing is left, else sets the next cleanup
+      });
+    }
+  }
+
+  /** An absence instance is due: the watermark passed `a + T` with no B. */
+  private fire([ruleName, key, a, messageId]: PendingData): void {
+    const rule = this.rulesByName.get(ruleName);
+    if (!rule || rule.kind !== 'absence') return;
+    this.open(key);
+    const r = ruleOf(this.state(), ruleName);
+    const i = r?.pending?.findIndex((e) => e.timestamp === a && e.messageId === messageId) ?? -1;
+    if (!r || i < 0) return;
+    const [event] = (r.pending as TributaryEvent[]).splice(i, 1) as [TributaryEvent];
+    this.dirty = true;
+    this.candidate(rule, a + rule.withinMs, [event], [messageId]);
+    this.commit();
   }
 
   /** Turns a fired rule into a record, or counts why not. */
-  private candidate(rule: TriggerRule, key: string, firedAt: number, causes: TributaryEvent[], idParts: string[], transition?: 'entry' | 'exit'): void {
+  private candidate(rule: TriggerRule, firedAt: number, causes: TributaryEvent[], idParts: string[], transition?: 'entry' | 'exit'): void {
+    const key = this.key;
     const subject = causes[causes.length - 1] as TributaryEvent;
     const payload: Record<string, unknown> = {};
     for (const [field, path] of rule.common.payload) payload[field] = getPath(subject, path) ?? null;
@@ -428,23 +649,28 @@ export class TriggerLogic implements OperatorLogic {
       payload,
       ...(transition ? { transition } : {}),
     };
-    const reason = this.gate(rule, key, subject, record);
+    const s = this.state();
+    const reason = this.gate(rule, s, subject, record);
     if (reason) {
       this.ctx.count(`suppressed-${reason}`);
       if (this.config.suppressedOutput) this.ctx.emit(this.config.suppressedOutput, { ...record, reason });
       return;
     }
-    const { cooldownMs } = rule.common;
-    if (cooldownMs !== undefined) this.fired.put([rule.name, key], firedAt, { expiresAt: firedAt + cooldownMs + 1 });
-    const cap = this.config.cap;
-    if (cap) this.sent.put([key, firedAt, record.triggerId], 1, { expiresAt: firedAt + cap.perMs + 1 });
+    if (rule.common.cooldownMs !== undefined) {
+      this.ruleState(rule).fired = firedAt;
+      this.dirty = true;
+    }
+    if (this.config.cap) {
+      upsertPair((s.sent ??= []), firedAt, record.triggerId);
+      this.dirty = true;
+    }
     this.ctx.emit(this.config.output, record);
   }
 
   /** Selects the channel (sets `record.channel`) and applies consent, cooldown and cap. */
-  private gate(rule: TriggerRule, key: string, subject: TributaryEvent, record: TriggerRecord): SuppressionReason | undefined {
+  private gate(rule: TriggerRule, s: KeyState, subject: TributaryEvent, record: TriggerRecord): SuppressionReason | undefined {
     const consent = this.config.consent;
-    const flags = consent ? (this.consents.get(key)?.flags as Record<string, unknown> | undefined) : undefined;
+    const flags = consent ? (s.consent?.flags as Record<string, unknown> | undefined) : undefined;
     const allowed = (flag: string) => flags !== undefined && Object.hasOwn(flags, flag) && flags[flag] === true;
     const channels = rule.common.channels;
     if (channels) {
@@ -463,13 +689,16 @@ export class TriggerLogic implements OperatorLogic {
     if (consent?.flag !== undefined && !allowed(consent.flag)) return 'no-consent';
     const { cooldownMs } = rule.common;
     if (cooldownMs !== undefined) {
-      const last = this.fired.get([rule.name, key]);
+      const last = ruleOf(s, rule.name)?.fired;
       if (last !== undefined && Math.abs(record.firedAt - last) < cooldownMs) return 'cooldown';
     }
     const cap = this.config.cap;
     if (cap) {
+      // Records of the key with firedAt in (firedAt − per, firedAt].
       let n = 0;
-      for (const _ of this.sent.range({ start: [key, record.firedAt - cap.perMs + 1], end: [key, record.firedAt, '\uffff'] })) n++;
+      for (const [at, id] of s.sent ?? []) {
+        if (at >= record.firedAt - cap.perMs + 1 && beforeEnd(at, id, record.firedAt)) n++;
+      }
       if (n >= cap.max) return 'frequency-cap';
     }
     return undefined;
@@ -477,13 +706,14 @@ export class TriggerLogic implements OperatorLogic {
 }
 
 /**
- * What a rule keeps of an event in its state: the identity fields, `personId` and the payload
- * paths — the whole event only when a channel condition may read any field. Keeps state (and
- * GC) small: a threshold over views otherwise stores every view of the window.
+ * What a rule keeps of an event in its state: what a record reads of a cause — `messageId`,
+ * `timestamp`, `personId` and the payload paths — the whole event only when a channel condition
+ * may read any field. Keeps state (and GC, and the encoded value) small: a threshold over views
+ * otherwise stores every view of the window.
  */
 function slim(rule: TriggerRule, event: TributaryEvent): TributaryEvent {
   if (rule.common.channels?.some((c) => c.when !== undefined)) return event;
-  const out: TributaryEvent = { messageId: event.messageId, type: event.type, timestamp: event.timestamp, userId: event.userId, anonymousId: event.anonymousId };
+  const out = { messageId: event.messageId, timestamp: event.timestamp } as TributaryEvent;
   if (typeof event.personId === 'string') out.personId = event.personId;
   // Longest paths first: a shorter path set later replaces the objects a longer one created,
   // so the stored value never shares (and setPath never writes into) the event's objects.
@@ -678,9 +908,10 @@ export const triggerOperator = defineOperator<TriggerOptions, TriggerConfig>({
   },
   keyPaths: (c) => c.key,
   outputs: (c) => [{ stream: c.output, kind: 'triggers' }, ...(c.suppressedOutput ? [{ stream: c.suppressedOutput, kind: 'suppressed-triggers' }] : [])],
-  stores: () => ['pending', 'thens', 'firsts', 'matches', 'fired', 'sent', 'consent', 'segments', 'timers'],
+  stores: () => ['keys', 'segments'],
   create: (c, ctx) => new TriggerLogic(c, ctx),
-  // Stored events and values are replaced or deleted, never modified in place.
+  // Stored values are replaced or deleted, never modified in place: a key's state is copied
+  // (fresh containers; the kept events are shared and never modified) before it changes.
   immutableState: true,
 });
 
