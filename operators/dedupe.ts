@@ -8,6 +8,7 @@ import { defineOperator, type OperatorContext, type OperatorLogic } from '../lib
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import type { KeyValueStore } from '../lib/state/store.js';
+import { MemoryTimers } from '../lib/time/timers.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
 
 /** Options of `dedupe` as written in a pipeline. */
@@ -36,15 +37,51 @@ export interface DuplicateRecord extends TributaryEvent {
   firstSeenAt: number;
 }
 
-/** `seen`: idempotency key → event time of its first occurrence, expiring at first + ttl. */
-type SeenStore = KeyValueStore<string, number>;
+/**
+ * A segment of `seen`: the keys first seen while it was the open segment, in arrival order, with
+ * their first-seen event times, and the time at which every one of them has expired.
+ */
+export interface SeenSegment {
+  keys: string[];
+  at: number[];
+  /** max(at) + ttl + 1: the watermark at which the whole segment may go. */
+  expiresAt: number;
+}
+
+/** Where an idempotency key was first seen: its event time and segment. */
+interface Seen {
+  at: number;
+  segment: number;
+}
+
+/** A segment closes at this many keys, */
+const SEGMENT_KEYS = 4096;
+/** or this many UTF-16 units of keys (a changelog record stays far under Kafka's 1 MB), */
+const SEGMENT_UNITS = 128 * 1024;
+/** or when its first-seen times span more than ttl / this (so expired keys are dropped soon after their ttl). */
+const SEGMENT_SPAN_DIVISOR = 8;
 
 /**
  * The per-key logic of dedupe, usable with plain calls.
  *
- * An event is a duplicate when its key was first seen at `f` and `|t − f| ≤ ttl`. The entry
- * expires when the watermark passes `f + ttl`; since no event later than that can be within
- * ttl of `f` without being late, expiry never changes a result, it only bounds state.
+ * An event is a duplicate when its key was first seen at `f` and `|t − f| ≤ ttl`. Expiry never
+ * changes a result: once the watermark passes `f + ttl`, no event within ttl of `f` can arrive
+ * without being late. So state is kept and dropped by **segment**, not by key:
+ *
+ * - Keys are remembered in memory (a `Map` of key → first-seen time and segment) and appended to
+ *   the open segment, the one value of `seen` that changes: `seen` maps a segment number to a
+ *   {@link SeenSegment}. A checkpoint writes each changed segment once (one LMDB entry, one
+ *   changelog record) instead of two LMDB writes per key, and expiry deletes a whole segment
+ *   (one delete) when the watermark passes the last expiry of its keys. A segment closes at 4096
+ *   keys, 128 Ki characters of keys, or when its first-seen times span more than ttl / 8.
+ * - A key past its ttl but still in a live segment is simply not a duplicate any more (the ttl
+ *   check decides), and seeing it again files it in the open segment; the later segment wins
+ *   when the state is reloaded.
+ * - Opening the logic (a restart, a Kafka task after its restore) reads the segments once to
+ *   rebuild the in-memory index and the segment expiry timers.
+ *
+ * The price: the keys of the ttl (plus at most one segment's span) are resident in memory,
+ * about 200 bytes per key in the JS heap (benchmarks/RESULTS.md).
  *
  * @example
  * ```ts
@@ -54,31 +91,91 @@ type SeenStore = KeyValueStore<string, number>;
  * ```
  */
 export class DedupeLogic implements OperatorLogic {
-  private readonly seen: SeenStore;
+  private readonly seen: KeyValueStore<number, SeenSegment>;
+  private readonly index = new Map<string, Seen>();
+  private readonly expiries = new MemoryTimers<number>();
+  private open: SeenSegment = { keys: [], at: [], expiresAt: -Infinity };
+  private openNumber = 0;
+  private openUnits = 0;
+  private openFirst = Infinity;
+  private readonly maxSpan: number;
 
   constructor(private readonly config: DedupeConfig, private readonly ctx: OperatorContext) {
-    this.seen = ctx.store<string, number>('seen');
+    this.seen = ctx.store<number, SeenSegment>('seen');
+    this.maxSpan = config.ttlMs / SEGMENT_SPAN_DIVISOR;
+    let last = -1;
+    for (const { key: n, value } of this.seen.range()) {
+      for (let i = 0; i < value.keys.length; i++) this.index.set(value.keys[i]!, { at: value.at[i]!, segment: n });
+      this.expiries.register({ id: String(n), time: value.expiresAt, data: n });
+      last = n;
+    }
+    this.openNumber = last + 1;
   }
 
   process(event: TributaryEvent, key: string): TributaryEvent | null {
     const t = event.timestamp;
-    const first = this.seen.get(key);
-    if (first !== undefined && Math.abs(t - first) <= this.config.ttlMs) {
+    const first = this.index.get(key);
+    if (first !== undefined && Math.abs(t - first.at) <= this.config.ttlMs) {
       this.ctx.drop('duplicate');
       if (this.config.output) {
-        const dup: DuplicateRecord = { ...event, duplicateKey: key, firstSeenAt: first };
+        const dup: DuplicateRecord = { ...event, duplicateKey: key, firstSeenAt: first.at };
         this.ctx.emit(this.config.output, dup);
       }
       return null;
     }
     // New key, or seen longer than ttl ago: this occurrence starts a new ttl window.
-    // +1: the entry must still be there while the watermark equals f + ttl (inclusive bound).
-    this.seen.put(key, t, { expiresAt: t + this.config.ttlMs + 1 });
+    this.remember(key, t);
     return event;
   }
 
+  /** Files `key` first seen at `t` in the open segment. */
+  private remember(key: string, t: number): void {
+    let seg = this.open;
+    if (seg.keys.length > 0 && (seg.keys.length >= SEGMENT_KEYS || this.openUnits >= SEGMENT_UNITS || Math.abs(t - this.openFirst) > this.maxSpan)) {
+      seg = this.startSegment();
+    }
+    if (seg.keys.length === 0) this.openFirst = t;
+    seg.keys.push(key);
+    seg.at.push(t);
+    this.openUnits += key.length;
+    this.index.set(key, { at: t, segment: this.openNumber });
+    // +1: the key must still be remembered while the watermark equals f + ttl (inclusive bound).
+    const expiresAt = t + this.config.ttlMs + 1;
+    if (expiresAt > seg.expiresAt) {
+      seg.expiresAt = expiresAt;
+      this.expiries.register({ id: String(this.openNumber), time: expiresAt, data: this.openNumber });
+    }
+    // Changed in place and put back: the store writes it at the next checkpoint.
+    this.seen.put(this.openNumber, seg);
+  }
+
+  private startSegment(): SeenSegment {
+    this.openNumber++;
+    this.open = { keys: [], at: [], expiresAt: -Infinity };
+    this.openUnits = 0;
+    this.openFirst = Infinity;
+    return this.open;
+  }
+
   advance(watermark: number): void {
-    this.seen.expire(watermark);
+    if (watermark < this.expiries.nextTime()) return;
+    this.expiries.fireDue(watermark, ({ data: n }) => {
+      const seg = this.seen.get(n);
+      if (seg === undefined) return;
+      for (const key of seg.keys) if (this.index.get(key)?.segment === n) this.index.delete(key);
+      this.seen.delete(n);
+      if (n === this.openNumber) this.startSegment();
+    });
+  }
+
+  /** How many idempotency keys are remembered (those past their ttl included until their segment goes). */
+  size(): number {
+    return this.index.size;
+  }
+
+  /** When `key` was first seen, if it is remembered (the query API). */
+  firstSeen(key: string): number | undefined {
+    return this.index.get(key)?.at;
   }
 }
 
@@ -113,6 +210,14 @@ export const dedupeOperator = defineOperator<DedupeOptions, DedupeConfig>({
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'duplicates' }] : []),
   stores: () => ['seen'],
   create: (c, ctx) => new DedupeLogic(c, ctx),
+  // A key's first-seen time, latest segment first (a key past its ttl shows until its segment goes).
+  query: (_c, store, key) => {
+    for (const { value } of store<number, SeenSegment>('seen').range({ reverse: true })) {
+      const i = value.keys.lastIndexOf(key);
+      if (i >= 0) return { firstSeenAt: value.at[i] };
+    }
+    return undefined;
+  },
   immutableState: true,
 });
 

@@ -13,6 +13,7 @@ import { createMetrics } from '../../lib/metrics/metrics.js';
 import { compilePipeline } from '../../lib/pipeline/compile.js';
 import { parsePipeline } from '../../lib/pipeline/load.js';
 import { Task } from '../../lib/runtime/task.js';
+import { CachingStoreFactory } from '../../lib/state/caching.js';
 import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
 import { MemoryStoreFactory } from '../../lib/state/memory-store.js';
 import type { StoreFactory } from '../../lib/state/store.js';
@@ -50,7 +51,8 @@ export async function runTaskAlone(yaml: string, events: readonly TributaryEvent
   const counts: Record<string, number> = {};
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const stores = new LmdbStoreFactory({ path: dir });
+  // Assembled as the runners assemble a task's stores: the caching layer over LMDB.
+  const stores = new CachingStoreFactory(new LmdbStoreFactory({ path: dir }));
   const task = newTask(yaml, stores, (stream) => void (counts[stream] = (counts[stream] ?? 0) + 1));
   for (let i = 0; i < events.length; i++) {
     task.pipe(events[i] as TributaryEvent);
@@ -101,7 +103,7 @@ export async function heapPerKey(state: 'lmdb' | 'memory' | 'map', keys: number)
   let map: Map<string, number> | undefined;
   if (state === 'map') map = new Map();
   else {
-    stores = state === 'lmdb' ? new LmdbStoreFactory({ path: dir }) : new MemoryStoreFactory();
+    stores = state === 'lmdb' ? new CachingStoreFactory(new LmdbStoreFactory({ path: dir })) : new MemoryStoreFactory();
     task = newTask(pipelineWithLongTtl, stores, () => {});
   }
   const before = heapAfterGc();

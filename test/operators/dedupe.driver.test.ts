@@ -26,7 +26,8 @@ test('driver: duplicates, out-of-order within lateness, late events, end of inpu
   assert.deepEqual(ids(d.read('duplicates')), ['m1', 'm3']);
   const late = d.read('late');
   assert.deepEqual(late.map((r) => [r.messageId, r.watermark]), [["m4", 8 * MIN]]);
-  assert.equal(d.store('dedupe', 'seen').count(), 3);
+  assert.deepEqual(['m1', 'm2', 'm3', 'm4'].map((k) => d.query('dedupe', k)), [{ firstSeenAt: 10 * MIN }, { firstSeenAt: 12 * MIN }, { firstSeenAt: 8 * MIN }, undefined]);
+  assert.equal(d.store('dedupe', 'seen').count(), 1, 'one segment holds the three keys');
   d.end();
   assert.equal(d.watermark(), Infinity);
   assert.equal(d.store('dedupe', 'seen').count(), 0, 'end of input expires every key');
@@ -40,7 +41,8 @@ test('driver: expiry by event time, and a key seen again after expiry passes', a
   assert.equal(d.store('dedupe', 'seen').count(), 1);
   d.pipe(ev('m1', HOUR)); // exactly ttl later: still a duplicate
   d.advanceWatermark(HOUR + 1);
-  assert.equal(d.store('dedupe', 'seen').get('m1'), undefined);
+  assert.equal(d.query('dedupe', 'm1'), undefined, 'its segment expired with it');
+  assert.equal(d.store('dedupe', 'seen').count(), 0);
   d.pipe(ev('m1', 2 * HOUR));
   assert.deepEqual(ids(d.read('events')), ['m1', 'm1']);
   assert.deepEqual(ids(d.read('duplicates')), ['m1']);
@@ -84,7 +86,7 @@ test('driver: counts in, out and dropped per step in the injected registry', asy
   assert.match(text, /tributary_output_records_total\{pipeline="dedupe-test",stream="events"\} 2/);
   await d.checkpoint();
   const after = await d.metrics.registry.metrics();
-  assert.match(after, /tributary_store_entries\{pipeline="dedupe-test",store="dedupe.seen"\} 2/);
+  assert.match(after, /tributary_store_entries\{pipeline="dedupe-test",store="dedupe.seen"\} 1/, "one segment holds both keys");
   assert.match(after, /tributary_watermark_seconds\{pipeline="dedupe-test"\} -299\.998/, 'highest event time 2 ms − 5m lateness');
   await d.close();
 });
