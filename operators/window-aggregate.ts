@@ -58,7 +58,7 @@ import type { TributaryEvent } from '../lib/event/event.js';
 import { aggregateSchema, contributions, fold, initial, merge, resolveAggregate, valuesOf, type Acc, type AggregateSpec, type ResolvedAggregate } from './aggregates/accumulators.js';
 import type { KeyValueStore } from '../lib/state/store.js';
 import { MemoryTimers } from '../lib/time/timers.js';
-import { buildRunning, insertIntoRunning, moveRunning, upperBound, type EntryList, type Running } from './aggregates/sliding.js';
+import { buildRunning, cloneRunning, insertIntoRunning, moveRunning, upperBound, type EntryList, type Running } from './aggregates/sliding.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
 
 /** A window as written in a pipeline (exactly one kind). */
@@ -227,17 +227,19 @@ export class WindowAggregateLogic implements OperatorLogic {
 
   private processFixed(t: number, key: string, contrib: SlidingEntry): void {
     const { aggregates, graceMs, emit } = this.config;
-    const list = this.windows.get(key) ?? [];
+    // Stored values are never changed: a new list, and a new state for each window changed.
+    const list = (this.windows.get(key) ?? []).slice();
     for (const start of this.startsOf(t)) {
       const end = start + this.config.window.sizeMs;
       let at = list.length;
       while (at > 0 && (list[at - 1] as OpenWindow).start >= start) at--;
-      let w = list[at];
-      if (w === undefined || w.start !== start) {
+      const found = list[at];
+      let w: OpenWindow;
+      if (found === undefined || found.start !== start) {
         w = { start, acc: aggregates.map((a) => initial(a)), updates: 0, lastUpdate: null };
         list.splice(at, 0, w);
         this.schedule(`w:${start}:${key}`, end + graceMs, [key, start]);
-      }
+      } else list[at] = w = { start, acc: found.acc.slice(), updates: found.updates, lastUpdate: found.lastUpdate };
       for (const [i, v] of contrib) w.acc[i] = fold(aggregates[i] as ResolvedAggregate, w.acc[i] as Acc, t, v);
       if (emit === 'update' && this.updateDue(w.lastUpdate, t)) {
         w.updates++;
@@ -255,7 +257,11 @@ export class WindowAggregateLogic implements OperatorLogic {
   private processSliding(t: number, key: string, contrib: SlidingEntry): Acc[] | undefined {
     const { aggregates, graceMs, emit } = this.config;
     const size = this.config.window.sizeMs;
-    const state: SlidingState = this.entries.get(key) ?? { ts: [], cs: [], p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
+    // Stored values are never changed: copies of what changes (the arrays, the head window).
+    const old = this.entries.get(key);
+    const state: SlidingState = old
+      ? { ts: old.ts.slice(), cs: old.cs.slice(), p: old.p.slice(), updates: old.updates, lastUpdate: old.lastUpdate, until: old.until, f: old.f, h: old.h && this.head ? cloneRunning(old.h) : null }
+      : { ts: [], cs: [], p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
     const j = upperBound(state.ts, t);
     if (j === state.ts.length) {
       state.ts.push(t);
@@ -272,7 +278,7 @@ export class WindowAggregateLogic implements OperatorLogic {
       if (h === null || (t - size >= h.t && t > h.t)) state.h = buildRunning(aggregates, state, size, Math.max(t, h?.t ?? t));
       else if (t > h.t) moveRunning(aggregates, state, size, h, t);
       else if (t > h.t - size) insertIntoRunning(aggregates, state, size, h, j);
-      acc = (state.h as Running).t === t ? (state.h as Running).acc : buildRunning(aggregates, state, size, t).acc;
+      acc = (state.h as Running).t === t ? (state.h as Running).acc : slidingAt(aggregates, state, size, t).acc;
     }
     let k = state.p.length;
     while (k > 0 && (state.p[k - 1] as number) > t) k--;
@@ -372,9 +378,9 @@ export class WindowAggregateLogic implements OperatorLogic {
         const list = this.windows.get(key);
         const i = list ? list.findIndex((w) => w.start === at) : -1;
         if (!list || i < 0) return;
-        const [state] = list.splice(i, 1) as [OpenWindow];
-        if (list.length === 0) this.windows.delete(key);
-        else this.windows.put(key, list);
+        const state = list[i] as OpenWindow;
+        if (list.length === 1) this.windows.delete(key);
+        else this.windows.put(key, list.filter((_, n) => n !== i));
         this.emitRecord(key, at, state.end ?? at + size, state.acc, true, 0);
       });
     }
@@ -383,22 +389,17 @@ export class WindowAggregateLogic implements OperatorLogic {
 
   /** The final record of `(at − size, at]`: the final window moves forward to `at`; entries no window needs any more are dropped. */
   private closeSliding(key: string, at: number): void {
-    const state = this.entries.get(key);
-    if (!state) return;
+    const old = this.entries.get(key);
+    if (!old) return;
     const { aggregates, graceMs } = this.config;
     const size = this.config.window.sizeMs;
-    const k = state.p.indexOf(at);
-    if (k >= 0) state.p.splice(k, 1);
-    const f = state.f;
-    if (f === null || at - size >= f.t || at < f.t) state.f = buildRunning(aggregates, state, size, at);
-    else if (at > f.t) moveRunning(aggregates, state, size, f, at);
-    this.emitRecord(key, at - size, at, (state.f as Running).acc, true, 0);
+    const f = old.f === null || at - size >= old.f.t || at < old.f.t ? buildRunning(aggregates, old, size, at) : cloneRunning(old.f);
+    if (f.t < at) moveRunning(aggregates, old, size, f, at);
+    this.emitRecord(key, at - size, at, f.acc, true, 0);
     // Every later window (finals after `at`, the head window, new events) starts after at − size.
-    const drop = upperBound(state.ts, at - size);
-    if (drop > 0) {
-      state.ts.splice(0, drop);
-      state.cs.splice(0, drop);
-    }
+    const drop = upperBound(old.ts, at - size);
+    const k = old.p.indexOf(at);
+    const state: SlidingState = { ...old, ts: drop > 0 ? old.ts.slice(drop) : old.ts, cs: drop > 0 ? old.cs.slice(drop) : old.cs, p: k >= 0 ? old.p.filter((_, i) => i !== k) : old.p, f };
     const next = state.p[0];
     if (next !== undefined && k === 0) this.schedule(`s:${next}:${key}`, next + 1 + graceMs, [key, next]);
     this.entries.put(key, state, { expiresAt: state.until });
@@ -419,6 +420,19 @@ export class WindowAggregateLogic implements OperatorLogic {
   }
 }
 
+/**
+ * The accumulators of `(t − size, t]` without changing the state: a copy of the final window
+ * moved forward when it is at or before `t` (an out-of-order event is after the last final
+ * record), else a fold of the window.
+ */
+function slidingAt(aggregates: readonly ResolvedAggregate[], state: SlidingState, size: number, t: number): Running {
+  if (state.f?.t === t) return state.f;
+  if (state.f === null || state.f.t > t || t - size >= state.f.t) return buildRunning(aggregates, state, size, t);
+  const run = cloneRunning(state.f);
+  moveRunning(aggregates, state, size, run, t);
+  return run;
+}
+
 /** Refuses state written by the layout before one value per key (`[key, start]` / `[key, t, seq]` keys). */
 function checkLayout(store: string, key: unknown): void {
   if (typeof key !== 'string') {
@@ -437,8 +451,7 @@ function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStor
   if (kind === 'sliding') {
     const state = stores.entries.get(key);
     if (!state || upperBound(state.ts, t - size) === upperBound(state.ts, t)) return undefined;
-    // Read only: a running window when one ends at `t`, else a fold of a copy.
-    const run = state.h?.t === t ? state.h : state.f?.t === t ? state.f : buildRunning(config.aggregates, state, size, t);
+    const run = state.h?.t === t ? state.h : slidingAt(config.aggregates, state, size, t);
     return { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, run.acc, t) };
   }
   const list = stores.windows.get(key);
@@ -571,8 +584,8 @@ export const windowAggregateOperator = defineOperator<WindowAggregateOptions, Wi
   stores: () => ['windows', 'entries'],
   query: (c, store, key) => windowAggregateQuery(c, { windows: store('windows'), entries: store('entries') }, key),
   create: (c, ctx) => new WindowAggregateLogic(c, ctx),
-  // A key's value is modified in place and always put back within the same process/advance call.
-  immutableState: false,
+  // Stored values are replaced, never modified in place (a key's arrays and running windows are copied before a change).
+  immutableState: true,
 });
 
 /**

@@ -25,7 +25,7 @@
  * respects — exact sums, min/max unless tied); otherwise that aggregate is refolded.
  */
 import { fold, initial, type Acc, type ResolvedAggregate } from './accumulators.js';
-import { addDistinct, EMPTY_DISTINCT, EXACT_LIMIT, type DistinctState } from './hyperloglog.js';
+import { distinctOfSet, type DistinctState } from './hyperloglog.js';
 
 /** What one event contributes, as `[aggregate index, value]` (see `contributions`). */
 export type Contribution = Array<[number, unknown]>;
@@ -45,7 +45,7 @@ export interface Aux {
   /** sum, avg, rfm: Σ|v| of the integer contributions in the window. */
   abs: number;
   /** countDistinct, rfm: occurrences of each distinct key (rfm: order) in the window. */
-  counts: Record<string, number> | null;
+  counts: Map<string, number> | null;
 }
 
 /** The accumulators of the window `(t − size, t]`. */
@@ -73,7 +73,7 @@ const summed = (a: ResolvedAggregate) => a.kind === 'sum' || a.kind === 'avg' ||
 const counted = (a: ResolvedAggregate) => a.kind === 'countDistinct' || a.kind === 'rfm';
 
 function freshAux(a: ResolvedAggregate): Aux {
-  return { n: 0, bad: 0, abs: 0, counts: counted(a) ? {} : null };
+  return { n: 0, bad: 0, abs: 0, counts: counted(a) ? new Map() : null };
 }
 
 /** The number a summed aggregate adds (rfm: the amount). */
@@ -90,7 +90,7 @@ function auxAdd(a: ResolvedAggregate, aux: Aux, v: unknown): void {
   }
   if (aux.counts) {
     const k = keyOf(a, v);
-    if (k !== null) aux.counts[k] = (aux.counts[k] ?? 0) + 1;
+    if (k !== null) aux.counts.set(k, (aux.counts.get(k) ?? 0) + 1);
   }
 }
 
@@ -147,23 +147,28 @@ function withoutDistinct(state: DistinctState, v: string): DistinctState | undef
   return { exact: out };
 }
 
-/** The distinct state of a set of keys (the same as folding them in any order). */
-function distinctOf(counts: Record<string, number>): DistinctState {
-  const keys = Object.keys(counts);
-  if (keys.length <= EXACT_LIMIT) return { exact: keys.sort() };
-  let s: DistinctState = EMPTY_DISTINCT;
-  for (const k of keys.sort()) s = addDistinct(s, k);
-  return s;
+/** The distinct state of the keys in the window (the same as folding them in any order). */
+const distinctOf = (counts: Map<string, number>): DistinctState => distinctOfSet([...counts.keys()]);
+
+/** A running window's own copy (accumulators are replaced, never changed in place; the bookkeeping is copied). */
+export function cloneRunning(run: Running): Running {
+  return { t: run.t, acc: run.acc.slice(), aux: run.aux.map((x) => ({ n: x.n, bad: x.bad, abs: x.abs, counts: x.counts === null ? null : new Map(x.counts) })) };
 }
 
+/** What taking a contribution out needs: nothing more, a refold of the aggregate, or a left fold of its sum only. */
+const OK = 0;
+const REFOLD = 1;
+const RESUM = 2;
+type Outcome = typeof OK | typeof REFOLD | typeof RESUM;
+
 /**
- * Takes the contribution `v` of a leaving entry out of aggregate `i`; returns false when the
- * aggregate must be refolded (or `first` searched) instead.
+ * Takes the contribution `v` of a leaving entry out of aggregate `i` (`resumming`: its sum is
+ * refolded afterwards anyway).
  */
-function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown): boolean {
+function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown, resumming: boolean): Outcome {
   const aux = run.aux[i] as Aux;
   const acc = run.acc[i] as Acc;
-  const wasExact = summed(a) && exact(aux);
+  const wasExact = summed(a) && !resumming && exact(aux);
   aux.n--;
   if (summed(a)) {
     const x = amountOf(a, v);
@@ -175,45 +180,41 @@ function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown): bool
   if (aux.counts) {
     key = keyOf(a, v);
     if (key !== null) {
-      const c = (aux.counts[key] as number) - 1;
+      const c = (aux.counts.get(key) as number) - 1;
       if (c === 0) {
-        delete aux.counts[key];
+        aux.counts.delete(key);
         gone = true;
-      } else aux.counts[key] = c;
+      } else aux.counts.set(key, c);
     }
   }
   if (aux.n === 0) {
     run.acc[i] = initial(a);
     run.aux[i] = freshAux(a);
-    return true;
+    return OK;
   }
   switch (a.kind) {
     case 'count':
       run.acc[i] = (acc as number) - 1;
-      return true;
+      return OK;
     case 'sum':
-      if (!wasExact) return false;
+      if (!wasExact) return RESUM;
       run.acc[i] = (acc as number) - (v as number);
-      return true;
+      return OK;
     case 'avg': {
-      if (!wasExact) return false;
       const s = acc as { s: number; n: number };
-      run.acc[i] = { s: s.s - (v as number), n: s.n - 1 };
-      return true;
+      run.acc[i] = { s: wasExact ? s.s - (v as number) : s.s, n: s.n - 1 };
+      return wasExact ? OK : RESUM;
     }
     case 'min':
     case 'max':
-      return v !== acc;
+      return v === acc ? REFOLD : OK;
     case 'first':
-      return false;
+      return REFOLD;
     case 'last':
-      return true;
-    case 'countDistinct': {
-      if (!gone) return true;
-      const next = withoutDistinct(acc as DistinctState, key as string);
-      run.acc[i] = next ?? distinctOf(aux.counts as Record<string, number>);
-      return true;
-    }
+      return OK;
+    case 'countDistinct':
+      if (gone) run.acc[i] = withoutDistinct(acc as DistinctState, key as string) ?? distinctOf(aux.counts as Map<string, number>);
+      return OK;
     case 'topK': {
       const c = (acc as { c: Array<[string, number]> }).c.slice();
       const at = c.findIndex(([x]) => x === v);
@@ -221,17 +222,38 @@ function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown): bool
       if (n === 1) c.splice(at, 1);
       else c[at] = [v as string, n - 1];
       run.acc[i] = { c };
-      return true;
+      return OK;
     }
     case 'rfm': {
-      if (!wasExact) return false;
       const s = acc as { last: number; n: number; m: number; orders: DistinctState };
       let orders = s.orders;
-      if (gone) orders = withoutDistinct(orders, key as string) ?? distinctOf(aux.counts as Record<string, number>);
-      run.acc[i] = { last: s.last, n: s.n - 1, m: s.m - (v as [unknown, number])[1], orders };
-      return true;
+      if (gone) orders = withoutDistinct(orders, key as string) ?? distinctOf(aux.counts as Map<string, number>);
+      run.acc[i] = { last: s.last, n: s.n - 1, m: wasExact ? s.m - (v as [unknown, number])[1] : s.m, orders };
+      return wasExact ? OK : RESUM;
     }
   }
+}
+
+/** The sum part of a sum/avg/rfm aggregate as the left fold over `[lo, hi)` computes it (the rest is exact already). */
+function resum(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: number, hi: number, run: Running, i: number): void {
+  const a = aggregates[i] as ResolvedAggregate;
+  const aux = run.aux[i] as Aux;
+  let sum = 0;
+  aux.bad = 0;
+  aux.abs = 0;
+  for (let j = lo; j < hi; j++) {
+    for (const [k, v] of list.cs[j] as Contribution) {
+      if (k !== i) continue;
+      const x = amountOf(a, v);
+      sum = sum + x;
+      if (Number.isInteger(x)) aux.abs += Math.abs(x);
+      else aux.bad++;
+    }
+  }
+  const acc = run.acc[i] as Acc;
+  if (a.kind === 'sum') run.acc[i] = sum;
+  else if (a.kind === 'avg') run.acc[i] = acc === null ? null : { s: sum, n: (acc as { n: number }).n };
+  else run.acc[i] = { ...(acc as { last: number; n: number; m: number; orders: DistinctState }), m: sum };
 }
 
 /** Moves `run` forward to the window `(t − size, t]` (`t ≥ run.t`). */
@@ -249,20 +271,23 @@ export function moveRunning(aggregates: readonly ResolvedAggregate[], list: Entr
   const outTo = upperBound(ts, t - size);
   const inFrom = upperBound(ts, run.t);
   const inTo = upperBound(ts, t);
-  let dirty: Set<number> | undefined;
+  let refolds: Set<number> | undefined;
+  let resums: Set<number> | undefined;
   for (let j = outFrom; j < outTo; j++) {
     for (const [i, v] of cs[j] as Contribution) {
-      if (dirty?.has(i)) {
+      if (refolds?.has(i)) {
         (run.aux[i] as Aux).n--; // kept for `first`; a refold rebuilds the rest
         continue;
       }
-      if (!remove(aggregates[i] as ResolvedAggregate, run, i, v)) (dirty ??= new Set()).add(i);
+      const outcome = remove(aggregates[i] as ResolvedAggregate, run, i, v, resums?.has(i) ?? false);
+      if (outcome === REFOLD) (refolds ??= new Set()).add(i);
+      else if (outcome === RESUM) (resums ??= new Set()).add(i);
     }
   }
   for (let j = inFrom; j < inTo; j++) {
     const tj = ts[j] as number;
     for (const [i, v] of cs[j] as Contribution) {
-      if (dirty?.has(i)) {
+      if (refolds?.has(i)) {
         (run.aux[i] as Aux).n++;
         continue;
       }
@@ -272,14 +297,14 @@ export function moveRunning(aggregates: readonly ResolvedAggregate[], list: Entr
     }
   }
   run.t = t;
-  if (dirty) {
-    for (const i of dirty) {
-      const a = aggregates[i] as ResolvedAggregate;
+  if (refolds) {
+    for (const i of refolds) {
       // `first`: its first contribution left; the next one is the first contributing entry.
-      if (a.kind === 'first') run.acc[i] = nextFirst(list, outTo, inTo, i);
+      if ((aggregates[i] as ResolvedAggregate).kind === 'first') run.acc[i] = nextFirst(list, outTo, inTo, i);
       else refold(aggregates, list, outTo, inTo, run, i);
     }
   }
+  if (resums) for (const i of resums) resum(aggregates, list, outTo, inTo, run, i);
 }
 
 /**
@@ -297,7 +322,7 @@ export function insertIntoRunning(aggregates: readonly ResolvedAggregate[], list
     auxAdd(a, run.aux[i] as Aux, v);
     if (last) continue;
     // Inside the window: order matters for inexact sums and for min/max ties (0 and −0).
-    const reorder = (summed(a) && !exact(run.aux[i] as Aux)) || ((a.kind === 'min' || a.kind === 'max') && v === before);
-    if (reorder) refold(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
+    if (summed(a) && !exact(run.aux[i] as Aux)) resum(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
+    else if ((a.kind === 'min' || a.kind === 'max') && v === before) refold(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
   }
 }
