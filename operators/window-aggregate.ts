@@ -42,12 +42,31 @@
  *   the one with the most history; session: the session containing `t`).
  * - **Duplicates** count twice: put `dedupe` before this step to count each event once.
  *
- * State, only through the store interface (a restart from LMDB resumes exactly):
- * `windows` holds `[key, start] → WindowState` for open tumbling/hopping/session windows (deleted when
- * they close); `entries` holds, for sliding windows, `[key, t, seq] → contributions` written
- * with `expiresAt = t + size + grace` (after that no record can include it) and `meta` holds
- * per key the arrival counter and update bookkeeping (expiring with the key's last entry);
- * `timers` holds one close timer per open window (sliding: per distinct event time).
+ * State, only through the store interface (a restart from LMDB or a restored changelog resumes
+ * exactly), one value per operator key, read with a point `get` and replaced with a `put` per
+ * event (values are never modified after a `put`: what changes is copied):
+ *
+ * - `windows` (tumbling/hopping/session): key → its open windows `[{ start, end?, acc,
+ *   updates, lastUpdate }]` sorted by start; a window leaves the list when it closes, the key
+ *   when its last window does. Per event: the key's few windows, no scan.
+ * - `entries` (sliding): key → `{ ts, cs, p, updates, lastUpdate, until, f, h }`: the times
+ *   (ascending, ties in arrival order) and contributions of the key's entries, the event times
+ *   whose final record is pending, the update bookkeeping, and two running windows
+ *   (`aggregates/sliding.ts`): `f`, the window of the last final record, moved forward by
+ *   the next one (entries that enter are folded, those that leave taken out — subtracted when
+ *   exact, else only that aggregate refolded), and, with `emit: update` or `annotate`, `h`,
+ *   the window ending at the key's latest event. A final record costs the entries that enter
+ *   and leave its window instead of a fold of the whole window; entries no window can include
+ *   any more (at or before the last final's `t − size`) are dropped then. The value expires
+ *   at the latest `t + size + grace` (the update counter lives as long as the key's entries).
+ *   An out-of-order event (before the head) costs a move of a copy of `f` over the entries
+ *   since the last final; records are identical to a left fold over the window in entry order.
+ * - Close timers are in memory ({@link MemoryTimers}, (time, id) order as before): one per
+ *   open window and, for sliding windows, one per key at its earliest pending final; the logic
+ *   rebuilds them from the stores with one `range()` when it is created (after a task restored
+ *   its stores, or an embedded run reopened its LMDB state), so a pending window still closes
+ *   once, with the same record, after a restart. State from the earlier layout (`[key, start]`
+ *   keys) is refused with a message: delete it and replay.
  */
 import type { OperatorFunction } from 'rxjs';
 import { conditionSchema } from '../lib/condition/condition.js';

@@ -193,7 +193,7 @@ test('windowAggregate incremental sliding: countDistinct past 1000 values (Hyper
   // The reference fold (slow: every fold copies the distinct list) on a sample of the records.
   records.forEach((r, n) => {
     if (n % 37 !== 0 && n !== records.length - 1) return;
-    let acc: Acc[] = config.aggregates.map((a) => initial(a));
+    const acc: Acc[] = config.aggregates.map((a) => initial(a));
     for (const e of events) {
       if (e.timestamp <= r.windowEnd - 1_200_000 || e.timestamp > r.windowEnd) continue;
       for (const [i, v] of contributions(config.aggregates, e)) acc[i] = fold(config.aggregates[i] as ResolvedAggregate, acc[i] as Acc, e.timestamp, v);
