@@ -42,12 +42,31 @@
  *   the one with the most history; session: the session containing `t`).
  * - **Duplicates** count twice: put `dedupe` before this step to count each event once.
  *
- * State, only through the store interface (a restart from LMDB resumes exactly):
- * `windows` holds `[key, start] → WindowState` for open tumbling/hopping/session windows (deleted when
- * they close); `entries` holds, for sliding windows, `[key, t, seq] → contributions` written
- * with `expiresAt = t + size + grace` (after that no record can include it) and `meta` holds
- * per key the arrival counter and update bookkeeping (expiring with the key's last entry);
- * `timers` holds one close timer per open window (sliding: per distinct event time).
+ * State, only through the store interface (a restart from LMDB or a restored changelog resumes
+ * exactly), one value per operator key, read with a point `get` and replaced with a `put` per
+ * event (values are never modified after a `put`: what changes is copied):
+ *
+ * - `windows` (tumbling/hopping/session): key → its open windows `[{ start, end?, acc,
+ *   updates, lastUpdate }]` sorted by start; a window leaves the list when it closes, the key
+ *   when its last window does. Per event: the key's few windows, no scan.
+ * - `entries` (sliding): key → `{ ts, cs, p, updates, lastUpdate, until, f, h }`: the times
+ *   (ascending, ties in arrival order) and contributions of the key's entries, the event times
+ *   whose final record is pending, the update bookkeeping, and two running windows
+ *   (`aggregates/sliding.ts`): `f`, the window of the last final record, moved forward by
+ *   the next one (entries that enter are folded, those that leave taken out — subtracted when
+ *   exact, else only that aggregate refolded), and, with `emit: update` or `annotate`, `h`,
+ *   the window ending at the key's latest event. A final record costs the entries that enter
+ *   and leave its window instead of a fold of the whole window; entries no window can include
+ *   any more (at or before the last final's `t − size`) are dropped then. The value expires
+ *   at the latest `t + size + grace` (the update counter lives as long as the key's entries).
+ *   An out-of-order event (before the head) costs a move of a copy of `f` over the entries
+ *   since the last final; records are identical to a left fold over the window in entry order.
+ * - Close timers are in memory ({@link MemoryTimers}, (time, id) order as before): one per
+ *   open window and, for sliding windows, one per key at its earliest pending final; the logic
+ *   rebuilds them from the stores with one `range()` when it is created (after a task restored
+ *   its stores, or an embedded run reopened its LMDB state), so a pending window still closes
+ *   once, with the same record, after a restart. State from the earlier layout (`[key, start]`
+ *   keys) is refused with a message: delete it and replay.
  */
 import type { OperatorFunction } from 'rxjs';
 import { conditionSchema } from '../lib/condition/condition.js';
@@ -57,7 +76,8 @@ import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { aggregateSchema, contributions, fold, initial, merge, resolveAggregate, valuesOf, type Acc, type AggregateSpec, type ResolvedAggregate } from './aggregates/accumulators.js';
 import type { KeyValueStore } from '../lib/state/store.js';
-import type { TimerService } from '../lib/time/timers.js';
+import { MemoryTimers } from '../lib/time/timers.js';
+import { buildRunning, cloneRunning, insertIntoRunning, moveRunning, upperBound, type EntryList, type Running } from './aggregates/sliding.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
 
 /** A window as written in a pipeline (exactly one kind). */
@@ -99,7 +119,7 @@ export interface WindowAggregateConfig {
   annotate: string | undefined;
 }
 
-/** An open tumbling/hopping/session window as stored at `[key, start]`. */
+/** A window's accumulators and update bookkeeping. */
 export interface WindowState {
   /** Session windows: the latest event time (the window's end). */
   end?: number;
@@ -111,16 +131,27 @@ export interface WindowState {
   lastUpdate: number | null;
 }
 
-/** A sliding-window entry: one per event, the values it contributes as `[aggregate index, value]`. */
+/** An open tumbling/hopping/session window, one element of its key's `windows` value. */
+export interface OpenWindow extends WindowState {
+  start: number;
+}
+
+/** A sliding-window entry: what one event contributes, as `[aggregate index, value]`. */
 export type SlidingEntry = Array<[number, unknown]>;
 
-/** Per-key bookkeeping of sliding windows. */
-export interface SlidingMeta {
-  seq: number;
+/** A key's sliding-window state: the value of `entries` at the key. */
+export interface SlidingState extends EntryList {
+  /** Event times whose final record is pending, ascending. */
+  p: number[];
+  /** Updates emitted so far, and the event time of the last one. */
   updates: number;
   lastUpdate: number | null;
-  /** The latest expiry of the key's entries. */
+  /** The latest expiry of the key's entries (the value expires then). */
   until: number;
+  /** The window of the last final record (moved forward by the next one), or null. */
+  f: Running | null;
+  /** With `emit: update` or `annotate`: the window ending at the key's latest event time. */
+  h: Running | null;
 }
 
 /** A record of the aggregates output (SPEC §4.7). */
@@ -133,8 +164,8 @@ export interface AggregateRecord extends DerivedRecord {
   final: boolean;
 }
 
-type WindowKey = readonly [string, number];
-type EntryKey = readonly [string, number, number];
+/** Timer data: the key and the window start (sliding: the event time). */
+type TimerData = readonly [string, number];
 
 /** The current values of one key, as read by the query API. */
 export interface CurrentValues {
@@ -156,28 +187,50 @@ export interface CurrentValues {
  * ```
  */
 export class WindowAggregateLogic implements OperatorLogic {
-  private readonly windows: KeyValueStore<WindowKey, WindowState>;
-  private readonly entries: KeyValueStore<EntryKey, SlidingEntry>;
-  private readonly meta: KeyValueStore<string, SlidingMeta>;
-  private readonly timers: TimerService<WindowKey>;
-  /** Lower bound of the earliest pending timer (memory only, −∞ after a restart). */
-  private nextDue = -Infinity;
+  private readonly windows: KeyValueStore<string, OpenWindow[]>;
+  private readonly entries: KeyValueStore<string, SlidingState>;
+  /** Close timers, rebuilt from the stores when the logic is created (they hold all it needs). */
+  private readonly timers = new MemoryTimers<TimerData>();
+  /** Sliding: keep the head window (for `emit: update` and `annotate`). */
+  private readonly head: boolean;
 
   constructor(private readonly config: WindowAggregateConfig, private readonly ctx: OperatorContext) {
-    this.windows = ctx.store<WindowKey, WindowState>('windows');
-    this.entries = ctx.store<EntryKey, SlidingEntry>('entries');
-    this.meta = ctx.store<string, SlidingMeta>('meta');
-    this.timers = ctx.timers<WindowKey>();
+    this.windows = ctx.store<string, OpenWindow[]>('windows');
+    this.entries = ctx.store<string, SlidingState>('entries');
+    this.head = config.emit === 'update' || config.annotate !== undefined;
+    const { kind, sizeMs: size } = config.window;
+    const grace = config.graceMs;
+    // One pass over the state (restored by a Kafka task, or reopened from LMDB): a pending
+    // close timer per open window, and per key its earliest pending sliding final.
+    if (kind === 'sliding') {
+      for (const { key, value } of this.entries.range()) {
+        checkLayout(this.entries.name, key);
+        const at = value.p[0];
+        if (at !== undefined) this.timers.register({ id: `s:${at}:${key}`, time: at + 1 + grace, data: [key, at] });
+      }
+    } else {
+      for (const { key, value } of this.windows.range()) {
+        checkLayout(this.windows.name, key);
+        for (const w of value) {
+          if (kind === 'session') this.timers.register({ id: `x:${w.start}:${key}`, time: (w.end as number) + size + 1 + grace, data: [key, w.start] });
+          else this.timers.register({ id: `w:${w.start}:${key}`, time: w.start + size + grace, data: [key, w.start] });
+        }
+      }
+    }
   }
 
   process(event: TributaryEvent, key: string): TributaryEvent {
     const t = event.timestamp;
     const contrib = contributions(this.config.aggregates, event);
     const kind = this.config.window.kind;
-    if (kind === 'sliding') this.processSliding(t, key, contrib);
-    else if (kind === 'session') this.processSession(t, key, contrib);
-    else this.processFixed(t, key, contrib);
     const field = this.config.annotate;
+    if (kind === 'sliding') {
+      const acc = this.processSliding(t, key, contrib);
+      if (field === undefined) return event;
+      return { ...event, [field]: valuesOf(this.config.aggregates, acc as Acc[], t) };
+    }
+    if (kind === 'session') this.processSession(t, key, contrib);
+    else this.processFixed(t, key, contrib);
     if (field === undefined) return event;
     return { ...event, [field]: this.valuesAt(key, t)?.values ?? valuesOf(this.config.aggregates, this.config.aggregates.map((a) => initial(a)), t) };
   }
@@ -193,45 +246,78 @@ export class WindowAggregateLogic implements OperatorLogic {
 
   private processFixed(t: number, key: string, contrib: SlidingEntry): void {
     const { aggregates, graceMs, emit } = this.config;
+    // Stored values are never changed: a new list, and a new state for each window changed.
+    const list = (this.windows.get(key) ?? []).slice();
     for (const start of this.startsOf(t)) {
       const end = start + this.config.window.sizeMs;
-      let state = this.windows.get([key, start]);
-      if (!state) {
-        state = { acc: aggregates.map((a) => initial(a)), updates: 0, lastUpdate: null };
+      let at = list.length;
+      while (at > 0 && (list[at - 1] as OpenWindow).start >= start) at--;
+      const found = list[at];
+      let w: OpenWindow;
+      if (found === undefined || found.start !== start) {
+        w = { start, acc: aggregates.map((a) => initial(a)), updates: 0, lastUpdate: null };
+        list.splice(at, 0, w);
         this.schedule(`w:${start}:${key}`, end + graceMs, [key, start]);
+      } else list[at] = w = { start, acc: found.acc.slice(), updates: found.updates, lastUpdate: found.lastUpdate };
+      for (const [i, v] of contrib) w.acc[i] = fold(aggregates[i] as ResolvedAggregate, w.acc[i] as Acc, t, v);
+      if (emit === 'update' && this.updateDue(w.lastUpdate, t)) {
+        w.updates++;
+        w.lastUpdate = t;
+        this.emitRecord(key, start, end, w.acc, false, w.updates);
       }
-      let acc = state.acc;
-      if (contrib.length > 0) {
-        acc = acc.slice();
-        for (const [i, v] of contrib) acc[i] = fold(aggregates[i] as ResolvedAggregate, acc[i] as Acc, t, v);
-      }
-      let { updates, lastUpdate } = state;
-      if (emit === 'update' && this.updateDue(lastUpdate, t)) {
-        updates++;
-        lastUpdate = t;
-        this.emitRecord(key, start, end, acc, false, updates);
-      }
-      this.windows.put([key, start], { acc, updates, lastUpdate });
     }
+    this.windows.put(key, list);
   }
 
-  private processSliding(t: number, key: string, contrib: SlidingEntry): void {
-    const { sizeMs: size } = this.config.window;
-    const { graceMs, emit } = this.config;
-    const meta = this.meta.get(key) ?? { seq: 0, updates: 0, lastUpdate: null, until: -Infinity };
-    const seq = meta.seq + 1;
-    const expiresAt = t + size + graceMs;
-    this.entries.put([key, t, seq], contrib, { expiresAt });
-    let { updates, lastUpdate } = meta;
-    if (emit === 'update' && this.updateDue(lastUpdate, t)) {
-      updates++;
-      lastUpdate = t;
-      this.emitRecord(key, t - size, t, this.slidingAcc(key, t), false, updates);
+  /**
+   * Adds the event's entry to its key's state and schedules its final record; returns the
+   * accumulators of `(t − size, t]` when they are needed (`emit: update`, `annotate`).
+   */
+  private processSliding(t: number, key: string, contrib: SlidingEntry): Acc[] | undefined {
+    const { aggregates, graceMs, emit } = this.config;
+    const size = this.config.window.sizeMs;
+    // Stored values are never changed: copies of what changes (the arrays, the head window).
+    const old = this.entries.get(key);
+    const state: SlidingState = old
+      ? { ts: old.ts.slice(), cs: old.cs.slice(), p: old.p.slice(), updates: old.updates, lastUpdate: old.lastUpdate, until: old.until, f: old.f, h: old.h && this.head ? cloneRunning(old.h) : null }
+      : { ts: [], cs: [], p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
+    const j = upperBound(state.ts, t);
+    if (j === state.ts.length) {
+      state.ts.push(t);
+      state.cs.push(contrib);
+    } else {
+      state.ts.splice(j, 0, t);
+      state.cs.splice(j, 0, contrib);
     }
-    // The meta outlives every entry of the key, so a sequence number is never reused while one is stored.
-    const until = Math.max(meta.until, expiresAt);
-    this.meta.put(key, { seq, updates, lastUpdate, until }, { expiresAt: until });
-    this.schedule(`s:${t}:${key}`, t + 1 + graceMs, [key, t]);
+    // Not late, so after the last final record; if not (a replay), fold that window afresh.
+    if (state.f !== null && t <= state.f.t) state.f = null;
+    let acc: Acc[] | undefined;
+    if (this.head) {
+      const h = state.h;
+      if (h === null || (t - size >= h.t && t > h.t)) state.h = buildRunning(aggregates, state, size, Math.max(t, h?.t ?? t));
+      else if (t > h.t) moveRunning(aggregates, state, size, h, t);
+      else if (t > h.t - size) insertIntoRunning(aggregates, state, size, h, j);
+      acc = (state.h as Running).t === t ? (state.h as Running).acc : slidingAt(aggregates, state, size, t).acc;
+    }
+    let k = state.p.length;
+    while (k > 0 && (state.p[k - 1] as number) > t) k--;
+    if (k === 0 || state.p[k - 1] !== t) {
+      state.p.splice(k, 0, t);
+      if (k === 0) {
+        const next = state.p[1];
+        if (next !== undefined) this.timers.cancel(`s:${next}:${key}`);
+        this.schedule(`s:${t}:${key}`, t + 1 + graceMs, [key, t]);
+      }
+    }
+    if (emit === 'update' && this.updateDue(state.lastUpdate, t)) {
+      state.updates++;
+      state.lastUpdate = t;
+      this.emitRecord(key, t - size, t, acc as Acc[], false, state.updates);
+    }
+    // The value outlives every entry of the key, so the update counter lives as long as one does.
+    state.until = Math.max(state.until, t + size + graceMs);
+    this.entries.put(key, state, { expiresAt: state.until });
+    return acc;
   }
 
   /**
@@ -243,44 +329,40 @@ export class WindowAggregateLogic implements OperatorLogic {
   private processSession(t: number, key: string, contrib: SlidingEntry): void {
     const { aggregates, graceMs, emit } = this.config;
     const gap = this.config.window.sizeMs;
-    const found: Array<{ start: number; state: WindowState }> = [];
-    for (const { key: k, value } of this.windows.range({ prefix: [key], end: [key, t + gap, Infinity] })) {
-      if ((value.end ?? k[1]) >= t - gap) found.push({ start: k[1], state: value });
+    const list = this.windows.get(key) ?? [];
+    const found: OpenWindow[] = [];
+    const kept: OpenWindow[] = [];
+    for (const w of list) {
+      if (w.start <= t + gap && (w.end ?? w.start) >= t - gap) found.push(w);
+      else kept.push(w);
     }
     let start = t;
     let end = t;
     let acc: Acc[] = aggregates.map((a) => initial(a));
     let updates = 0;
     let lastUpdate: number | null = null;
-    found.forEach(({ start: s, state }, n) => {
+    found.forEach((state, n) => {
+      const s = state.start;
       acc = n === 0 ? state.acc.slice() : acc.map((x, i) => merge(aggregates[i] as ResolvedAggregate, x, state.acc[i] as Acc));
       start = Math.min(start, s);
       end = Math.max(end, state.end ?? s);
-      this.windows.delete([key, s]);
       this.timers.cancel(`x:${s}:${key}`);
       if (lastUpdate === null || (state.lastUpdate !== null && state.lastUpdate > lastUpdate)) lastUpdate = state.lastUpdate;
     });
     // Update ids are per window start: continue the counter of the session that keeps its start.
     const keeper = found.find((f) => f.start === start);
-    if (keeper) updates = keeper.state.updates;
+    if (keeper) updates = keeper.updates;
     for (const [i, v] of contrib) acc[i] = fold(aggregates[i] as ResolvedAggregate, acc[i] as Acc, t, v);
     if (emit === 'update' && this.updateDue(lastUpdate, t)) {
       updates++;
       lastUpdate = t;
       this.emitRecord(key, start, end, acc, false, updates);
     }
-    this.windows.put([key, start], { end, acc, updates, lastUpdate });
+    let at = kept.length;
+    while (at > 0 && (kept[at - 1] as OpenWindow).start > start) at--;
+    kept.splice(at, 0, { start, end, acc, updates, lastUpdate });
+    this.windows.put(key, kept);
     this.schedule(`x:${start}:${key}`, end + gap + 1 + graceMs, [key, start]);
-  }
-
-  /** Accumulators over the key's entries in `(t − size, t]`, folded in (time, arrival) order. */
-  private slidingAcc(key: string, t: number): Acc[] {
-    const { aggregates } = this.config;
-    const acc = aggregates.map((a) => initial(a));
-    for (const { key: k, value } of this.entries.range({ start: [key, t - this.config.window.sizeMs + 1], end: [key, t, Infinity] })) {
-      for (const [i, v] of value) acc[i] = fold(aggregates[i] as ResolvedAggregate, acc[i] as Acc, k[1], v);
-    }
-    return acc;
   }
 
   /** Whether an update may be emitted at `t` (rate limit: `updateInterval` of event time after the last one; 0 = always). */
@@ -289,9 +371,8 @@ export class WindowAggregateLogic implements OperatorLogic {
     return interval === 0 || lastUpdate === null || t >= lastUpdate + interval;
   }
 
-  private schedule(id: string, time: number, data: WindowKey): void {
+  private schedule(id: string, time: number, data: TimerData): void {
     this.timers.register({ id, time, data });
-    if (time < this.nextDue) this.nextDue = time;
   }
 
   private emitRecord(key: string, start: number, end: number, acc: readonly Acc[], final: boolean, n: number): void {
@@ -304,26 +385,43 @@ export class WindowAggregateLogic implements OperatorLogic {
 
   /** Closes every window (sliding: every event time) the watermark has reached, in (close time, id) order; drops expired entries. */
   advance(watermark: number): void {
-    if (watermark >= this.nextDue) {
-      const sliding = this.config.window.kind === 'sliding';
+    const sliding = this.config.window.kind === 'sliding';
+    if (this.timers.nextTime() <= watermark) {
       const size = this.config.window.sizeMs;
       this.timers.fireDue(watermark, (timer) => {
         const [key, at] = timer.data;
         if (sliding) {
-          this.emitRecord(key, at - size, at, this.slidingAcc(key, at), true, 0);
+          this.closeSliding(key, at);
           return;
         }
-        const state = this.windows.get([key, at]);
-        if (!state) return;
-        this.windows.delete([key, at]);
+        const list = this.windows.get(key);
+        const i = list ? list.findIndex((w) => w.start === at) : -1;
+        if (!list || i < 0) return;
+        const state = list[i] as OpenWindow;
+        if (list.length === 1) this.windows.delete(key);
+        else this.windows.put(key, list.filter((_, n) => n !== i));
         this.emitRecord(key, at, state.end ?? at + size, state.acc, true, 0);
       });
-      this.nextDue = this.timers.next()?.time ?? Infinity;
     }
-    if (this.config.window.kind === 'sliding') {
-      this.entries.expire(watermark);
-      this.meta.expire(watermark);
-    }
+    if (sliding) this.entries.expire(watermark);
+  }
+
+  /** The final record of `(at − size, at]`: the final window moves forward to `at`; entries no window needs any more are dropped. */
+  private closeSliding(key: string, at: number): void {
+    const old = this.entries.get(key);
+    if (!old) return;
+    const { aggregates, graceMs } = this.config;
+    const size = this.config.window.sizeMs;
+    const f = old.f === null || at - size >= old.f.t || at < old.f.t ? buildRunning(aggregates, old, size, at) : cloneRunning(old.f);
+    if (f.t < at) moveRunning(aggregates, old, size, f, at);
+    this.emitRecord(key, at - size, at, f.acc, true, 0);
+    // Every later window (finals after `at`, the head window, new events) starts after at − size.
+    const drop = upperBound(old.ts, at - size);
+    const k = old.p.indexOf(at);
+    const state: SlidingState = { ...old, ts: drop > 0 ? old.ts.slice(drop) : old.ts, cs: drop > 0 ? old.cs.slice(drop) : old.cs, p: k >= 0 ? old.p.filter((_, i) => i !== k) : old.p, f };
+    const next = state.p[0];
+    if (next !== undefined && k === 0) this.schedule(`s:${next}:${key}`, next + 1 + graceMs, [key, next]);
+    this.entries.put(key, state, { expiresAt: state.until });
   }
 
   /**
@@ -341,34 +439,55 @@ export class WindowAggregateLogic implements OperatorLogic {
   }
 }
 
+/**
+ * The accumulators of `(t − size, t]` without changing the state: a copy of the final window
+ * moved forward when it is at or before `t` (an out-of-order event is after the last final
+ * record), else a fold of the window.
+ */
+function slidingAt(aggregates: readonly ResolvedAggregate[], state: SlidingState, size: number, t: number): Running {
+  if (state.f?.t === t) return state.f;
+  if (state.f === null || state.f.t > t || t - size >= state.f.t) return buildRunning(aggregates, state, size, t);
+  const run = cloneRunning(state.f);
+  moveRunning(aggregates, state, size, run, t);
+  return run;
+}
+
+/** Refuses state written by the layout before one value per key (`[key, start]` / `[key, t, seq]` keys). */
+function checkLayout(store: string, key: unknown): void {
+  if (typeof key !== 'string') {
+    throw new Error(`${store}: state written by an older windowAggregate layout (key ${JSON.stringify(key)}); delete the state directory (or reset the changelog) and replay the input`);
+  }
+}
+
 /** The stores the query API reads. */
 export interface WindowAggregateStores {
-  windows: KeyValueStore<WindowKey, WindowState>;
-  entries: KeyValueStore<EntryKey, SlidingEntry>;
+  windows: KeyValueStore<string, OpenWindow[]>;
+  entries: KeyValueStore<string, SlidingState>;
 }
 
 function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string, t: number): CurrentValues | undefined {
   const { kind, sizeMs: size, advanceMs: adv } = config.window;
   if (kind === 'sliding') {
-    const acc = config.aggregates.map((a) => initial(a));
-    let any = false;
-    for (const { key: k, value } of stores.entries.range({ start: [key, t - size + 1], end: [key, t, Infinity] })) {
-      any = true;
-      for (const [i, v] of value) acc[i] = fold(config.aggregates[i] as ResolvedAggregate, acc[i] as Acc, k[1], v);
-    }
-    return any ? { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, acc, t) } : undefined;
+    const state = stores.entries.get(key);
+    if (!state || upperBound(state.ts, t - size) === upperBound(state.ts, t)) return undefined;
+    const run = state.h?.t === t ? state.h : slidingAt(config.aggregates, state, size, t);
+    return { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, run.acc, t) };
   }
+  const list = stores.windows.get(key);
+  if (!list) return undefined;
   if (kind === 'session') {
-    for (const { key: k, value } of stores.windows.range({ prefix: [key], start: [key, t, Infinity], reverse: true, limit: 1 })) {
-      const end = value.end ?? k[1];
-      if (end >= t) return { windowStart: k[1], windowEnd: end, values: valuesOf(config.aggregates, value.acc, end) };
+    // The latest session starting at or before `t`, if it reaches `t`.
+    for (let i = list.length - 1; i >= 0; i--) {
+      const w = list[i] as OpenWindow;
+      if (w.start > t) continue;
+      const end = w.end ?? w.start;
+      return end >= t ? { windowStart: w.start, windowEnd: end, values: valuesOf(config.aggregates, w.acc, end) } : undefined;
     }
     return undefined;
   }
   const last = Math.floor(t / adv) * adv;
-  for (const { key: k, value } of stores.windows.range({ start: [key, last - size + 1], end: [key, last, Infinity] })) {
-    const start = k[1];
-    if (start + size > t) return { windowStart: start, windowEnd: start + size, values: valuesOf(config.aggregates, value.acc, start + size) };
+  for (const w of list) {
+    if (w.start >= last - size + 1 && w.start <= last && w.start + size > t) return { windowStart: w.start, windowEnd: w.start + size, values: valuesOf(config.aggregates, w.acc, w.start + size) };
   }
   return undefined;
 }
@@ -377,7 +496,7 @@ function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStor
  * The query API: a key's current values, read from the step's stores while the pipeline runs
  * (the window of the key's latest event: sliding `(latest − size, latest]`, else the
  * earliest-starting open window containing the latest window start). Undefined when the key
- * has no open window or no retained entries.
+ * has no open window or no retained entries. Reads only (never changes a stored value).
  *
  * @example
  * ```ts
@@ -388,13 +507,13 @@ function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStor
  */
 export function windowAggregateQuery(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string): CurrentValues | undefined {
   if (config.window.kind === 'sliding') {
-    for (const { key: k } of stores.entries.range({ prefix: [key], start: [key, Infinity], reverse: true, limit: 1 })) return readValuesAt(config, stores, key, k[1]);
-    return undefined;
+    const ts = stores.entries.get(key)?.ts;
+    const latest = ts?.[ts.length - 1];
+    return latest === undefined ? undefined : readValuesAt(config, stores, key, latest);
   }
-  for (const { key: k } of stores.windows.range({ prefix: [key], start: [key, Infinity], reverse: true, limit: 1 })) {
-    return readValuesAt(config, stores, key, k[1]);
-  }
-  return undefined;
+  const list = stores.windows.get(key);
+  const latest = list?.[list.length - 1];
+  return latest === undefined ? undefined : readValuesAt(config, stores, key, latest.start);
 }
 
 function positive(option: string, value: Duration, example: string): number {
@@ -480,10 +599,11 @@ export const windowAggregateOperator = defineOperator<WindowAggregateOptions, Wi
   },
   keyPaths: (c) => c.key,
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'aggregates' }] : []),
-  stores: () => ['windows', 'entries', 'meta', 'timers'],
+  // Timers are in memory, rebuilt from these when the logic is created.
+  stores: () => ['windows', 'entries'],
   query: (c, store, key) => windowAggregateQuery(c, { windows: store('windows'), entries: store('entries') }, key),
   create: (c, ctx) => new WindowAggregateLogic(c, ctx),
-  // Stored window states, entries and accumulators are replaced, never modified in place.
+  // Stored values are replaced, never modified in place (a key's arrays and running windows are copied before a change).
   immutableState: true,
 });
 
@@ -506,8 +626,8 @@ export function windowAggregate(options: WindowAggregateOptions & RxWiringOption
   return keyedOperator(windowAggregateOperator, { ...options, output });
 }
 
-/** Store key types, for reading a step's stores from outside (`driver.store`). */
-export type { WindowKey as WindowAggregateWindowKey, EntryKey as WindowAggregateEntryKey };
+/** Store value types, for reading a step's stores from outside (`driver.store`): both stores are keyed by the operator key. */
+export type { OpenWindow as WindowAggregateWindows, SlidingState as WindowAggregateEntries };
 
 declare module '../lib/pipeline/builder.js' {
   interface StepOptionsMap {

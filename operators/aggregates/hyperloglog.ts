@@ -87,6 +87,15 @@ export function addDistinct(state: DistinctState, v: string): DistinctState {
   return { exact: out };
 }
 
+/**
+ * The state of a set of distinct values, the same as adding them one by one in any order:
+ * the sorted list up to {@link EXACT_LIMIT} values, else the registers (a maximum per register).
+ */
+export function distinctOfSet(values: readonly string[]): DistinctState {
+  if (values.length <= EXACT_LIMIT) return { exact: [...values].sort() };
+  return { hll: encode(registersOf(values)) };
+}
+
 /** The union of two states. */
 export function mergeDistinct(a: DistinctState, b: DistinctState): DistinctState {
   if ('exact' in a && 'exact' in b) {

@@ -1,0 +1,328 @@
+/**
+ * Incremental sliding windows: the accumulators of one window `(t − size, t]` over a key's
+ * entries (sorted by event time, ties in arrival order), moved forward as `t` grows, equal at
+ * every step to a left fold (`initial`, then `fold` of each contribution in entry order) over
+ * the entries in the window — to the last bit.
+ *
+ * Moving the window folds the entries that enter (they come after every entry in it, so this
+ * is the fold's own order) and takes out those that leave (a prefix of the window):
+ *
+ * - `count`: −1. `countDistinct` and the orders of `rfm`: a count per distinct value; a value
+ *   leaves the set when its count reaches 0 (the state is a function of the set: the sorted
+ *   list up to 1000 values, else the HyperLogLog registers, rebuilt from the remaining values).
+ *   `topK`: its state is the multiset, decremented.
+ * - `sum`, `avg` and the monetary of `rfm`: subtracted only when exact — every contribution in
+ *   the window an integer and Σ|v| < 2^53, so every partial sum of any order is exact; otherwise
+ *   that aggregate alone is refolded over the window (floating sums never drift by a digit).
+ * - `min`/`max`: refolded only when the leaving value equals the current one. `first`: when a
+ *   leaving entry contributed, the next contributing entry is found. `last` and the recency of
+ *   `rfm` do not change while the aggregate still has a contribution in the window.
+ * - Every aggregate returns to `initial` when its last contribution leaves.
+ *
+ * An entry inserted inside the window (an out-of-order event, for the head window of
+ * `emit: update`/`annotate`) folds directly where the result does not depend on the order
+ * (count, countDistinct, topK, first/last — ties go to the earlier arrival, which the insert
+ * respects — exact sums, min/max unless tied); otherwise that aggregate is refolded.
+ */
+import { fold, initial, type Acc, type ResolvedAggregate } from './accumulators.js';
+import { distinctOfSet, type DistinctState } from './hyperloglog.js';
+
+/** What one event contributes, as `[aggregate index, value]` (see `contributions`). */
+export type Contribution = Array<[number, unknown]>;
+
+/** A key's entries: times ascending (ties in arrival order) and what each contributes. */
+export interface EntryList {
+  ts: number[];
+  cs: Contribution[];
+}
+
+/** Per aggregate bookkeeping of a running window (plain data, stored with it). */
+export interface Aux {
+  /** Contributions in the window. */
+  n: number;
+  /** sum, avg, rfm: contributions (amounts) in the window that are not integers. */
+  bad: number;
+  /** sum, avg, rfm: Σ|v| of the integer contributions in the window. */
+  abs: number;
+  /** countDistinct, rfm: occurrences of each distinct key (rfm: order) in the window. */
+  counts: Map<string, number> | null;
+}
+
+/** The accumulators of the window `(t − size, t]`. */
+export interface Running {
+  t: number;
+  acc: Acc[];
+  aux: Aux[];
+}
+
+const SAFE = 2 ** 53;
+
+/** The index of the first time > `x`. */
+export function upperBound(ts: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ts[mid] as number) <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const summed = (a: ResolvedAggregate) => a.kind === 'sum' || a.kind === 'avg' || a.kind === 'rfm';
+const counted = (a: ResolvedAggregate) => a.kind === 'countDistinct' || a.kind === 'rfm';
+
+function freshAux(a: ResolvedAggregate): Aux {
+  return { n: 0, bad: 0, abs: 0, counts: counted(a) ? new Map() : null };
+}
+
+/** The number a summed aggregate adds (rfm: the amount). */
+const amountOf = (a: ResolvedAggregate, v: unknown): number => (a.kind === 'rfm' ? (v as [unknown, number])[1] : (v as number));
+/** The distinct key a counted aggregate adds, or null. */
+const keyOf = (a: ResolvedAggregate, v: unknown): string | null => (a.kind === 'rfm' ? (v as [string | null, number])[0] : (v as string));
+
+function auxAdd(a: ResolvedAggregate, aux: Aux, v: unknown): void {
+  aux.n++;
+  if (summed(a)) {
+    const x = amountOf(a, v);
+    if (Number.isInteger(x)) aux.abs += Math.abs(x);
+    else aux.bad++;
+  }
+  if (aux.counts) {
+    const k = keyOf(a, v);
+    if (k !== null) aux.counts.set(k, (aux.counts.get(k) ?? 0) + 1);
+  }
+}
+
+/** Whether the sum of the window is exact (so a subtraction or a reordering is too). */
+const exact = (aux: Aux) => aux.bad === 0 && aux.abs < SAFE;
+
+/** Folds the contributions of the entries `[lo, hi)` to aggregate `i` into `run` from scratch. */
+function refold(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: number, hi: number, run: Running, i: number): void {
+  const a = aggregates[i] as ResolvedAggregate;
+  let acc = initial(a);
+  const aux = freshAux(a);
+  for (let j = lo; j < hi; j++) {
+    for (const [k, v] of list.cs[j] as Contribution) {
+      if (k !== i) continue;
+      acc = fold(a, acc, list.ts[j] as number, v);
+      auxAdd(a, aux, v);
+    }
+  }
+  run.acc[i] = acc;
+  run.aux[i] = aux;
+}
+
+/** `first` after its first contribution left: the first contributing entry of `[lo, hi)`. */
+function nextFirst(list: EntryList, lo: number, hi: number, i: number): Acc {
+  for (let j = lo; j < hi; j++) {
+    for (const [k, v] of list.cs[j] as Contribution) if (k === i) return { t: list.ts[j] as number, v };
+  }
+  return null;
+}
+
+/** The window `(t − size, t]` folded from scratch. */
+export function buildRunning(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, t: number): Running {
+  const run: Running = { t, acc: aggregates.map((a) => initial(a)), aux: aggregates.map((a) => freshAux(a)) };
+  const lo = upperBound(list.ts, t - size);
+  const hi = upperBound(list.ts, t);
+  for (let j = lo; j < hi; j++) {
+    const tj = list.ts[j] as number;
+    for (const [i, v] of list.cs[j] as Contribution) {
+      const a = aggregates[i] as ResolvedAggregate;
+      run.acc[i] = fold(a, run.acc[i] as Acc, tj, v);
+      auxAdd(a, run.aux[i] as Aux, v);
+    }
+  }
+  return run;
+}
+
+/** Removes `v` from a sorted distinct list (the exact phase), a new state. */
+function withoutDistinct(state: DistinctState, v: string): DistinctState | undefined {
+  if (!('exact' in state)) return undefined;
+  const at = state.exact.indexOf(v);
+  if (at < 0) return state;
+  const out = state.exact.slice();
+  out.splice(at, 1);
+  return { exact: out };
+}
+
+/** The distinct state of the keys in the window (the same as folding them in any order). */
+const distinctOf = (counts: Map<string, number>): DistinctState => distinctOfSet([...counts.keys()]);
+
+/** A running window's own copy (accumulators are replaced, never changed in place; the bookkeeping is copied). */
+export function cloneRunning(run: Running): Running {
+  return { t: run.t, acc: run.acc.slice(), aux: run.aux.map((x) => ({ n: x.n, bad: x.bad, abs: x.abs, counts: x.counts === null ? null : new Map(x.counts) })) };
+}
+
+/** What taking a contribution out needs: nothing more, a refold of the aggregate, or a left fold of its sum only. */
+const OK = 0;
+const REFOLD = 1;
+const RESUM = 2;
+type Outcome = typeof OK | typeof REFOLD | typeof RESUM;
+
+/**
+ * Takes the contribution `v` of a leaving entry out of aggregate `i` (`resumming`: its sum is
+ * refolded afterwards anyway).
+ */
+function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown, resumming: boolean): Outcome {
+  const aux = run.aux[i] as Aux;
+  const acc = run.acc[i] as Acc;
+  const wasExact = summed(a) && !resumming && exact(aux);
+  aux.n--;
+  if (summed(a)) {
+    const x = amountOf(a, v);
+    if (Number.isInteger(x)) aux.abs -= Math.abs(x);
+    else aux.bad--;
+  }
+  let gone = false; // a distinct key left the set
+  let key: string | null = null;
+  if (aux.counts) {
+    key = keyOf(a, v);
+    if (key !== null) {
+      const c = (aux.counts.get(key) as number) - 1;
+      if (c === 0) {
+        aux.counts.delete(key);
+        gone = true;
+      } else aux.counts.set(key, c);
+    }
+  }
+  if (aux.n === 0) {
+    run.acc[i] = initial(a);
+    run.aux[i] = freshAux(a);
+    return OK;
+  }
+  switch (a.kind) {
+    case 'count':
+      run.acc[i] = (acc as number) - 1;
+      return OK;
+    case 'sum':
+      if (!wasExact) return RESUM;
+      run.acc[i] = (acc as number) - (v as number);
+      return OK;
+    case 'avg': {
+      const s = acc as { s: number; n: number };
+      run.acc[i] = { s: wasExact ? s.s - (v as number) : s.s, n: s.n - 1 };
+      return wasExact ? OK : RESUM;
+    }
+    case 'min':
+    case 'max':
+      return v === acc ? REFOLD : OK;
+    case 'first':
+      return REFOLD;
+    case 'last':
+      return OK;
+    case 'countDistinct':
+      if (gone) run.acc[i] = withoutDistinct(acc as DistinctState, key as string) ?? distinctOf(aux.counts as Map<string, number>);
+      return OK;
+    case 'topK': {
+      const c = (acc as { c: Array<[string, number]> }).c.slice();
+      const at = c.findIndex(([x]) => x === v);
+      const [, n] = c[at] as [string, number];
+      if (n === 1) c.splice(at, 1);
+      else c[at] = [v as string, n - 1];
+      run.acc[i] = { c };
+      return OK;
+    }
+    case 'rfm': {
+      const s = acc as { last: number; n: number; m: number; orders: DistinctState };
+      let orders = s.orders;
+      if (gone) orders = withoutDistinct(orders, key as string) ?? distinctOf(aux.counts as Map<string, number>);
+      run.acc[i] = { last: s.last, n: s.n - 1, m: wasExact ? s.m - (v as [unknown, number])[1] : s.m, orders };
+      return wasExact ? OK : RESUM;
+    }
+  }
+}
+
+/** The sum part of a sum/avg/rfm aggregate as the left fold over `[lo, hi)` computes it (the rest is exact already). */
+function resum(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: number, hi: number, run: Running, i: number): void {
+  const a = aggregates[i] as ResolvedAggregate;
+  const aux = run.aux[i] as Aux;
+  let sum = 0;
+  aux.bad = 0;
+  aux.abs = 0;
+  for (let j = lo; j < hi; j++) {
+    for (const [k, v] of list.cs[j] as Contribution) {
+      if (k !== i) continue;
+      const x = amountOf(a, v);
+      sum = sum + x;
+      if (Number.isInteger(x)) aux.abs += Math.abs(x);
+      else aux.bad++;
+    }
+  }
+  const acc = run.acc[i] as Acc;
+  if (a.kind === 'sum') run.acc[i] = sum;
+  else if (a.kind === 'avg') run.acc[i] = acc === null ? null : { s: sum, n: (acc as { n: number }).n };
+  else run.acc[i] = { ...(acc as { last: number; n: number; m: number; orders: DistinctState }), m: sum };
+}
+
+/** Moves `run` forward to the window `(t − size, t]` (`t ≥ run.t`). */
+export function moveRunning(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, run: Running, t: number): void {
+  if (t - size >= run.t) {
+    // Nothing of the old window stays: fold the new one.
+    const fresh = buildRunning(aggregates, list, size, t);
+    run.t = t;
+    run.acc = fresh.acc;
+    run.aux = fresh.aux;
+    return;
+  }
+  const { ts, cs } = list;
+  const outFrom = upperBound(ts, run.t - size);
+  const outTo = upperBound(ts, t - size);
+  const inFrom = upperBound(ts, run.t);
+  const inTo = upperBound(ts, t);
+  let refolds: Set<number> | undefined;
+  let resums: Set<number> | undefined;
+  for (let j = outFrom; j < outTo; j++) {
+    for (const [i, v] of cs[j] as Contribution) {
+      if (refolds?.has(i)) {
+        (run.aux[i] as Aux).n--; // kept for `first`; a refold rebuilds the rest
+        continue;
+      }
+      const outcome = remove(aggregates[i] as ResolvedAggregate, run, i, v, resums?.has(i) ?? false);
+      if (outcome === REFOLD) (refolds ??= new Set()).add(i);
+      else if (outcome === RESUM) (resums ??= new Set()).add(i);
+    }
+  }
+  for (let j = inFrom; j < inTo; j++) {
+    const tj = ts[j] as number;
+    for (const [i, v] of cs[j] as Contribution) {
+      if (refolds?.has(i)) {
+        (run.aux[i] as Aux).n++;
+        continue;
+      }
+      const a = aggregates[i] as ResolvedAggregate;
+      run.acc[i] = fold(a, run.acc[i] as Acc, tj, v);
+      auxAdd(a, run.aux[i] as Aux, v);
+    }
+  }
+  run.t = t;
+  if (refolds) {
+    for (const i of refolds) {
+      // `first`: its first contribution left; the next one is the first contributing entry.
+      if ((aggregates[i] as ResolvedAggregate).kind === 'first') run.acc[i] = nextFirst(list, outTo, inTo, i);
+      else refold(aggregates, list, outTo, inTo, run, i);
+    }
+  }
+  if (resums) for (const i of resums) resum(aggregates, list, outTo, inTo, run, i);
+}
+
+/**
+ * Folds the entry at index `j` (already inserted in `list`, with `run.t − size < t ≤ run.t`)
+ * into `run`: appended when it is the window's last entry, else inserted.
+ */
+export function insertIntoRunning(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, run: Running, j: number): void {
+  const t = list.ts[j] as number;
+  const hi = upperBound(list.ts, run.t);
+  const last = j === hi - 1;
+  for (const [i, v] of list.cs[j] as Contribution) {
+    const a = aggregates[i] as ResolvedAggregate;
+    const before = run.acc[i] as Acc;
+    run.acc[i] = fold(a, before, t, v);
+    auxAdd(a, run.aux[i] as Aux, v);
+    if (last) continue;
+    // Inside the window: order matters for inexact sums and for min/max ties (0 and −0).
+    if (summed(a) && !exact(run.aux[i] as Aux)) resum(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
+    else if ((a.kind === 'min' || a.kind === 'max') && v === before) refold(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
+  }
+}
