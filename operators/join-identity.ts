@@ -688,6 +688,8 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
   outputs: (c) => [{ stream: c.output, kind: 'identity-merges' }],
   stores: () => ['ids', 'absorbed', 'persons', 'links', 'refused'],
   create: (c, ctx) => new JoinIdentityLogic(c, ctx),
+  // Identity records are replaced, never changed in place (copy-on-write in the resolver).
+  immutableState: true,
   globalTable: {
     stores: () => ['ids', 'absorbed'],
     lookup: (c, table, toResolver) => new JoinIdentityLookupLogic(c, { ids: table('ids'), absorbed: table('absorbed') }, toResolver),
