@@ -31,6 +31,7 @@ interface RunOptions {
   stateDir?: string;
   format?: 'json' | 'csv' | 'avro';
   checkpointEvery: number;
+  cacheMb: number;
   quiet?: boolean;
   statePort?: number;
 }
@@ -91,6 +92,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('-s, --state-dir <dir>', 'LMDB state directory (embedded: default <out-dir>/.state, fresh per run, an explicit one keeps state across runs; Kafka: default ./state, tasks under <dir>/<app>/<task>)')
     .addOption(new Option('-f, --format <format>', 'input format (default from the file extension)').choices(['json', 'csv', 'avro']))
     .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)
+    .option('--cache-mb <mb>', 'memory for decoded state per task, estimated; stores that fit stay resident, larger ones read through LMDB', int('--cache-mb'), 256)
     .option('-q, --quiet', 'no progress lines')
     .option('--state-port <port>', 'serve GET /state/<step>/<key> (current values, e.g. of windowAggregate) while the run lasts', int('--state-port'))
     .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n  tributary run examples/cart-abandonment/pipeline.yaml --brokers localhost:9092 --state-dir state\n')
@@ -120,6 +122,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
             topology,
             adapter: createKafkaJsAdapter({ brokers: (brokers as string).split(',').map((b) => b.trim()).filter(Boolean), clientId: topology.name }),
             stateDir: opts.stateDir ?? 'state',
+            cacheBytes: opts.cacheMb * 2 ** 20,
             bounded: opts.bounded === true,
             signal: abort.signal,
             sessionTimeoutMs: opts.sessionTimeout,
@@ -136,6 +139,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
           outDir: opts.outDir as string,
           stateDir: opts.stateDir,
           checkpointEvery: opts.checkpointEvery,
+          cacheBytes: opts.cacheMb * 2 ** 20,
           statePort: opts.statePort,
           onStateServer: (port) => io.stderr(`state endpoint: http://127.0.0.1:${port}/state/<step>/<key>\n`),
           signal: abort.signal,

@@ -105,8 +105,10 @@ export interface OperatorDefinition<O = unknown, R = O> {
    */
   query?(options: R, store: <K extends StoreKey, V>(name: string) => KeyValueStore<K, V>, key: string): unknown;
   /**
-   * The logic never mutates a value after `put` or one returned by `get`/`range`, so in-memory
-   * stores may skip copying values (about 2× faster for object values). Default false.
+   * The logic never changes a value it read from or wrote to a store, except to `put` it back in
+   * the same `process`/`advance` call (dedupe appends to its open segment that way). Stores then
+   * hand out and keep the logic's own objects without copying them (the caching layer and the
+   * memory store); otherwise they copy on every `get` and `put`. Default false.
    */
   readonly immutableState?: boolean;
 }

@@ -13,6 +13,7 @@ import { parseDuration, type Duration } from '../time/duration.js';
 import { timersOf } from '../time/timers.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import type { DerivedRecord, OperatorContext, OperatorDefinition } from './contract.js';
+import { CachingStoreFactory } from '../state/caching.js';
 import { MemoryStoreFactory } from '../state/memory-store.js';
 
 /** Builds an operator from a function of (source, subscriber), like RxJS's internal `operate`. */
@@ -71,7 +72,13 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
   const step = options.name ?? definition.name;
   const every = options.checkpointEvery ?? 1000;
   return operate<TributaryEvent, TributaryEvent>((source, subscriber) => {
-    const stores = options.stores ?? new MemoryStoreFactory({ clone: !definition.immutableState });
+    // Given stores (LMDB) get the caching layer the runners use: state is encoded once per flush.
+    const stores =
+      options.stores === undefined
+        ? new MemoryStoreFactory({ clone: !definition.immutableState })
+        : options.stores instanceof CachingStoreFactory || options.stores instanceof MemoryStoreFactory
+          ? options.stores
+          : new CachingStoreFactory(options.stores);
     const clock = options.clock ?? systemClock;
     const idleTimeout = options.idleTimeout === undefined ? undefined : parseDuration(options.idleTimeout);
     const watermarks = new WatermarkTracker({ allowedLateness: parseDuration(options.allowedLateness ?? 0), idleTimeout, clock });
