@@ -9,7 +9,7 @@ export { resolveKey } from './event/key.js';
 export { parseDuration, formatDuration, type Duration } from './time/duration.js';
 export { systemClock, ManualClock, type Clock } from './time/clock.js';
 export { WatermarkTracker } from './time/watermark.js';
-export { TimerService, type Timer } from './time/timers.js';
+export { MemoryTimers, type Timer } from './time/timers.js';
 export type { KeyValueStore, StoreFactory, StoreKey, RangeOptions, PutOptions, Entry } from './state/store.js';
 export { MemoryStore, MemoryStoreFactory } from './state/memory-store.js';
 export { LmdbStore, LmdbStoreFactory } from './state/lmdb-store.js';

@@ -577,7 +577,7 @@ export class JoinIdentityLogic implements OperatorLogic {
   readonly lookup: IdentityLookup;
   readonly resolver: IdentityResolver;
 
-  constructor(config: JoinIdentityConfig, ctx: OperatorContext) {
+  constructor(config: JoinIdentityConfig, private readonly ctx: OperatorContext) {
     const state = openIdentityState(ctx);
     this.resolver = new IdentityResolver(config, state, (r) => ctx.emit(config.output, r));
     this.lookup = this.resolver.lookup;
@@ -586,7 +586,7 @@ export class JoinIdentityLogic implements OperatorLogic {
   process(event: TributaryEvent): PersonEvent {
     const r = this.lookup.lookup(event);
     const personId = r.changesGraph ? this.resolver.apply(event, { identifiers: r.identifiers }) : r.personId;
-    return { ...event, personId };
+    return this.ctx.annotate(event, 'personId', personId) as PersonEvent;
   }
 }
 

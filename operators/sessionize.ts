@@ -313,7 +313,7 @@ export class SessionizeLogic implements OperatorLogic {
       };
       this.sessions.put(key, list === undefined ? [session] : replaced(list, [], session));
       this.schedule(id, t + gap + 1, key, t);
-      return { ...event, sessionId: id };
+      return this.ctx.annotate(event, 'sessionId', id);
     }
 
     let start = Math.min(target.start, t);
@@ -356,7 +356,7 @@ export class SessionizeLogic implements OperatorLogic {
     this.sessions.put(key, replaced(list as readonly OpenSession[], removed, { start, id, end, count, counts, first, last, channels, mergedFrom }));
     // A session that only grew keeps its timer: it fires early and is moved then (see advance).
     if (id !== s.id) this.schedule(id, end + gap + 1, key, start);
-    return { ...event, sessionId: id };
+    return this.ctx.annotate(event, 'sessionId', id);
   }
 
   private schedule(id: string, time: number, key: string, start: number): void {

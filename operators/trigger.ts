@@ -712,7 +712,8 @@ export class TriggerLogic implements OperatorLogic {
  * otherwise stores every view of the window.
  */
 function slim(rule: TriggerRule, event: TributaryEvent): TributaryEvent {
-  if (rule.common.channels?.some((c) => c.when !== undefined)) return event;
+  // A copy: a later step may still annotate the passing event in place.
+  if (rule.common.channels?.some((c) => c.when !== undefined)) return { ...event };
   const out = { messageId: event.messageId, timestamp: event.timestamp } as TributaryEvent;
   if (typeof event.personId === 'string') out.personId = event.personId;
   // Longest paths first: a shorter path set later replaces the objects a longer one created,

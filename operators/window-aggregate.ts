@@ -227,12 +227,12 @@ export class WindowAggregateLogic implements OperatorLogic {
     if (kind === 'sliding') {
       const acc = this.processSliding(t, key, contrib);
       if (field === undefined) return event;
-      return { ...event, [field]: valuesOf(this.config.aggregates, acc as Acc[], t) };
+      return this.ctx.annotate(event, field, valuesOf(this.config.aggregates, acc as Acc[], t));
     }
     if (kind === 'session') this.processSession(t, key, contrib);
     else this.processFixed(t, key, contrib);
     if (field === undefined) return event;
-    return { ...event, [field]: this.valuesAt(key, t)?.values ?? valuesOf(this.config.aggregates, this.config.aggregates.map((a) => initial(a)), t) };
+    return this.ctx.annotate(event, field, this.valuesAt(key, t)?.values ?? valuesOf(this.config.aggregates, this.config.aggregates.map((a) => initial(a)), t));
   }
 
   /** The window starts containing `t`, earliest first. */

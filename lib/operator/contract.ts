@@ -6,7 +6,6 @@
 import type { TributaryEvent } from '../event/event.js';
 import type { KeyValueStore, StoreKey } from '../state/store.js';
 import type { Clock } from '../time/clock.js';
-import type { TimerService } from '../time/timers.js';
 
 /** See {@link OperatorDefinition.partitioning}. */
 export type Partitioning = 'key' | 'any' | 'global' | 'global-table';
@@ -23,8 +22,6 @@ export interface OperatorContext {
   readonly clock: Clock;
   /** A state store of this step; names are per step (`seen` → store `dedupe.seen`). */
   store<K extends StoreKey, V>(name: string): KeyValueStore<K, V>;
-  /** Durable event-time timers of this step, kept in the store `<name>` (default `timers`). */
-  timers<D>(name?: string): TimerService<D>;
   /**
    * Writes a derived record to the named output stream. `dead-letter` is allowed without
    * declaring it: `{ reason, detail, raw, source }` (a step rejecting an event, e.g. validate).
@@ -36,6 +33,19 @@ export interface OperatorContext {
   count(outcome: string): void;
   /** The watermark of this step's input. */
   watermark(): number;
+  /**
+   * The event with `field` set to `value`, the way a step annotates what it passes on
+   * (`personId`, `sessionId`). A runtime that owns the event (the task: it made it when it
+   * normalised the input) sets the field in place; otherwise it is a copy, so an event handed in
+   * by user code is never changed. Either way a new field comes last and an existing one keeps
+   * its place, so the written record is the same.
+   */
+  annotate<E extends TributaryEvent>(event: E, field: string, value: unknown): E;
+}
+
+/** {@link OperatorContext.annotate} for a wiring that does not own the events: a copy. */
+export function annotatedCopy<E extends TributaryEvent>(event: E, field: string, value: unknown): E {
+  return { ...event, [field]: value };
 }
 
 /** One operator instance: the per-key logic. */

@@ -10,10 +10,8 @@ import { resolveKey } from '../event/key.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { parseDuration, type Duration } from '../time/duration.js';
-import { timersOf } from '../time/timers.js';
 import { WatermarkTracker } from '../time/watermark.js';
-import type { DerivedRecord, OperatorContext, OperatorDefinition } from './contract.js';
-import { CachingStoreFactory } from '../state/caching.js';
+import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorDefinition } from './contract.js';
 import { MemoryStoreFactory } from '../state/memory-store.js';
 
 /** Builds an operator from a function of (source, subscriber), like RxJS's internal `operate`. */
@@ -30,7 +28,12 @@ export interface RxWiringOptions {
   outputs?: Record<string, SideOutput>;
   /** Watermark = highest event time − allowedLateness. Default `0ms`. */
   allowedLateness?: Duration;
-  /** State stores; default in memory. Pass an `LmdbStoreFactory` for state that survives restarts. */
+  /**
+   * State stores; default in memory. For state that survives restarts pass
+   * `new CachingStoreFactory(new LmdbStoreFactory({ path }))` (decoded state in memory, encoded
+   * once per flush, as the runners do) and flush that factory; a bare `LmdbStoreFactory` works
+   * too but encodes a key's value on every write (dedupe's open segment, a key's sessions).
+   */
   stores?: StoreFactory;
   /** Processing-time clock (idle detection only). Default the system clock. */
   clock?: Clock;
@@ -72,13 +75,7 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
   const step = options.name ?? definition.name;
   const every = options.checkpointEvery ?? 1000;
   return operate<TributaryEvent, TributaryEvent>((source, subscriber) => {
-    // Given stores (LMDB) get the caching layer the runners use: state is encoded once per flush.
-    const stores =
-      options.stores === undefined
-        ? new MemoryStoreFactory({ clone: !definition.immutableState })
-        : options.stores instanceof CachingStoreFactory || options.stores instanceof MemoryStoreFactory
-          ? options.stores
-          : new CachingStoreFactory(options.stores);
+    const stores = options.stores ?? new MemoryStoreFactory({ clone: !definition.immutableState });
     const clock = options.clock ?? systemClock;
     const idleTimeout = options.idleTimeout === undefined ? undefined : parseDuration(options.idleTimeout);
     const watermarks = new WatermarkTracker({ allowedLateness: parseDuration(options.allowedLateness ?? 0), idleTimeout, clock });
@@ -87,11 +84,11 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
       step,
       clock,
       store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
-      timers: timersOf((name) => stores.open(`${step}.${name}`)),
       emit: (stream, record) => deliver(options.outputs?.[stream], record),
       drop: () => undefined,
       count: () => undefined,
       watermark: () => watermarks.current(),
+      annotate: annotatedCopy,
     };
     const logic = definition.create(config, ctx);
     let lastAdvanced = -Infinity;

@@ -9,12 +9,11 @@ import { resolveKey } from '../event/key.js';
 import type { RejectReason } from '../event/mapping.js';
 import { createNormalizer, type Normalizer } from '../event/normalize.js';
 import { tally, type PipelineMetrics } from '../metrics/metrics.js';
-import type { DerivedRecord, OperatorContext, OperatorLogic } from '../operator/contract.js';
+import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../operator/contract.js';
 import type { CompiledStep, Topology } from '../pipeline/compile.js';
 import { CachingStoreFactory } from '../state/caching.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import type { Clock } from '../time/clock.js';
-import { timersOf } from '../time/timers.js';
 import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
 
 /** One record read from a source, decoded to a plain object or already rejected by the decoder. */
@@ -79,6 +78,8 @@ export class Task {
   readonly watermarks: WatermarkTracker;
   private readonly steps: StepInstance[];
   private lastAdvanced = -Infinity;
+  /** The event the steps are processing, when the task owns it (see {@link OperatorContext.annotate}). */
+  private flowing: TributaryEvent | undefined;
   private readonly normalize: Normalizer;
   private readonly pipeline: string;
   private sampled = 0;
@@ -140,11 +141,13 @@ export class Task {
         stores instanceof CachingStoreFactory
           ? stores.open<K, V>(`${step}.${name}`, { clone: instance.step.definition.immutableState !== true })
           : stores.open<K, V>(`${step}.${name}`),
-      timers: timersOf((name) => stores.open(`${step}.${name}`)),
       emit: (stream, record) => {
         let c = out.get(stream);
         if (!c) out.set(stream, (c = tally(metrics.recordsOut, { pipeline, step, stream })));
         c.inc();
+        // The event flowing through the steps may still be annotated in place by a later step:
+        // what goes to an output (route, filter) is a copy of it.
+        if (record === this.flowing) record = { ...record };
         // A step may reject an event (validate): it goes to dead-letter, counted by reason.
         if (stream === 'dead-letter') this.deadLetter(record as DeadLetterRecord);
         else this.write(stream, record);
@@ -160,6 +163,11 @@ export class Task {
         c.inc();
       },
       watermark: () => this.watermarks.current(),
+      annotate: <E extends TributaryEvent>(event: E, field: string, value: unknown): E => {
+        if (event !== this.flowing) return annotatedCopy(event, field, value);
+        (event as Record<string, unknown>)[field] = value;
+        return event;
+      },
     };
   }
 
@@ -205,7 +213,8 @@ export class Task {
       this.deadLetter({ reason: 'missing-key', detail: `none of the source key fields ${source.key.join(', ')} is set`, raw: input.raw, source: sourceOf(input) });
       return;
     }
-    this.pipe(n.event, input.partition ?? '0', input);
+    // The normaliser made this event: the steps may annotate it in place.
+    this.pipeEvent(n.event, input.partition ?? '0', input, true);
   }
 
   /**
@@ -213,6 +222,10 @@ export class Task {
    * A late event goes to `late` with the watermark it met; otherwise it runs through the steps.
    */
   pipe(event: TributaryEvent, partition = '0', input?: RecordOrigin): void {
+    this.pipeEvent(event, partition, input, false);
+  }
+
+  private pipeEvent(event: TributaryEvent, partition: string, input: RecordOrigin | undefined, owned: boolean): void {
     const watermark = this.watermarks.current();
     if (event.timestamp < watermark) {
       this.counters.late.inc();
@@ -220,7 +233,7 @@ export class Task {
       return;
     }
     this.watermarks.observe(partition, event.timestamp);
-    this.runSteps(event, 0, input);
+    this.runSteps(event, input, owned);
     this.advance();
   }
 
@@ -228,16 +241,27 @@ export class Task {
    * Processes an event that an upstream task already took through the source checks and
    * earlier steps (Kafka: read from a repartition topic). No lateness check: the upstream did
    * it, and this task's watermark comes from what its upstream tasks report
-   * ({@link advanceWatermark}), which never passes an event still on its way.
+   * ({@link advanceWatermark}), which never passes an event still on its way. The event is the
+   * task's own (decoded for it), so steps annotate it in place.
    */
   pipeForwarded(event: TributaryEvent, input?: RecordOrigin): void {
-    this.runSteps(event, 0, input);
+    this.runSteps(event, input, true);
     this.advance();
   }
 
-  private runSteps(event: TributaryEvent, from: number, input?: RecordOrigin): void {
+  /** Runs the steps; with `owned`, {@link OperatorContext.annotate} changes `event` in place. */
+  private runSteps(event: TributaryEvent, input: RecordOrigin | undefined, owned: boolean): void {
+    this.flowing = owned ? event : undefined;
+    try {
+      this.stepThrough(event, input);
+    } finally {
+      this.flowing = undefined;
+    }
+  }
+
+  private stepThrough(event: TributaryEvent, input: RecordOrigin | undefined): void {
     let current: TributaryEvent | null = event;
-    for (let i = from; i < this.steps.length && current; i++) {
+    for (let i = 0; i < this.steps.length && current; i++) {
       const s = this.steps[i] as StepInstance;
       let key = '';
       if (s.step.key) {

@@ -2,11 +2,10 @@
  * An {@link OperatorContext} for testing an operator's logic with plain calls: the watermark
  * is set by hand, emitted records and drops are recorded.
  */
-import type { DerivedRecord, OperatorContext } from '../operator/contract.js';
+import { annotatedCopy, type DerivedRecord, type OperatorContext } from '../operator/contract.js';
 import { MemoryStoreFactory } from '../state/memory-store.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import { ManualClock } from '../time/clock.js';
-import { timersOf } from '../time/timers.js';
 
 /** A context plus what the logic did with it. */
 export interface RecordingContext extends OperatorContext {
@@ -42,11 +41,11 @@ export function recordingContext(step: string, stores: StoreFactory = new Memory
     drops,
     counts,
     store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
-    timers: timersOf((name) => stores.open(`${step}.${name}`)),
     emit: (stream, record) => emitted.push({ stream, record }),
     drop: (reason) => drops.push(reason),
     count: (outcome) => counts.push(outcome),
     watermark: () => watermark,
+    annotate: annotatedCopy,
     setWatermark: (t) => {
       watermark = t;
     },
