@@ -1,6 +1,6 @@
 /**
  * Embedded throughput and CPU cost of single operators, pipelines and hand-written baselines
- * on the generated stream (SPEC §11):
+ * on the generated stream:
  *
  *   npm run bench:embedded -- [--events 200000] [--seed 1] [--repeat 3] [--heap-keys 1000000] [--cases dedupe,heap]
  *   (= npm run build && node --expose-gc dist/benchmarks/embedded.bench.js …)

@@ -1,5 +1,5 @@
 /**
- * The Kafka runtime against a real broker (SPEC §11): end-to-end throughput, produce → output
+ * The Kafka runtime against a real broker: end-to-end throughput, produce → output
  * latency, and restore time of a store from its changelog.
  *
  *   npm run -s kafka:start          # or any broker: KAFKA_BROKERS=host:port
@@ -252,8 +252,8 @@ async function throughput(dir: string): Promise<string[]> {
     'dedupe-eos': () => dedupePipeline(dir, true),
   };
   const label: Record<string, string> = {
-    spec5: 'SPEC §5 pipeline (cart-abandonment), at-least-once',
-    'spec5-eos': 'SPEC §5 pipeline (cart-abandonment), exactly-once',
+    spec5: 'cart-abandonment pipeline, at-least-once',
+    'spec5-eos': 'cart-abandonment pipeline, exactly-once',
     dedupe: 'dedupe only (rees46-dedupe, JSON source), at-least-once',
     'dedupe-eos': 'dedupe only (rees46-dedupe, JSON source), exactly-once',
   };
@@ -372,7 +372,7 @@ async function latency(dir: string): Promise<string[]> {
     latencies.sort((a, b) => a - b);
     const [p50, p95, p99, max] = [percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99), latencies.at(-1) ?? NaN];
     log(`${name}: ${latencies.length}/${unique} unique events out (${duplicatesOut} repeated), produced in ${produceSeconds.toFixed(1)} s over ${sends} sends (slowest send ${maxSendMs} ms); latency ms p50 ${p50} p95 ${p95} p99 ${p99} max ${max}; runner ${r.summary.commits} commits taking ${r.commitSeconds.toFixed(1)} s, peak RSS ${mb(r.peakRss)} MB`);
-    rows.push(`| ${name === 'spec5' ? 'SPEC §5, at-least-once' : name === 'dedupe' ? 'dedupe, at-least-once' : 'dedupe, exactly-once'} | ${fmt(latencies.length)} / ${fmt(unique)} | ${p50} | ${p95} | ${p99} | ${max} | ${fmt(r.summary.commits)} | ${mb(r.peakRss)} |`);
+    rows.push(`| ${name === 'spec5' ? 'cart-abandonment, at-least-once' : name === 'dedupe' ? 'dedupe, at-least-once' : 'dedupe, exactly-once'} | ${fmt(latencies.length)} / ${fmt(unique)} | ${p50} | ${p95} | ${p99} | ${max} | ${fmt(r.summary.commits)} | ${mb(r.peakRss)} |`);
     rmSync(join(dir, `state-lat-${name}`), { recursive: true, force: true });
   }
   return [

@@ -1,5 +1,5 @@
 /**
- * `dedupe` (SPEC §4.1): drops an event whose idempotency key was already seen within `ttl`
+ * `dedupe`: drops an event whose idempotency key was already seen within `ttl`
  * of event time. Duplicates go to the optional output and are counted; state expires by
  * event time, so it stays bounded.
  */

@@ -1,5 +1,5 @@
 /**
- * `filter` (SPEC §4.6): keeps the events that match a condition. The others are dropped
+ * `filter`: keeps the events that match a condition. The others are dropped
  * (counted as `filtered`) or, with `output`, sent to that stream.
  */
 import type { OperatorFunction } from 'rxjs';

@@ -1,9 +1,9 @@
 /**
- * `joinIdentity` (SPEC §4.2): an identity graph over identifiers (`userId`, `anonymousId`, any
+ * `joinIdentity`: an identity graph over identifiers (`userId`, `anonymousId`, any
  * configured trait). Every event passes through with the `personId` of its person; merges and
  * refused links go to the `identity-merges` output.
  *
- * The step is split in two, for the Kafka runtime (SPEC §6):
+ * The step is split in two, for the Kafka runtime:
  *
  * - {@link IdentityLookup} only READS the identifier → person table (and absorbed → survivor).
  *   It enriches an event, and says whether the event would change the graph. Every Kafka task
@@ -97,7 +97,7 @@ export interface JoinIdentityOptions {
    * How the Kafka runtime runs it (embedded runs are the same either way). `single-task`
    * (default): every event through one task behind a single-partition topic, person ids exactly
    * as embedded, at most one task's throughput. `global-table`: a lookup in every task over a
-   * global table, one resolver task for the events that change the graph (SPEC §4.2).
+   * global table, one resolver task for the events that change the graph.
    */
   mode?: 'single-task' | 'global-table';
   /** Step name, when a pipeline has two joinIdentity steps. */
@@ -123,7 +123,7 @@ export type RefusalReason = 'max-user-ids' | 'max-identifiers-per-person' | 'max
 /** An event after joinIdentity. */
 export type PersonEvent = TributaryEvent & { personId: string };
 
-/** A record on the identity-merges stream (SPEC §4.7). */
+/** A record on the identity-merges stream. */
 export interface IdentityMergeRecord extends DerivedRecord {
   /** Deterministic: the same merge or refusal has the same id on every replay. */
   mergeId: string;
@@ -683,7 +683,7 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
   // Not a partitioning key (the graph is global): it makes the task dead-letter an event with
   // none of the identifiers, and the logic reads the identifiers itself.
   keyPaths: (c) => c.identifiers,
-  // One identity graph for all partitions (SPEC §4.2): never repartitioned by its identifiers.
+  // One identity graph for all partitions: never repartitioned by its identifiers.
   partitioning: (c) => (c.mode === 'global-table' ? 'global-table' : 'global'),
   outputs: (c) => [{ stream: c.output, kind: 'identity-merges' }],
   stores: () => ['ids', 'absorbed', 'persons', 'links', 'refused'],

@@ -1,5 +1,5 @@
 /**
- * `map` (SPEC §4.6 map/project): a declarative, pure reshaping of each event, applied in this
+ * `map`: a declarative, pure reshaping of each event, applied in this
  * order: `copy` (to ← from), `rename` (from → to), `set` (constants), `drop`, `project` (keep
  * only the listed paths; `messageId`, `type` and `timestamp` are always kept, since every step
  * and output relies on them).

@@ -1,5 +1,5 @@
 /**
- * `mask` (SPEC §4.6): PII out of the stream. `hash` replaces a field by `sha256:<hex>` of a
+ * `mask`: PII out of the stream. `hash` replaces a field by `sha256:<hex>` of a
  * secret salt and its value (stable, so hashed ids still join and dedupe; not reversible
  * without the salt); `drop` removes fields. The salt comes from an environment variable
  * (`saltEnv`, default `TRIBUTARY_MASK_SALT`) so it is not written in the pipeline file; without

@@ -1,5 +1,5 @@
 /**
- * `route` (SPEC §4.6): copies events to named outputs by condition. `mode: all` (default)
+ * `route`: copies events to named outputs by condition. `mode: all` (default)
  * sends an event to every route it matches, `first` to the first only. Events continue
  * downstream unless `stop: true`, in which case an event that matched a route ends there
  * (counted as `routed`).

@@ -1,5 +1,5 @@
 /**
- * `sessionize` (SPEC §4.3): gap-based sessions per key in event time. Events pass through
+ * `sessionize`: gap-based sessions per key in event time. Events pass through
  * annotated with `sessionId`; when the watermark passes a session's `end + gap`, one record
  * goes to the `sessions` output.
  *
@@ -94,7 +94,7 @@ export interface SessionEventRef {
   page: string | null;
 }
 
-/** A record of the sessions output (SPEC §4.7). */
+/** A record of the sessions output. */
 export interface SessionRecord extends DerivedRecord {
   /** `deriveId('session', key, start)`. */
   sessionId: string;

@@ -1,5 +1,5 @@
 /**
- * `trigger` (SPEC §4.5): behavioral rules per key in event time; a rule that fires writes one
+ * `trigger`: behavioral rules per key in event time; a rule that fires writes one
  * action record to the output stream. Events pass through unchanged.
  *
  * ```yaml
@@ -231,7 +231,7 @@ export interface TriggerConfig {
   suppressedOutput: string | undefined;
 }
 
-/** A record of the triggers output (SPEC §4.7). */
+/** A record of the triggers output. */
 export interface TriggerRecord extends DerivedRecord {
   triggerId: string;
   rule: string;

@@ -1,5 +1,5 @@
 /**
- * `validate` (SPEC §4.6): checks each event against the canonical Avro schema
+ * `validate`: checks each event against the canonical Avro schema
  * (`schema: avro`, the one in `schema/event.avsc`) or a JSON Schema (inline `jsonSchema`, or
  * `jsonSchemaFile` read when the pipeline loads). An event that fails goes to `dead-letter` as
  * `{ reason: 'invalid-schema', detail, raw, source }` and is counted; the pipeline goes on.

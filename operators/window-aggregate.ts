@@ -1,5 +1,5 @@
 /**
- * `windowAggregate` (SPEC §4.4): named aggregates per key over event-time windows. Events pass
+ * `windowAggregate`: named aggregates per key over event-time windows. Events pass
  * through (optionally annotated with the key's current values); aggregate records go to the
  * `output` stream.
  *
@@ -154,7 +154,7 @@ export interface SlidingState extends EntryList {
   h: Running | null;
 }
 
-/** A record of the aggregates output (SPEC §4.7). */
+/** A record of the aggregates output. */
 export interface AggregateRecord extends DerivedRecord {
   id: string;
   key: string;

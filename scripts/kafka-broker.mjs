@@ -1,4 +1,4 @@
-// A real Apache Kafka broker for integration tests and local runs (SPEC §10), in this order:
+// A real Apache Kafka broker for integration tests and local runs, in this order:
 // KAFKA_BROKERS if set; else testcontainers when a Docker engine answers; else a single-node
 // KRaft broker started from Apache Kafka's own Maven Central jars (tools/kafka/, see its README).
 // Plain ESM JavaScript so that it runs before `tsc` has built anything.
@@ -331,7 +331,7 @@ async function dockerEngine() {
 }
 
 /**
- * The broker for a test run, in SPEC §10's order: KAFKA_BROKERS if set; else a testcontainers
+ * The broker for a test run, in this order: KAFKA_BROKERS if set; else a testcontainers
  * KafkaContainer when a Docker engine answers; else the Maven broker (startBroker()).
  * Throws with every reason when none can be had.
  * @example

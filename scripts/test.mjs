@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // What `npm test` runs after build and lint: every dist/test/**/*.test.js under `node --test`,
-// with one real Kafka broker for the whole run when integration tests are among them (SPEC §10).
+// with one real Kafka broker for the whole run when integration tests are among them.
 //
 //   node scripts/test.mjs                                   # everything
 //   node scripts/test.mjs integration/kafka sessionize      # files whose path contains a filter

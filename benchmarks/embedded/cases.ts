@@ -39,7 +39,7 @@ const AGGREGATES = 'aggregates: { views: { count: {}, where: { event: product_vi
 const TUMBLING = `windowAggregate: { key: [userId, anonymousId], window: { tumbling: 1h }, ${AGGREGATES}, output: features }`;
 const SLIDING = `windowAggregate: { key: [userId, anonymousId], window: { sliding: 90d }, ${AGGREGATES}, output: features }`;
 const TRIGGER = 'trigger: { key: [userId, anonymousId], rules: [ { name: cart-abandoned, absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }, cooldown: 24h } ], output: campaign-triggers }';
-const SPEC_5 = readFileSync(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url), 'utf8');
+const CART_ABANDONMENT = readFileSync(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url), 'utf8');
 
 /** Every case, in the order they run (and are printed). */
 export const CASES: BenchCase[] = [
@@ -55,7 +55,7 @@ export const CASES: BenchCase[] = [
     name: 'embedded: dedupe → joinIdentity → sessionize by person',
     spec: { kind: 'embedded', yaml: pipeline('bench-chain', DEDUPE, JOIN_IDENTITY, 'sessionize: { key: personId, gap: 30m, output: sessions }') },
   },
-  { name: 'embedded: the SPEC §5 pipeline (examples/cart-abandonment)', spec: { kind: 'embedded', yaml: SPEC_5 } },
+  { name: 'embedded: the cart-abandonment pipeline (examples/cart-abandonment)', spec: { kind: 'embedded', yaml: CART_ABANDONMENT } },
   { name: 'operator alone (Task + LMDB state, no file I/O): dedupe', spec: { kind: 'task', yaml: pipeline('alone-dedupe', DEDUPE) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): joinIdentity', spec: { kind: 'task', yaml: pipeline('alone-identity', JOIN_IDENTITY) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): sessionize', spec: { kind: 'task', yaml: pipeline('alone-sessions', SESSIONIZE) } },

@@ -1,5 +1,5 @@
 /**
- * The `tributary` command line (SPEC §7), built by {@link createProgram} so every command
+ * The `tributary` command line, built by {@link createProgram} so every command
  * can be run in-process by tests; `bin/tributary.ts` only calls {@link runCli}.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid definition or arguments.
  */
@@ -36,7 +36,7 @@ interface RunOptions {
   statePort?: number;
 }
 
-/** Exit codes of SPEC §7. */
+/** Exit codes of the `tributary` command. */
 export const EXIT = { ok: 0, failure: 1, invalid: 2 } as const;
 
 class ExitCode extends Error {

@@ -1,5 +1,5 @@
 /**
- * The canonical behavioral event (SPEC §2): the Segment tracking spec's fields, camelCase,
+ * The canonical behavioral event: the Segment tracking spec's fields, camelCase,
  * with `timestamp` normalised to epoch milliseconds UTC. Unknown extra fields are kept.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Partitioning keys (SPEC §5 `source.key`): the first of a list of field paths that holds a
+ * Partitioning keys (`source.key`): the first of a list of field paths that holds a
  * usable value. The `missing-key` rejection itself is applied by the runner (or by
  * `normalizeEvent` when given `key`).
  */

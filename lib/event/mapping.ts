@@ -1,5 +1,5 @@
 /**
- * How a source's records become canonical events (SPEC §2, §5 `source`): other layouts load
+ * How a source's records become canonical events (`source.mapping`): other layouts load
  * without code. Paths are dotted (`properties.productId`, `context.channel`).
  */
 

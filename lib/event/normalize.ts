@@ -1,5 +1,5 @@
 /**
- * Raw records (parsed JSON lines, CSV rows, decoded Avro) → canonical events (SPEC §2, §9).
+ * Raw records (parsed JSON lines, CSV rows, decoded Avro) → canonical events.
  *
  * The steps, in order:
  * 1. The record must be a plain object, else `not-an-object`. It is never mutated; the event

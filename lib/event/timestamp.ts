@@ -1,5 +1,5 @@
 /**
- * Event-time parsing (SPEC §2, §3): every accepted form becomes epoch milliseconds UTC.
+ * Event-time parsing: every accepted form becomes epoch milliseconds UTC.
  *
  * Accepted, by {@link TimestampFormat}:
  * - `auto` (default): a finite number (epoch ms), a numeric string (epoch ms, e.g.

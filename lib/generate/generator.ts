@@ -1,5 +1,5 @@
 /**
- * A synthetic, realistic behavioral event stream (SPEC §7 `generate`), deterministic from a
+ * A synthetic, realistic behavioral event stream (`tributary generate`), deterministic from a
  * seed, for the tests and benchmarks of every operator.
  *
  * Model: a population of customers, each with 1–3 devices (web or app, one `anonymousId`

@@ -1,5 +1,5 @@
 /**
- * Synthetic behavioral event streams (SPEC §7 `generate`): deterministic from a seed, with
+ * Synthetic behavioral event streams (`tributary generate`): deterministic from a seed, with
  * duplicates, out-of-order and late arrivals, and ground-truth statistics.
  *
  * @example

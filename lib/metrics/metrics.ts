@@ -1,5 +1,5 @@
 /**
- * The only file with metric names (SPEC §8). Prometheus conventions: `tributary_` prefix,
+ * The only file with metric names. Prometheus conventions: `tributary_` prefix,
  * base units, `_total` counters. The registry is always injected, never the global one.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';

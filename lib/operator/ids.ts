@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 
 /**
  * A deterministic id for a derived record: the same inputs give the same id on every
- * replay and retry, so downstream systems can de-duplicate (SPEC §4).
+ * replay and retry, so downstream systems can de-duplicate.
  *
  * @example
  * ```ts

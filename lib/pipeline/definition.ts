@@ -1,5 +1,5 @@
 /**
- * The shape of a pipeline definition (SPEC §5), as written in YAML/JSON or built with
+ * The shape of a pipeline definition, as written in YAML/JSON or built with
  * {@link ../pipeline/builder.ts}. Validated against `schema/pipeline.schema.json`.
  */
 import type { SourceFormat, SourceMapping } from '../event/mapping.js';

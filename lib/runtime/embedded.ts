@@ -1,5 +1,5 @@
 /**
- * The embedded runtime (SPEC §6): a file (or stdin) in, `<out-dir>/<stream>.ndjson` out,
+ * The embedded runtime: a file (or stdin) in, `<out-dir>/<stream>.ndjson` out,
  * LMDB state in a local directory, no broker.
  *
  * Checkpoints every `checkpointEvery` records: outputs fsynced, then the state stores and a

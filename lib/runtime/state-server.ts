@@ -1,5 +1,5 @@
 /**
- * A tiny HTTP endpoint over a running pipeline's state (SPEC §4.4: the current values per key
+ * A tiny HTTP endpoint over a running pipeline's state (the current values per key
  * are readable while the pipeline runs, the way a model reads a feature store at request time).
  *
  * `GET /state/<step>/<key>` → `200` with the JSON the `read` callback returns, `404` when it

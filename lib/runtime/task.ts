@@ -32,7 +32,7 @@ export function sourceOf(input: { source?: string; origin?: string; line?: numbe
   return input.source ?? `${input.origin}:${input.line}`;
 }
 
-/** A record on the dead-letter stream (SPEC §4.7). */
+/** A record on the dead-letter stream. */
 export interface DeadLetterRecord extends DerivedRecord {
   reason: RejectReason;
   detail: string;

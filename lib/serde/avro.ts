@@ -1,7 +1,7 @@
 /**
  * Avro (avsc) for canonical events: the `tributary.Event` schema shipped in
  * `schema/event.avsc`, single-record encoding, the Confluent schema-registry wire format, and
- * Avro object container files (SPEC §2, §6).
+ * Avro object container files.
  *
  * Representation (see the schema's docs):
  * - canonical scalar fields are typed fields (`type` an enum, `timestamp` a

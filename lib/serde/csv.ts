@@ -1,7 +1,7 @@
 /**
  * CSV records (RFC 4180) for the embedded runner: a header row names the columns, each
  * following row becomes `Record<column, string>`, and a bad row becomes a `malformed-csv`
- * rejection with its line number and raw text while reading goes on (SPEC §9).
+ * rejection with its line number and raw text while reading goes on.
  *
  * How it reads:
  * - **Framing** (where a record ends) is done here, quote-aware: a record ends at a newline

@@ -1,5 +1,5 @@
 /**
- * Avro schemas for the derived record streams (SPEC §4.7), so that any output may be written
+ * Avro schemas for the derived record streams, so that any output may be written
  * with `format: avro` (`outputs: { campaign-triggers: { format: avro } }`), plus the encoding of
  * a record of any stream kind with its schema.
  *
@@ -98,8 +98,8 @@ interface RecordSpec {
   fields: FieldSpec[];
 }
 
-const SPECS: Record<string, RecordSpec> = {
-  triggers: { name: 'Trigger', doc: 'A fired trigger rule (SPEC 4.7 triggers).', fields: TRIGGER_FIELDS },
+const RECORD_TYPES: Record<string, RecordSpec> = {
+  triggers: { name: 'Trigger', doc: 'A fired trigger rule.', fields: TRIGGER_FIELDS },
   'suppressed-triggers': {
     name: 'SuppressedTrigger',
     doc: 'A trigger candidate that was suppressed, and why.',
@@ -107,7 +107,7 @@ const SPECS: Record<string, RecordSpec> = {
   },
   sessions: {
     name: 'Session',
-    doc: 'A closed session (SPEC 4.7 sessions).',
+    doc: 'A closed session.',
     fields: [
       f('sessionId', 'string', 'Deterministic session id.'),
       f('key', 'string', 'The session key.'),
@@ -124,7 +124,7 @@ const SPECS: Record<string, RecordSpec> = {
   },
   'identity-merges': {
     name: 'IdentityMerge',
-    doc: 'An identity merge or a refused merge (SPEC 4.7 identity merges).',
+    doc: 'An identity merge or a refused merge.',
     fields: [
       f('mergeId', 'string', 'Deterministic id of the merge or refusal.'),
       f('status', 'string', 'merged or refused.'),
@@ -141,7 +141,7 @@ const SPECS: Record<string, RecordSpec> = {
   },
   aggregates: {
     name: 'Aggregate',
-    doc: 'The values of one window of one key (SPEC 4.7 aggregates).',
+    doc: 'The values of one window of one key.',
     fields: [
       f('id', 'string', 'Deterministic id of the record.'),
       f('key', 'string', 'The aggregation key.'),
@@ -153,7 +153,7 @@ const SPECS: Record<string, RecordSpec> = {
   },
   'dead-letter': {
     name: 'DeadLetter',
-    doc: 'A record that could not be processed (SPEC 4.7 dead-letter, SPEC 9).',
+    doc: 'A record that could not be processed.',
     fields: [
       f('reason', 'string', 'Why (malformed-json, malformed-avro, missing-timestamp, ...).'),
       f('detail', 'string', 'What exactly went wrong.', 'optional'),
@@ -174,7 +174,7 @@ const EVENT_KINDS = new Set(['events', 'duplicates', 'filtered-out', 'routed']);
  * AVRO_STREAM_KINDS.includes('sessions'); // true
  * ```
  */
-export const AVRO_STREAM_KINDS: readonly string[] = [...EVENT_KINDS, 'late', ...Object.keys(SPECS)];
+export const AVRO_STREAM_KINDS: readonly string[] = [...EVENT_KINDS, 'late', ...Object.keys(RECORD_TYPES)];
 
 function avroFieldType(spec: FieldSpec, defined: Set<string>): unknown {
   const once = (name: string, schema: object): unknown => {
@@ -233,7 +233,7 @@ function lateEventSchema(): Record<string, unknown> {
     lateSchema = {
       ...event,
       name: 'LateEvent',
-      doc: 'An event that arrived behind the watermark (SPEC 4.7 late): the fields of tributary.Event plus the watermark it met.',
+      doc: 'An event that arrived behind the watermark: the fields of tributary.Event plus the watermark it met.',
       fields: [...event.fields, { name: 'watermark', type: { type: 'long', logicalType: 'timestamp-millis' }, doc: 'The watermark when the event arrived.' }],
     };
   }
@@ -257,7 +257,7 @@ function unknownKind(kind: string): Error {
  */
 export function derivedAvroSchema(kind: string): Record<string, unknown> {
   if (kind === 'late') return lateEventSchema();
-  const spec = Object.hasOwn(SPECS, kind) ? SPECS[kind] : undefined;
+  const spec = Object.hasOwn(RECORD_TYPES, kind) ? RECORD_TYPES[kind] : undefined;
   if (spec === undefined) throw unknownKind(kind);
   return recordSchema(spec);
 }
@@ -442,7 +442,7 @@ export function encodeStreamAvro(kind: string, record: DerivedRecord): Buffer {
     const { watermark, ...event } = record;
     rec = { ...toAvroRecord(event as TributaryEvent), watermark: long(watermark, 'watermark') };
   } else {
-    rec = toSpecRecord(SPECS[kind] as RecordSpec, record);
+    rec = toSpecRecord(RECORD_TYPES[kind] as RecordSpec, record);
   }
   try {
     return type.toBuffer(rec);
@@ -488,5 +488,5 @@ export function decodeStreamAvro(kind: string, buf: Uint8Array, writerType?: Typ
   if (decoded.offset !== b.length) return { ok: false, reason: 'malformed-avro', detail: `${b.length - decoded.offset} trailing bytes after a ${type.name ?? kind}` };
   const rec = decoded.value as Record<string, unknown>;
   if (kind === 'late') return { ok: true, record: { ...fromAvroRecord(rec), watermark: rec.watermark } };
-  return { ok: true, record: fromSpecRecord(SPECS[kind] as RecordSpec, rec) };
+  return { ok: true, record: fromSpecRecord(RECORD_TYPES[kind] as RecordSpec, rec) };
 }

@@ -1,6 +1,6 @@
 /**
  * JSON records and NDJSON (one JSON object per line): decoding with dead-letter reasons
- * (SPEC §9) and encoding output lines.
+ * and encoding output lines.
  */
 import type { RejectReason } from '../event/mapping.js';
 

@@ -1,5 +1,5 @@
 /**
- * A small Confluent Schema Registry client (SPEC §6 "Serialisation"): fetch a writer schema by
+ * A small Confluent Schema Registry client: fetch a writer schema by
  * id (`GET /schemas/ids/{id}`) and register a schema under a subject
  * (`POST /subjects/{subject}/versions`). Both are cached for the life of the client — a schema
  * id never changes meaning, and registering the same schema twice gives the same id — and

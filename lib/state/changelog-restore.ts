@@ -1,6 +1,6 @@
 /**
- * Restoring a store from its changelog (SPEC §6: "a task whose local store is missing or behind
- * restores it from the changelog before processing"), after Kafka Streams' StoreChangelogReader.
+ * Restoring a store from its changelog (a task whose local store is missing or behind
+ * restores it from the changelog before processing), after Kafka Streams' StoreChangelogReader.
  *
  * 1. {@link needsRestore} compares the store partition's changelog checkpoint (kept by
  *    {@link ChangeloggingStoreFactory.recordChangelogOffsets}, committed with the state) with the

@@ -1,5 +1,5 @@
 /**
- * Change logging for state stores (SPEC §6 "every state store has a compacted changelog topic"),
+ * Change logging for state stores (every state store has a compacted changelog topic),
  * after Kafka Streams' `ChangeLoggingKeyValueBytesStore`, adapted to Tributary's stores.
  *
  * {@link ChangeloggingStoreFactory} wraps any {@link StoreFactory} that keeps checkpoint metadata

@@ -1,5 +1,5 @@
 /**
- * The test driver users import (SPEC §10), like Kafka Streams' TopologyTestDriver: pipe
+ * The test driver users import, like Kafka Streams' TopologyTestDriver: pipe
  * events in, move the watermark and processing time by hand, read every stream and store.
  * No broker, no files unless you ask for LMDB state; a driver reopened on the same `stateDir`
  * continues with the state and the watermark of the last `checkpoint()`/`close()`.

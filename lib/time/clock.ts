@@ -1,7 +1,7 @@
 /**
  * Processing time, injected. Operator code never reads the wall clock: event time drives
  * every window, session, TTL and trigger; processing time only detects idle partitions and
- * feeds metrics (SPEC §3). Tests use {@link ManualClock}.
+ * feeds metrics. Tests use {@link ManualClock}.
  */
 export interface Clock {
   /** Processing time, epoch milliseconds. */

@@ -1,5 +1,5 @@
 /**
- * Durations as pipelines write them (SPEC §3): `500ms`, `30s`, `30m`, `24h`, `7d`.
+ * Durations as pipelines write them: `500ms`, `30s`, `30m`, `24h`, `7d`.
  */
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };

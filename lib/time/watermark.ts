@@ -23,7 +23,7 @@ export interface WatermarkSnapshot {
 }
 
 /**
- * Event-time watermarks (SPEC §3). Per input partition the watermark is the highest event
+ * Event-time watermarks. Per input partition the watermark is the highest event
  * time seen minus `allowedLateness`; the tracker's watermark is the minimum over partitions
  * that are neither idle nor ended, and never moves backwards. An ended (bounded) partition
  * counts as +∞; when every partition has ended the watermark is +∞. When every partition is
@@ -106,7 +106,7 @@ export class WatermarkTracker {
       const allEnded = [...this.partitions.values()].every((p) => p.ended);
       // Everything ended → +∞. Everything idle → traffic has stopped: assume event time flows
       // with processing time from the last event on, so sessions and absence timers still
-      // close (SPEC §3). Live sources see event time ≈ processing time, so this is the
+      // close. Live sources see event time ≈ processing time, so this is the
       // watermark they would have reached; a replay of old data advances by the idle time only.
       min = allEnded ? Infinity : this.highestPartitionWatermark() + (now - this.lastActivity());
     } else if (active === 0) {

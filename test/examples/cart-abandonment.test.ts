@@ -59,7 +59,7 @@ function expected(events: Array<Record<string, unknown>>) {
   return { fired: fired.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)), suppressed };
 }
 
-test('example cart-abandonment (SPEC §5 as written): the CLI run fires exactly the abandoned carts an independent computation finds', () => {
+test('example cart-abandonment (pipeline.yaml unchanged): the CLI run fires exactly the abandoned carts an independent computation finds', () => {
   assert.equal(run.code, 0, run.stderr);
   const events = readNdjson(join(out, 'events.ndjson'));
   const triggers = readNdjson<TriggerRecord>(join(out, 'campaign-triggers.ndjson'));

@@ -73,7 +73,7 @@ function faulty(real: KafkaAdapter, faults: Faults): KafkaAdapter {
   };
 }
 
-test('at-least-once: commits failing after the send or after the flush count nothing twice (SPEC §5 pipeline, 3 partitions)', { skip, timeout: 300_000 }, async (t) => {
+test('at-least-once: commits failing after the send or after the flush count nothing twice (cart-abandonment pipeline, 3 partitions)', { skip, timeout: 300_000 }, async (t) => {
   const dir = tempDir();
   const p = uniquePipeline('examples/cart-abandonment/pipeline.yaml', dir, (def) => {
     def.source.idleTimeout = '10m';

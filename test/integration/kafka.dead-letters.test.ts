@@ -1,7 +1,7 @@
 // Scenario 4 of issue 5: poison pills (malformed JSON, JSON that is not an object, an event
 // without a timestamp or without any key field, bytes that are not Avro, a Confluent-framed
 // record whose schema id the registry does not know, …) interleaved with good events go to the
-// dead-letter topic, one record each, with the SPEC §9 headers naming the source record
+// dead-letter topic, one record each, with headers naming the source record
 // (topic, partition, offset as read back from the source topic) and the reason; every other
 // output stream holds exactly what an embedded run over the good events alone writes.
 import assert from 'node:assert/strict';
@@ -96,7 +96,7 @@ async function assertStreamsAsEmbedded(adapter: KafkaAdapter, p: TestPipeline, e
   }
 }
 
-test('JSON source (SPEC §5 pipeline): poison pills go to dead-letter with reason and source headers; all else as embedded over the good events', { skip, timeout: 240_000 }, async () => {
+test('JSON source (cart-abandonment pipeline): poison pills go to dead-letter with reason and source headers; all else as embedded over the good events', { skip, timeout: 240_000 }, async () => {
   const dir = tempDir();
   const p = uniquePipeline('examples/cart-abandonment/pipeline.yaml', dir);
   const good = testEvents(1500, 23);

@@ -1,4 +1,4 @@
-// joinIdentity `mode: global-table` through Kafka (SPEC §4.2, issue 5): a lookup in every task of
+// joinIdentity `mode: global-table` through Kafka (issue 5): a lookup in every task of
 // the partitioned sub-topology over the instance's global table (the resolver's `ids` and
 // `absorbed` changelogs in LMDB), one resolver task for the events that change the graph.
 // The consistency it gives, asserted against one embedded run over the same input:

@@ -30,7 +30,7 @@ function testEvents(n: number, seed: number): TributaryEvent[] {
   return [...generateEvents({ events: n, seed, lateRate: 0, maxDisorderMs: 20_000 })] as TributaryEvent[];
 }
 
-/** The SPEC §5 source with joinIdentity as its only step (behind a one-partition repartition topic). */
+/** The cart-abandonment pipeline's source with joinIdentity as its only step (behind a one-partition repartition topic). */
 function identityPipeline(dir: string): TestPipeline {
   return uniquePipeline('examples/cart-abandonment/pipeline.yaml', dir, (def: PipelineDefinition) => {
     def.steps = [{ joinIdentity: { identifiers: ['userId', 'anonymousId'], output: 'identity-merges' } }] as PipelineDefinition['steps'];
@@ -108,7 +108,7 @@ async function twoRuns(dir: string, s: Scenario): Promise<{ run1: KafkaRunSummar
 
   await produceEvents(adapter, p.source, s.first, p.topology.source.key, partitionOf);
   // Run 1 is a live run, stopped (SIGTERM-like) once it has committed the first half: a bounded
-  // run would end with watermark +∞, closing sessions and expiring ttl'd state (SPEC §3), which
+  // run would end with watermark +∞, closing sessions and expiring ttl'd state, which
   // is not where a continuing stream stands.
   const log1: string[] = [];
   const stop = new AbortController();

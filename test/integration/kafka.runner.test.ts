@@ -1,4 +1,4 @@
-// Scenario 1 of issue 5: the SPEC §5 pipeline (examples/cart-abandonment) over the same events
+// Scenario 1 of issue 5: the cart-abandonment pipeline (examples/cart-abandonment) over the same events
 // gives the same records through Kafka as embedded: the same multiset on every stream, and the
 // events of each source key in their input order. Bounded run, three source partitions, each
 // person's events in one partition (as a producer keyed by customer puts them). Identity
@@ -17,7 +17,7 @@ import { tempDir } from '../support/tmp.js';
 
 const skip = kafkaBrokers() ? false : skipReason();
 
-test('SPEC §5 pipeline: Kafka (3 partitions, bounded) gives the records of the embedded run', { skip, timeout: 240_000 }, async () => {
+test('cart-abandonment pipeline: Kafka (3 partitions, bounded) gives the records of the embedded run', { skip, timeout: 240_000 }, async () => {
   const dir = tempDir();
   const p = uniquePipeline('examples/cart-abandonment/pipeline.yaml', dir);
   const events = testEvents(4000, 11);

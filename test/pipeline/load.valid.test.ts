@@ -61,7 +61,7 @@ test('repeated operators get indexed step names; source.timestamp maps the raw f
   ]);
 });
 
-test('sub-topologies split only where a step needs its own key: the SPEC §5 pipeline', () => {
+test('sub-topologies split only where a step needs its own key: the cart-abandonment pipeline', () => {
   const def = loadPipelineFile(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url).pathname, defaultRegistry);
   const t = compilePipeline(def, defaultRegistry);
   assert.deepEqual(t.steps.map((s) => [s.name, s.partitioning]), [

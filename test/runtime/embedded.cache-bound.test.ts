@@ -1,5 +1,5 @@
 /**
- * The caching layer's memory bound changes where state lives, never what comes out: the SPEC §5
+ * The caching layer's memory bound changes where state lives, never what comes out: the cart-abandonment
  * pipeline (every stateful operator) over the same generated stream gives byte-identical outputs
  * with every store resident (the default), with stores that start resident and turn read-through
  * when they outgrow a 256 KiB budget, and with no cache at all (`--cache-mb 0`: every read of a

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { durationHint, formatDuration, parseDuration } from '../../lib/time/duration.js';
 
-test('parseDuration reads every unit of SPEC §3', () => {
+test('parseDuration reads every unit: ms, s, m, h, d', () => {
   const cases: Array<[string | number, number]> = [
     ['500ms', 500], ['30s', 30_000], ['30m', 1_800_000], ['24h', 86_400_000], ['7d', 604_800_000], ['0s', 0], [250, 250],
   ];

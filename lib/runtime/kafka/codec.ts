@@ -2,7 +2,7 @@
  * What the Kafka runner calls per record: a {@link SourceDecoder} turns a source message value
  * into a {@link SourceInput} (decoded, or rejected with a dead-letter reason), and a
  * {@link StreamEncoder} turns a derived record into the bytes of an output message, in the
- * stream's `format` (SPEC §6 "Serialisation", §9).
+ * stream's `format`.
  *
  * Both are synchronous on the common path and return a promise only when they must ask the
  * schema registry (a writer schema id not seen before; the first record of an Avro output).

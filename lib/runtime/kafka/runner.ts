@@ -1,5 +1,5 @@
 /**
- * The Kafka runtime (SPEC §6 "Kafka"): a compiled pipeline as a consumer-group topology.
+ * The Kafka runtime: a compiled pipeline as a consumer-group topology.
  *
  * - Application id = pipeline name = consumer group. One consumer per instance subscribes to the
  *   source topic and every repartition topic; each assigned partition is a task
@@ -73,7 +73,7 @@ export const TASK_HEADER = 'tributary-task';
  * drops what it already has instead of counting it twice.
  */
 export const SEQ_HEADER = 'tributary-seq';
-/** Dead-letter headers (SPEC §9). */
+/** Dead-letter headers: the reason, its detail, and the source record's topic, partition and offset. */
 export const DEAD_LETTER_HEADERS = {
   reason: 'tributary-reason',
   detail: 'tributary-detail',

@@ -1,5 +1,5 @@
 /**
- * The topics a compiled pipeline needs on the broker (SPEC §6 "Kafka"): repartition topics
+ * The topics a compiled pipeline needs on the broker: repartition topics
  * between sub-topologies, a compacted changelog per state store, and the output topics.
  * `planTopics` is pure; `ensureTopics` makes the broker match a plan (idempotently) or says
  * precisely why it cannot.
