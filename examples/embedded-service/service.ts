@@ -15,6 +15,7 @@ import { Subject } from 'rxjs';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { createNormalizer } from '../../lib/event/normalize.js';
 import type { DerivedRecord } from '../../lib/operator/contract.js';
+import { CachingStoreFactory } from '../../lib/state/caching.js';
 import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
 import type { StoreFactory } from '../../lib/state/store.js';
 import { joinIdentity } from '../../operators/join-identity.js';
@@ -52,7 +53,8 @@ export interface BehaviorServiceOptions {
  * ```
  */
 export function createBehaviorService(options: BehaviorServiceOptions = {}): BehaviorService {
-  const stores: StoreFactory | undefined = options.stateDir ? new LmdbStoreFactory({ path: options.stateDir }) : undefined;
+  // Decoded state in memory, encoded once per flush into LMDB (the runners assemble stores the same way).
+  const stores: StoreFactory | undefined = options.stateDir ? new CachingStoreFactory(new LmdbStoreFactory({ path: options.stateDir })) : undefined;
   const normalize = createNormalizer();
   const sessions: DerivedRecord[] = [];
   const merges: DerivedRecord[] = [];
