@@ -27,9 +27,9 @@ export interface PipelineMetrics {
   watermark: Gauge<'pipeline'>;
   /** Processing time minus watermark, seconds. */
   watermarkLag: Gauge<'pipeline'>;
-  /** Time to process one input record through all steps, seconds (every 16th record is timed). */
+  /** Time to process one input record through all steps, seconds (every 64th record is timed). */
   processingLatency: Histogram<'pipeline'>;
-  /** Event time → emit on the `events` stream, seconds (processing-time clock minus event time; every 16th event). */
+  /** Event time → emit on the `events` stream, seconds (processing-time clock minus event time; every 64th record). */
   endToEndLatency: Histogram<'pipeline'>;
   /** Checkpoints (state flush + source position) taken. */
   commits: Counter<'pipeline'>;

@@ -189,7 +189,7 @@ export class Task {
   /** Processes one source record: normalise, key, lateness, steps. */
   ingest(input: SourceInput): void {
     this.counters.source.inc();
-    if ((++this.sampled & 15) === 0) {
+    if ((++this.sampled & 63) === 0) {
       const t0 = performance.now();
       this.ingestOne(input);
       this.timing.processing.observe((performance.now() - t0) / 1000);
@@ -281,7 +281,7 @@ export class Task {
       current = s.logic.process(current, key);
     }
     if (current) {
-      if ((this.sampled & 15) === 0) this.timing.endToEnd.observe((this.options.clock.now() - current.timestamp) / 1000);
+      if ((this.sampled & 63) === 0) this.timing.endToEnd.observe((this.options.clock.now() - current.timestamp) / 1000);
       this.write('events', current);
     }
   }
