@@ -9,8 +9,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LmdbStoreFactory } from '../lib/state/lmdb-store.js';
-import { MemoryStore } from '../lib/state/memory-store.js';
+import { LmdbStoreFactory } from '../lib/state/engines/lmdb/env.js';
+import { MemoryStore } from '../lib/state/engines/memory.js';
 import type { KeyValueStore } from '../lib/state/store.js';
 
 type Key = [string, number];

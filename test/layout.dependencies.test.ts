@@ -22,3 +22,11 @@ test('no wall clock in operator code: time comes from the injected clock', () =>
   const offenders = sources('operators').filter((f) => /Date\.now\(|new Date\(\)/.test(readFileSync(join(ROOT, f), 'utf8')));
   assert.deepEqual(offenders, []);
 });
+
+test('state engines stay readable in one sitting: no file under lib/state/engines is longer than 450 lines', () => {
+  const tooLong = sources('lib/state/engines')
+    .map((f) => ({ f, lines: readFileSync(join(ROOT, f), 'utf8').split('\n').length }))
+    .filter(({ lines }) => lines > 450)
+    .map(({ f, lines }) => `${f}: ${lines} lines`);
+  assert.deepEqual(tooLong, []);
+});

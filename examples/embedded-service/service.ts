@@ -16,7 +16,7 @@ import type { TributaryEvent } from '../../lib/event/event.js';
 import { createNormalizer } from '../../lib/event/normalize.js';
 import type { DerivedRecord } from '../../lib/operator/contract.js';
 import { CachingStoreFactory } from '../../lib/state/caching.js';
-import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
 import type { StoreFactory } from '../../lib/state/store.js';
 import { joinIdentity } from '../../operators/join-identity.js';
 import { sessionize } from '../../operators/sessionize.js';

@@ -12,7 +12,7 @@ import { systemClock, type Clock } from '../time/clock.js';
 import { parseDuration, type Duration } from '../time/duration.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorDefinition } from './contract.js';
-import { MemoryStoreFactory } from '../state/memory-store.js';
+import { MemoryStoreFactory } from '../state/engines/memory.js';
 
 /** Builds an operator from a function of (source, subscriber), like RxJS's internal `operate`. */
 export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscriber<R>) => TeardownLogic): OperatorFunction<T, R> {

@@ -14,7 +14,7 @@ import { Registry } from 'prom-client';
 import { createMetrics, counterValues, type PipelineMetrics } from '../metrics/metrics.js';
 import type { Topology } from '../pipeline/compile.js';
 import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../state/caching.js';
-import { LmdbStoreFactory } from '../state/lmdb-store.js';
+import { LmdbStoreFactory } from '../state/engines/lmdb/env.js';
 import type { KeyValueStore } from '../state/store.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import type { WatermarkSnapshot } from '../time/watermark.js';

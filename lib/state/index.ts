@@ -6,8 +6,9 @@
  */
 export type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from './store.js';
 export { compareKeys, describeKey, InvalidKeyError, MAX_KEY_BYTES, validateKey } from './key-order.js';
-export { MemoryStore, MemoryStoreFactory, type MemoryStoreOptions } from './memory-store.js';
-export { LmdbStore, LmdbStoreFactory, type LmdbStoreFactoryOptions } from './lmdb-store.js';
+export { MemoryStore, MemoryStoreFactory, type MemoryStoreOptions } from './engines/memory.js';
+export { LmdbStoreFactory, type LmdbStoreFactoryOptions } from './engines/lmdb/env.js';
+export { LmdbStore } from './engines/lmdb/store.js';
 export { CachingStore, CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './caching.js';
 export { ChangeloggingStoreFactory, changelogTopic, CHANGELOG_TOPIC_CONFIGS } from './changelog.js';
 export { needsRestore, restoreFromChangelog } from './changelog-restore.js';

@@ -1,6 +1,6 @@
 /**
  * The one state-store interface every operator uses, with a memory and an LMDB implementation
- * (`memory-store.ts`, `lmdb-store.ts`) that pass the same contract suite
+ * (`engines/memory.ts`, `engines/lmdb/`) that pass the same contract suite
  * (`test/state/store.contract.test.ts`).
  *
  * Reads are synchronous (an LMDB read costs about a function call). Writes are buffered and

@@ -3,7 +3,7 @@
  * is set by hand, emitted records and drops are recorded.
  */
 import { annotatedCopy, type DerivedRecord, type OperatorContext } from '../operator/contract.js';
-import { MemoryStoreFactory } from '../state/memory-store.js';
+import { MemoryStoreFactory } from '../state/engines/memory.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import { ManualClock } from '../time/clock.js';
 

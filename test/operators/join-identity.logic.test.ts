@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { deriveId } from '../../lib/operator/ids.js';
-import { MemoryStoreFactory } from '../../lib/state/memory-store.js';
+import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import {
   IdentityLookup,

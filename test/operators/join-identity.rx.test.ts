@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { firstValueFrom, from, Subject, toArray } from 'rxjs';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import type { DerivedRecord } from '../../lib/operator/contract.js';
-import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
 import { joinIdentity, personIdFor, type PersonEvent } from '../../operators/join-identity.js';
 import { tempDir } from '../support/tmp.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { deriveId } from '../../lib/operator/ids.js';
-import { MemoryStoreFactory } from '../../lib/state/memory-store.js';
+import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
 import type { KeyValueStore, StoreFactory, StoreKey } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { SessionizeLogic, sessionizeOperator, type OpenSession, type SessionizeOptions, type SessionRecord } from '../../operators/sessionize.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { deriveId } from '../../lib/operator/ids.js';
-import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
 import type { StoreFactory } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { SessionizeLogic, sessionizeOperator, type OpenSession, type SessionRecord, type SessionState } from '../../operators/sessionize.js';

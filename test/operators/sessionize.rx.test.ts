@@ -4,7 +4,7 @@ import { firstValueFrom, from, Subject, toArray } from 'rxjs';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import type { DerivedRecord } from '../../lib/operator/contract.js';
 import { deriveId } from '../../lib/operator/ids.js';
-import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
 import { ManualClock } from '../../lib/time/clock.js';
 import { sessionize, type SessionRecord } from '../../operators/sessionize.js';
 import { ev, MIN } from '../support/events.js';

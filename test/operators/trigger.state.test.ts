@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
-import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
-import { MemoryStoreFactory } from '../../lib/state/memory-store.js';
+import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
+import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
 import type { StoreFactory } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { TriggerLogic, triggerOperator, type TriggerOptions } from '../../operators/trigger.js';

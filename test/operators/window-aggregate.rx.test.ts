@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { firstValueFrom, from, toArray } from 'rxjs';
 import type { DerivedRecord } from '../../lib/operator/contract.js';
-import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
 import { windowAggregate, type AggregateRecord } from '../../operators/window-aggregate.js';
 import { ev, HOUR, MIN } from '../support/events.js';
 import { tempDir } from '../support/tmp.js';

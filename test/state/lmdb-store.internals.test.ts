@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as lmdb from 'lmdb';
-import { LMDB_LAYOUT_VERSION, LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
-import { MemoryStore } from '../../lib/state/memory-store.js';
+import { LMDB_LAYOUT_VERSION, LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
+import { MemoryStore } from '../../lib/state/engines/memory.js';
 import type { Entry, KeyValueStore, StoreKey } from '../../lib/state/store.js';
 
 const dirs: string[] = [];

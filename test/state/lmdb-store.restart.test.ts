@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
 import type { Entry } from '../../lib/state/store.js';
 
 const WRITER = fileURLToPath(new URL('../support/lmdb-writer.js', import.meta.url));

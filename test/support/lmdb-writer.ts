@@ -11,7 +11,7 @@
  * Usage: node dist/test/support/lmdb-writer.js <dir> <after-flush|mid-flush> [thirdBatchSize]
  */
 import { writeSync } from 'node:fs';
-import { LmdbStoreFactory } from '../../lib/state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
 
 const [dir, mode = 'after-flush', size = '1000'] = process.argv.slice(2);
 if (dir === undefined) throw new Error('usage: lmdb-writer <dir> <after-flush|mid-flush> [thirdBatchSize]');

@@ -15,7 +15,8 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ChangeloggingStoreFactory, changelogTopic, decodeChangelogKey, decodeChangelogValue } from '../../state/changelog.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
-import { LmdbStoreFactory, lmdbFileProblem } from '../../state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
+import { lmdbFileProblem } from '../../state/engines/lmdb/probe.js';
 import type { KeyValueStore, StoreKey } from '../../state/store.js';
 import type { KafkaAdapter, KafkaAdmin } from './client.js';
 

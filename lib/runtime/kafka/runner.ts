@@ -52,7 +52,8 @@ import type { CompiledStep, SubTopology, Topology } from '../../pipeline/compile
 import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../../state/caching.js';
 import { ChangeloggingStoreFactory, changelogTopic, isOffset } from '../../state/changelog.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
-import { LmdbStoreFactory, lmdbFileProblem } from '../../state/lmdb-store.js';
+import { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
+import { lmdbFileProblem } from '../../state/engines/lmdb/probe.js';
 import type { KeyValueStore } from '../../state/store.js';
 import { systemClock, type Clock } from '../../time/clock.js';
 import type { WatermarkSnapshot } from '../../time/watermark.js';

@@ -18,8 +18,8 @@ import {
   validateExpiresAt,
   validateKey,
   validateWatermark,
-} from './key-order.js';
-import type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from './store.js';
+} from '../key-order.js';
+import type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from '../store.js';
 
 export interface MemoryStoreOptions {
   /**
