@@ -25,7 +25,8 @@ export { DefinitionError, formatIssue, type DefinitionIssue } from './pipeline/e
 export { compilePipeline, describeTopology, type Topology, type CompiledStep, type CompiledStream } from './pipeline/compile.js';
 export { buildPipelineSchema } from './pipeline/schema.js';
 export { Task, type SourceInput, type DeadLetterRecord } from './runtime/task.js';
-export { CachingStore, CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './state/caching.js';
+export { CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './state/caching.js';
+export { CachingStore } from './state/caching-store.js';
 export { runEmbedded, formatSummary, type EmbeddedRunOptions, type RunSummary } from './runtime/embedded.js';
 export { createMetrics, type PipelineMetrics } from './metrics/metrics.js';
 export { generateEvents, writeEventsNdjson } from './generate/index.js';

@@ -9,6 +9,7 @@ export { compareKeys, describeKey, InvalidKeyError, MAX_KEY_BYTES, validateKey }
 export { MemoryStore, MemoryStoreFactory, type MemoryStoreOptions } from './engines/memory.js';
 export { LmdbStoreFactory, type LmdbStoreFactoryOptions } from './engines/lmdb/env.js';
 export { LmdbStore } from './engines/lmdb/store.js';
-export { CachingStore, CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './caching.js';
+export { CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './caching.js';
+export { CachingStore } from './caching-store.js';
 export { ChangeloggingStoreFactory, changelogTopic, CHANGELOG_TOPIC_CONFIGS } from './changelog.js';
 export { needsRestore, restoreFromChangelog } from './changelog-restore.js';
