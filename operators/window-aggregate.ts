@@ -43,14 +43,18 @@
  * - **Duplicates** count twice: put `dedupe` before this step to count each event once.
  *
  * State, only through the store interface (a restart from LMDB or a restored changelog resumes
- * exactly), one value per operator key, read with a point `get` and replaced with a `put` per
- * event (values are never modified after a `put`: what changes is copied):
+ * exactly), one value per operator key, read with a point `get` and written back with a `put`
+ * per event (tumbling/hopping/session values are replaced, what changes copied; a sliding
+ * value is changed in place and put back in the same `process`/`advance` call, which
+ * `immutableState` allows):
  *
  * - `windows` (tumbling/hopping/session): key → its open windows `[{ start, end?, acc,
  *   updates, lastUpdate }]` sorted by start; a window leaves the list when it closes, the key
  *   when its last window does. Per event: the key's few windows, no scan.
- * - `entries` (sliding): key → `{ ts, cs, p, updates, lastUpdate, until, f, h }`: the times
- *   (ascending, ties in arrival order) and contributions of the key's entries, the event times
+ * - `entries` (sliding): key → `{ ts, c, p, updates, lastUpdate, until, f, h }`: the times
+ *   of the key's entries (ascending, ties in arrival order), `c = { ts, cs }` the times and
+ *   contributions of those that count in some aggregate (an entry that counts nowhere keeps
+ *   only its time: windows fold nothing of it), the event times
  *   whose final record is pending, the update bookkeeping, and two running windows
  *   (`aggregates/sliding.ts`): `f`, the window of the last final record, moved forward by
  *   the next one (entries that enter are folded, those that leave taken out — subtracted when
@@ -65,8 +69,9 @@
  *   open window and, for sliding windows, one per key at its earliest pending final; the logic
  *   rebuilds them from the stores with one `range()` when it is created (after a task restored
  *   its stores, or an embedded run reopened its LMDB state), so a pending window still closes
- *   once, with the same record, after a restart. State from the earlier layout (`[key, start]`
- *   keys) is refused with a message: delete it and replay.
+ *   once, with the same record, after a restart. A sliding value of the previous layout
+ *   (`cs`, one contribution list per entry) is read as the current one; state from the layout
+ *   before (`[key, start]` keys) is refused with a message: delete it and replay.
  */
 import type { OperatorFunction } from 'rxjs';
 import { conditionSchema } from '../lib/condition/condition.js';
@@ -140,7 +145,11 @@ export interface OpenWindow extends WindowState {
 export type SlidingEntry = Array<[number, unknown]>;
 
 /** A key's sliding-window state: the value of `entries` at the key. */
-export interface SlidingState extends EntryList {
+export interface SlidingState {
+  /** The times of the key's entries, ascending (ties in arrival order). */
+  ts: number[];
+  /** The entries that count in some aggregate: their times and contributions, in the same order. */
+  c: EntryList;
   /** Event times whose final record is pending, ascending. */
   p: number[];
   /** Updates emitted so far, and the event time of the last one. */
@@ -276,35 +285,35 @@ export class WindowAggregateLogic implements OperatorLogic {
   private processSliding(t: number, key: string, contrib: SlidingEntry): Acc[] | undefined {
     const { aggregates, graceMs, emit } = this.config;
     const size = this.config.window.sizeMs;
-    // Stored values are never changed: copies of what changes (the arrays, the head window).
+    // The key's value is changed in place and put back below, in this call (see `immutableState`).
     const old = this.entries.get(key);
-    const state: SlidingState = old
-      ? { ts: old.ts.slice(), cs: old.cs.slice(), p: old.p.slice(), updates: old.updates, lastUpdate: old.lastUpdate, until: old.until, f: old.f, h: old.h && this.head ? cloneRunning(old.h) : null }
-      : { ts: [], cs: [], p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
-    const j = upperBound(state.ts, t);
-    if (j === state.ts.length) {
-      state.ts.push(t);
-      state.cs.push(contrib);
-    } else {
-      state.ts.splice(j, 0, t);
-      state.cs.splice(j, 0, contrib);
+    const state: SlidingState = old ? current(old) : { ts: [], c: { ts: [], cs: [] }, p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
+    const c = state.c;
+    insertAt(state.ts, upperBound(state.ts, t), t);
+    // Only entries that count in some aggregate keep a contribution (the window folds nothing else).
+    let j = -1;
+    if (contrib.length > 0) {
+      j = upperBound(c.ts, t);
+      insertAt(c.ts, j, t);
+      insertAt(c.cs, j, contrib);
     }
     // Not late, so after the last final record; if not (a replay), fold that window afresh.
     if (state.f !== null && t <= state.f.t) state.f = null;
     let acc: Acc[] | undefined;
     if (this.head) {
       const h = state.h;
-      if (h === null || (t - size >= h.t && t > h.t)) state.h = buildRunning(aggregates, state, size, Math.max(t, h?.t ?? t));
-      else if (t > h.t) moveRunning(aggregates, state, size, h, t);
-      else if (t > h.t - size) insertIntoRunning(aggregates, state, size, h, j);
+      if (h === null || (t - size >= h.t && t > h.t)) state.h = buildRunning(aggregates, c, size, Math.max(t, h?.t ?? t));
+      else if (t > h.t) moveRunning(aggregates, c, size, h, t);
+      else if (t > h.t - size && j >= 0) insertIntoRunning(aggregates, c, size, h, j);
       acc = (state.h as Running).t === t ? (state.h as Running).acc : slidingAt(aggregates, state, size, t).acc;
     }
-    let k = state.p.length;
-    while (k > 0 && (state.p[k - 1] as number) > t) k--;
-    if (k === 0 || state.p[k - 1] !== t) {
-      state.p.splice(k, 0, t);
+    const p = state.p;
+    let k = p.length;
+    while (k > 0 && (p[k - 1] as number) > t) k--;
+    if (k === 0 || p[k - 1] !== t) {
+      insertAt(p, k, t);
       if (k === 0) {
-        const next = state.p[1];
+        const next = p[1];
         if (next !== undefined) this.timers.cancel(`s:${next}:${key}`);
         this.schedule(`s:${t}:${key}`, t + 1 + graceMs, [key, t]);
       }
@@ -410,15 +419,26 @@ export class WindowAggregateLogic implements OperatorLogic {
   private closeSliding(key: string, at: number): void {
     const old = this.entries.get(key);
     if (!old) return;
+    // Changed in place and put back below, in this call (see `immutableState`).
+    const state = current(old);
     const { aggregates, graceMs } = this.config;
     const size = this.config.window.sizeMs;
-    const f = old.f === null || at - size >= old.f.t || at < old.f.t ? buildRunning(aggregates, old, size, at) : cloneRunning(old.f);
-    if (f.t < at) moveRunning(aggregates, old, size, f, at);
+    const c = state.c;
+    let f = state.f;
+    if (f === null || at - size >= f.t || at < f.t) f = buildRunning(aggregates, c, size, at);
+    else if (f.t < at) moveRunning(aggregates, c, size, f, at);
+    state.f = f;
     this.emitRecord(key, at - size, at, f.acc, true, 0);
     // Every later window (finals after `at`, the head window, new events) starts after at − size.
-    const drop = upperBound(old.ts, at - size);
-    const k = old.p.indexOf(at);
-    const state: SlidingState = { ...old, ts: drop > 0 ? old.ts.slice(drop) : old.ts, cs: drop > 0 ? old.cs.slice(drop) : old.cs, p: k >= 0 ? old.p.filter((_, i) => i !== k) : old.p, f };
+    const drop = upperBound(state.ts, at - size);
+    if (drop > 0) state.ts.splice(0, drop);
+    const dropC = upperBound(c.ts, at - size);
+    if (dropC > 0) {
+      c.ts.splice(0, dropC);
+      c.cs.splice(0, dropC);
+    }
+    const k = state.p.indexOf(at);
+    if (k >= 0) state.p.splice(k, 1);
     const next = state.p[0];
     if (next !== undefined && k === 0) this.schedule(`s:${next}:${key}`, next + 1 + graceMs, [key, next]);
     this.entries.put(key, state, { expiresAt: state.until });
@@ -446,10 +466,38 @@ export class WindowAggregateLogic implements OperatorLogic {
  */
 function slidingAt(aggregates: readonly ResolvedAggregate[], state: SlidingState, size: number, t: number): Running {
   if (state.f?.t === t) return state.f;
-  if (state.f === null || state.f.t > t || t - size >= state.f.t) return buildRunning(aggregates, state, size, t);
+  if (state.f === null || state.f.t > t || t - size >= state.f.t) return buildRunning(aggregates, state.c, size, t);
   const run = cloneRunning(state.f);
-  moveRunning(aggregates, state, size, run, t);
+  moveRunning(aggregates, state.c, size, run, t);
   return run;
+}
+
+/** Inserts `x` at `i` (an append when `i` is the length). */
+function insertAt<T>(list: T[], i: number, x: T): void {
+  if (i === list.length) list.push(x);
+  else list.splice(i, 0, x);
+}
+
+/** A key's value as written before contributions were kept apart (`cs` parallel to `ts`). */
+interface SlidingStateV1 extends Omit<SlidingState, 'c'> {
+  c?: undefined;
+  cs: SlidingEntry[];
+}
+
+/**
+ * The value in the current layout: one written by the earlier layout (`cs`, one contribution
+ * list per entry) is read into a new object, the stored one left as it is.
+ */
+function current(state: SlidingState | SlidingStateV1): SlidingState {
+  if (state.c !== undefined) return state;
+  const { cs, ...rest } = state;
+  const c: EntryList = { ts: [], cs: [] };
+  cs.forEach((x, j) => {
+    if (x.length === 0) return;
+    c.ts.push(state.ts[j] as number);
+    c.cs.push(x);
+  });
+  return { ...rest, ts: state.ts.slice(), p: state.p.slice(), f: state.f && cloneRunning(state.f), h: state.h && cloneRunning(state.h), c };
 }
 
 /** Refuses state written by the layout before one value per key (`[key, start]` / `[key, t, seq]` keys). */
@@ -468,8 +516,9 @@ export interface WindowAggregateStores {
 function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string, t: number): CurrentValues | undefined {
   const { kind, sizeMs: size, advanceMs: adv } = config.window;
   if (kind === 'sliding') {
-    const state = stores.entries.get(key);
-    if (!state || upperBound(state.ts, t - size) === upperBound(state.ts, t)) return undefined;
+    const stored = stores.entries.get(key);
+    if (!stored || upperBound(stored.ts, t - size) === upperBound(stored.ts, t)) return undefined;
+    const state = current(stored);
     const run = state.h?.t === t ? state.h : slidingAt(config.aggregates, state, size, t);
     return { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, run.acc, t) };
   }
@@ -603,7 +652,7 @@ export const windowAggregateOperator = defineOperator<WindowAggregateOptions, Wi
   stores: () => ['windows', 'entries'],
   query: (c, store, key) => windowAggregateQuery(c, { windows: store('windows'), entries: store('entries') }, key),
   create: (c, ctx) => new WindowAggregateLogic(c, ctx),
-  // Stored values are replaced, never modified in place (a key's arrays and running windows are copied before a change).
+  // Stored values are replaced, or (sliding) changed in place and put back in the same call.
   immutableState: true,
 });
 

@@ -74,30 +74,31 @@ const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 /** What an event contributes to each aggregate, as `[index, value]`, for those it counts in. */
 export function contributions(aggregates: readonly ResolvedAggregate[], event: TributaryEvent): Array<[number, unknown]> {
   const out: Array<[number, unknown]> = [];
-  aggregates.forEach((a, i) => {
-    if (a.where && !a.where(event)) return;
+  for (let i = 0; i < aggregates.length; i++) {
+    const a = aggregates[i] as ResolvedAggregate;
+    if (a.where && !a.where(event)) continue;
     switch (a.kind) {
       case 'count':
         out.push([i, 1]);
-        return;
+        continue;
       case 'rfm': {
         const price = getPath(event, a.path as string);
         const qty = a.quantity === undefined ? 1 : getPath(event, a.quantity);
         const amount = finite(price) && finite(qty) ? price * qty : 0;
         const order = a.order === undefined ? null : getPath(event, a.order);
         out.push([i, [order === undefined || order === null ? null : distinctKey(order), amount]]);
-        return;
+        continue;
       }
       default: {
         const v = getPath(event, a.path as string);
-        if (v === undefined) return;
+        if (v === undefined) continue;
         if (a.kind === 'countDistinct') out.push([i, distinctKey(v)]);
         else if (a.kind === 'topK') out.push([i, JSON.stringify(v)]);
         else if (a.kind === 'first' || a.kind === 'last') out.push([i, v]);
         else if (finite(v)) out.push([i, v]);
       }
     }
-  });
+  }
   return out;
 }
 
@@ -237,10 +238,13 @@ export function valueOf(a: ResolvedAggregate, acc: Acc, windowEnd: number): unkn
 /** `{ <name>: value }` of a window's states. */
 export function valuesOf(aggregates: readonly ResolvedAggregate[], acc: readonly Acc[], windowEnd: number): Record<string, unknown> {
   const values: Record<string, unknown> = {};
-  aggregates.forEach((a, i) => {
-    // defineProperty: an aggregate named `__proto__` stays data.
-    Object.defineProperty(values, a.name, { value: valueOf(a, acc[i] as Acc, windowEnd), enumerable: true, writable: true, configurable: true });
-  });
+  for (let i = 0; i < aggregates.length; i++) {
+    const a = aggregates[i] as ResolvedAggregate;
+    const v = valueOf(a, acc[i] as Acc, windowEnd);
+    // defineProperty for names the prototype has: an aggregate named `__proto__` stays data.
+    if (a.name in values) Object.defineProperty(values, a.name, { value: v, enumerable: true, writable: true, configurable: true });
+    else values[a.name] = v;
+  }
   return values;
 }
 

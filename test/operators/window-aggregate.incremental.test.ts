@@ -16,7 +16,7 @@ import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
 import { compareKeys } from '../../lib/state/key-order.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { contributions, fold, initial, valuesOf, type Acc, type ResolvedAggregate } from '../../operators/aggregates/accumulators.js';
-import { WindowAggregateLogic, windowAggregateOperator, type WindowAggregateConfig, type WindowAggregateOptions } from '../../operators/window-aggregate.js';
+import { WindowAggregateLogic, windowAggregateOperator, type SlidingState, type WindowAggregateConfig, type WindowAggregateOptions } from '../../operators/window-aggregate.js';
 import { ev, MIN } from '../support/events.js';
 import { rng } from '../support/random.js';
 
@@ -45,6 +45,18 @@ const AGGS: WindowAggregateOptions['aggregates'] = {
   top: { topK: { path: 'properties.category', k: 3 } },
   rfm: { rfm: { monetary: 'properties.price', quantity: 'properties.qty', order: 'properties.orderId' }, where: { 'properties.orderId': { $not: { $regex: '^C' } } } },
   rfmInt: { rfm: { monetary: 'properties.units' } },
+};
+
+/** Aggregates that only purchases (a quarter of the events) or orders count in. */
+const WHERE_AGGS: WindowAggregateOptions['aggregates'] = {
+  orders: { count: {}, where: { event: 'purchase' } },
+  revenue: { sum: 'properties.price', where: { event: 'purchase' } },
+  avgp: { avg: 'properties.price', where: { event: 'purchase' } },
+  hi: { max: 'properties.price', where: { event: 'purchase' } },
+  f: { first: 'properties.page', where: { event: 'purchase' } },
+  lastOrderAt: { last: 'timestamp', where: { event: 'purchase' } },
+  d: { countDistinct: 'properties.productId', where: { event: 'purchase' } },
+  rfm: { rfm: { monetary: 'properties.price', order: 'properties.orderId' }, where: { event: 'purchase', 'properties.orderId': { $not: { $regex: '^C' } } } },
 };
 
 /** A seeded stream: several keys, out-of-order times (never late for `lateness`), float prices. */
@@ -143,6 +155,9 @@ const cases: Case[] = [
   { name: 'sliding 2h with grace, update every 10m', options: { window: { sliding: '2h' }, grace: '7m', emit: 'update', updateInterval: '10m' }, seed: 3, count: 1500, keys: 2, step: 2 * MIN },
   { name: 'sliding 5m (windows mostly replaced), annotate', options: { window: { sliding: '5m' }, annotate: 'features' }, seed: 4, count: 1200, keys: 4, step: 4 * MIN },
   { name: 'sliding 1d, one key, many entries per window', options: { window: { sliding: '1d' }, emit: 'update', annotate: 'features' }, seed: 5, count: 1200, keys: 1, step: 2 * MIN },
+  // Every aggregate with a `where`: most entries count nowhere and keep only their time.
+  { name: 'sliding 2h, most entries count in no aggregate, update and annotate', options: { window: { sliding: '2h' }, emit: 'update', annotate: 'features', aggregates: WHERE_AGGS }, seed: 6, count: 1500, keys: 3, step: 2 * MIN },
+  { name: 'sliding 30m, most entries count in no aggregate, final', options: { window: { sliding: '30m' }, aggregates: WHERE_AGGS }, seed: 10, count: 1500, keys: 2, step: 3 * MIN },
 ];
 
 function run(config: WindowAggregateConfig, events: TributaryEvent[], lateness: number, logic: { process(e: TributaryEvent, k: string): TributaryEvent | null; advance(w: number): void }, from = 0, to = events.length, max = -Infinity) {
@@ -228,6 +243,53 @@ test('windowAggregate: every window kind, stopped after a flush, reopened from L
         let stores = new LmdbStoreFactory({ path: dir });
         const first = recordingContext(STEP, stores);
         const a = run(config, events, lateness, new WindowAggregateLogic(config, first), 0, cut);
+        await stores.flush();
+        await stores.close();
+        stores = new LmdbStoreFactory({ path: dir });
+        const second = recordingContext(STEP, stores);
+        const logic = new WindowAggregateLogic(config, second);
+        const b = run(config, events, lateness, logic, cut, events.length, a.max);
+        logic.advance(Infinity);
+        await stores.close();
+        assert.deepEqual([...a.passed, ...b.passed], want, `${JSON.stringify(options)}: passing events, cut ${cut}`);
+        assert.deepEqual([...first.emitted, ...second.emitted], whole.emitted, `${JSON.stringify(options)}: records, cut ${cut}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+});
+
+test('windowAggregate sliding: state written by the earlier layout (a contribution list per entry, `cs`), reopened from LMDB, resumes with the records of an uninterrupted run', async () => {
+  const lateness = 20 * MIN;
+  const events = stream(8, 900, 3, lateness, 3 * MIN);
+  const aggregates = Object.fromEntries(Object.entries(AGGS).filter(([name]) => name !== 'zlo' && name !== 'zhi'));
+  for (const options of [{ window: { sliding: '45m' }, emit: 'update', annotate: 'features' }, { window: { sliding: '45m' }, grace: '5m', aggregates: WHERE_AGGS }] as Array<Partial<WindowAggregateOptions>>) {
+    const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { sliding: '1h' }, aggregates, output: 'aggregates', ...options });
+    const whole = recordingContext(STEP);
+    const wholeLogic = new WindowAggregateLogic(config, whole);
+    const want = run(config, events, lateness, wholeLogic).passed;
+    wholeLogic.advance(Infinity);
+    for (const cut of [333, 700]) {
+      const dir = mkdtempSync(join(tmpdir(), 'wa-layout-'));
+      try {
+        let stores = new LmdbStoreFactory({ path: dir });
+        const first = recordingContext(STEP, stores);
+        const a = run(config, events, lateness, new WindowAggregateLogic(config, first), 0, cut);
+        // Rewrite every value as the earlier layout stored it: `cs` parallel to `ts`, [] for an entry that counts nowhere.
+        const entries = stores.open<string, SlidingState & { c?: { ts: number[]; cs: unknown[] }; cs?: unknown[] }>(`${STEP}.entries`);
+        let rewritten = 0;
+        for (const { key, value } of [...entries.range()]) {
+          const c = value.c as { ts: number[]; cs: unknown[] };
+          let k = 0;
+          const cs = value.ts.map((t) => (k < c.ts.length && c.ts[k] === t ? c.cs[k++] : []));
+          assert.equal(k, c.ts.length, 'every contribution has its entry');
+          const old: Record<string, unknown> = { ...value, cs };
+          delete old.c;
+          entries.put(key, old as never, { expiresAt: value.until });
+          rewritten++;
+        }
+        assert.ok(rewritten > 0, 'some state to rewrite');
         await stores.flush();
         await stores.close();
         stores = new LmdbStoreFactory({ path: dir });
