@@ -47,6 +47,11 @@ export type OutputFn = (stream: string, record: DerivedRecord) => void;
 
 export interface TaskOptions {
   topology: Topology;
+  /**
+   * The task's stores. A factory without the caching layer (an `LmdbStoreFactory`, a
+   * `MemoryStoreFactory`) gets one with the default budget; read state through
+   * {@link Task.stores} then, and make it durable with {@link Task.checkpoint}.
+   */
   stores: StoreFactory;
   clock: Clock;
   metrics: PipelineMetrics;
@@ -76,6 +81,8 @@ interface StepInstance {
  */
 export class Task {
   readonly watermarks: WatermarkTracker;
+  /** The task's stores, always with the caching layer in front. */
+  readonly stores: CachingStoreFactory;
   private readonly steps: StepInstance[];
   private lastAdvanced = -Infinity;
   /** The event the steps are processing, when the task owns it (see {@link OperatorContext.annotate}). */
@@ -96,6 +103,7 @@ export class Task {
 
   constructor(private readonly options: TaskOptions) {
     const { topology, metrics, clock } = options;
+    this.stores = options.stores instanceof CachingStoreFactory ? options.stores : new CachingStoreFactory(options.stores);
     this.pipeline = topology.name;
     this.normalize = createNormalizer(topology.source.mapping);
     this.watermarks = new WatermarkTracker({
@@ -129,7 +137,8 @@ export class Task {
   }
 
   private contextFor(instance: StepInstance): OperatorContext {
-    const { stores, clock, metrics } = this.options;
+    const { clock, metrics } = this.options;
+    const stores = this.stores;
     const step = instance.step.name;
     const pipeline = this.pipeline;
     const out = new Map<string, { inc(): void }>();
@@ -137,10 +146,7 @@ export class Task {
       pipeline,
       step,
       clock,
-      store: <K extends StoreKey, V>(name: string) =>
-        stores instanceof CachingStoreFactory
-          ? stores.open<K, V>(`${step}.${name}`, { clone: instance.step.definition.immutableState !== true })
-          : stores.open<K, V>(`${step}.${name}`),
+      store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`, { clone: instance.step.definition.immutableState !== true }),
       emit: (stream, record) => {
         let c = out.get(stream);
         if (!c) out.set(stream, (c = tally(metrics.recordsOut, { pipeline, step, stream })));
@@ -330,22 +336,21 @@ export class Task {
     const s = this.steps.find((x) => x.step.name === step);
     const query = s?.step.definition.query;
     if (!s || !query) return undefined;
-    const { stores } = this.options;
-    return query(s.step.config as never, (name) => stores.open(`${step}.${name}`), key);
+    return query(s.step.config as never, (name) => this.stores.open(`${step}.${name}`), key);
   }
 
   /**
    * Hands the state changed since the last call to the stores below the caching layer without
-   * committing it (Kafka: right before the changelog batch is drained). A no-op without one.
+   * committing it (Kafka: right before the changelog batch is drained).
    */
   prepareCommit(): void {
-    const { stores } = this.options;
-    if (stores instanceof CachingStoreFactory) stores.writeDown();
+    this.stores.writeDown();
   }
 
   /** Flushes every store (a checkpoint) and updates the watermark and store gauges. */
   async checkpoint(): Promise<void> {
-    const { metrics, topology, stores, clock } = this.options;
+    const { metrics, topology, clock } = this.options;
+    const stores = this.stores;
     const pipeline = this.pipeline;
     const wm = this.watermarks.current();
     if (Number.isFinite(wm)) {
