@@ -219,6 +219,44 @@ test('windowAggregate incremental sliding: countDistinct past 1000 values (Hyper
   assert.ok(Math.max(...counts) > 1000 && counts[counts.length - 1] === 300, 'crosses the exact limit both ways');
 });
 
+/**
+ * Runs `events` up to `cut` on LMDB state, flushes and closes it, optionally rewrites the stored
+ * state (`rewrite`), reopens it with a new logic and runs the rest to +∞; asserts that the passing
+ * events and the records equal one uninterrupted run's.
+ */
+async function assertResumes(
+  config: WindowAggregateConfig,
+  events: TributaryEvent[],
+  lateness: number,
+  cut: number,
+  label: string,
+  rewrite?: (stores: LmdbStoreFactory) => void,
+): Promise<void> {
+  const whole = recordingContext(STEP);
+  const wholeLogic = new WindowAggregateLogic(config, whole);
+  const want = run(config, events, lateness, wholeLogic).passed;
+  wholeLogic.advance(Infinity);
+  const dir = mkdtempSync(join(tmpdir(), 'wa-restart-'));
+  try {
+    let stores = new LmdbStoreFactory({ path: dir });
+    const first = recordingContext(STEP, stores);
+    const a = run(config, events, lateness, new WindowAggregateLogic(config, first), 0, cut);
+    rewrite?.(stores);
+    await stores.flush();
+    await stores.close();
+    stores = new LmdbStoreFactory({ path: dir });
+    const second = recordingContext(STEP, stores);
+    const logic = new WindowAggregateLogic(config, second);
+    const b = run(config, events, lateness, logic, cut, events.length, a.max);
+    logic.advance(Infinity);
+    await stores.close();
+    assert.deepEqual([...a.passed, ...b.passed], want, `${label}: passing events, cut ${cut}`);
+    assert.deepEqual([...first.emitted, ...second.emitted], whole.emitted, `${label}: records, cut ${cut}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('windowAggregate: every window kind, stopped after a flush, reopened from LMDB and resumed by a new logic, writes the records of an uninterrupted run', async () => {
   const lateness = 20 * MIN;
   const events = stream(7, 900, 3, lateness, 3 * MIN);
@@ -233,30 +271,7 @@ test('windowAggregate: every window kind, stopped after a flush, reopened from L
   const aggregates = Object.fromEntries(Object.entries(AGGS).filter(([name]) => name !== 'zlo' && name !== 'zhi'));
   for (const options of windows) {
     const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { sliding: '1h' }, aggregates, output: 'aggregates', ...options });
-    const whole = recordingContext(STEP);
-    const wholeLogic = new WindowAggregateLogic(config, whole);
-    const want = run(config, events, lateness, wholeLogic).passed;
-    wholeLogic.advance(Infinity);
-    for (const cut of [1, 333, 700]) {
-      const dir = mkdtempSync(join(tmpdir(), 'wa-restart-'));
-      try {
-        let stores = new LmdbStoreFactory({ path: dir });
-        const first = recordingContext(STEP, stores);
-        const a = run(config, events, lateness, new WindowAggregateLogic(config, first), 0, cut);
-        await stores.flush();
-        await stores.close();
-        stores = new LmdbStoreFactory({ path: dir });
-        const second = recordingContext(STEP, stores);
-        const logic = new WindowAggregateLogic(config, second);
-        const b = run(config, events, lateness, logic, cut, events.length, a.max);
-        logic.advance(Infinity);
-        await stores.close();
-        assert.deepEqual([...a.passed, ...b.passed], want, `${JSON.stringify(options)}: passing events, cut ${cut}`);
-        assert.deepEqual([...first.emitted, ...second.emitted], whole.emitted, `${JSON.stringify(options)}: records, cut ${cut}`);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }
+    for (const cut of [1, 333, 700]) await assertResumes(config, events, lateness, cut, JSON.stringify(options));
   }
 });
 
@@ -266,16 +281,8 @@ test('windowAggregate sliding: state written by the earlier layout (a contributi
   const aggregates = Object.fromEntries(Object.entries(AGGS).filter(([name]) => name !== 'zlo' && name !== 'zhi'));
   for (const options of [{ window: { sliding: '45m' }, emit: 'update', annotate: 'features' }, { window: { sliding: '45m' }, grace: '5m', aggregates: WHERE_AGGS }] as Array<Partial<WindowAggregateOptions>>) {
     const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { sliding: '1h' }, aggregates, output: 'aggregates', ...options });
-    const whole = recordingContext(STEP);
-    const wholeLogic = new WindowAggregateLogic(config, whole);
-    const want = run(config, events, lateness, wholeLogic).passed;
-    wholeLogic.advance(Infinity);
     for (const cut of [333, 700]) {
-      const dir = mkdtempSync(join(tmpdir(), 'wa-layout-'));
-      try {
-        let stores = new LmdbStoreFactory({ path: dir });
-        const first = recordingContext(STEP, stores);
-        const a = run(config, events, lateness, new WindowAggregateLogic(config, first), 0, cut);
+      await assertResumes(config, events, lateness, cut, JSON.stringify(options), (stores) => {
         // Rewrite every value as the earlier layout stored it: `cs` parallel to `ts`, [] for an entry that counts nowhere.
         const entries = stores.open<string, SlidingState & { c?: { ts: number[]; cs: unknown[] }; cs?: unknown[] }>(`${STEP}.entries`);
         let rewritten = 0;
@@ -290,19 +297,7 @@ test('windowAggregate sliding: state written by the earlier layout (a contributi
           rewritten++;
         }
         assert.ok(rewritten > 0, 'some state to rewrite');
-        await stores.flush();
-        await stores.close();
-        stores = new LmdbStoreFactory({ path: dir });
-        const second = recordingContext(STEP, stores);
-        const logic = new WindowAggregateLogic(config, second);
-        const b = run(config, events, lateness, logic, cut, events.length, a.max);
-        logic.advance(Infinity);
-        await stores.close();
-        assert.deepEqual([...a.passed, ...b.passed], want, `${JSON.stringify(options)}: passing events, cut ${cut}`);
-        assert.deepEqual([...first.emitted, ...second.emitted], whole.emitted, `${JSON.stringify(options)}: records, cut ${cut}`);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     }
   }
 });
