@@ -1,6 +1,9 @@
 /**
- * Operator state: the {@link KeyValueStore} interface, its memory and LMDB implementations, and
- * the key order they share.
+ * Operator state: the {@link KeyValueStore} interface (`store.ts`), the engines that implement it
+ * (`engines/memory.ts`, `engines/lmdb/`), the layers in front of an engine (change logging for
+ * Kafka, `changelog.ts`; the caching layer every task uses, `caching.ts`), restore from a
+ * changelog, and the key order they all share. A task's stores are assembled as
+ * caching(change logging(LMDB)) in Kafka mode and caching(LMDB) embedded.
  *
  * @module
  */
