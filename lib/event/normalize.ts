@@ -340,6 +340,8 @@ interface Compiled {
   require: boolean;
   format: NonNullable<SourceMapping['timestampFormat']>;
   key: readonly string[] | undefined;
+  /** No fields, values, defaults or types: the record is read as it is, without a working copy. */
+  plain: boolean;
 }
 
 function compile(mapping: SourceMapping | undefined, options: NormalizeOptions | undefined): Compiled {
@@ -352,26 +354,30 @@ function compile(mapping: SourceMapping | undefined, options: NormalizeOptions |
     const problem = pathProblem(p);
     if (problem !== undefined) throw new TypeError(`invalid key path ${JSON.stringify(p)}: ${problem}`);
   }
+  const fields = Object.entries(m.fields ?? {}).map(([canon, raw]) => ({ canon: parsePath(canon), raw: parsePath(raw) }));
+  const values = Object.entries(m.values ?? {}).map(([canon, table]) => ({ canon: parsePath(canon), table: table as Record<string, unknown> }));
+  const defaults = Object.entries(m.defaults ?? {}).map(([canon, value]) => ({ canon: parsePath(canon), value }));
   return {
-    fields: Object.entries(m.fields ?? {}).map(([canon, raw]) => ({ canon: parsePath(canon), raw: parsePath(raw) })),
-    values: Object.entries(m.values ?? {}).map(([canon, table]) => ({ canon: parsePath(canon), table: table as Record<string, unknown> })),
-    defaults: Object.entries(m.defaults ?? {}).map(([canon, value]) => ({ canon: parsePath(canon), value })),
+    fields,
+    values,
+    defaults,
     types,
     verbatim: new Set(types.filter((t) => t.type === 'string').map((t) => t.path)),
     require: m.messageId === 'require',
     format: m.timestampFormat ?? 'auto',
     key,
+    plain: fields.length === 0 && values.length === 0 && defaults.length === 0 && types.length === 0,
   };
 }
 
-function reject(reason: RejectReason, detail: string): NormalizeResult {
+type Rejected = Extract<NormalizeResult, { ok: false }>;
+
+function reject(reason: RejectReason, detail: string): Rejected {
   return { ok: false, reason, detail };
 }
 
-function run(c: Compiled, raw: unknown): NormalizeResult {
-  if (!isObject(raw)) {
-    return reject('not-an-object', `expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
-  }
+/** Steps 2–5 (fields, values, defaults, types) on a working copy of the record, or the rejection. */
+function mapped(c: Compiled, raw: Obj): { ok: true; work: Obj } | Rejected {
   const work: Obj = { ...raw };
   const owned = new Set<object>([work]);
 
@@ -409,6 +415,20 @@ function run(c: Compiled, raw: unknown): NormalizeResult {
     const r = coerce(v, type);
     if (!r.ok) return reject('invalid-field', `${path}: ${show(v)} ${r.why}`);
     if (r.value !== v) write(work, canon, r.value, owned);
+  }
+  return { ok: true, work };
+}
+
+function run(c: Compiled, raw: unknown): NormalizeResult {
+  if (!isObject(raw)) {
+    return reject('not-an-object', `expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
+  }
+  // Without a mapping nothing is written before the event is built: read the record itself.
+  let work: Obj = raw;
+  if (!c.plain) {
+    const m = mapped(c, raw);
+    if (!m.ok) return m;
+    work = m.work;
   }
 
   // 6. canonical checks
