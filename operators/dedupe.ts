@@ -7,7 +7,7 @@ import type { OperatorFunction } from 'rxjs';
 import { defineOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import type { KeyValueStore } from '../lib/state/store.js';
+import type { KeyValueStore, StoreKey } from '../lib/state/store.js';
 import { MemoryTimers } from '../lib/time/timers.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
 
@@ -104,12 +104,31 @@ export class DedupeLogic implements OperatorLogic {
     this.seen = ctx.store<number, SeenSegment>('seen');
     this.maxSpan = config.ttlMs / SEGMENT_SPAN_DIVISOR;
     let last = -1;
-    for (const { key: n, value } of this.seen.range()) {
-      for (let i = 0; i < value.keys.length; i++) this.index.set(value.keys[i]!, { at: value.at[i]!, segment: n });
-      this.expiries.register({ id: String(n), time: value.expiresAt, data: n });
-      last = n;
+    // An earlier layout kept one entry per key (key → first-seen time): filed again below.
+    const earlier: Array<[string, number]> = [];
+    for (const { key: n, value } of (this.seen as KeyValueStore<StoreKey, unknown>).range()) {
+      if (typeof n === 'string' && typeof value === 'number') {
+        earlier.push([n, value]);
+        continue;
+      }
+      const seg = value as SeenSegment;
+      const at = n as number;
+      for (let i = 0; i < seg.keys.length; i++) this.index.set(seg.keys[i]!, { at: seg.at[i]!, segment: at });
+      this.expiries.register({ id: String(at), time: seg.expiresAt, data: at });
+      last = at;
     }
     this.openNumber = last + 1;
+    if (earlier.length > 0) this.fileEarlier(earlier);
+  }
+
+  /** Moves per-key entries of the earlier layout into segments (in first-seen order) and deletes them. */
+  private fileEarlier(entries: Array<[string, number]>): void {
+    entries.sort((a, b) => a[1] - b[1]);
+    for (const [key, at] of entries) {
+      (this.seen as KeyValueStore<StoreKey, unknown>).delete(key);
+      if (this.index.has(key)) continue;
+      this.remember(key, at);
+    }
   }
 
   process(event: TributaryEvent, key: string): TributaryEvent | null {

@@ -77,3 +77,16 @@ test('dedupe options resolve with defaults and reject bad durations', () => {
   assert.deepEqual(dedupeOperator.resolve({ key: 'properties.orderId', ttl: '7d' }), { key: ['properties.orderId'], ttlMs: 604_800_000, output: undefined });
   assert.throws(() => dedupeOperator.resolve({ ttl: '1 day' }), /use 1d/);
 });
+
+test('dedupe logic: state of the earlier per-key layout (key → first-seen time) is filed into segments when the logic opens', () => {
+  const ctx = recordingContext('dedupe');
+  const seen = ctx.stores.open<string, number>('dedupe.seen');
+  seen.put('m2', 2 * MIN, { expiresAt: 2 * MIN + TTL + 1 });
+  seen.put('m1', 1 * MIN, { expiresAt: 1 * MIN + TTL + 1 });
+  const logic = new DedupeLogic(dedupeOperator.resolve({ ttl: '10m', output: 'duplicates' }), ctx);
+  assert.deepEqual([logic.firstSeen('m1'), logic.firstSeen('m2'), logic.size()], [1 * MIN, 2 * MIN, 2]);
+  assert.deepEqual([...ctx.stores.open('dedupe.seen').range()], [{ key: 0, value: { keys: ['m1', 'm2'], at: [1 * MIN, 2 * MIN], expiresAt: 2 * MIN + TTL + 1 } }]);
+  assert.deepEqual(run(logic, [ev('m1', 3 * MIN), ev('m3', 3 * MIN)]), ['drop', 'pass']);
+  logic.advance(2 * MIN + TTL + 1);
+  assert.deepEqual([logic.firstSeen('m1'), logic.firstSeen('m3')], [undefined, 3 * MIN], 'the filed segment expires like any other');
+});
