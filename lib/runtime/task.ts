@@ -90,6 +90,7 @@ export class Task {
   private readonly normalize: Normalizer;
   private readonly pipeline: string;
   private sampled = 0;
+  private emittedEvents = 0;
   private readonly timing: {
     processing: { observe(v: number): void };
     endToEnd: { observe(v: number): void };
@@ -287,7 +288,8 @@ export class Task {
       current = s.logic.process(current, key);
     }
     if (current) {
-      if ((this.sampled & 63) === 0) this.timing.endToEnd.observe((this.options.clock.now() - current.timestamp) / 1000);
+      // Every 64th event that reaches the end (its own count: pipe() and pipeForwarded() do not pass ingest()).
+      if ((++this.emittedEvents & 63) === 0) this.timing.endToEnd.observe((this.options.clock.now() - current.timestamp) / 1000);
       this.write('events', current);
     }
   }

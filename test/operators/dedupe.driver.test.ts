@@ -103,3 +103,12 @@ test('driver: a reopened driver continues with the persisted watermark, so laten
   assert.deepEqual(ids(second.read('late')), ['m2']);
   await second.close();
 });
+
+test('driver: end-to-end latency is sampled every 64th event that reaches the end, on the pipe() path too', async () => {
+  const d = driver();
+  d.pipe(Array.from({ length: 130 }, (_, i) => ev(`u${i}`, i)));
+  d.pipe(ev('u0', 200)); // a duplicate: it does not reach the end
+  const text = await d.metrics.registry.metrics();
+  assert.match(text, /tributary_end_to_end_latency_seconds_count\{pipeline="dedupe-test"\} 2\n/);
+  await d.close();
+});
