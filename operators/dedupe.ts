@@ -81,7 +81,7 @@ const SEGMENT_SPAN_DIVISOR = 8;
  *   rebuild the in-memory index and the segment expiry timers.
  *
  * The price: the keys of the ttl (plus at most one segment's span) are resident in memory,
- * about 200 bytes per key in the JS heap (benchmarks/RESULTS.md).
+ * about 70 bytes per key in the JS heap for short keys (benchmarks/RESULTS.md).
  *
  * @example
  * ```ts
