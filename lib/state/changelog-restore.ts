@@ -19,8 +19,9 @@
  *
  * @module
  */
-import type { ChangeloggingStoreFactory, Offset } from './changelog.js';
-import { decodeChangelogKey, decodeChangelogValue, isOffset, offsetString } from './changelog.js';
+import type { ChangeloggingStoreFactory } from './changelog.js';
+import type { Offset } from './changelog-codec.js';
+import { decodeChangelogKey, decodeChangelogValue, isOffset, offsetString } from './changelog-codec.js';
 
 /** A changelog record as consumed (kafkajs: `message.key`, `message.value`, `message.offset`). */
 export interface ConsumedChangelogRecord {

@@ -14,5 +14,6 @@ export { LmdbStoreFactory, type LmdbStoreFactoryOptions } from './engines/lmdb/e
 export { LmdbStore } from './engines/lmdb/store.js';
 export { CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './caching.js';
 export { CachingStore } from './caching-store.js';
-export { ChangeloggingStoreFactory, changelogTopic, CHANGELOG_TOPIC_CONFIGS } from './changelog.js';
+export { ChangeloggingStoreFactory } from './changelog.js';
+export { changelogTopic, CHANGELOG_TOPIC_CONFIGS } from './changelog-codec.js';
 export { needsRestore, restoreFromChangelog } from './changelog-restore.js';

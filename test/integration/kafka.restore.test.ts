@@ -19,7 +19,7 @@ import { runEmbedded } from '../../lib/runtime/embedded.js';
 import type { KafkaAdapter } from '../../lib/runtime/kafka/client.js';
 import { runKafka, type KafkaRunSummary } from '../../lib/runtime/kafka/runner.js';
 import { taskStoreName } from '../../lib/runtime/kafka/topics.js';
-import { changelogTopic } from '../../lib/state/changelog.js';
+import { changelogTopic } from '../../lib/state/changelog-codec.js';
 import { jsonMultiset, ndjsonMultiset, personPartitioner, produceEvents, readTopic, testAdapter, uniquePipeline, waitForCommitted, type TestPipeline } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';

@@ -3,16 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { generateEvents } from '../../lib/generate/index.js';
-import {
-  CHANGELOG_VALUE_VERSION,
-  ChangeloggingStoreFactory,
-  changelogTopic,
-  decodeChangelogKey,
-  decodeChangelogValue,
-  encodeChangelogKey,
-  encodeChangelogValue,
-  type StoreChanges,
-} from '../../lib/state/changelog.js';
+import { ChangeloggingStoreFactory } from '../../lib/state/changelog.js';
+import { CHANGELOG_VALUE_VERSION, changelogTopic, decodeChangelogKey, decodeChangelogValue, encodeChangelogKey, encodeChangelogValue, type StoreChanges } from '../../lib/state/changelog-codec.js';
 import { needsRestore, restoreFromChangelog, type ConsumedChangelogRecord, type RestoreProgress } from '../../lib/state/changelog-restore.js';
 import { compareKeys, LmdbStoreFactory, MemoryStoreFactory, type KeyValueStore, type StoreKey } from '../../lib/state/index.js';
 import { rng } from '../support/random.js';

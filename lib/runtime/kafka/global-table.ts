@@ -13,7 +13,8 @@
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ChangeloggingStoreFactory, changelogTopic, decodeChangelogKey, decodeChangelogValue } from '../../state/changelog.js';
+import { ChangeloggingStoreFactory } from '../../state/changelog.js';
+import { changelogTopic, decodeChangelogKey, decodeChangelogValue } from '../../state/changelog-codec.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
 import { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
 import { lmdbFileProblem } from '../../state/engines/lmdb/probe.js';

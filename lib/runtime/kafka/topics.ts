@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SubTopology, Topology } from '../../pipeline/compile.js';
-import { changelogTopic, CHANGELOG_TOPIC_CONFIGS } from '../../state/changelog.js';
+import { changelogTopic, CHANGELOG_TOPIC_CONFIGS } from '../../state/changelog-codec.js';
 import type { KafkaAdapter, TopicDescription, TopicSpec } from './client.js';
 
 /** What a topic is for. */
