@@ -14,4 +14,6 @@ export * from './mapping.js';
 export * from './paths.js';
 export * from './timestamp.js';
 export * from './normalize.js';
+export { validateMapping } from './apply-mapping.js';
+export { canonicalJson, contentMessageId } from './content-id.js';
 export * from './key.js';

@@ -41,14 +41,17 @@
  *    {@link resolveKey}) → `missing-key`.
  *
  * Every other field passes through unchanged, after the canonical ones in the output's key order.
+ *
+ * Steps 2–5 live in `apply-mapping.ts` (skipped for a source without a mapping: the record is
+ * read as it is), the content id in `content-id.ts`; this file holds the canonical checks.
  */
-import { createHash } from 'node:crypto';
+import { applyMapping, compileMappingSteps, isObject, show, validateMapping, type MappingSteps, type Obj } from './apply-mapping.js';
+import { contentMessageId } from './content-id.js';
 import { EVENT_TYPES } from './event.js';
 import type { EventType, TributaryEvent } from './event.js';
 import { resolveKey } from './key.js';
-import { FIELD_TYPES } from './mapping.js';
-import type { FieldType, RejectReason, SourceMapping } from './mapping.js';
-import { parsePath, pathProblem } from './paths.js';
+import type { RejectReason, SourceMapping } from './mapping.js';
+import { pathProblem } from './paths.js';
 import { parseTimestamp } from './timestamp.js';
 
 /**
@@ -106,183 +109,7 @@ const CANONICAL_ORDER = [
 const CANONICAL = new Set<string>(CANONICAL_ORDER);
 const ID_FIELDS = ['userId', 'anonymousId', 'previousId'] as const;
 const OBJECT_FIELDS = ['properties', 'traits', 'context'] as const;
-const TIMESTAMP_FORMATS = new Set(['auto', 'iso', 'epoch-ms', 'epoch-s']);
 const INTEGRAL_DECIMAL = /^([+-]?\d+)\.0+$/;
-const NUMBER_TEXT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const TRUE_TEXT = new Set(['true', '1', 'yes']);
-const FALSE_TEXT = new Set(['false', '0', 'no']);
-
-type Obj = Record<string, unknown>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Own-property read along pre-split segments. */
-function read(obj: unknown, segs: readonly string[]): unknown {
-  let cur: unknown = obj;
-  for (const seg of segs) {
-    if (!isObject(cur) || !Object.hasOwn(cur, seg)) return undefined;
-    cur = cur[seg];
-  }
-  return cur;
-}
-
-/**
- * Copy-on-write edits: the working root and every container created or copied during this
- * normalisation are in `owned`; any other container met on a path is shallow-copied first, so
- * the caller's record is never mutated.
- */
-function ownedChild(parent: Obj, seg: string, owned: Set<object>, create: boolean): Obj | undefined {
-  const next = Object.hasOwn(parent, seg) ? parent[seg] : undefined;
-  if (isObject(next)) {
-    if (owned.has(next)) return next;
-    const copy = { ...next };
-    owned.add(copy);
-    parent[seg] = copy;
-    return copy;
-  }
-  if (!create) return undefined;
-  const created: Obj = {};
-  owned.add(created);
-  parent[seg] = created;
-  return created;
-}
-
-function write(root: Obj, segs: readonly string[], value: unknown, owned: Set<object>): void {
-  let cur = root;
-  for (let i = 0; i < segs.length - 1; i++) cur = ownedChild(cur, segs[i] as string, owned, true) as Obj;
-  cur[segs[segs.length - 1] as string] = value;
-}
-
-function remove(root: Obj, segs: readonly string[], owned: Set<object>): void {
-  if (!hasOwnAt(root, segs)) return;
-  let cur = root;
-  for (let i = 0; i < segs.length - 1; i++) {
-    const next = ownedChild(cur, segs[i] as string, owned, false);
-    if (next === undefined) return;
-    cur = next;
-  }
-  delete cur[segs[segs.length - 1] as string];
-}
-
-function hasOwnAt(root: Obj, segs: readonly string[]): boolean {
-  let cur: unknown = root;
-  for (const seg of segs) {
-    if (!isObject(cur) || !Object.hasOwn(cur, seg)) return false;
-    cur = cur[seg];
-  }
-  return true;
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return 'absent';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  if (Array.isArray(v)) return 'an array';
-  if (v === null) return 'null';
-  if (typeof v === 'object') return 'an object';
-  return String(v);
-}
-
-/**
- * The canonical JSON text of a value: object keys sorted (by UTF-16 code units) at every
- * level, no whitespace, `undefined`/function members dropped as `JSON.stringify` does,
- * `toJSON` honoured (dates), bigints as their digits. Equal data gives equal text whatever
- * the key order it was built in.
- *
- * @example
- * ```ts
- * canonicalJson({ b: 1, a: { d: [1, 'x'], c: null } }); // '{"a":{"c":null,"d":[1,"x"]},"b":1}'
- * ```
- */
-export function canonicalJson(value: unknown): string {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return JSON.stringify(value);
-    case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
-    case 'bigint':
-      return value.toString();
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      return 'null';
-    default:
-      break;
-  }
-  if (value === null) return 'null';
-  const withJson = value as { toJSON?: () => unknown };
-  if (typeof withJson.toJSON === 'function') return canonicalJson(withJson.toJSON());
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
-    return `${out}]`;
-  }
-  const obj = value as Obj;
-  let out = '{';
-  let first = true;
-  for (const k of Object.keys(obj).sort()) {
-    const v = obj[k];
-    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
-    first = false;
-  }
-  return `${out}}`;
-}
-
-/**
- * The content-derived message id used by `messageId: 'hash'`: `h-` followed by the first 32
- * hex digits (128 bits) of SHA-256 over {@link canonicalJson} of the raw record.
- *
- * @example
- * ```ts
- * contentMessageId({ event_type: 'view', product_id: '44600062' }); // 'h-…' (34 chars, stable)
- * ```
- */
-export function contentMessageId(raw: unknown): string {
-  return `h-${createHash('sha256').update(canonicalJson(raw)).digest('hex').slice(0, 32)}`;
-}
-
-/**
- * Problems with a mapping (unsafe or empty paths, unknown types or formats), as messages;
- * empty when it is usable. {@link createNormalizer} throws on the first one.
- *
- * @example
- * ```ts
- * validateMapping({ fields: { 'a.__proto__': 'x' } });
- * // ['fields: invalid field path "a.__proto__": segment "__proto__" is not allowed']
- * ```
- */
-export function validateMapping(mapping: SourceMapping | undefined): string[] {
-  const problems: string[] = [];
-  if (mapping === undefined) return problems;
-  const checkPath = (where: string, path: string): void => {
-    const p = pathProblem(path);
-    if (p !== undefined) problems.push(`${where}: invalid field path ${JSON.stringify(path)}: ${p}`);
-  };
-  for (const [canon, rawPath] of Object.entries(mapping.fields ?? {})) {
-    checkPath('fields', canon);
-    if (typeof rawPath !== 'string') problems.push(`fields.${canon}: the raw path must be a string`);
-    else checkPath('fields', rawPath);
-  }
-  for (const [canon, table] of Object.entries(mapping.values ?? {})) {
-    checkPath('values', canon);
-    if (!isObject(table)) problems.push(`values.${canon}: must be an object of raw value → canonical value`);
-  }
-  for (const canon of Object.keys(mapping.defaults ?? {})) checkPath('defaults', canon);
-  for (const [canon, t] of Object.entries(mapping.types ?? {})) {
-    checkPath('types', canon);
-    if (!FIELD_TYPES.includes(t)) problems.push(`types.${canon}: unknown type ${JSON.stringify(t)} (expected ${FIELD_TYPES.join(', ')})`);
-  }
-  if (mapping.messageId !== undefined && mapping.messageId !== 'hash' && mapping.messageId !== 'require') {
-    problems.push(`messageId: expected 'hash' or 'require', got ${JSON.stringify(mapping.messageId)}`);
-  }
-  if (mapping.timestampFormat !== undefined && !TIMESTAMP_FORMATS.has(mapping.timestampFormat)) {
-    problems.push(`timestampFormat: unknown format ${JSON.stringify(mapping.timestampFormat)}`);
-  }
-  return problems;
-}
 
 /** An id value as a string: see the module documentation. `undefined` = absent, `false` = wrong type. */
 function idString(v: unknown, verbatim: boolean): string | null | undefined | false {
@@ -299,43 +126,8 @@ function idString(v: unknown, verbatim: boolean): string | null | undefined | fa
   return false;
 }
 
-type Coerced = { ok: true; value: unknown } | { ok: false; why: string };
-
-function coerce(v: unknown, t: FieldType): Coerced {
-  switch (t) {
-    case 'string':
-      if (typeof v === 'string') return { ok: true, value: v };
-      if (typeof v === 'number' || typeof v === 'boolean') return { ok: true, value: String(v) };
-      return { ok: false, why: 'is not a string' };
-    case 'number':
-    case 'integer': {
-      let n: number;
-      if (typeof v === 'number') n = v;
-      else if (typeof v === 'string' && NUMBER_TEXT.test(v.trim())) n = Number(v.trim());
-      else return { ok: false, why: `is not ${t === 'integer' ? 'an integer' : 'a number'}` };
-      if (!Number.isFinite(n)) return { ok: false, why: 'is not a finite number' };
-      if (t === 'integer' && !Number.isInteger(n)) return { ok: false, why: 'is not an integer' };
-      return { ok: true, value: n };
-    }
-    case 'boolean': {
-      if (typeof v === 'boolean') return { ok: true, value: v };
-      if (typeof v === 'string') {
-        const s = v.trim().toLowerCase();
-        if (TRUE_TEXT.has(s)) return { ok: true, value: true };
-        if (FALSE_TEXT.has(s)) return { ok: true, value: false };
-      }
-      return { ok: false, why: 'is not a boolean' };
-    }
-    default:
-      return { ok: false, why: `has unknown type ${JSON.stringify(t)}` };
-  }
-}
-
 interface Compiled {
-  fields: Array<{ canon: readonly string[]; raw: readonly string[] }>;
-  values: Array<{ canon: readonly string[]; table: Record<string, unknown> }>;
-  defaults: Array<{ canon: readonly string[]; value: unknown }>;
-  types: Array<{ path: string; canon: readonly string[]; type: FieldType }>;
+  steps: MappingSteps;
   verbatim: Set<string>;
   require: boolean;
   format: NonNullable<SourceMapping['timestampFormat']>;
@@ -348,25 +140,19 @@ function compile(mapping: SourceMapping | undefined, options: NormalizeOptions |
   const problems = validateMapping(mapping);
   if (problems.length > 0) throw new TypeError(`invalid source mapping: ${problems.join('; ')}`);
   const m = mapping ?? {};
-  const types = Object.entries(m.types ?? {}).map(([path, type]) => ({ path, canon: parsePath(path), type }));
   const key = options?.key === undefined ? undefined : typeof options.key === 'string' ? [options.key] : options.key;
   for (const p of key ?? []) {
     const problem = pathProblem(p);
     if (problem !== undefined) throw new TypeError(`invalid key path ${JSON.stringify(p)}: ${problem}`);
   }
-  const fields = Object.entries(m.fields ?? {}).map(([canon, raw]) => ({ canon: parsePath(canon), raw: parsePath(raw) }));
-  const values = Object.entries(m.values ?? {}).map(([canon, table]) => ({ canon: parsePath(canon), table: table as Record<string, unknown> }));
-  const defaults = Object.entries(m.defaults ?? {}).map(([canon, value]) => ({ canon: parsePath(canon), value }));
+  const steps = compileMappingSteps(m);
   return {
-    fields,
-    values,
-    defaults,
-    types,
-    verbatim: new Set(types.filter((t) => t.type === 'string').map((t) => t.path)),
+    steps,
+    verbatim: new Set(steps.types.filter((t) => t.type === 'string').map((t) => t.path)),
     require: m.messageId === 'require',
     format: m.timestampFormat ?? 'auto',
     key,
-    plain: fields.length === 0 && values.length === 0 && defaults.length === 0 && types.length === 0,
+    plain: steps.fields.length === 0 && steps.values.length === 0 && steps.defaults.length === 0 && steps.types.length === 0,
   };
 }
 
@@ -376,49 +162,6 @@ function reject(reason: RejectReason, detail: string): Rejected {
   return { ok: false, reason, detail };
 }
 
-/** Steps 2–5 (fields, values, defaults, types) on a working copy of the record, or the rejection. */
-function mapped(c: Compiled, raw: Obj): { ok: true; work: Obj } | Rejected {
-  const work: Obj = { ...raw };
-  const owned = new Set<object>([work]);
-
-  // 2. fields: read everything first, then remove the raw fields, then write the canonical ones.
-  if (c.fields.length > 0) {
-    const moved: Array<[readonly string[], unknown]> = [];
-    for (const f of c.fields) {
-      const v = read(raw, f.raw);
-      if (v !== undefined) moved.push([f.canon, v]);
-    }
-    for (const f of c.fields) remove(work, f.raw, owned);
-    for (const [canon, v] of moved) write(work, canon, v, owned);
-  }
-  // 3. values
-  for (const { canon, table } of c.values) {
-    const v = read(work, canon);
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-      const k = String(v);
-      if (Object.hasOwn(table, k)) write(work, canon, table[k], owned);
-    }
-  }
-  // 4. defaults
-  for (const { canon, value } of c.defaults) {
-    const v = read(work, canon);
-    if (v === undefined || v === null || v === '') write(work, canon, value, owned);
-  }
-  // 5. types
-  for (const { path, canon, type } of c.types) {
-    const v = read(work, canon);
-    if (v === undefined || v === null) continue;
-    if (v === '' && type !== 'string') {
-      remove(work, canon, owned);
-      continue;
-    }
-    const r = coerce(v, type);
-    if (!r.ok) return reject('invalid-field', `${path}: ${show(v)} ${r.why}`);
-    if (r.value !== v) write(work, canon, r.value, owned);
-  }
-  return { ok: true, work };
-}
-
 function run(c: Compiled, raw: unknown): NormalizeResult {
   if (!isObject(raw)) {
     return reject('not-an-object', `expected an object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
@@ -426,8 +169,8 @@ function run(c: Compiled, raw: unknown): NormalizeResult {
   // Without a mapping nothing is written before the event is built: read the record itself.
   let work: Obj = raw;
   if (!c.plain) {
-    const m = mapped(c, raw);
-    if (!m.ok) return m;
+    const m = applyMapping(c.steps, raw);
+    if (!m.ok) return reject('invalid-field', m.detail);
     work = m.work;
   }
 

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalJson, contentMessageId, createNormalizer, normalizeEvent, validateMapping } from '../../lib/event/normalize.js';
+import { validateMapping } from '../../lib/event/apply-mapping.js';
+import { canonicalJson, contentMessageId } from '../../lib/event/content-id.js';
+import { createNormalizer, normalizeEvent } from '../../lib/event/normalize.js';
 import type { NormalizeResult } from '../../lib/event/normalize.js';
 import type { SourceMapping } from '../../lib/event/mapping.js';
 import type { TributaryEvent } from '../../lib/event/event.js';
