@@ -4,21 +4,8 @@
  *
  * @module
  */
-import {
-  type BoundKey,
-  type BTree,
-  type RangePlan,
-  expiryKey,
-  firstPair,
-  keyOfExpiry,
-  newKeyTree,
-  nextPair,
-  ownKey,
-  planRange,
-  validateExpiresAt,
-  validateKey,
-  validateWatermark,
-} from '../key-order.js';
+import { type BoundKey, type BTree, expiryKey, keyOfExpiry, ownKey, validateExpiresAt, validateKey, validateWatermark } from '../key-order.js';
+import { type RangePlan, firstPair, newKeyTree, nextPair, planRange } from '../range-plan.js';
 import type { Entry, KeyPart, KeyValueStore, PutOptions, RangeOptions, StoreFactory, StoreKey } from '../store.js';
 
 export interface MemoryStoreOptions {

@@ -24,20 +24,8 @@
  */
 import * as lmdb from 'lmdb';
 import type { Database, Key } from 'lmdb';
-import {
-  type BoundKey,
-  type RangePlan,
-  beyond,
-  compareBoundKeys,
-  firstPair,
-  nextPair,
-  ownKey,
-  planRange,
-  validateExpiresAt,
-  validateKey,
-  validateWatermark,
-  keyId,
-} from '../../key-order.js';
+import { type BoundKey, compareBoundKeys, ownKey, validateExpiresAt, validateKey, validateWatermark, keyId } from '../../key-order.js';
+import { type RangePlan, beyond, firstPair, nextPair, planRange } from '../../range-plan.js';
 import type { Entry, KeyValueStore, PutOptions, RangeOptions, StoreKey } from '../../store.js';
 import { INDEX_VALUE, type ValueCodec, decodeStored, encodeValue, indexKey, lmdbBound, storedExpiresAt } from './codec.js';
 import { CommittedExpiry } from './expiry.js';

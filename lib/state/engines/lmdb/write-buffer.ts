@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { type BoundKey, type BTree, newKeyTree } from '../../key-order.js';
+import { type BoundKey, type BTree } from '../../key-order.js';
+import { newKeyTree } from '../../range-plan.js';
 import type { StoreKey } from '../../store.js';
 import { EXPIRY_HEADER, HAS_EXPIRY, NO_EXPIRY, type ValueCodec, decodeStored } from './codec.js';
 
