@@ -9,7 +9,7 @@ export { resolveKey } from './event/key.js';
 export { parseDuration, formatDuration, type Duration } from './time/duration.js';
 export { systemClock, ManualClock, type Clock } from './time/clock.js';
 export { WatermarkTracker } from './time/watermark.js';
-export { MemoryTimers, type Timer } from './time/timers.js';
+export { MemoryTimers, TimerFailures, type Timer, type TimerFailure } from './time/timers.js';
 export type { KeyValueStore, StoreFactory, StoreKey, RangeOptions, PutOptions, Entry } from './state/store.js';
 export { MemoryStore, MemoryStoreFactory } from './state/engines/memory.js';
 export { LmdbStoreFactory } from './state/engines/lmdb/env.js';
@@ -24,7 +24,7 @@ export { parsePipeline, loadPipelineFile, validatePipeline } from './pipeline/lo
 export { DefinitionError, formatIssue, type DefinitionIssue } from './pipeline/errors.js';
 export { compilePipeline, describeTopology, type Topology, type CompiledStep, type CompiledStream } from './pipeline/compile.js';
 export { buildPipelineSchema } from './pipeline/schema.js';
-export { Task, type SourceInput, type DeadLetterRecord } from './runtime/task.js';
+export { Task, ProcessingError, type SourceInput, type DeadLetterRecord } from './runtime/task.js';
 export { CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './state/caching.js';
 export { CachingStore } from './state/caching-store.js';
 export { runEmbedded, formatSummary, type EmbeddedRunOptions, type RunSummary } from './runtime/embedded.js';

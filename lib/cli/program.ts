@@ -13,6 +13,7 @@ import { formatSummary, runEmbedded } from '../runtime/embedded.js';
 import { generateEvents, writeEventsNdjson } from '../generate/index.js';
 import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
 import { formatKafkaSummary, runKafka } from '../runtime/kafka/runner.js';
+import { ProcessingError } from '../runtime/task.js';
 import { SchemaRegistryClient } from '../serde/schema-registry.js';
 
 /** Where the program writes; tests capture both. */
@@ -212,7 +213,9 @@ export async function runCli(argv: string[], registry: OperatorRegistry, io: Cli
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
       return EXIT.invalid;
     }
-    io.stderr(`error: ${(e as Error).stack ?? String(e)}\n`);
+    // A record a step threw on, with `onProcessingError: fail`: the message says where and what to do.
+    if (e instanceof ProcessingError) io.stderr(`error: ${e.message}\n`);
+    else io.stderr(`error: ${(e as Error).stack ?? String(e)}\n`);
     return EXIT.failure;
   }
 }

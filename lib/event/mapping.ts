@@ -114,4 +114,6 @@ export type RejectReason =
   | 'missing-message-id'  // no messageId and the mapping says `require`
   | 'invalid-field'       // a canonical field of the wrong JSON type (e.g. userId an object)
   | 'missing-key'         // none of the source's key fields is present
-  | 'invalid-schema';     // failed a validate step
+  | 'invalid-schema'      // failed a validate step
+  | 'invalid-key'         // a step's state store cannot hold the event's key (e.g. control characters, too long)
+  | 'processing-error';   // a step threw while processing the event (the error message is the detail)

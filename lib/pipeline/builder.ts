@@ -64,6 +64,12 @@ export class PipelineBuilder {
     return this;
   }
 
+  /** A record a step throws on: `dead-letter` (default) or `fail` (stop the run). */
+  onProcessingError(policy: 'dead-letter' | 'fail'): this {
+    this.def.onProcessingError = policy;
+    return this;
+  }
+
   /** The definition (validate it with `validatePipeline` before compiling). */
   build(): PipelineDefinition {
     return structuredClone(this.def);

@@ -87,6 +87,8 @@ export interface Topology {
   streams: CompiledStream[];
   subTopologies: SubTopology[];
   guarantee: 'at-least-once' | 'exactly-once';
+  /** A record a step throws on: dead-lettered, or the run stops. */
+  onProcessingError: 'dead-letter' | 'fail';
   definition: PipelineDefinition;
 }
 
@@ -190,7 +192,7 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
       boundary = true;
     }
   }
-  return { name: def.name, source, steps, streams, subTopologies, guarantee: def.guarantee ?? 'at-least-once', definition: def };
+  return { name: def.name, source, steps, streams, subTopologies, guarantee: def.guarantee ?? 'at-least-once', onProcessingError: def.onProcessingError ?? 'dead-letter', definition: def };
 }
 
 /**

@@ -47,6 +47,13 @@ export interface PipelineDefinition {
   outputs?: Record<string, StreamTarget>;
   /** Kafka delivery guarantee. Default `at-least-once`. */
   guarantee?: 'at-least-once' | 'exactly-once';
+  /**
+   * What a record does when a step throws while processing it (an operator bug, a key the state
+   * store cannot hold): `dead-letter` (default) writes it to `dead-letter` with reason
+   * `processing-error` (or `invalid-key`) and the error message, and the run goes on;
+   * `fail` stops the run (exit 1) without committing past the record.
+   */
+  onProcessingError?: 'dead-letter' | 'fail';
   /** Kafka connection defaults (the CLI's `--brokers` / `KAFKA_BROKERS` win). */
   kafka?: { brokers?: string[]; schemaRegistry?: string };
 }

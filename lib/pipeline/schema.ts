@@ -79,6 +79,10 @@ export function buildPipelineSchema(registry: OperatorRegistry): Record<string, 
       sink: streamTarget,
       outputs: { type: 'object', propertyNames: { pattern: NAME }, additionalProperties: streamTarget },
       guarantee: { enum: ['at-least-once', 'exactly-once'] },
+      onProcessingError: {
+        enum: ['dead-letter', 'fail'],
+        description: 'a record a step throws on: dead-letter it with the error (default) or stop the run (exit 1)',
+      },
       kafka: {
         type: 'object',
         additionalProperties: false,

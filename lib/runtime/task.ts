@@ -12,8 +12,10 @@ import { tally, type PipelineMetrics } from '../metrics/metrics.js';
 import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../operator/contract.js';
 import type { CompiledStep, Topology } from '../pipeline/compile.js';
 import { CachingStoreFactory } from '../state/caching.js';
+import { InvalidKeyError } from '../state/key-order.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import type { Clock } from '../time/clock.js';
+import { TimerFailures } from '../time/timers.js';
 import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
 
 /** One record read from a source, decoded to a plain object or already rejected by the decoder. */
@@ -40,6 +42,24 @@ export interface DeadLetterRecord extends DerivedRecord {
   raw: string;
   /** `file:line`, or `topic/partition/offset`. */
   source: string;
+}
+
+/**
+ * A step threw while processing a record (or firing a timer) and the pipeline says
+ * `onProcessingError: fail`: the run stops here, nothing past the record is committed.
+ */
+export class ProcessingError extends Error {
+  constructor(
+    message: string,
+    /** The step's name. */
+    readonly step: string,
+    /** Where the record came from (`file:line`, `topic/partition/offset`), or `step <name>` for a timer. */
+    readonly source: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProcessingError';
+  }
 }
 
 /** Receives every record the task writes, by stream name. */
@@ -285,7 +305,16 @@ export class Task {
         key = k;
       }
       s.in.inc();
-      current = s.logic.process(current, key);
+      try {
+        current = s.logic.process(current, key);
+      } catch (error) {
+        const source = input ? sourceOf(input) : `step ${s.step.name}`;
+        const reason = this.stepFailed(s, error, `threw on this record`, input?.raw ?? safeJson(current), source);
+        let c = s.dropped.get(reason);
+        if (!c) s.dropped.set(reason, (c = tally(this.options.metrics.recordsDropped, { pipeline: this.pipeline, step: s.step.name, reason })));
+        c.inc();
+        return;
+      }
     }
     if (current) {
       // Every 64th event that reaches the end (its own count: pipe() and pipeForwarded() do not pass ingest()).
@@ -299,7 +328,36 @@ export class Task {
     const wm = this.watermarks.current();
     if (wm <= this.lastAdvanced) return;
     this.lastAdvanced = wm;
-    for (const s of this.steps) s.logic.advance?.(wm);
+    for (const s of this.steps) {
+      try {
+        s.logic.advance?.(wm);
+      } catch (error) {
+        // A failed timer (or expiry) of one step: the other timers fired, the later steps advance.
+        const failures = error instanceof TimerFailures ? error.failures : [{ id: undefined, time: wm, error }];
+        for (const f of failures) {
+          const what = f.id === undefined ? `threw when the watermark advanced to ${wm}` : `threw firing timer ${f.id} (due ${f.time}, watermark ${wm})`;
+          this.stepFailed(s, f.error, what, '', `step ${s.step.name}`);
+        }
+      }
+    }
+  }
+
+  /**
+   * A step threw: the record becomes a dead letter (`invalid-key` when a store refused its key,
+   * else `processing-error`) with the error message, or, with `onProcessingError: fail`, the run
+   * stops with a {@link ProcessingError}. Returns the dead letter's reason. What the step changed in its state before it threw
+   * stays (as in Kafka Streams' processing exception handler): operators validate first and
+   * write last, so that is rarely anything.
+   */
+  private stepFailed(s: StepInstance, error: unknown, what: string, raw: string, source: string): RejectReason {
+    const message = error instanceof Error ? error.message : String(error);
+    const detail = `steps[${s.step.index}].${s.step.operator} (${s.step.name}) ${what}: ${message}`;
+    if (this.options.topology.onProcessingError === 'fail') {
+      throw new ProcessingError(`${source}: ${detail} (onProcessingError: fail stops the run here; fix the step or the record, or set onProcessingError: dead-letter)`, s.step.name, source, { cause: error });
+    }
+    const reason = error instanceof InvalidKeyError ? 'invalid-key' : 'processing-error';
+    this.deadLetter({ reason, detail, raw, source });
+    return reason;
   }
 
   /** Forces the watermark to at least `time` (test driver), firing what becomes due. */
@@ -363,5 +421,14 @@ export class Task {
       for (const store of step.stores) metrics.storeEntries.set({ pipeline, store }, stores.open(store).count());
     }
     await stores.flush();
+  }
+}
+
+/** JSON of a record for a dead letter, or a note when it cannot be written as JSON. */
+export function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch (error) {
+    return `(not representable as JSON: ${error instanceof Error ? error.message : String(error)})`;
   }
 }

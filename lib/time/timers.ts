@@ -31,6 +31,25 @@ function before<D>(a: HeapEntry<D>, b: HeapEntry<D>): boolean {
   return compareKeys(a.id, b.id) < 0;
 }
 
+/** A timer whose callback threw. */
+export interface TimerFailure {
+  id: string;
+  time: number;
+  error: unknown;
+}
+
+/**
+ * Thrown by {@link MemoryTimers.fireDue} after it fired every due timer, when some callbacks
+ * threw: each failed timer is removed like the others (it never fires again).
+ */
+export class TimerFailures extends Error {
+  constructor(readonly failures: readonly TimerFailure[]) {
+    const first = failures[0] as TimerFailure;
+    super(`${failures.length} timer${failures.length === 1 ? '' : 's'} failed; first ${first.id}: ${first.error instanceof Error ? first.error.message : String(first.error)}`);
+    this.name = 'TimerFailures';
+  }
+}
+
 /**
  * Event-time timers in memory: a binary heap ordered by (time, id) (ids in code point order, as
  * store keys are) and a map from id to its pending entry. Nothing is stored (see the module
@@ -84,19 +103,28 @@ export class MemoryTimers<D = unknown> {
   /**
    * Fires, in (time, id) order, every timer with time ≤ `watermark`, including timers that
    * firing callbacks register at or before the watermark. Each is removed before its callback
-   * runs. Returns how many fired.
+   * runs. Returns how many fired. A callback that throws does not stop the others: after the
+   * last due timer fired, {@link TimerFailures} lists those that threw.
    */
   fireDue(watermark: number, onFire: (timer: Timer<D>) => void): number {
     let fired = 0;
+    let failed: TimerFailure[] | undefined;
     for (;;) {
       const top = this.peekLive();
-      if (top === undefined || top.time > watermark) return fired;
+      if (top === undefined || top.time > watermark) break;
       this.pop();
       top.live = false;
       this.byId.delete(top.id);
       fired++;
-      onFire({ time: top.time, id: top.id, data: top.data });
+      try {
+        onFire({ time: top.time, id: top.id, data: top.data });
+      } catch (error) {
+        // One timer whose callback throws must not keep the others from firing.
+        (failed ??= []).push({ id: top.id, time: top.time, error });
+      }
     }
+    if (failed) throw new TimerFailures(failed);
+    return fired;
   }
 
   /** The earliest pending timer. */

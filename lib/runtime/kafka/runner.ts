@@ -58,7 +58,7 @@ import { lmdbFileProblem } from '../../state/engines/lmdb/probe.js';
 import type { KeyValueStore } from '../../state/store.js';
 import { systemClock, type Clock } from '../../time/clock.js';
 import type { WatermarkSnapshot } from '../../time/watermark.js';
-import { Task, type DeadLetterRecord, type SourceInput } from '../task.js';
+import { ProcessingError, safeJson, Task, type DeadLetterRecord, type SourceInput } from '../task.js';
 import type { ConsumedBatch, ConsumedRecord, KafkaAdapter, KafkaAdmin, KafkaConsumer, KafkaProducer, ProducerRecord, SentBatch, TopicPartition } from './client.js';
 import { createSourceDecoder, createStreamEncoder, type SourceDecoder, type StreamEncoder } from './codec.js';
 import type { SchemaRegistryClient } from '../../serde/schema-registry.js';
@@ -151,6 +151,8 @@ interface PendingRecord {
   partition?: number;
   /** A watermark marker (no value). */
   marker?: true;
+  /** The input record it came from (for a dead letter when it cannot be encoded). */
+  origin?: ConsumedRecord;
 }
 
 /** One task: a sub-topology over one partition. */
@@ -257,6 +259,8 @@ class KafkaRunner {
   private readonly resolverOf = new Map<string, SubTopology>();
   /** The global tables of `global-table` steps, by step name (one copy per instance). */
   private readonly globalTables = new Map<string, GlobalTable>();
+  /** Consecutive failures of each task (topic/partition) at one committed offset. */
+  private readonly failures = new Map<string, { at: string | undefined; streak: number }>();
   /** Tasks being closed after a revocation (awaited before the run returns). */
   private readonly closing = new Set<Promise<void>>();
 
@@ -633,7 +637,9 @@ class KafkaRunner {
         }
         await this.commit(t);
       } catch (error) {
-        await this.recover(t, error);
+        // `onProcessingError: fail`: stop without committing past the record.
+        if (error instanceof ProcessingError) this.fail(error);
+        else await this.recover(t, error);
       }
     });
     // Everything below the committed offset is done (processed now, or skipped as replayed).
@@ -780,17 +786,25 @@ class KafkaRunner {
     const r = record as Record<string, unknown>;
     const keyFields = stream === 'events' ? this.eventKey : undefined;
     const key = keyFields ? resolveKey(record as TributaryEvent, keyFields) : firstString(r.key, r.personId, r.messageId);
-    const pending: PendingRecord = { stream, record, key };
     if (stream === 'dead-letter') {
-      const dl = record as DeadLetterRecord;
-      const c = t.current;
-      pending.headers = {
+      t.pending.push(this.deadLetterPending(record as DeadLetterRecord, t.current));
+      return;
+    }
+    t.pending.push({ stream, record, key, origin: t.current });
+  }
+
+  /** A dead letter with its headers: reason, detail, and the input record's topic/partition/offset. */
+  private deadLetterPending(dl: DeadLetterRecord, c: ConsumedRecord | undefined): PendingRecord {
+    return {
+      stream: 'dead-letter',
+      record: dl,
+      key: firstString(dl.key, dl.personId, dl.messageId),
+      headers: {
         [DEAD_LETTER_HEADERS.reason]: dl.reason,
         [DEAD_LETTER_HEADERS.detail]: dl.detail.slice(0, 1000),
         ...(c ? { [DEAD_LETTER_HEADERS.topic]: c.topic, [DEAD_LETTER_HEADERS.partition]: String(c.partition), [DEAD_LETTER_HEADERS.offset]: c.offset } : {}),
-      };
-    }
-    t.pending.push(pending);
+      },
+    };
   }
 
   // ---- commits ------------------------------------------------------------------------------
@@ -819,7 +833,7 @@ class KafkaRunner {
     if (t.pending.length === 0 && changes.length === 0 && t.lastOffset === undefined) return;
     const t0 = performance.now();
     const records: ProducerRecord[] = [];
-    for (const p of t.pending) records.push(await this.encode(p));
+    for (const p of t.pending) records.push(await this.encodeOrDeadLetter(t, p));
     const changelogCounts = new Map<string, { store: string; count: number }>();
     for (const { store, records: changed } of changes) {
       const topic = changelogTopic(this.app, store);
@@ -919,6 +933,30 @@ class KafkaRunner {
     await producer.then((p) => p.disconnect()).catch(() => undefined);
   }
 
+  /**
+   * Encodes a pending record; one that cannot be encoded (a value its stream's Avro schema does
+   * not allow, JSON nested too deep) goes to `dead-letter` instead, with reason
+   * `processing-error`, so that it cannot fail every commit of its task.
+   */
+  private async encodeOrDeadLetter(t: KafkaTask, p: PendingRecord): Promise<ProducerRecord> {
+    try {
+      return await this.encode(p);
+    } catch (error) {
+      if (p.stream === 'dead-letter' || p.marker) throw error;
+      const c = p.origin;
+      const where = p.repartition ? `repartition topic ${p.repartition}` : `stream ${p.stream} (topic ${this.outputs.get(p.stream)?.topic ?? '?'})`;
+      const dl: DeadLetterRecord = {
+        reason: 'processing-error',
+        detail: `a record for ${where} could not be encoded: ${error instanceof Error ? error.message : String(error)}`,
+        raw: safeJson(p.record),
+        source: c ? `${c.topic}/${c.partition}/${c.offset}` : t.id,
+      };
+      this.metrics.deadLetters.inc({ pipeline: this.app, reason: dl.reason });
+      this.metrics.streamRecords.inc({ pipeline: this.app, stream: 'dead-letter' });
+      return this.encode(this.deadLetterPending(dl, c));
+    }
+  }
+
   private async encode(p: PendingRecord): Promise<ProducerRecord> {
     const key = p.key === undefined ? null : Buffer.from(p.key);
     if (p.repartition) {
@@ -942,9 +980,19 @@ class KafkaRunner {
       this.fail(error);
       return;
     }
-    this.log(`task ${t.id}: commit failed (${error instanceof Error ? error.message : String(error)}); reopening it from the last commit`);
-    await this.closeTask(t, false);
+    const message = error instanceof Error ? error.message : String(error);
+    // Bounded: a task that fails again and again at the same offset stops the run with the error
+    // (a record cannot do this: processing errors are dead letters; the broker or the disk can).
     const key = tpKey(t.topic, t.partition);
+    const last = this.failures.get(key);
+    const streak = last && last.at === t.committed ? last.streak + 1 : 1;
+    this.failures.set(key, { at: t.committed, streak });
+    if (streak > MAX_RECOVERIES) {
+      this.fail(new Error(`task ${t.id}: failed ${streak} times in a row at input offset ${t.committed ?? 'none'} (${message}); check that the brokers are up and the topics writable, then run again`, { cause: error }));
+      return;
+    }
+    this.log(`task ${t.id}: commit failed (${message}); reopening it from the last commit (attempt ${streak} of ${MAX_RECOVERIES})`);
+    await this.closeTask(t, false);
     if (this.tasks.get(key) !== t) return; // revoked meanwhile
     const fresh = new KafkaTask(t.sub, t.partition, t.topic);
     this.tasks.set(key, fresh);
@@ -977,12 +1025,16 @@ class KafkaRunner {
           else this.applyUpstream(t);
           await this.commit(t);
         } catch (error) {
-          await this.recover(t, error);
+          if (error instanceof ProcessingError) this.fail(error);
+          else await this.recover(t, error);
         }
       });
     }
   }
 }
+
+/** Recoveries of one task at the same committed offset before the run stops with the error. */
+const MAX_RECOVERIES = 5;
 
 /** Meta key of the input offset a task's flushed state covers (at-least-once). */
 const INPUT_META = 'tributary/input';
