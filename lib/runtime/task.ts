@@ -17,50 +17,9 @@ import type { StoreFactory, StoreKey } from '../state/store.js';
 import type { Clock } from '../time/clock.js';
 import { TimerFailures } from '../time/timers.js';
 import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
+import { ProcessingError, safeJson, sourceOf, type DeadLetterRecord, type RecordOrigin, type SourceInput } from './records.js';
 
-/** One record read from a source, decoded to a plain object or already rejected by the decoder. */
-export type SourceInput = (
-  | { ok: true; value: unknown; raw: string; partition?: string }
-  | { ok: false; reason: RejectReason; detail: string; raw: string; partition?: string }
-) &
-  // Where it came from: `source` as written, or `origin` and `line`, joined only for a dead letter.
-  ({ source: string; origin?: undefined; line?: undefined } | { source?: undefined; origin: string; line: number });
-
-/** The raw text of a record and where it came from (for dead letters). */
-export type RecordOrigin = { raw: string } & ({ source: string } | { source?: undefined; origin: string; line: number });
-
-/** Where a source record came from: `file:line`, or `topic/partition/offset`. */
-export function sourceOf(input: { source?: string; origin?: string; line?: number }): string {
-  return input.source ?? `${input.origin}:${input.line}`;
-}
-
-/** A record on the dead-letter stream. */
-export interface DeadLetterRecord extends DerivedRecord {
-  reason: RejectReason;
-  detail: string;
-  /** The original text (or base64 of bytes). */
-  raw: string;
-  /** `file:line`, or `topic/partition/offset`. */
-  source: string;
-}
-
-/**
- * A step threw while processing a record (or firing a timer) and the pipeline says
- * `onProcessingError: fail`: the run stops here, nothing past the record is committed.
- */
-export class ProcessingError extends Error {
-  constructor(
-    message: string,
-    /** The step's name. */
-    readonly step: string,
-    /** Where the record came from (`file:line`, `topic/partition/offset`), or `step <name>` for a timer. */
-    readonly source: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'ProcessingError';
-  }
-}
+export { ProcessingError, safeJson, sourceOf, type DeadLetterRecord, type RecordOrigin, type SourceInput } from './records.js';
 
 /** Receives every record the task writes, by stream name. */
 export type OutputFn = (stream: string, record: DerivedRecord) => void;
@@ -421,14 +380,5 @@ export class Task {
       for (const store of step.stores) metrics.storeEntries.set({ pipeline, store }, stores.open(store).count());
     }
     await stores.flush();
-  }
-}
-
-/** JSON of a record for a dead letter, or a note when it cannot be written as JSON. */
-export function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch (error) {
-    return `(not representable as JSON: ${error instanceof Error ? error.message : String(error)})`;
   }
 }

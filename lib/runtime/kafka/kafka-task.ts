@@ -1,0 +1,181 @@
+/**
+ * One Kafka task: a sub-topology over one input partition, as Kafka Streams has them
+ * (`<sub-topology>_<partition>`). It wraps the runtime-independent {@link Task} with what only
+ * Kafka needs: input offsets (processed, committed), the upstream tasks' watermark reports and
+ * event sequence numbers (repartitioned input), the records waiting for the next commit, and the
+ * task's one checkpoint record.
+ *
+ * The decisions are pure functions here ({@link upstreamWatermark}, {@link isReplayed},
+ * {@link taskCheckpoint}); the stream thread, task manager and committer act on them.
+ */
+import type { DerivedRecord } from '../../operator/contract.js';
+import type { SubTopology } from '../../pipeline/compile.js';
+import type { ChangeloggingStoreFactory } from '../../state/changelog.js';
+import type { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
+import type { KeyValueStore } from '../../state/store.js';
+import type { WatermarkSnapshot } from '../../time/watermark.js';
+import type { Task } from '../task.js';
+import type { ConsumedRecord, KafkaProducer } from './client.js';
+
+/** Headers of a watermark marker on a repartition topic. */
+export const WATERMARK_HEADER = 'tributary-watermark';
+export const TASK_HEADER = 'tributary-task';
+/**
+ * Header of an event on a repartition topic: `<input offset>.<n>`, the upstream task's input
+ * offset and the event's place among those that input produced. Processing the same input again
+ * (at-least-once, after a failed commit) produces the same sequence numbers, so a downstream task
+ * drops what it already has instead of counting it twice.
+ */
+export const SEQ_HEADER = 'tributary-seq';
+
+/** What an upstream task last reported: its watermark, `idle`, or `end` (of a bounded run). */
+export type UpstreamState = number | 'idle' | 'end';
+
+/** A task's checkpoint record (its store `_task.s<N>`, changelogged with its state). */
+export interface TaskCheckpoint {
+  watermark?: WatermarkSnapshot;
+  /** What each upstream task last reported (an `end` is kept as the number before it). */
+  upstream?: Array<[string, UpstreamState]>;
+  /** The last event sequence number taken from each upstream task ({@link SEQ_HEADER}). */
+  seqs?: Array<[string, string]>;
+}
+
+/** A record waiting for its task's next commit. */
+export interface PendingRecord {
+  stream: string;
+  record: DerivedRecord;
+  key: string | undefined;
+  headers?: Record<string, string>;
+  /** Repartition target topic (events between sub-topologies). */
+  repartition?: string;
+  /** Explicit partition (watermark markers go to every partition). */
+  partition?: number;
+  /** A watermark marker (no value). */
+  marker?: true;
+  /** The input record it came from (for a dead letter when it cannot be encoded). */
+  origin?: ConsumedRecord;
+}
+
+/** One task: a sub-topology over one partition. */
+export class KafkaTask {
+  readonly id: string;
+  task!: Task;
+  stores!: ChangeloggingStoreFactory;
+  /** The task's LMDB environment (under {@link stores}); holds the input offset its state covers. */
+  lmdb!: LmdbStoreFactory;
+  checkpointStore!: KeyValueStore<string, TaskCheckpoint>;
+  /** Exactly-once: the task's own transactional producer. */
+  producer: KafkaProducer | undefined;
+  pending: PendingRecord[] = [];
+  /** Last input offset processed and not yet committed. */
+  lastOffset: string | undefined;
+  /** The first input offset this task processed (committed before its first send, at-least-once). */
+  firstOffset: string | undefined;
+  /** The offset committed last (next to read), or undefined before the first commit here. */
+  committed: string | undefined;
+  upstream = new Map<string, UpstreamState>();
+  ended = false;
+  ready = false;
+  closed = false;
+  /** What this task last reported downstream. */
+  reported: UpstreamState | undefined;
+  /** The record in hand (for dead-letter headers and event sequence numbers). */
+  current: ConsumedRecord | undefined;
+  /** Events forwarded for the record in hand so far. */
+  forwarded = 0;
+  /** The last sequence number taken from each upstream task: [input offset, n]. */
+  seqs = new Map<string, [bigint, number]>();
+  /** Processing time of the last source record (idle detection before the first event). */
+  lastEventAt = 0;
+  /** The last numeric watermark each upstream task reported (what is persisted for `end`). */
+  upstreamNumeric = new Map<string, number>();
+  /** JSON of the checkpoint record last written (written again only when it changes). */
+  persisted = '';
+  /** The watermark snapshot from just before a bounded end (persisted instead of +∞). */
+  preEnd: WatermarkSnapshot | undefined;
+  /** Each store's last changelog offset in the local state (`-1`: none): the commit metadata. */
+  changelogAt = new Map<string, bigint>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly sub: SubTopology, readonly partition: number, readonly topic: string) {
+    this.id = `${sub.id}_${partition}`;
+  }
+
+  /** Runs `fn` after everything queued on this task (batches, ticks, commits never interleave). */
+  lock<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The `<sequence>` of the next event this task forwards for the record in hand. */
+  nextSeq(): string | undefined {
+    return this.current ? `${this.current.offset}.${this.forwarded++}` : undefined;
+  }
+
+  /** Ends the task's input (bounded): remembers the event time reached, fires everything. */
+  end(): void {
+    this.preEnd = this.task.snapshot();
+    this.ended = true;
+    this.task.endOfInput();
+  }
+}
+
+/** The Kafka partition key of a topic partition (the task map's key). */
+export const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/**
+ * A downstream task's watermark from its upstream tasks' reports: `end` when all ended, else
+ * the minimum over the active ones (idle ones left out, as Flink does across a shuffle), or
+ * undefined when none is active.
+ */
+export function upstreamWatermark(upstream: ReadonlyMap<string, UpstreamState>): number | 'end' | undefined {
+  let min = Infinity;
+  let active = 0;
+  let ended = 0;
+  for (const state of upstream.values()) {
+    if (state === 'end') {
+      ended++;
+      continue;
+    }
+    if (state === 'idle') continue;
+    active++;
+    if (state < min) min = state;
+  }
+  if (ended === upstream.size) return 'end';
+  return active > 0 && Number.isFinite(min) ? min : undefined;
+}
+
+/** Whether an event with sequence `seq` from an upstream task is one this task already has. */
+export function isReplayed(last: readonly [bigint, number] | undefined, seq: readonly [bigint, number]): boolean {
+  return last !== undefined && (seq[0] < last[0] || (seq[0] === last[0] && seq[1] <= last[1]));
+}
+
+/** Parses a {@link SEQ_HEADER} value. */
+export function parseSeq(text: string): [bigint, number] {
+  const [offset, n] = text.split('.');
+  return [BigInt(offset ?? '0'), Number(n ?? '0')];
+}
+
+/**
+ * The checkpoint record of a task now. The end of a bounded run is the run's, not the state's:
+ * what is kept is the event time reached before it, so a later run goes on from there.
+ */
+export function taskCheckpoint(t: KafkaTask): TaskCheckpoint {
+  return {
+    watermark: t.ended && t.preEnd ? t.preEnd : t.task.snapshot(),
+    ...(t.upstream.size > 0
+      ? { upstream: [...t.upstream].map(([id, s]): [string, UpstreamState] => [id, s === 'end' ? (t.upstreamNumeric.get(id) ?? -Infinity) : s]) }
+      : {}),
+    ...(t.seqs.size > 0 ? { seqs: [...t.seqs].map(([id, [o, n]]): [string, string] => [id, `${o}.${n}`]) } : {}),
+  };
+}
+
+/** Loads a task's checkpoint record into it (after its stores were opened or restored). */
+export function applyCheckpoint(t: KafkaTask, cp: TaskCheckpoint): void {
+  for (const [id, state] of cp.upstream ?? []) {
+    t.upstream.set(id, state ?? -Infinity);
+    if (typeof state === 'number') t.upstreamNumeric.set(id, state);
+  }
+  for (const [id, seq] of cp.seqs ?? []) t.seqs.set(id, parseSeq(seq));
+}

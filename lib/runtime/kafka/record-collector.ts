@@ -1,0 +1,194 @@
+/**
+ * The record collector: where each record a task writes goes in Kafka, as Kafka Streams'
+ * `RecordCollector` decides it. A task's records wait in its `pending` list until its next
+ * commit, which encodes them ({@link RecordCollector.encodeAll}) and sends them.
+ *
+ * - `events` of a sub-topology that has a next one → that one's repartition topic, keyed by its
+ *   key, with the event's sequence number ({@link SEQ_HEADER}); an event without that key is a
+ *   `missing-key` dead letter.
+ * - `events` of the last sub-topology → the sink topic, keyed by the last keyed step's key.
+ * - a derived stream → its topic, keyed by the record's `key`, `personId` or `messageId`.
+ * - `dead-letter` → its topic with headers naming the reason and the source record.
+ * - watermark markers → every partition of each downstream repartition topic.
+ * - an event a global-table lookup cannot settle → the resolver's topic.
+ * A record its stream cannot encode is dead-lettered at encode time instead (reason
+ * `processing-error`), so one record cannot fail every commit of its task.
+ */
+import type { TributaryEvent } from '../../event/event.js';
+import { resolveKey } from '../../event/key.js';
+import type { DerivedRecord } from '../../operator/contract.js';
+import type { SubTopology } from '../../pipeline/compile.js';
+import { safeJson, type DeadLetterRecord } from '../task.js';
+import type { ConsumedRecord, ProducerRecord } from './client.js';
+import { createStreamEncoder, type StreamEncoder } from './codec.js';
+import { SEQ_HEADER, TASK_HEADER, WATERMARK_HEADER, type KafkaTask, type PendingRecord, type UpstreamState } from './kafka-task.js';
+import { downstreamOf, messageOf, partitionsOf, type RunContext } from './run-context.js';
+
+/** Dead-letter headers: the reason, its detail, and the source record's topic, partition and offset. */
+export const DEAD_LETTER_HEADERS = {
+  reason: 'tributary-reason',
+  detail: 'tributary-detail',
+  topic: 'tributary-source-topic',
+  partition: 'tributary-source-partition',
+  offset: 'tributary-source-offset',
+} as const;
+
+export class RecordCollector {
+  /** Each stream's topic and encoder. */
+  private readonly outputs = new Map<string, { topic: string; encoder: StreamEncoder }>();
+  /** Key of the records on the `events` stream: the key of the last keyed sub-topology. */
+  private readonly eventKey: string[] | undefined;
+  /** The resolver sub-topology of each `global-table` step. */
+  private readonly resolverOf = new Map<string, SubTopology>();
+
+  constructor(private readonly ctx: RunContext) {
+    const { topology, options } = ctx;
+    for (const stream of topology.streams) {
+      const encoder = createStreamEncoder({ stream, ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}) });
+      this.outputs.set(stream.name, { topic: stream.topic, encoder });
+    }
+    this.eventKey = topology.subTopologies.findLast((s) => s.key !== undefined)?.key;
+    for (const sub of topology.subTopologies) if (sub.resolver) this.resolverOf.set(sub.resolver, sub);
+  }
+
+  /** A record the task's steps wrote to `stream` (the Task's output callback). */
+  output(t: KafkaTask, stream: string, record: DerivedRecord): void {
+    const { topology } = this.ctx;
+    if (stream === 'dead-letter') {
+      t.pending.push(deadLetterPending(record as DeadLetterRecord, t.current));
+      return;
+    }
+    if (stream === 'events') {
+      const next = t.sub.next === undefined ? undefined : topology.subTopologies[t.sub.next];
+      if (next) {
+        const key = next.key ? resolveKey(record as TributaryEvent, next.key) : (record as TributaryEvent).messageId;
+        if (key === undefined) {
+          this.deadLetter(t, {
+            reason: 'missing-key',
+            detail: `no ${next.key?.join(' or ')} to repartition by for ${next.steps[0] ?? 'the next step'}`,
+            raw: safeJson(record),
+            source: t.current ? sourceOf(t.current) : t.id,
+          });
+          return;
+        }
+        this.forward(t, record, key, next.input);
+        return;
+      }
+      this.ctx.stats.sinkEvents++;
+      const key = this.eventKey ? resolveKey(record as TributaryEvent, this.eventKey) : firstString(record.key, record.personId, record.messageId);
+      t.pending.push({ stream, record, key, origin: t.current });
+      return;
+    }
+    t.pending.push({ stream, record, key: firstString(record.key, record.personId, record.messageId), origin: t.current });
+  }
+
+  /** An event a global-table lookup could not settle, to the step's resolver task. */
+  toResolver(t: KafkaTask, step: string, event: TributaryEvent): void {
+    this.forward(t, event, event.messageId, (this.resolverOf.get(step) as SubTopology).input);
+  }
+
+  private forward(t: KafkaTask, record: DerivedRecord, key: string, topic: string): void {
+    const seq = t.nextSeq();
+    t.pending.push({ stream: 'events', record, key, repartition: topic, ...(seq ? { headers: { [TASK_HEADER]: t.id, [SEQ_HEADER]: seq } } : {}) });
+  }
+
+  /** A dead letter the collector itself makes (the Task counted those its steps made). */
+  private deadLetter(t: KafkaTask, dl: DeadLetterRecord): void {
+    this.ctx.metrics.deadLetters.inc({ pipeline: this.ctx.app, reason: dl.reason });
+    this.ctx.metrics.streamRecords.inc({ pipeline: this.ctx.app, stream: 'dead-letter' });
+    t.pending.push(deadLetterPending(dl, t.current));
+  }
+
+  /** What a task tells the tasks downstream of it: its watermark, `idle` or `end`. */
+  private watermarkOf(t: KafkaTask): UpstreamState {
+    if (t.ended) return 'end';
+    const wm = t.task.watermarks.current();
+    if (t.sub.input !== 'source') {
+      for (const s of t.upstream.values()) if (s !== 'idle' && s !== 'end') return wm;
+      return 'idle';
+    }
+    if (wm === -Infinity) {
+      // No event yet: idle once the partition has been silent for idleTimeout.
+      return this.ctx.clock.now() - t.lastEventAt >= this.ctx.topology.source.idleTimeoutMs ? 'idle' : -Infinity;
+    }
+    return wm;
+  }
+
+  /** Queues watermark markers for the next sub-topologies when what this task reports changed. */
+  reportWatermark(t: KafkaTask, force = false): void {
+    const downstream = downstreamOf(this.ctx.topology, t.sub);
+    if (downstream.length === 0) return;
+    const state = this.watermarkOf(t);
+    if (state === -Infinity) return;
+    if (!force && state === t.reported) return;
+    t.reported = state;
+    const value = typeof state === 'number' ? String(state) : state;
+    for (const next of downstream) {
+      for (let p = 0; p < partitionsOf(this.ctx, next); p++) {
+        t.pending.push({ stream: '', record: {}, key: undefined, repartition: next.input, headers: { [WATERMARK_HEADER]: value, [TASK_HEADER]: t.id }, partition: p, marker: true });
+      }
+    }
+  }
+
+  /** The task's pending records as producer records (those that cannot be encoded as dead letters). */
+  async encodeAll(t: KafkaTask): Promise<ProducerRecord[]> {
+    const records: ProducerRecord[] = [];
+    for (const p of t.pending) {
+      try {
+        records.push(await this.encode(p));
+      } catch (error) {
+        if (p.stream === 'dead-letter' || p.marker) throw error;
+        const where = p.repartition ? `repartition topic ${p.repartition}` : `stream ${p.stream} (topic ${this.outputs.get(p.stream)?.topic ?? '?'})`;
+        const dl: DeadLetterRecord = {
+          reason: 'processing-error',
+          detail: `a record for ${where} could not be encoded: ${messageOf(error)}`,
+          raw: safeJson(p.record),
+          source: p.origin ? sourceOf(p.origin) : t.id,
+        };
+        this.ctx.metrics.deadLetters.inc({ pipeline: this.ctx.app, reason: dl.reason });
+        this.ctx.metrics.streamRecords.inc({ pipeline: this.ctx.app, stream: 'dead-letter' });
+        records.push(await this.encode(deadLetterPending(dl, p.origin)));
+      }
+    }
+    return records;
+  }
+
+  private async encode(p: PendingRecord): Promise<ProducerRecord> {
+    const key = p.key === undefined ? null : Buffer.from(p.key);
+    if (p.repartition) {
+      return {
+        topic: p.repartition,
+        key,
+        value: p.marker ? null : Buffer.from(JSON.stringify(p.record)),
+        ...(p.headers ? { headers: p.headers } : {}),
+        ...(p.partition === undefined ? {} : { partition: p.partition }),
+      };
+    }
+    const out = this.outputs.get(p.stream);
+    if (!out) throw new Error(`internal: unknown stream ${p.stream}`);
+    const value = await out.encoder.encode(p.record);
+    return { topic: out.topic, key, value, ...(p.headers ? { headers: p.headers } : {}) };
+  }
+}
+
+/** `topic/partition/offset` of a consumed record. */
+export const sourceOf = (r: ConsumedRecord): string => `${r.topic}/${r.partition}/${r.offset}`;
+
+/** A dead letter with its headers: reason, detail, and the input record's topic/partition/offset. */
+function deadLetterPending(dl: DeadLetterRecord, c: ConsumedRecord | undefined): PendingRecord {
+  return {
+    stream: 'dead-letter',
+    record: dl,
+    key: undefined,
+    headers: {
+      [DEAD_LETTER_HEADERS.reason]: dl.reason,
+      [DEAD_LETTER_HEADERS.detail]: dl.detail.slice(0, 1000),
+      ...(c ? { [DEAD_LETTER_HEADERS.topic]: c.topic, [DEAD_LETTER_HEADERS.partition]: String(c.partition), [DEAD_LETTER_HEADERS.offset]: c.offset } : {}),
+    },
+  };
+}
+
+function firstString(...values: unknown[]): string | undefined {
+  for (const v of values) if (typeof v === 'string' && v.length > 0) return v;
+  return undefined;
+}

@@ -1,0 +1,85 @@
+/**
+ * What the parts of the Kafka runtime share for one run: the options, the compiled topology,
+ * the Kafka clients, metrics, counters and the run's failure. The application
+ * (`runner.ts`) makes it; the stream thread, task manager, record collector and committer read
+ * it and report to it. Nothing here decides anything.
+ */
+import type { Registry } from 'prom-client';
+import type { PipelineMetrics } from '../../metrics/metrics.js';
+import type { SubTopology, Topology } from '../../pipeline/compile.js';
+import type { SchemaRegistryClient } from '../../serde/schema-registry.js';
+import type { Clock } from '../../time/clock.js';
+import type { KafkaAdapter, KafkaAdmin, KafkaConsumer } from './client.js';
+
+export interface KafkaRunOptions {
+  topology: Topology;
+  adapter: KafkaAdapter;
+  /** Root of the task state directories: `<stateDir>/<app>/<task>`. */
+  stateDir: string;
+  /** Estimated bytes of decoded state each task keeps in memory (the caching layer). Default 256 MiB. */
+  cacheBytes?: number;
+  /** Stop at the source's end offsets as they are at start (a replay or backfill); default: run until stopped. */
+  bounded?: boolean;
+  /** Aborting stops the runner gracefully (drain, commit, close, leave the group). */
+  signal?: AbortSignal;
+  /** Confluent schema registry for Avro sources and outputs. */
+  schemaRegistry?: SchemaRegistryClient;
+  clock?: Clock;
+  registry?: Registry;
+  /** Outputs a task may hold before it commits (backpressure bound); default 5000. */
+  maxPendingRecords?: number;
+  /** How often idle tasks re-evaluate their watermark and commit what fired; default 1000 ms. */
+  tickMs?: number;
+  /** Progress and restore lines. */
+  log?: (line: string) => void;
+  /** Called once the first assignment's tasks are ready. */
+  onReady?: () => void;
+  /** Consumer group session timeout (ms); default 30 s. A killed instance's partitions move after it. */
+  sessionTimeoutMs?: number;
+}
+
+/** Counters of a run (this instance), for its summary. */
+export interface RunStats {
+  /** Source records processed. */
+  records: number;
+  /** Events a downstream task dropped because it already had them. */
+  replayed: number;
+  /** Events written to the sink (the Task's `events` count includes repartition forwards). */
+  sinkEvents: number;
+  commits: number;
+}
+
+export interface RunContext {
+  readonly options: KafkaRunOptions;
+  readonly topology: Topology;
+  /** Application id = pipeline name = consumer group. */
+  readonly app: string;
+  readonly eos: boolean;
+  readonly clock: Clock;
+  readonly metrics: PipelineMetrics;
+  readonly log: (line: string) => void;
+  readonly stats: RunStats;
+  admin: KafkaAdmin;
+  consumer: KafkaConsumer;
+  /** Partitions of the source topic (every keyed sub-topology has as many tasks). */
+  sourcePartitions: number;
+  /** Bounded runs: each source partition's end offset at start. */
+  readonly sourceEnd: Map<number, bigint>;
+  /** Set once the run is stopping (signal, bounded end, failure). */
+  stopping: boolean;
+  /** Stops the run with `error` (the first one wins). */
+  fail(error: unknown): void;
+}
+
+/** Tasks of a sub-topology: one per source partition, or one for a global step. */
+export function partitionsOf(ctx: RunContext, sub: SubTopology): number {
+  return sub.partitions === 1 ? 1 : ctx.sourcePartitions;
+}
+
+/** The sub-topologies that read what `sub` writes (events and watermark markers). */
+export function downstreamOf(topology: Topology, sub: SubTopology): SubTopology[] {
+  return topology.subTopologies.filter((d) => d.upstream.includes(sub.id));
+}
+
+/** The message of an error, for a log line. */
+export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,157 @@
+/**
+ * The stream thread: the consumer loop's work, as Kafka Streams' `StreamThread` does it, on
+ * Node's one thread.
+ *
+ * - **Batches**: each fetched batch goes to its partition's task, record by record, under the
+ *   task's lock (batches, ticks and commits of a task never interleave). A task commits after
+ *   every batch, and in between every `maxPendingRecords` outputs (backpressure: memory stays
+ *   bounded when outputs or state are slower than input; the consumer fetches at most
+ *   `maxBytesPerPartition` per partition and waits while a batch is processed).
+ * - **Records**: a source record is decoded and handed to the task (`Task.ingest`: normalise,
+ *   key, lateness, steps); a repartitioned one is a watermark marker (the upstream task's
+ *   report: the downstream watermark is the minimum over upstream tasks, idle ones left out) or
+ *   an event, dropped when its sequence number says the task already has it.
+ * - **Ticks**: every `tickMs` idle tasks re-evaluate their watermark (an idle source partition
+ *   releases it with processing time), fire what became due, and commit.
+ * - **Errors**: a record a step throws on never gets here (the Task dead-letters it), unless
+ *   the pipeline says `onProcessingError: fail`: then the run stops without committing past
+ *   it. Any other error is a failed commit: the task manager recovers the task.
+ */
+import type { TributaryEvent } from '../../event/event.js';
+import { createSourceDecoder, type SourceDecoder } from './codec.js';
+import type { ConsumedBatch, ConsumedRecord } from './client.js';
+import type { Committer } from './committer.js';
+import { isReplayed, parseSeq, SEQ_HEADER, TASK_HEADER, tpKey, upstreamWatermark, WATERMARK_HEADER, type KafkaTask, type UpstreamState } from './kafka-task.js';
+import { sourceOf } from './record-collector.js';
+import type { RunContext } from './run-context.js';
+import type { TaskManager } from './task-manager.js';
+import { ProcessingError, type SourceInput } from '../task.js';
+
+export class StreamThread {
+  private readonly decoder: SourceDecoder;
+
+  constructor(private readonly ctx: RunContext, private readonly manager: TaskManager, private readonly committer: Committer) {
+    const { topology, options } = ctx;
+    this.decoder = createSourceDecoder({
+      format: topology.source.format === 'avro' ? 'avro' : 'json',
+      maxRecordBytes: topology.source.maxRecordBytes,
+      ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}),
+    });
+  }
+
+  async onBatch(batch: ConsumedBatch): Promise<void> {
+    const t = this.manager.tasks.get(tpKey(batch.topic, batch.partition));
+    if (!t || !t.ready || t.closed) {
+      batch.pause(); // not ready (restoring): resumes from the first unresolved record
+      return;
+    }
+    await t.lock(async () => {
+      if (t.closed) return;
+      const max = this.ctx.options.maxPendingRecords ?? 5000;
+      try {
+        for (const record of batch.records) {
+          if (!batch.isRunning() || batch.isStale()) break;
+          if (t.committed !== undefined && BigInt(record.offset) < BigInt(t.committed)) continue;
+          const waiting = this.process(t, record);
+          if (waiting) await waiting;
+          t.firstOffset ??= record.offset;
+          t.lastOffset = record.offset;
+          if (t.pending.length >= max) {
+            await this.committer.commit(t);
+            batch.resolveOffset(record.offset);
+            await batch.heartbeat().catch(() => undefined);
+          }
+        }
+        await this.committer.commit(t);
+      } catch (error) {
+        await this.failed(t, error);
+      }
+    });
+    // Everything below the committed offset is done (processed now, or skipped as replayed).
+    if (t.committed !== undefined) {
+      const next = BigInt(t.committed) - 1n;
+      if (next >= 0n) batch.resolveOffset(next.toString());
+    }
+  }
+
+  /** `onProcessingError: fail` stops the run (nothing committed past the record); anything else is recovered. */
+  private async failed(t: KafkaTask, error: unknown): Promise<void> {
+    if (error instanceof ProcessingError) this.ctx.fail(error);
+    else await this.manager.recover(t, error);
+  }
+
+  /** Processes one record; returns a promise only when decoding had to wait (a registry lookup). */
+  private process(t: KafkaTask, record: ConsumedRecord): void | Promise<void> {
+    t.current = record;
+    t.forwarded = 0;
+    if (t.sub.input === 'source') {
+      if (t.ended) return; // bounded: past the end of input (records produced after the start)
+      this.ctx.stats.records++;
+      t.lastEventAt = this.ctx.clock.now();
+      const decoded = this.decoder.decode(record.value, sourceOf(record));
+      if (decoded instanceof Promise) return decoded.then((d) => this.ingest(t, record, d));
+      this.ingest(t, record, decoded);
+      return;
+    }
+    const mark = record.headers[WATERMARK_HEADER];
+    if (mark !== undefined) {
+      const from = record.headers[TASK_HEADER]?.toString() ?? '?';
+      const v = mark.toString();
+      const state: UpstreamState = v === 'idle' || v === 'end' ? v : Number(v);
+      t.upstream.set(from, state);
+      if (typeof state === 'number') t.upstreamNumeric.set(from, state);
+      this.applyUpstream(t);
+      return;
+    }
+    const seqHeader = record.headers[SEQ_HEADER];
+    if (seqHeader !== undefined) {
+      const from = record.headers[TASK_HEADER]?.toString() ?? '?';
+      const seq = parseSeq(seqHeader.toString());
+      if (isReplayed(t.seqs.get(from), seq)) {
+        this.ctx.stats.replayed++;
+        return; // an upstream task processed its input again: this event is already in
+      }
+      t.seqs.set(from, seq);
+    }
+    let event: TributaryEvent;
+    try {
+      event = JSON.parse(record.value?.toString() ?? 'null') as TributaryEvent;
+      if (event === null || typeof event !== 'object' || typeof event.timestamp !== 'number') throw new Error('not an event');
+    } catch (error) {
+      t.task.deadLetter({ reason: 'malformed-json', detail: `repartitioned record: ${String(error)}`, raw: record.value?.toString('base64') ?? '', source: sourceOf(record) });
+      return;
+    }
+    t.task.pipeForwarded(event, { raw: record.value?.toString() ?? '', source: sourceOf(record) });
+  }
+
+  private ingest(t: KafkaTask, record: ConsumedRecord, decoded: SourceInput): void {
+    t.task.ingest({ ...decoded, partition: String(t.partition) });
+    if (this.ctx.options.bounded && BigInt(record.offset) + 1n >= (this.ctx.sourceEnd.get(t.partition) ?? 0n)) t.end();
+  }
+
+  /** A downstream task's watermark from its upstream tasks' reports. */
+  private applyUpstream(t: KafkaTask): void {
+    const wm = upstreamWatermark(t.upstream);
+    if (wm === 'end') {
+      if (!t.ended) t.end();
+    } else if (wm !== undefined) t.task.advanceWatermark(wm);
+  }
+
+  /** Timer: idle watermarks advance, timers fire, bounded ends are noticed, markers flow. */
+  async tick(): Promise<void> {
+    if (this.ctx.stopping) return;
+    for (const t of [...this.manager.tasks.values()]) {
+      if (!t.ready || t.closed) continue;
+      await t.lock(async () => {
+        if (t.closed || this.ctx.stopping) return;
+        try {
+          if (t.sub.input === 'source') t.task.advance();
+          else this.applyUpstream(t);
+          await this.committer.commit(t);
+        } catch (error) {
+          await this.failed(t, error);
+        }
+      });
+    }
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * The task manager: which tasks this instance holds, and their lifecycle, as Kafka Streams'
+ * `TaskManager` has it.
+ *
+ * - **Assign**: a task per assigned partition (`<sub-topology>_<partition>`), its partition
+ *   paused until the task is open. Opening = the task's LMDB environment under
+ *   `<state-dir>/<app>/<task>` (rebuilt when the file is damaged), restoring each store whose
+ *   local checkpoint is missing, unreadable or behind its changelog (`changelog-restore.ts`
+ *   decides, this acts), then the `Task` with the caching layer over change logging, and its
+ *   checkpoint record (watermark, upstream reports, sequence numbers).
+ *   At-least-once restores only up to the changelog offsets in the committed offset's metadata:
+ *   what a failed commit sent after them belongs to input that is processed again. A local state
+ *   flushed by a commit whose offset commit then failed is adopted as it is (its outputs were
+ *   sent): the task goes on from its offset.
+ * - **Revoke**: the task is closed without flushing (everything processed was committed).
+ * - **Recover**: a task whose commit failed is closed without flushing (its uncommitted writes
+ *   discarded, its transaction aborted), its partition rewound to the last committed offset and
+ *   the task opened again. Bounded: 5 failures in a row at one offset stop the run.
+ * - **Global tables**: one copy per instance of each `global-table` step's table.
+ */
+import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { OperatorContext, OperatorLogic } from '../../operator/contract.js';
+import type { CompiledStep, SubTopology, Topology } from '../../pipeline/compile.js';
+import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../../state/caching.js';
+import { ChangeloggingStoreFactory } from '../../state/changelog.js';
+import { changelogTopic, isOffset } from '../../state/changelog-codec.js';
+import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
+import { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
+import { lmdbFileProblem } from '../../state/engines/lmdb/probe.js';
+import { Task } from '../task.js';
+import type { TopicPartition } from './client.js';
+import { INPUT_META, parseCommitMetadata, type Committer } from './committer.js';
+import { GlobalTable } from './global-table.js';
+import { applyCheckpoint, KafkaTask, tpKey, type TaskCheckpoint } from './kafka-task.js';
+import type { RecordCollector } from './record-collector.js';
+import { messageOf, partitionsOf, type RunContext } from './run-context.js';
+import { storesOfSub, taskStoreName } from './topics.js';
+
+/** Recoveries of one task at the same committed offset before the run stops with the error. */
+const MAX_RECOVERIES = 5;
+
+/** A store restored from its changelog (the run summary lists them). */
+export interface RestoredStore {
+  task: string;
+  store: string;
+  records: number;
+  ms: number;
+  reason: string;
+}
+
+export class TaskManager {
+  readonly tasks = new Map<string, KafkaTask>();
+  readonly restored: RestoredStore[] = [];
+  /** The global tables of `global-table` steps, by step name (one copy per instance). */
+  private readonly globalTables = new Map<string, GlobalTable>();
+  /** Tasks being closed after a revocation (awaited before the run returns). */
+  private readonly closing = new Set<Promise<void>>();
+  /** Consecutive failures of each task (topic/partition) at one committed offset. */
+  private readonly failures = new Map<string, { at: string | undefined; streak: number }>();
+  /** Whether the first assignment's tasks are all open. */
+  ready = false;
+
+  constructor(private readonly ctx: RunContext, private readonly collector: RecordCollector, private readonly committer: Committer) {}
+
+  /** Opens a global table for each `global-table` step some sub-topology looks up. */
+  async openGlobalTables(): Promise<void> {
+    const { topology, options, app } = this.ctx;
+    for (const step of topology.steps) {
+      const halves = step.definition.globalTable;
+      if (!halves || !topology.subTopologies.some((s) => s.lookups?.includes(step.name))) continue;
+      const table = new GlobalTable({
+        adapter: options.adapter, admin: this.ctx.admin, app, name: step.name, stateDir: options.stateDir, log: this.ctx.log,
+        stores: halves.stores(step.config as never).map((store) => `${step.name}.${store}`),
+        onError: (error) => this.ctx.fail(error),
+      });
+      this.globalTables.set(step.name, table);
+      await table.open();
+    }
+  }
+
+  private subOf(topic: string): SubTopology | undefined {
+    const { topology } = this.ctx;
+    return topology.subTopologies.find((s) => (s.input === 'source' ? topology.source.topic === topic : s.input === topic));
+  }
+
+  assign(tps: TopicPartition[]): void {
+    const { consumer } = this.ctx;
+    // Paused until restored; kafkajs runs GROUP_JOIN listeners before the first fetch.
+    consumer.pause(tps);
+    const opening: Array<Promise<void>> = [];
+    for (const tp of tps) {
+      const sub = this.subOf(tp.topic);
+      if (!sub) continue;
+      const existing = this.tasks.get(tpKey(tp.topic, tp.partition));
+      if (existing && !existing.closed) continue;
+      const task = new KafkaTask(sub, tp.partition, tp.topic);
+      this.tasks.set(tpKey(tp.topic, tp.partition), task);
+      opening.push(task.lock(() => this.open(task)).then(
+        () => {
+          if (!task.closed) consumer.resume([tp]);
+        },
+        (error: unknown) => this.ctx.fail(new Error(`task ${task.id}: ${messageOf(error)}`, { cause: error })),
+      ));
+    }
+    void Promise.all(opening).then(() => {
+      if (!this.ready) {
+        this.ready = true;
+        this.ctx.options.onReady?.();
+      }
+    });
+  }
+
+  revoke(tps: TopicPartition[]): void {
+    for (const tp of tps) {
+      const task = this.tasks.get(tpKey(tp.topic, tp.partition));
+      if (!task) continue;
+      this.tasks.delete(tpKey(tp.topic, tp.partition));
+      // Committed after every batch: nothing processed is lost. Close without flushing.
+      const closing = task.lock(() => this.close(task, false)).catch((e: unknown) => this.ctx.log(`task ${task.id}: close failed: ${String(e)}`));
+      this.closing.add(closing);
+      void closing.finally(() => this.closing.delete(closing));
+      if (!this.ctx.stopping) this.ctx.consumer.resume([tp]); // kafkajs keeps pause state across moves
+    }
+  }
+
+  /** The logic of a step run as a global-table lookup or resolver (else undefined: the operator's own). */
+  private logicFor(t: KafkaTask, step: CompiledStep, ctx: OperatorContext): OperatorLogic | undefined {
+    const halves = step.definition.globalTable;
+    if (!halves) return undefined;
+    if (t.sub.resolver === step.name) return halves.resolver(step.config as never, ctx);
+    if (!t.sub.lookups?.includes(step.name)) return undefined;
+    const table = this.globalTables.get(step.name);
+    if (!table) throw new Error(`internal: no global table for ${step.name}`);
+    return halves.lookup(step.config as never, (store) => table.store(`${step.name}.${store}`), (event) => this.collector.toResolver(t, step.name, event));
+  }
+
+  private async open(t: KafkaTask): Promise<void> {
+    const { ctx } = this;
+    const started = performance.now();
+    const dir = resolve(join(ctx.options.stateDir, ctx.app, t.id));
+    const storeNames = storesOfSub(ctx.topology, t.sub);
+    t.lmdb = openEnvironment(dir, storeNames.length * 4 + 8, ctx.log, t.id);
+    t.stores = new ChangeloggingStoreFactory(t.lmdb);
+    // One metadata round trip for all the task's changelogs, not one after the other.
+    const [ends, committedOffsets] = await Promise.all([
+      Promise.all(storeNames.map(async (store) => (await ctx.admin.endOffsets(changelogTopic(ctx.app, store))).find((w) => w.partition === t.partition))),
+      ctx.admin.fetchOffsets(ctx.app, t.topic),
+    ]);
+    const committed = committedOffsets.find((o) => o.partition === t.partition);
+    t.committed = committed && committed.offset !== '-1' ? committed.offset : undefined;
+    // At-least-once: the changelog offsets the committed input offset covers (commit metadata).
+    const covered = ctx.eos ? undefined : parseCommitMetadata(committed?.metadata);
+    const local = ctx.eos ? undefined : localInputOffset(t);
+    if (local !== undefined && (t.committed === undefined || BigInt(local) > BigInt(t.committed)) && stateIsWhole(t, storeNames, ends)) {
+      // The state was flushed by a commit whose offset commit failed: its outputs and changelog
+      // records were sent, so it stands; go on from its offset (committed at the next commit).
+      ctx.log(`task ${t.id}: local state covers input up to offset ${local}, past the committed ${t.committed ?? 'none'} (an offset commit failed); going on from it`);
+      t.committed = local;
+      t.lastOffset = (BigInt(local) - 1n).toString();
+    } else {
+      // Restore every store that is missing, unreadable or behind what was committed.
+      for (const [i, store] of storeNames.entries()) {
+        const topic = changelogTopic(ctx.app, store);
+        const end = ends[i];
+        if (!end) throw new Error(`changelog ${topic} has no partition ${t.partition}`);
+        const decision = needsRestore(t.stores, store, t.partition, end.high, covered ? (covered[store] ?? -1) : undefined);
+        if (decision.restore) await this.restore(t, store, topic, decision);
+      }
+    }
+    for (const store of storeNames) {
+      const cp = t.stores.changelogCheckpoint(store, t.partition);
+      t.changelogAt.set(store, typeof cp === 'string' ? BigInt(cp) : -1n);
+    }
+    const topology: Topology = { ...ctx.topology, steps: ctx.topology.steps.filter((s) => t.sub.steps.includes(s.name)) };
+    t.task = new Task({
+      topology, stores: new CachingStoreFactory(t.stores, { maxBytes: ctx.options.cacheBytes ?? DEFAULT_CACHE_BYTES }), clock: ctx.clock, metrics: ctx.metrics,
+      output: (stream, record) => this.collector.output(t, stream, record),
+      createLogic: (step, c) => this.logicFor(t, step, c),
+    });
+    t.checkpointStore = t.stores.open<string, TaskCheckpoint>(taskStoreName(t.sub.id));
+    const checkpoint = t.checkpointStore.get('state') ?? {};
+    t.persisted = JSON.stringify(checkpoint);
+    if (checkpoint.watermark) t.task.restore(checkpoint.watermark);
+    else if (t.sub.input === 'source') t.task.watermarks.addPartition(String(t.partition));
+    if (t.sub.input !== 'source') {
+      for (const u of t.sub.upstream) {
+        const upstreamSub = ctx.topology.subTopologies[u] as SubTopology;
+        for (let p = 0; p < partitionsOf(ctx, upstreamSub); p++) t.upstream.set(`${upstreamSub.id}_${p}`, -Infinity);
+      }
+      applyCheckpoint(t, checkpoint);
+    }
+    t.lastEventAt = ctx.clock.now();
+    await this.committer.open(t);
+    t.ready = true;
+    ctx.log(`task ${t.id}: ready on ${t.topic}/${t.partition}${t.committed ? ` from offset ${t.committed}` : ''} in ${Math.round(performance.now() - started)} ms`);
+    if (ctx.options.bounded && t.sub.input === 'source' && BigInt(t.committed ?? '0') >= (ctx.sourceEnd.get(t.partition) ?? 0n)) t.end();
+    this.collector.reportWatermark(t, true);
+  }
+
+  private async restore(t: KafkaTask, store: string, topic: string, decision: Extract<ReturnType<typeof needsRestore>, { restore: true }>): Promise<void> {
+    const { ctx } = this;
+    const { upTo } = decision;
+    ctx.log(`task ${t.id}: restoring ${store} from ${topic}/${t.partition} (${decision.reason}${decision.wipe ? `: ${decision.detail}` : ''}), offsets ${decision.from}..${upTo}`);
+    const result = await restoreFromChangelog({
+      records: BigInt(upTo) < 0n ? [] : ctx.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true }),
+      factory: t.stores,
+      store,
+      partition: t.partition,
+      upTo,
+      wipe: decision.wipe,
+      onProgress: (p) => {
+        if (!p.done) ctx.log(`task ${t.id}: restoring ${store}: ${p.applied} records, offset ${p.offset}/${p.upTo}, ${Math.round(p.elapsedMs)} ms`);
+      },
+    });
+    ctx.log(`task ${t.id}: restored ${store}: ${result.applied} records (${result.puts} puts, ${result.deletes} deletes) in ${Math.round(result.elapsedMs)} ms`);
+    this.restored.push({ task: t.id, store, records: result.applied, ms: Math.round(result.elapsedMs), reason: decision.reason });
+  }
+
+  async close(t: KafkaTask, flush: boolean): Promise<void> {
+    if (t.closed) return;
+    t.closed = true;
+    try {
+      if (flush) {
+        t.task?.prepareCommit();
+        await t.stores.flush();
+      }
+      await t.stores?.close();
+    } finally {
+      await t.producer?.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Closes every task (after the last commits) and the global tables. */
+  async closeAll(): Promise<void> {
+    for (const t of [...this.tasks.values()]) await t.lock(() => this.close(t, false));
+    await Promise.all([...this.closing]);
+  }
+
+  async closeGlobalTables(): Promise<void> {
+    for (const table of this.globalTables.values()) await table.close().catch((e: unknown) => this.ctx.log(`closing a global table failed: ${String(e)}`));
+  }
+
+  /** A task's commit failed: discard its uncommitted work and open it again from what is committed. */
+  async recover(t: KafkaTask, error: unknown): Promise<void> {
+    const { ctx } = this;
+    if (ctx.stopping) {
+      ctx.fail(error);
+      return;
+    }
+    const message = messageOf(error);
+    // Bounded: a task that fails again and again at the same offset stops the run with the error
+    // (a record cannot do this: processing errors are dead letters; the broker or the disk can).
+    const key = tpKey(t.topic, t.partition);
+    const last = this.failures.get(key);
+    const streak = last && last.at === t.committed ? last.streak + 1 : 1;
+    this.failures.set(key, { at: t.committed, streak });
+    if (streak > MAX_RECOVERIES) {
+      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row at input offset ${t.committed ?? 'none'} (${message}); check that the brokers are up and the topics writable, then run again`, { cause: error }));
+      return;
+    }
+    ctx.log(`task ${t.id}: commit failed (${message}); reopening it from the last commit (attempt ${streak} of ${MAX_RECOVERIES})`);
+    await this.close(t, false);
+    if (this.tasks.get(key) !== t) return; // revoked meanwhile
+    const fresh = new KafkaTask(t.sub, t.partition, t.topic);
+    this.tasks.set(key, fresh);
+    const tp = { topic: t.topic, partition: t.partition };
+    ctx.consumer.pause([tp]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.open(fresh);
+        break;
+      } catch (e) {
+        if (attempt >= 10 || ctx.stopping) {
+          ctx.fail(e);
+          return;
+        }
+        await sleep(Math.min(10_000, 500 * attempt));
+      }
+    }
+    if (fresh.committed !== undefined) ctx.consumer.seek({ ...tp, offset: fresh.committed });
+    ctx.consumer.resume([tp]);
+  }
+}
+
+/**
+ * The task's LMDB environment; a damaged one is deleted and rebuilt from the changelogs
+ * (lmdb-js crashes the process, SIGSEGV, on a data file whose meta pages are garbage: LMDB's
+ * magic number is checked before opening).
+ */
+function openEnvironment(dir: string, maxDbs: number, log: (line: string) => void, task: string): LmdbStoreFactory {
+  try {
+    const problem = lmdbFileProblem(join(dir, 'data.mdb'));
+    if (problem) throw new Error(problem);
+    return new LmdbStoreFactory({ path: dir, maxDbs });
+  } catch (error) {
+    log(`task ${task}: local state at ${dir} unusable (${String(error)}); rebuilding it from the changelogs`);
+    rmSync(dir, { recursive: true, force: true });
+    return new LmdbStoreFactory({ path: dir, maxDbs });
+  }
+}
+
+/** The input offset a task's local state covers, or undefined (none, or another partition's). */
+function localInputOffset(t: KafkaTask): string | undefined {
+  try {
+    const v = t.lmdb.getMeta<{ topic?: unknown; partition?: unknown; offset?: unknown }>(INPUT_META);
+    if (v && v.topic === t.topic && v.partition === t.partition && isOffset(v.offset)) return v.offset;
+  } catch {
+    // unreadable: restore instead
+  }
+  return undefined;
+}
+
+/** Every store has a checkpoint within its changelog: the local state is one whole flush. */
+function stateIsWhole(t: KafkaTask, stores: string[], ends: Array<{ high: string } | undefined>): boolean {
+  return stores.every((store, i) => {
+    try {
+      const cp = t.stores.changelogCheckpoint(store, t.partition);
+      const end = ends[i];
+      if (cp === undefined || cp === null) return end !== undefined && end.high === '0';
+      return isOffset(cp) && end !== undefined && BigInt(cp) < BigInt(end.high);
+    } catch {
+      return false;
+    }
+  });
+}
