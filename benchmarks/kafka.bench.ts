@@ -15,6 +15,7 @@
  *   BENCH_THROUGHPUT=spec5,dedupe,dedupe-eos    which throughput cases
  *   BENCH_LATENCY=dedupe,dedupe-eos             which latency cases (also: spec5)
  *   BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node flags of the runner children
+ *   BENCH_COMMIT_INTERVAL_MS=100 the runners' commit interval (default: the runner's, 100 ms)
  *
  * Every runner runs in a child process of its own (`--child`), so its peak RSS is its own; the
  * parent produces the input beforehand (throughput, restore) or concurrently (latency) and
@@ -58,6 +59,8 @@ interface ChildResult {
   wallMs: number;
   /** Seconds spent in commits (all tasks, summed; tasks commit one after the other). */
   commitSeconds: number;
+  /** User + system CPU of the runner process over the whole run, µs. */
+  cpuUs: number;
   /** From onReady (tasks open, restores done) to the end. */
   afterReadyMs: number;
   readyMs: number;
@@ -84,10 +87,13 @@ async function child(file: string, stateDir: string, bounded: boolean): Promise<
   process.once('SIGTERM', () => abort.abort());
   const logs: string[] = [];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let ready = 0;
   let peakAtReady = 0;
+  const commitInterval = process.env.BENCH_COMMIT_INTERVAL_MS;
   const summary = await runKafka({
     topology, adapter, stateDir, bounded, signal: abort.signal, registry,
+    ...(commitInterval ? { commitIntervalMs: Number(commitInterval) } : {}),
     log: (l) => {
       logs.push(l);
       if (/restor|ready/.test(l)) process.stderr.write(`    [runner] ${l}\n`);
@@ -99,12 +105,13 @@ async function child(file: string, stateDir: string, bounded: boolean): Promise<
     },
   });
   const end = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(sample);
   // Time inside the runner's commits (send outputs + changelogs, LMDB flush, offset commit).
   const hist = (await registry.getSingleMetric('tributary_commit_latency_seconds')?.get())?.values ?? [];
   const commitSeconds = hist.filter((v) => String((v as { metricName?: string }).metricName).endsWith('_sum')).reduce((a, v) => a + v.value, 0);
   const result: ChildResult = {
-    summary, commitSeconds, peakAtReady, wallMs: end - t0, readyMs: ready - t0, afterReadyMs: end - ready,
+    summary, commitSeconds, cpuUs: cpu.user + cpu.system, peakAtReady, wallMs: end - t0, readyMs: ready - t0, afterReadyMs: end - ready,
     peakRss: Math.max(peak, process.memoryUsage().rss), heap: process.memoryUsage().heapUsed, logs: logs.filter((l) => /restor/.test(l)),
   };
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
@@ -269,7 +276,7 @@ async function throughput(dir: string): Promise<string[]> {
     const eps = s.records / (r.wallMs / 1000);
     const epsReady = s.records / (r.afterReadyMs / 1000);
     log(`${name}: ${s.records} records in ${(r.wallMs / 1000).toFixed(2)} s → ${fmt(eps)} events/s (${fmt(epsReady)}/s after ready at ${(r.readyMs / 1000).toFixed(2)} s), ${s.commits} commits taking ${r.commitSeconds.toFixed(1)} s, peak RSS ${mb(r.peakRss)} MB; streams ${JSON.stringify(s.streams)}; dead letters ${JSON.stringify(s.deadLetters)}; late ${s.late}`);
-    rows.push(`| ${label[name]} | ${fmt(s.records)} | ${(r.wallMs / 1000).toFixed(2)} | ${fmt(eps)} | ${fmt(epsReady)} | ${fmt(s.commits)} | ${r.commitSeconds.toFixed(1)} | ${mb(r.peakRss)} |`);
+    rows.push(`| ${label[name]} | ${fmt(s.records)} | ${(r.wallMs / 1000).toFixed(2)} | ${fmt(eps)} | ${fmt(epsReady)} | ${(r.cpuUs / 1e6).toFixed(1)} | ${(r.cpuUs / Math.max(s.records, 1)).toFixed(1)} | ${(r.readyMs / 1000).toFixed(2)} | ${fmt(s.commits)} | ${r.commitSeconds.toFixed(1)} | ${mb(r.peakRss)} |`);
     rmSync(join(dir, `state-${name}`), { recursive: true, force: true });
     await deleteTopicsLike(p.name.split('-').slice(-3).join('-'));
   }
@@ -277,8 +284,8 @@ async function throughput(dir: string): Promise<string[]> {
     `Throughput: ${fmt(n)} generated events (seed ${seed}; 1% duplicates, 5% out of order, 0.2% late) pre-produced into ${partitions} source partitions, then one bounded runKafka in a child process.`,
     'events/s = source records / wall time of runKafka (group join, task opening and the final commit included); "after ready" excludes the start up to onReady.',
     '',
-    '| case | source records | seconds | events/s | events/s after ready | commits | s in commits | peak RSS MB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| case | source records | seconds | events/s | events/s after ready | CPU s | CPU µs/ev | ready s | commits | s in commits | peak RSS MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ];
 }

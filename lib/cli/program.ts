@@ -15,6 +15,7 @@ import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
 import { formatKafkaSummary, runKafka } from '../runtime/kafka/runner.js';
 import { ProcessingError } from '../runtime/task.js';
 import { SchemaRegistryClient } from '../serde/schema-registry.js';
+import { parseDuration, type Duration } from '../time/duration.js';
 
 /** Where the program writes; tests capture both. */
 export interface CliIo {
@@ -29,6 +30,7 @@ interface RunOptions {
   bounded?: boolean;
   schemaRegistry?: string;
   sessionTimeout: number;
+  commitInterval?: string;
   stateDir?: string;
   format?: 'json' | 'csv' | 'avro';
   checkpointEvery: number;
@@ -50,6 +52,20 @@ const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
   return Number(v);
 };
+
+const durationArg = (name: string) => (v: string) => {
+  try {
+    parseDuration(v as Duration);
+  } catch {
+    throw new InvalidArgumentError(`${name} must be a duration such as 100ms, 2s or 1m, got "${v}"`);
+  }
+  return v;
+};
+
+/** The runner option for a commit interval written as a duration (none: the runner's default). */
+function commitInterval(d: Duration | undefined): { commitIntervalMs?: number } {
+  return d === undefined ? {} : { commitIntervalMs: parseDuration(d) };
+}
 
 /**
  * Builds the program.
@@ -90,6 +106,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('--bounded', 'Kafka: stop at the end offsets the source topic has at start (a replay or backfill), closing every session, window and timer')
     .option('--schema-registry <url>', 'Kafka: Confluent schema registry for Avro (default SCHEMA_REGISTRY_URL, then kafka.schemaRegistry)')
     .option('--session-timeout <ms>', 'Kafka: consumer group session timeout', int('--session-timeout'), 30_000)
+    .option('--commit-interval <duration>', 'Kafka: a task commits at most this often (default 1s at-least-once, 100ms exactly-once; 0ms: after every fetched batch)', durationArg('--commit-interval'))
     .option('-s, --state-dir <dir>', 'LMDB state directory (embedded: default <out-dir>/.state, fresh per run, an explicit one keeps state across runs; Kafka: default ./state, tasks under <dir>/<app>/<task>)')
     .addOption(new Option('-f, --format <format>', 'input format (default from the file extension)').choices(['json', 'csv', 'avro']))
     .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)
@@ -127,6 +144,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
             bounded: opts.bounded === true,
             signal: abort.signal,
             sessionTimeoutMs: opts.sessionTimeout,
+            ...commitInterval((opts.commitInterval as Duration | undefined) ?? topology.definition.kafka?.commitInterval),
             ...(registryUrl ? { schemaRegistry: new SchemaRegistryClient(registryUrl) } : {}),
             log: opts.quiet ? undefined : (line) => io.stderr(`${line}\n`),
           });

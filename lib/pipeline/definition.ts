@@ -55,7 +55,12 @@ export interface PipelineDefinition {
    */
   onProcessingError?: 'dead-letter' | 'fail';
   /** Kafka connection defaults (the CLI's `--brokers` / `KAFKA_BROKERS` win). */
-  kafka?: { brokers?: string[]; schemaRegistry?: string };
+  kafka?: {
+    brokers?: string[];
+    schemaRegistry?: string;
+    /** A task commits at most this often (default `1s` at-least-once, `100ms` exactly-once; the CLI's `--commit-interval` wins). */
+    commitInterval?: Duration;
+  };
 }
 
 /** Streams every pipeline has. */

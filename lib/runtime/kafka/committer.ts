@@ -41,6 +41,12 @@ interface Prepared {
 export interface Committer {
   /** Readies a task opened by the task manager (exactly-once: its transactional producer). */
   open(t: KafkaTask): Promise<void>;
+  /**
+   * Hands the task's pending outputs to the producer now, without waiting for their
+   * acknowledgements (the commit does); waits only while {@link MAX_IN_FLIGHT} sends of the task
+   * are unacknowledged (backpressure).
+   */
+  send(t: KafkaTask): Promise<void>;
   /** Commits a task (nothing when it has nothing to commit). */
   commit(t: KafkaTask): Promise<void>;
   /** Releases what the committer holds (producers). */
@@ -52,20 +58,54 @@ export function createCommitter(ctx: RunContext, collector: RecordCollector): Co
   return ctx.eos ? new ExactlyOnceCommitter(ctx, collector) : new AtLeastOnceCommitter(ctx, collector);
 }
 
+/** Unacknowledged sends a task may have before it waits for them. */
+export const MAX_IN_FLIGHT = 4;
+
 abstract class BaseCommitter implements Committer {
   constructor(protected readonly ctx: RunContext, private readonly collector: RecordCollector) {}
 
   abstract open(t: KafkaTask): Promise<void>;
   abstract close(): Promise<void>;
   protected abstract deliver(t: KafkaTask, prepared: Prepared): Promise<void>;
+  /** The function that sends one chunk of the task's records (and what to do when it fails). */
+  protected abstract sender(t: KafkaTask): Promise<(chunk: ProducerRecord[]) => Promise<SentBatch[]>>;
+
+  async send(t: KafkaTask): Promise<void> {
+    if (t.closed || t.pending.length === 0) return;
+    if (t.inFlight >= MAX_IN_FLIGHT) await t.sending;
+    const records = await this.collector.encodeAll(t);
+    t.pending = [];
+    const send = await this.sender(t);
+    // Each send after the one before (one producer, ordered per partition; kafkajs's idempotent
+    // producer must not have two requests for a partition racing), overlapping with processing.
+    t.inFlight++;
+    t.sending = t.sending.then(async () => {
+      try {
+        for (const chunk of chunks(records)) await send(chunk);
+      } finally {
+        t.inFlight--;
+      }
+    });
+    // A failure surfaces at the task's next send or commit (which awaits `sending`), not here.
+    t.sending.catch(() => undefined);
+  }
 
   async commit(t: KafkaTask): Promise<void> {
     if (t.closed) return;
     const prepared = await this.prepare(t);
     if (!prepared) return;
     const t0 = performance.now();
+    // What was sent ahead must be acknowledged before the offsets that cover it are committed.
+    try {
+      await t.sending;
+    } catch (error) {
+      await t.transaction?.abort().catch(() => undefined);
+      t.transaction = undefined;
+      throw error;
+    }
     await this.deliver(t, prepared);
     if (prepared.next !== undefined) t.committed = prepared.next;
+    t.lastCommitAt = performance.now();
     t.pending = [];
     t.lastOffset = undefined;
     this.ctx.stats.commits++;
@@ -129,6 +169,20 @@ class AtLeastOnceCommitter extends BaseCommitter {
     await this.shared();
   }
 
+  /** Sends on the shared producer; a failed send retires it (see {@link retire}). */
+  protected async sender(): Promise<(chunk: ProducerRecord[]) => Promise<SentBatch[]>> {
+    const shared = this.shared();
+    const producer = await shared;
+    return async (chunk) => {
+      try {
+        return await producer.send(chunk);
+      } catch (error) {
+        this.retire(shared);
+        throw error;
+      }
+    };
+  }
+
   protected async deliver(t: KafkaTask, prepared: Prepared): Promise<void> {
     const { ctx } = this;
     if (t.committed === undefined && t.firstOffset !== undefined) {
@@ -137,14 +191,7 @@ class AtLeastOnceCommitter extends BaseCommitter {
       await ctx.consumer.commit([{ topic: t.topic, partition: t.partition, offset: t.firstOffset, metadata: commitMetadata(t.changelogAt) }]);
       t.committed = t.firstOffset;
     }
-    const shared = this.shared();
-    const producer = await shared;
-    try {
-      await this.sendAll(t, prepared, (chunk) => producer.send(chunk));
-    } catch (error) {
-      this.retire(shared);
-      throw error;
-    }
+    await this.sendAll(t, prepared, await this.sender());
     // The input offset the flushed state covers, then the offset commit with the changelog
     // offsets it covers (what a restore may apply; see the task manager).
     const covers = prepared.next ?? t.committed;
@@ -198,8 +245,16 @@ class ExactlyOnceCommitter extends BaseCommitter {
     t.producer = await this.ctx.options.adapter.producer({ transactionalId: `${this.ctx.app}-${t.id}` });
   }
 
+  /** Sends in the task's open transaction (begun by the first send after a commit). */
+  protected async sender(t: KafkaTask): Promise<(chunk: ProducerRecord[]) => Promise<SentBatch[]>> {
+    t.transaction ??= await (t.producer as KafkaProducer).transaction();
+    const tx = t.transaction;
+    return (chunk) => tx.send(chunk);
+  }
+
   protected async deliver(t: KafkaTask, prepared: Prepared): Promise<void> {
-    const tx = await (t.producer as KafkaProducer).transaction();
+    const tx = t.transaction ?? (await (t.producer as KafkaProducer).transaction());
+    t.transaction = undefined;
     try {
       await this.sendAll(t, prepared, (chunk) => tx.send(chunk));
       if (prepared.next !== undefined) await tx.sendOffsets({ groupId: this.ctx.app, offsets: [{ topic: t.topic, partition: t.partition, offset: prepared.next }] });
@@ -240,9 +295,28 @@ export function parseCommitMetadata(metadata: string | undefined): Record<string
   }
 }
 
-/** Sends of at most 500 records, so no produce request exceeds the broker's message size. */
-function chunks<T>(items: T[], size = 500): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+/**
+ * Sends of at most {@link CHUNK_BYTES} of keys and values (and 10,000 records), so that no
+ * partition's record batch in a produce request exceeds the broker's default `message.max.bytes`
+ * (1 MiB) while a commit needs as few round trips as it can.
+ */
+export function chunks(records: ProducerRecord[]): ProducerRecord[][] {
+  const out: ProducerRecord[][] = [];
+  let chunk: ProducerRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = 70 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    if (chunk.length > 0 && (bytes + size > CHUNK_BYTES || chunk.length >= 10_000)) {
+      out.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(r);
+    bytes += size;
+  }
+  if (chunk.length > 0) out.push(chunk);
   return out;
 }
+
+/** Bytes of keys and values (plus ~70 bytes of record overhead each) per produce request. */
+const CHUNK_BYTES = 900 * 1024;

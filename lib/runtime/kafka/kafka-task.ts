@@ -15,7 +15,7 @@ import type { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
 import type { KeyValueStore } from '../../state/store.js';
 import type { WatermarkSnapshot } from '../../time/watermark.js';
 import type { Task } from '../task.js';
-import type { ConsumedRecord, KafkaProducer } from './client.js';
+import type { ConsumedRecord, KafkaProducer, KafkaTransaction } from './adapter.js';
 
 /** Headers of a watermark marker on a repartition topic. */
 export const WATERMARK_HEADER = 'tributary-watermark';
@@ -66,6 +66,12 @@ export class KafkaTask {
   checkpointStore!: KeyValueStore<string, TaskCheckpoint>;
   /** Exactly-once: the task's own transactional producer. */
   producer: KafkaProducer | undefined;
+  /** Exactly-once: the transaction open since the task's first send after its last commit. */
+  transaction: KafkaTransaction | undefined;
+  /** The sends handed to the producer since the last commit, in order (each after the one before). */
+  sending: Promise<void> = Promise.resolve();
+  /** How many of those are not acknowledged yet. */
+  inFlight = 0;
   pending: PendingRecord[] = [];
   /** Last input offset processed and not yet committed. */
   lastOffset: string | undefined;
@@ -93,6 +99,10 @@ export class KafkaTask {
   persisted = '';
   /** The watermark snapshot from just before a bounded end (persisted instead of +∞). */
   preEnd: WatermarkSnapshot | undefined;
+  /** When the task last committed (performance.now()). */
+  lastCommitAt = 0;
+  /** A commit scheduled for when the commit interval has passed. */
+  commitTimer: ReturnType<typeof setTimeout> | undefined;
   /** Each store's last changelog offset in the local state (`-1`: none): the commit metadata. */
   changelogAt = new Map<string, bigint>();
   private chain: Promise<unknown> = Promise.resolve();

@@ -3,9 +3,10 @@
  * Node's one thread.
  *
  * - **Batches**: each fetched batch goes to its partition's task, record by record, under the
- *   task's lock (batches, ticks and commits of a task never interleave). A task commits after
- *   every batch, and in between every `maxPendingRecords` outputs (backpressure: memory stays
- *   bounded when outputs or state are slower than input; the consumer fetches at most
+ *   task's lock (batches, ticks and commits of a task never interleave). The task's outputs go
+ *   to the producer after the batch (and every `maxPendingRecords` within it) without waiting
+ *   for acknowledgements; it commits when its commit interval has passed (backpressure: a task
+ *   waits when it has too many unacknowledged sends; the consumer fetches at most
  *   `maxBytesPerPartition` per partition and waits while a batch is processed).
  * - **Records**: a source record is decoded and handed to the task (`Task.ingest`: normalise,
  *   key, lateness, steps); a repartitioned one is a watermark marker (the upstream task's
@@ -22,16 +23,18 @@ import { createSourceDecoder, type SourceDecoder } from './codec.js';
 import type { ConsumedBatch, ConsumedRecord } from './client.js';
 import type { Committer } from './committer.js';
 import { isReplayed, parseSeq, SEQ_HEADER, TASK_HEADER, tpKey, upstreamWatermark, WATERMARK_HEADER, type KafkaTask, type UpstreamState } from './kafka-task.js';
-import { sourceOf } from './record-collector.js';
-import type { RunContext } from './run-context.js';
+import { sourceOf, type RecordCollector } from './record-collector.js';
+import { DEFAULT_COMMIT_INTERVAL_MS, type RunContext } from './run-context.js';
 import type { TaskManager } from './task-manager.js';
 import { ProcessingError, type SourceInput } from '../task.js';
 
 export class StreamThread {
   private readonly decoder: SourceDecoder;
+  private readonly commitIntervalMs: number;
 
-  constructor(private readonly ctx: RunContext, private readonly manager: TaskManager, private readonly committer: Committer) {
+  constructor(private readonly ctx: RunContext, private readonly manager: TaskManager, private readonly collector: RecordCollector, private readonly committer: Committer) {
     const { topology, options } = ctx;
+    this.commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS[topology.guarantee];
     this.decoder = createSourceDecoder({
       format: topology.source.format === 'avro' ? 'avro' : 'json',
       maxRecordBytes: topology.source.maxRecordBytes,
@@ -45,6 +48,7 @@ export class StreamThread {
       batch.pause(); // not ready (restoring): resumes from the first unresolved record
       return;
     }
+    let done: string | undefined;
     await t.lock(async () => {
       if (t.closed) return;
       const max = this.ctx.options.maxPendingRecords ?? 5000;
@@ -56,22 +60,49 @@ export class StreamThread {
           if (waiting) await waiting;
           t.firstOffset ??= record.offset;
           t.lastOffset = record.offset;
+          done = record.offset;
           if (t.pending.length >= max) {
-            await this.committer.commit(t);
-            batch.resolveOffset(record.offset);
+            await this.committer.send(t);
             await batch.heartbeat().catch(() => undefined);
           }
         }
-        await this.committer.commit(t);
+        await this.committer.send(t);
+        await this.commitWhenDue(t);
       } catch (error) {
+        done = undefined;
         await this.failed(t, error);
       }
     });
-    // Everything below the committed offset is done (processed now, or skipped as replayed).
-    if (t.committed !== undefined) {
-      const next = BigInt(t.committed) - 1n;
-      if (next >= 0n) batch.resolveOffset(next.toString());
+    // What was processed (committed, or waiting in the task for its commit) is not fetched again;
+    // a task that fails is rewound to its committed offset by the task manager instead.
+    if (t.closed) return;
+    const below = t.committed === undefined ? undefined : (BigInt(t.committed) - 1n).toString();
+    const resolved = done ?? below;
+    if (resolved !== undefined && BigInt(resolved) >= 0n) batch.resolveOffset(resolved);
+  }
+
+  /**
+   * Commits the task when its commit interval has passed since its last commit (or it ended);
+   * otherwise makes sure a commit comes when it has.
+   */
+  private async commitWhenDue(t: KafkaTask): Promise<void> {
+    const wait = t.lastCommitAt + this.commitIntervalMs - performance.now();
+    if (wait <= 0 || t.ended) {
+      await this.committer.commit(t);
+      return;
     }
+    if (t.commitTimer !== undefined) return;
+    t.commitTimer = setTimeout(() => {
+      t.commitTimer = undefined;
+      void t.lock(async () => {
+        if (t.closed || this.ctx.stopping) return;
+        try {
+          await this.committer.commit(t);
+        } catch (error) {
+          await this.failed(t, error);
+        }
+      });
+    }, wait);
   }
 
   /** `onProcessingError: fail` stops the run (nothing committed past the record); anything else is recovered. */
@@ -147,7 +178,11 @@ export class StreamThread {
         try {
           if (t.sub.input === 'source') t.task.advance();
           else this.applyUpstream(t);
-          await this.committer.commit(t);
+          // An ended task says so again on every tick: a downstream task reopened after it took
+          // the first `end` (on another instance after a rebalance, or after a recovery) needs it.
+          if (t.ended) this.collector.reportWatermark(t, true);
+          await this.committer.send(t);
+          await this.commitWhenDue(t);
         } catch (error) {
           await this.failed(t, error);
         }

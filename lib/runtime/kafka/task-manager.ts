@@ -221,6 +221,7 @@ export class TaskManager {
   async close(t: KafkaTask, flush: boolean): Promise<void> {
     if (t.closed) return;
     t.closed = true;
+    clearTimeout(t.commitTimer);
     try {
       if (flush) {
         t.task?.prepareCommit();
@@ -228,6 +229,8 @@ export class TaskManager {
       }
       await t.stores?.close();
     } finally {
+      // Exactly-once: what was sent since the last commit is aborted, never read.
+      await t.transaction?.abort().catch(() => undefined);
       await t.producer?.disconnect().catch(() => undefined);
     }
   }
