@@ -30,7 +30,7 @@ function withResends(events: TributaryEvent[]): { first: TributaryEvent[]; secon
   return { first, second };
 }
 
-test('dedupe: every task\'s state deleted between two runs is restored from the changelogs; second-half re-sends are still duplicates', async () => {
+test('dedupe: every task\'s state deleted between two runs is restored from the changelogs; second-half re-sends are still duplicates', async (t) => {
   const { first, second } = withResends(testEvents(2000, 8));
   const s = await memoryScenario('examples/rees46-dedupe/pipeline.yaml', {
     events: [...first, ...second], produce: first, partitions: 3,
@@ -43,6 +43,7 @@ test('dedupe: every task\'s state deleted between two runs is restored from the 
 
   // Run 1: live, stopped once it committed the first half (a bounded run would expire the ttl'd state).
   const stop = new AbortController();
+  t.after(() => stop.abort());
   const running = runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('run1'), stateDir, signal: stop.signal, tickMs: 20 });
   await waitFor('run 1 to commit the first half', () => caughtUp(s.kafka, app, s.p.source));
   stop.abort();
