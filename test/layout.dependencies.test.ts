@@ -30,3 +30,12 @@ test('the state layer stays readable in one sitting: no file under lib/state is 
     .map(({ f, lines }) => `${f}: ${lines} lines`);
   assert.deepEqual(tooLong, []);
 });
+
+test('the in-memory Kafka is a client like kafkajs\'s: no file under lib/runtime/kafka/memory imports kafkajs or the runner, or is longer than 400 lines', () => {
+  const files = sources('lib/runtime/kafka/memory');
+  assert.ok(files.length > 0);
+  const offenders = files.flatMap((f) => imports(f).filter((i) => i === 'kafkajs' || /runner\.js$/.test(i)).map((i) => `${f} → ${i}`));
+  assert.deepEqual(offenders, []);
+  const tooLong = files.map((f) => ({ f, lines: readFileSync(join(ROOT, f), 'utf8').split('\n').length })).filter(({ lines }) => lines > 400).map(({ f, lines }) => `${f}: ${lines} lines`);
+  assert.deepEqual(tooLong, []);
+});

@@ -8,7 +8,7 @@ import type { ConsumedRecord, PartitionOffset, ProducerRecord, SentBatch, TopicS
 import { topicNameProblem } from '../topics.js';
 import { systemClock, type Clock } from '../../../time/clock.js';
 import type { AssignorName } from './assignors.js';
-import { MemoryKafkaError, unknownTopic } from './errors.js';
+import { crashed, MemoryKafkaError, unknownTopic } from './errors.js';
 import { FaultRegistry, type Fault, type FaultOp, type FaultOptions } from './faults.js';
 import { ConsumerGroup } from './group.js';
 import { PartitionLog, visible, type Appended, type LogEntry } from './log.js';
@@ -244,9 +244,12 @@ export class MemoryBroker {
     return this.faults.arm(op, options);
   }
 
-  /** @internal the adapter asks before each operation. */
-  fault(op: FaultOp, clientId: string, topics: readonly string[], what: string, transactional?: boolean) {
-    return this.faults.take(op, { clientId, topics, what, ...(transactional === undefined ? {} : { transactional }) });
+  /** @internal The fault a client's call meets (a crash fault crashes the client first), or undefined. */
+  fault(op: FaultOp, clientId: string, topics: readonly string[], what: string, transactional?: boolean): { error: Error; written: boolean } | undefined {
+    const hit = this.faults.take(op, { clientId, topics, what, ...(transactional === undefined ? {} : { transactional }) });
+    if (!hit) return undefined;
+    if (hit.crash) this.crash(clientId);
+    return { error: hit.error ?? crashed(clientId), written: hit.written };
   }
 
   // ---- inspection ---------------------------------------------------------------------------

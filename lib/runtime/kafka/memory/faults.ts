@@ -27,6 +27,11 @@ export interface FaultOptions {
   clientId?: string;
   /** `send` only: only sends in a transaction (true) or only plain sends (false). */
   transactional?: boolean;
+  /**
+   * The client's process dies at that call (`kill -9` at an exact point): {@link MemoryBroker.crash}
+   * of its client id, and the call fails (after taking effect, with `written`).
+   */
+  crash?: boolean;
 }
 
 /** An armed fault: what it hit so far. */
@@ -74,7 +79,7 @@ export class FaultRegistry {
   }
 
   /** The failure a call meets (counted), or undefined: the call goes through. */
-  take(op: FaultOp, call: FaultCall): { error: Error; written: boolean } | undefined {
+  take(op: FaultOp, call: FaultCall): { error: Error | undefined; written: boolean; crash: boolean } | undefined {
     for (const a of this.armed) {
       if (a.op !== op || a.left <= 0) continue;
       const o = a.options;
@@ -87,8 +92,10 @@ export class FaultRegistry {
       }
       a.left--;
       const written = o.written ?? false;
-      a.hits.push(`${call.clientId}: ${call.what}${written ? ' (written, then failed)' : ''}`);
-      return { error: o.error ?? new MemoryKafkaError('INJECTED', `memory kafka: injected ${op} failure: ${call.what}`, true), written };
+      const crash = o.crash ?? false;
+      a.hits.push(`${call.clientId}: ${call.what}${written ? ' (written, then failed)' : ''}${crash ? ' (the client crashed)' : ''}`);
+      const error = o.error ?? (crash ? undefined : new MemoryKafkaError('INJECTED', `memory kafka: injected ${op} failure: ${call.what}`, true));
+      return { error, written, crash };
     }
     return undefined;
   }

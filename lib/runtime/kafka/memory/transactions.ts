@@ -89,14 +89,6 @@ export class TransactionCoordinator {
     for (const tx of [...this.open.values()]) if (now - tx.startedAt > tx.timeoutMs) this.end(tx, 'abort');
   }
 
-  /** Aborts the open transactions of these ids (their producer's process died). */
-  abortAll(transactionalIds: Iterable<string>): void {
-    for (const id of transactionalIds) {
-      const tx = this.open.get(id);
-      if (tx) this.end(tx, 'abort');
-    }
-  }
-
   /** The open transactions (for inspection). */
   openIds(): string[] {
     return [...this.open.keys()].sort();
