@@ -10,19 +10,19 @@ import { testEvents } from '../../support/kafka-pipeline.js';
 import { diffWithEmbedded, exact, memoryScenario, summarize } from '../../support/memory-kafka.js';
 
 test('an offset commit failing once after the flush: the task goes on from its local state; outputs exact, none twice', async () => {
-  const events = testEvents(3000, 53);
+  const events = testEvents(1000, 53);
   const s = await memoryScenario('examples/cart-abandonment/pipeline.yaml', { events, partitions: 1, edit: (def) => { def.source.idleTimeout = '10m'; } });
-  // Offset commits of the source task: the first one (where it starts), then one per 200 outputs (a few inputs are dropped as duplicates).
+  // Offset commits of the source task: the first one (where it starts), then one per 100 outputs (a few inputs are dropped as duplicates).
   const fault = s.kafka.broker.failNext('commit', { topic: s.p.source, skip: 2 });
   const logs: string[] = [];
   const summary = await runKafka({
-    topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, maxPendingRecords: 200, log: (l) => logs.push(l),
+    topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, maxPendingRecords: 100, log: (l) => logs.push(l),
   });
   assert.equal(summary.interrupted, false);
-  assert.deepEqual(fault.hits, [`app: offset commit of ${s.p.source}/0@403`]);
+  assert.deepEqual(fault.hits, [`app: offset commit of ${s.p.source}/0@201`]);
   assert.deepEqual(logs.filter((l) => /: commit failed \(|going on from it|restoring /.test(l)).map((l) => l.replace(/ \(.*\)/, '')), [
     'task 0_0: commit failed; reopening it from the last commit',
-    'task 0_0: local state covers input up to offset 403, past the committed 202; going on from it',
+    'task 0_0: local state covers input up to offset 201, past the committed 100; going on from it',
   ]);
   assert.equal(summary.records, events.length, 'no source record processed twice');
   assert.equal(summary.replayed, 0);

@@ -12,7 +12,7 @@ import { jsonMultiset, testEvents } from '../../support/kafka-pipeline.js';
 import { diffWithEmbedded, exact, memoryScenario, summarize } from '../../support/memory-kafka.js';
 
 test('exactly-once: a transaction commit fails; read_committed readers never see its records; every stream exact, no duplicate', async () => {
-  const events = testEvents(2000, 61);
+  const events = testEvents(1000, 61);
   const s = await memoryScenario('examples/cart-abandonment/pipeline.yaml', { events, partitions: 3, edit: (def) => { def.guarantee = 'exactly-once'; } });
   const sessions = s.p.topics.sessions!;
   const fault = s.kafka.broker.failNext('txCommit', { topic: sessions });

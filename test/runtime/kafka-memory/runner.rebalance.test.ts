@@ -15,7 +15,7 @@ import { caughtUp, diffWithEmbedded, exact, memoryScenario, summarize, waitFor }
 const readyTasks = (lines: string[]) => new Set(lines.flatMap((l) => /^task (\d+_\d+): ready/.exec(l)?.[1] ?? []));
 
 test('rebalance: B joins mid-run, A leaves later; restored tasks, every record processed once, outputs exact', async (t) => {
-  const events = testEvents(2400, 23);
+  const events = testEvents(1200, 23);
   const half = events.length / 2;
   const s = await memoryScenario('examples/cart-abandonment/pipeline.yaml', {
     events, produce: events.slice(0, half), partitions: 4, edit: (def) => { def.source.idleTimeout = '10m'; },

@@ -11,14 +11,14 @@ import { testEvents } from '../../support/kafka-pipeline.js';
 import { diffWithEmbedded, exact, memoryScenario, summarize } from '../../support/memory-kafka.js';
 
 test('a send written then failed: the upstream task reprocesses, the downstream drops exactly the replayed copies, outputs exact', async (t) => {
-  const events = testEvents(3000, 47);
+  const events = testEvents(1500, 47);
   const s = await memoryScenario('examples/cart-abandonment/pipeline.yaml', { events, partitions: 3, edit: (def) => { def.source.idleTimeout = '10m'; } });
   const repartition = s.p.topology.subTopologies[1]!.input;
-  // The third send into the joinIdentity repartition topic (several commits per source task: maxPendingRecords 200).
+  // The third send into the joinIdentity repartition topic (several commits per source task: maxPendingRecords 100).
   const fault = s.kafka.broker.failNext('send', { written: true, topic: repartition, skip: 2 });
   const logs: string[] = [];
   const summary = await runKafka({
-    topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, maxPendingRecords: 200, log: (l) => logs.push(l),
+    topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, maxPendingRecords: 100, log: (l) => logs.push(l),
   });
   assert.equal(summary.interrupted, false);
   assert.equal(fault.hits.length, 1, 'the fault was hit');
@@ -31,7 +31,7 @@ test('a send written then failed: the upstream task reprocesses, the downstream 
     copies += seqs.length - new Set(seqs).size;
   }
   t.diagnostic(`${fault.hits[0]}: ${copies} events sent twice, ${summary.replayed} dropped downstream`);
-  assert.equal(copies, 200, 'the failed commit\'s events (maxPendingRecords of them) went out twice');
+  assert.equal(copies, 100, 'the failed commit\'s events (maxPendingRecords of them) went out twice');
   assert.equal(summary.replayed, copies, 'every copy dropped downstream, nothing else');
   assert.ok(summary.records > events.length, `source records processed again: ${summary.records - events.length}`);
   // The source task's only outputs are repartition events: no stream has a duplicate.

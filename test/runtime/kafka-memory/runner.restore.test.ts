@@ -31,7 +31,7 @@ function withResends(events: TributaryEvent[]): { first: TributaryEvent[]; secon
 }
 
 test('dedupe: every task\'s state deleted between two runs is restored from the changelogs; second-half re-sends are still duplicates', async (t) => {
-  const { first, second } = withResends(testEvents(2000, 8));
+  const { first, second } = withResends(testEvents(1000, 8));
   const s = await memoryScenario('examples/rees46-dedupe/pipeline.yaml', {
     events: [...first, ...second], produce: first, partitions: 3,
     edit: (def: PipelineDefinition) => {

@@ -83,13 +83,13 @@ function createAdmin(broker: MemoryBroker, clientId: string): KafkaAdmin {
     async fetchOffsets(groupId, topic): Promise<PartitionOffset[]> {
       usable();
       const fault = broker.fault('fetchOffsets', clientId, [topic], `fetchOffsets of group ${groupId} on ${topic}`);
-      if (fault) throw fault.error;
+      if (fault) fault.fail();
       return broker.committed(groupId, topic);
     },
     async endOffsets(topic) {
       usable();
       const fault = broker.fault('endOffsets', clientId, [topic], `endOffsets of ${topic}`);
-      if (fault) throw fault.error;
+      if (fault) fault.fail();
       broker.transactions.expire();
       return topicOf(topic).logs.map((l) => ({ partition: l.partition, low: String(l.low()), high: String(l.lastStable()) }));
     },

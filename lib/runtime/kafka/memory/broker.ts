@@ -244,12 +244,20 @@ export class MemoryBroker {
     return this.faults.arm(op, options);
   }
 
-  /** @internal The fault a client's call meets (a crash fault crashes the client first), or undefined. */
-  fault(op: FaultOp, clientId: string, topics: readonly string[], what: string, transactional?: boolean): { error: Error; written: boolean } | undefined {
+  /**
+   * @internal The fault a client's call meets, or undefined. The call fails with `fail()`: before
+   * it takes effect, or after when `written`; a crash fault crashes the client right then.
+   */
+  fault(op: FaultOp, clientId: string, topics: readonly string[], what: string, transactional?: boolean): { written: boolean; fail(): never } | undefined {
     const hit = this.faults.take(op, { clientId, topics, what, ...(transactional === undefined ? {} : { transactional }) });
     if (!hit) return undefined;
-    if (hit.crash) this.crash(clientId);
-    return { error: hit.error ?? crashed(clientId), written: hit.written };
+    return {
+      written: hit.written,
+      fail: () => {
+        if (hit.crash) this.crash(clientId);
+        throw hit.error ?? crashed(clientId);
+      },
+    };
   }
 
   // ---- inspection ---------------------------------------------------------------------------

@@ -306,11 +306,11 @@ export class MemoryConsumer implements KafkaConsumer, GroupMember {
     if (offsets.length === 0) return;
     const what = `offset commit of ${offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')}`;
     const fault = this.broker.fault('commit', this.options.clientId, offsets.map((o) => o.topic), what);
-    if (fault && !fault.written) throw fault.error;
+    if (fault && !fault.written) fault.fail();
     if (!this.member) throw new MemoryKafkaError('UNKNOWN_MEMBER_ID', `memory kafka: ${this.memberId} is not in group ${this.options.groupId} (call run() first)`);
     this.group.commit(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, ...(o.metadata ? { metadata: o.metadata } : {}) })),
       { memberId: this.memberId, generation: this.generation });
-    if (fault) throw fault.error;
+    if (fault) fault.fail();
   }
 
   seek(offset: TopicPartitionOffset): void {

@@ -35,9 +35,9 @@ export function createMemoryProducer(broker: MemoryBroker, clientId: string, opt
   const send = (records: ProducerRecord[], tx?: OpenTransaction): SentBatch[] => {
     const { topics, what } = describeSend(records);
     const fault = broker.fault('send', clientId, topics, what, tx !== undefined);
-    if (fault && !fault.written) throw fault.error;
+    if (fault && !fault.written) fault.fail();
     const sent = broker.append(records, tx);
-    if (fault) throw fault.error;
+    if (fault) fault.fail();
     return sent;
   };
 
@@ -53,10 +53,10 @@ export function createMemoryProducer(broker: MemoryBroker, clientId: string, opt
         throw new MemoryKafkaError('INVALID_TXN_STATE', `memory kafka: cannot ${how} the transaction of ${tx.transactionalId}: it is already ${tx.outcome.status}`);
       }
       const fault = broker.fault(how === 'commit' ? 'txCommit' : 'txAbort', clientId, [...tx.partitions].map((l) => l.topic), `${how} of the transaction of ${tx.transactionalId}`, true);
-      if (fault && !fault.written) throw fault.error;
+      if (fault && !fault.written) fault.fail();
       broker.transactions.end(tx, how);
       if (open === tx) open = undefined;
-      if (fault) throw fault.error;
+      if (fault) fault.fail();
     };
     return {
       async send(records) {
@@ -68,12 +68,12 @@ export function createMemoryProducer(broker: MemoryBroker, clientId: string, opt
         check();
         const what = `sendOffsets of group ${groupId}: ${offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(', ')}`;
         const fault = broker.fault('sendOffsets', clientId, offsets.map((o) => o.topic), what, true);
-        if (fault && !fault.written) throw fault.error;
+        if (fault && !fault.written) fault.fail();
         let group = tx.offsets.get(groupId);
         if (!group) tx.offsets.set(groupId, (group = new Map()));
         // The kafkajs adapter sends offsets without metadata (TxnOffsetCommit as kafkajs builds it).
         for (const o of offsets) group.set(`${o.topic}\u0000${o.partition}`, { topic: o.topic, partition: o.partition, offset: o.offset });
-        if (fault) throw fault.error;
+        if (fault) fault.fail();
       },
       commit: async () => end('commit'),
       abort: async () => end('abort'),
