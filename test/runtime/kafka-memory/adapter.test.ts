@@ -373,3 +373,37 @@ test('deleteRecords moves the log start; compaction keeps the last record per ke
   assert.deepEqual(await read('earliest', '5'), ['4:b2', '5:a3']);
   await admin.disconnect();
 });
+
+test('admin and produce: created names only, configs with defaults, no auto-creation, tombstones, keyless round-robin, batch size limit', async () => {
+  const kafka = createMemoryKafka({ clock: { now: () => 42 } });
+  const adapter = kafka.adapter();
+  const admin = await adapter.admin();
+  assert.deepEqual(await admin.createTopics([{ name: 't1', partitions: 2, configs: { 'cleanup.policy': 'compact' } }, { name: 't2', partitions: 1 }]), ['t1', 't2']);
+  assert.deepEqual(await admin.createTopics([{ name: 't1', partitions: 5 }, { name: 't3', partitions: 1 }]), ['t3'], 'an existing topic is left as it is');
+  await assert.rejects(admin.createTopics([{ name: 'a b', partitions: 1 }]), { type: 'INVALID_TOPIC_EXCEPTION' });
+  await assert.rejects(admin.createTopics([{ name: 'zero', partitions: 0 }]), { type: 'INVALID_PARTITIONS' });
+  assert.deepEqual(await admin.listTopics(), ['t1', 't2', 't3']);
+  assert.deepEqual(await admin.describeTopics(['t1', 'nope']), [{
+    name: 't1',
+    partitions: [{ partition: 0, leader: 1, replicas: [1] }, { partition: 1, leader: 1, replicas: [1] }],
+    configs: { 'cleanup.policy': 'compact', 'retention.ms': '604800000', 'max.message.bytes': '1048588', 'message.timestamp.type': 'CreateTime' },
+  }]);
+  await assert.rejects(admin.fetchOffsets('g', 'nope'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+
+  const producer = await adapter.producer();
+  await assert.rejects(producer.send([{ topic: 'nope', key: null, value: null }]), /topic nope does not exist/);
+  await assert.rejects(producer.send([{ topic: 't1', partition: 2, key: null, value: null }]), /topic t1 has no partition 2/);
+  assert.deepEqual(await producer.send([
+    { topic: 't1', key: null, value: Buffer.from('x') }, { topic: 't1', key: null, value: Buffer.from('y') },
+    { topic: 't1', key: null, value: Buffer.from('z') }, { topic: 't2', key: Buffer.from('k'), value: null },
+  ]), [{ topic: 't1', partition: 0, baseOffset: '0' }, { topic: 't1', partition: 1, baseOffset: '0' }, { topic: 't2', partition: 0, baseOffset: '0' }]);
+  assert.deepEqual(kafka.broker.records('t1').map((r) => `${r.partition}/${r.offset} ${text(r.value)} @${r.timestamp}`), ['0/0 x @42', '0/1 z @42', '1/0 y @42']);
+  assert.deepEqual(kafka.broker.records('t2').map((r) => [text(r.key), r.value]), [['k', null]], 'a tombstone keeps its null value');
+  await assert.rejects(producer.send(Array.from({ length: 3 }, () => ({ topic: 't3', key: null, value: Buffer.alloc(400_000) }))), { type: 'MESSAGE_TOO_LARGE' });
+  assert.deepEqual(kafka.broker.records('t3'), [], 'nothing of a refused send is written');
+
+  await admin.deleteTopics(['t2', 'nope']);
+  assert.deepEqual(await admin.listTopics(), ['t1', 't3']);
+  await admin.disconnect();
+  await assert.rejects(admin.listTopics(), { type: 'NOT_CONNECTED' });
+});

@@ -217,6 +217,14 @@ export class MemoryBroker {
    * consumers, admins and readers fails. Open transactions stay open until a producer with the
    * same transactional id fences them or they time out, as on a broker. Adapters made with the
    * same client id afterwards work.
+   *
+   * @example
+   * ```ts
+   * const kafka = createMemoryKafka();
+   * const a = runKafka({ topology, adapter: kafka.adapter('a'), stateDir: 'state-a', signal });
+   * const b = runKafka({ topology, adapter: kafka.adapter('b'), stateDir: 'state-b', signal });
+   * kafka.broker.crash('a'); // b takes a's partitions and restores their state
+   * ```
    */
   crash(clientId: string): void {
     this.incarnations.set(clientId, this.incarnation(clientId) + 1);

@@ -19,8 +19,9 @@ export class MemoryKafkaError extends Error {
 }
 
 export const unknownTopic = (topic: string, partition?: number): MemoryKafkaError =>
-  new MemoryKafkaError('UNKNOWN_TOPIC_OR_PARTITION',
-    `memory kafka: topic ${topic}${partition === undefined ? '' : ` has no partition ${partition}`}${partition === undefined ? ' does not exist' : ''} (create it first)`, true);
+  new MemoryKafkaError('UNKNOWN_TOPIC_OR_PARTITION', partition === undefined
+    ? `memory kafka: topic ${topic} does not exist (create it with admin.createTopics first; topics are never auto-created)`
+    : `memory kafka: topic ${topic} has no partition ${partition}`, true);
 
 export const fenced = (transactionalId: string): MemoryKafkaError =>
   new MemoryKafkaError('PRODUCER_FENCED', `memory kafka: producer of transactional id ${transactionalId} was fenced by a newer one with the same id`);
