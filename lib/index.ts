@@ -28,6 +28,8 @@ export { Task, ProcessingError, type SourceInput, type DeadLetterRecord } from '
 export { CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './state/caching.js';
 export { CachingStore } from './state/caching-store.js';
 export { runEmbedded, formatSummary, type EmbeddedRunOptions, type RunSummary } from './runtime/embedded.js';
+export { runKafka, formatKafkaSummary, type KafkaRunOptions, type KafkaRunSummary } from './runtime/kafka/runner.js';
+export { createKafkaJsAdapter, type KafkaAdapter, type KafkaJsAdapterOptions, type ConsumedRecord, type ProducerRecord } from './runtime/kafka/client.js';
 export { createMetrics, type PipelineMetrics } from './metrics/metrics.js';
 export { generateEvents, writeEventsNdjson } from './generate/index.js';
 export { runCli, createProgram } from './cli/program.js';

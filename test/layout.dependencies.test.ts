@@ -32,3 +32,10 @@ for (const layer of ['lib/state', 'lib/runtime']) {
     assert.deepEqual(tooLong, []);
   });
 }
+
+test('the in-memory Kafka is a client like kafkajs\'s: no file under lib/runtime/kafka/memory imports kafkajs or the runner', () => {
+  const files = sources('lib/runtime/kafka/memory');
+  assert.ok(files.length > 0);
+  const offenders = files.flatMap((f) => imports(f).filter((i) => i === 'kafkajs' || /runner\.js$/.test(i)).map((i) => `${f} → ${i}`));
+  assert.deepEqual(offenders, []);
+});
