@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import type { PipelineDefinition } from '../../lib/pipeline/definition.js';
 import { runEmbedded, type RunSummary } from '../../lib/runtime/embedded.js';
-import type { ConsumedRecord } from '../../lib/runtime/kafka/client.js';
+import type { ConsumedRecord, KafkaAdapter } from '../../lib/runtime/kafka/adapter.js';
 import { createMemoryKafka, type MemoryKafka } from '../../lib/runtime/kafka/memory/index.js';
 import { canonical, compareWithEmbedded, personPartitioner, produceEvents, uniquePipeline, type StreamDiff, type TestPipeline } from './kafka-pipeline.js';
 import { tempDir } from './tmp.js';
@@ -96,4 +96,12 @@ export function valuesByKey(records: ConsumedRecord[]): Map<string, string[]> {
     out.set(k, [...(out.get(k) ?? []), canonical(JSON.parse(r.value.toString()))]);
   }
   return out;
+}
+
+/**
+ * The adapter with consumers that fetch at most `bytes` per partition, so a run over a small
+ * input still has many batches (and, with `commitIntervalMs: 0`, a commit after each).
+ */
+export function smallFetches(adapter: KafkaAdapter, bytes: number): KafkaAdapter {
+  return { ...adapter, consumer: (options) => adapter.consumer({ ...options, maxBytesPerPartition: bytes }) };
 }

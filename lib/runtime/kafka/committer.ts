@@ -76,6 +76,7 @@ abstract class BaseCommitter implements Committer {
     const records = await this.collector.encodeAll(t);
     t.pending = [];
     const send = await this.sender(t);
+    t.sentSinceCommit = true;
     // Each send after the one before (one producer, ordered per partition; kafkajs's idempotent
     // producer must not have two requests for a partition racing), overlapping with processing.
     t.inFlight++;
@@ -106,6 +107,7 @@ abstract class BaseCommitter implements Committer {
     await this.deliver(t, prepared);
     if (prepared.next !== undefined) t.committed = prepared.next;
     t.lastCommitAt = performance.now();
+    t.sentSinceCommit = false;
     t.pending = [];
     t.lastOffset = undefined;
     this.ctx.stats.commits++;
@@ -124,7 +126,7 @@ abstract class BaseCommitter implements Committer {
     // The state changed since the last commit, each key once: the changelog batch and the LMDB flush.
     t.task.prepareCommit();
     const changes = t.stores.drainChanges();
-    if (t.pending.length === 0 && changes.length === 0 && t.lastOffset === undefined) return undefined;
+    if (t.pending.length === 0 && changes.length === 0 && t.lastOffset === undefined && !t.sentSinceCommit) return undefined;
     const records = await this.collector.encodeAll(t);
     const changelogs = new Map<string, { store: string; count: number }>();
     for (const { store, records: changed } of changes) {

@@ -72,6 +72,8 @@ export class KafkaTask {
   sending: Promise<void> = Promise.resolve();
   /** How many of those are not acknowledged yet. */
   inFlight = 0;
+  /** Whether the task sent anything since its last commit (which must then wait for it, or commit its transaction). */
+  sentSinceCommit = false;
   pending: PendingRecord[] = [];
   /** Last input offset processed and not yet committed. */
   lastOffset: string | undefined;

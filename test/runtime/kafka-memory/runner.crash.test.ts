@@ -13,14 +13,14 @@ import { test } from 'node:test';
 import { runKafka, SEQ_HEADER, TASK_HEADER } from '../../../lib/runtime/kafka/runner.js';
 import type { FaultOptions } from '../../../lib/runtime/kafka/memory/index.js';
 import { testEvents } from '../../support/kafka-pipeline.js';
-import { diffWithEmbedded, exact, memoryScenario, summarize, type MemoryScenario } from '../../support/memory-kafka.js';
+import { diffWithEmbedded, exact, memoryScenario, smallFetches, summarize, type MemoryScenario } from '../../support/memory-kafka.js';
 
 /** Runs instance `a` until the crash fault hits it; returns how its run ended. */
 async function runUntilCrash(s: MemoryScenario, op: 'txCommit' | 'send', fault: FaultOptions) {
   const armed = s.kafka.broker.failNext(op, { ...fault, clientId: 'a', crash: true });
   const stop = new AbortController();
   const unlisten = s.kafka.broker.onCrash(() => stop.abort()); // the process is gone: its runner must not go on
-  const outcome = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('a'), stateDir: join(s.dir, 'state-a'), signal: stop.signal, tickMs: 20, maxPendingRecords: 100 })
+  const outcome = await runKafka({ topology: s.p.topology, adapter: smallFetches(s.kafka.adapter('a'), 32 * 1024), stateDir: join(s.dir, 'state-a'), signal: stop.signal, tickMs: 20, commitIntervalMs: 0, maxPendingRecords: 100 })
     .then(() => 'stopped', (e: Error) => e.message);
   unlisten();
   assert.equal(outcome, 'memory kafka: client a crashed (broker.crash)', 'the runner fails with the error of the call it was in');
