@@ -39,9 +39,27 @@ export interface StartedChild<R> {
   exited: Promise<void>;
 }
 
+export interface ChildOptions {
+  /** Keep the child until its stdin is closed (it must wait for that after its RESULT). */
+  hold?: boolean;
+  /** Each stderr line of the child goes here instead of to this process's stderr. */
+  stderrLine?: (line: string) => void;
+}
+
 /** Starts `command args` and follows its READY/RESULT lines. */
-export function startChild<R>(command: string, args: string[], opts: { hold?: boolean } = {}): StartedChild<R> {
-  const proc = spawn(command, args, { stdio: [opts.hold ? 'pipe' : 'ignore', 'pipe', 'inherit'] });
+export function startChild<R>(command: string, args: string[], opts: ChildOptions = {}): StartedChild<R> {
+  const proc = spawn(command, args, { stdio: [opts.hold ? 'pipe' : 'ignore', 'pipe', opts.stderrLine ? 'pipe' : 'inherit'] });
+  const onLine = opts.stderrLine;
+  if (onLine && proc.stderr) {
+    let err = '';
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (d: string) => {
+      const lines = (err + d).split('\n');
+      err = lines.pop() ?? '';
+      for (const l of lines) onLine(l);
+    });
+    proc.stderr.on('end', () => err && onLine(err));
+  }
   let out = '';
   let onReady: () => void = () => undefined;
   let onResult: (r: R) => void = () => undefined;
@@ -65,7 +83,7 @@ export function startChild<R>(command: string, args: string[], opts: { hold?: bo
 const runnerChild = fileURLToPath(new URL('./runner-child.js', import.meta.url));
 
 /** Starts Tributary's Kafka runner over a pipeline file in a child process of its own. */
-export function startRunner(file: string, stateDir: string, bounded: boolean, opts: { hold?: boolean } = {}): StartedChild<ChildResult> {
+export function startRunner(file: string, stateDir: string, bounded: boolean, opts: ChildOptions = {}): StartedChild<ChildResult> {
   // e.g. BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the runners
   const nodeArgs = list('BENCH_CHILD_NODE_ARGS', '').flatMap((a) => a.split(/\s+/)).filter(Boolean);
   const args = [...nodeArgs, runnerChild, file, stateDir, bounded ? '1' : '0', ...(opts.hold ? ['--hold'] : [])];

@@ -37,11 +37,13 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.processor.TimestampExtractor;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
@@ -77,7 +79,10 @@ import org.apache.kafka.streams.state.WindowStoreIterator;
 public final class StreamsBench {
   static final Duration TTL = Duration.ofHours(24);
   static final Duration GAP = Duration.ofMinutes(30);
-  static final Duration GRACE = Duration.ofMinutes(1);
+  /** Tributary's allowedLateness; -Dbench.graceMs=… for a run that drops nothing (see sessions()). */
+  static final Duration GRACE = Duration.ofMillis(Long.getLong("bench.graceMs", 60_000L));
+  /** {@code final}: one record per closed session (suppress); {@code updates}: every cached update, a merged-away session as count null. */
+  static final String EMIT = System.getProperty("bench.emit", "final");
   static final String DEDUPE_STORE = "dedupe-seen";
   static final ObjectMapper JSON = new ObjectMapper();
 
@@ -193,11 +198,11 @@ public final class StreamsBench {
         .selectKey((k, v) -> sessionKey(v))
         .repartition(Repartitioned.<String, JsonNode>as("by-session-key").withKeySerde(Serdes.String()).withValueSerde(json));
     byKey.to(eventsTopic, Produced.with(Serdes.String(), json));
-    byKey.groupByKey()
+    KTable<Windowed<String>, Long> counts = byKey.groupByKey()
         .windowedBy(SessionWindows.ofInactivityGapAndGrace(GAP, GRACE))
-        .count(Materialized.as("session-counts"))
-        .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
-        .toStream()
+        .count(Materialized.as("session-counts"));
+    if (EMIT.equals("final")) counts = counts.suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()));
+    counts.toStream()
         .map((w, count) -> {
           ObjectNode s = JSON.createObjectNode();
           s.put("key", w.key());
