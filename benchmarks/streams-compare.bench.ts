@@ -29,7 +29,7 @@
  * outputs of the first round are read back and compared: `streams-compare/checks.ts`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,15 +80,24 @@ function count(flag: string, name: string, dflt: number): number {
   return n;
 }
 
-/** Builds the Kafka Streams app when its jar is missing. */
+/** Builds the Kafka Streams app when its jar is missing or older than its sources. */
 function ensureStreamsApp(): void {
-  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error) throw new Error('java not found: the Kafka Streams side needs Java 17+ on the PATH');
-  if (existsSync(JAR)) return;
+  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error) fail('java not found: the Kafka Streams side needs Java 17+ on the PATH');
+  const sources = [join(STREAMS_APP, 'pom.xml'), ...readdirSync(join(STREAMS_APP, 'src'), { recursive: true, encoding: 'utf8' }).map((f) => join(STREAMS_APP, 'src', f))];
+  const built = existsSync(JAR) ? statSync(JAR).mtimeMs : 0;
+  if (sources.every((f) => statSync(f).mtimeMs <= built)) return;
   if (spawnSync('mvn', ['-v'], { stdio: 'ignore' }).error) {
-    throw new Error(`mvn not found: install Maven, or build ${JAR} elsewhere (mvn -q -B -f benchmarks/kafka-streams/pom.xml package)`);
+    if (built === 0) fail(`mvn not found: install Maven to build ${JAR} (mvn -q -B -f benchmarks/kafka-streams/pom.xml package)`);
+    log(`mvn not found: using ${JAR}, older than its sources`);
+    return;
   }
   log('building the Kafka Streams app: mvn -q -B -f benchmarks/kafka-streams/pom.xml package');
   execFileSync('mvn', ['-q', '-B', '-f', join(STREAMS_APP, 'pom.xml'), 'package'], { stdio: 'inherit' });
+}
+
+function fail(message: string): never {
+  console.error(`streams-compare: ${message}`);
+  process.exit(1);
 }
 
 function pipeline(workload: Workload, name: string, input: string): PipelineDefinition {
