@@ -137,7 +137,10 @@ async function runStreams(variant: Variant, workload: Workload, input: string, e
   const topics = { events: `${appId}-events`, ...(workload === 'dedupe' ? {} : { sessions: `${appId}-sessions` }) };
   // Created up front with the input's partition count, as Tributary creates its outputs (a
   // broker would otherwise auto-create them with its default of one partition on first send).
-  for (const topic of Object.values(topics)) await createTopic(topic, partitions);
+  // Kafka Streams gives an output record its input's event time (Tributary: the time of the
+  // send), which for this input is months ago: without retention.ms -1 the broker deletes them
+  // at its next retention check, before they are read back.
+  for (const topic of Object.values(topics)) await createTopic(topic, partitions, { 'retention.ms': '-1' });
   const jvm = list('BENCH_JAVA_OPTS', '').flatMap((a) => a.split(/\s+/)).filter(Boolean);
   let skipped = 0;
   const child = startChild('java', [

@@ -25,11 +25,13 @@ export function kafka(): Kafka {
 
 export const uniqueSuffix = () => `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
-export async function createTopic(name: string, partitions: number): Promise<void> {
+/** Creates a topic; `configs` are topic configs such as `retention.ms`. */
+export async function createTopic(name: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: false, topics: [{ topic: name, numPartitions: partitions }] });
+    const configEntries = Object.entries(configs).map(([name, value]) => ({ name, value }));
+    await admin.createTopics({ waitForLeaders: false, topics: [{ topic: name, numPartitions: partitions, configEntries }] });
     // kafkajs' waitForLeaders can throw UNKNOWN_TOPIC_OR_PARTITION right after a create: poll instead.
     for (let i = 0; ; i++) {
       try {
@@ -90,26 +92,39 @@ export async function topicRecords(topic: string): Promise<number> {
   }
 }
 
-/** Reads every record of `topic` (its end offsets as they are now) with a throwaway group. */
+/** Reads every record of `topic` (up to its end offsets as they are now) with a throwaway group. */
 export async function readTopic(topic: string, each: (m: KafkaMessage) => void): Promise<number> {
-  const total = await topicRecords(topic);
+  const admin = kafka().admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const total = offsets.reduce((a, p) => a + Number(p.high) - Number(p.low), 0);
   if (total === 0) return 0;
   const consumer = kafka().consumer({ groupId: `bench-read-${uniqueSuffix()}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
   let seen = 0;
+  let last = performance.now();
+  let timer: NodeJS.Timeout | undefined;
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
-    const done = new Promise<void>((ok) => {
-      void consumer.run({
+    const done = new Promise<void>((ok, fail) => {
+      consumer.run({
         eachBatch: async ({ batch }) => {
           for (const m of batch.messages) each(m);
           seen += batch.messages.length;
+          last = performance.now();
           if (seen >= total) ok();
         },
-      });
+      }).catch(fail);
     });
-    await done;
+    // A topic whose records go (retention, deleteRecords) while it is read would never end.
+    const stalled = new Promise<never>((_, fail) => {
+      timer = setInterval(() => {
+        if (performance.now() - last > 30_000) fail(new Error(`reading ${topic}: ${seen} of ${total} records, nothing for 30 s`));
+      }, 1000);
+    });
+    await Promise.race([done, stalled]);
   } finally {
+    clearInterval(timer);
     await consumer.disconnect();
   }
   return seen;
