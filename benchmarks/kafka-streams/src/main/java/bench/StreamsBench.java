@@ -70,6 +70,10 @@ import org.apache.kafka.streams.state.WindowStoreIterator;
  *   <li>{@code chain}: dedupe, then the sessions workload.
  * </ul>
  *
+ * System properties: {@code bench.graceMs} (default 60000), {@code bench.emit} ({@code final},
+ * or {@code updates}: every cached update of a session window instead of final results),
+ * {@code bench.commitMs} (commit.interval.ms, default 100).
+ *
  * It prints {@code READY} once the application is RUNNING (tasks assigned and open), stops by
  * itself once the group has committed the source topic's end offsets (as they were at start)
  * and every repartition topic's end offsets (so every output is flushed), closes, prints
