@@ -15,134 +15,29 @@
  *   BENCH_THROUGHPUT=spec5,dedupe,dedupe-eos    which throughput cases
  *   BENCH_LATENCY=dedupe,dedupe-eos             which latency cases (also: spec5)
  *   BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node flags of the runner children
- *   BENCH_COMMIT_INTERVAL_MS=100 the runners' commit interval (default: the runner's, 100 ms)
+ *   BENCH_COMMIT_INTERVAL_MS=1000 the runners' commit interval (default: the runner's)
  *
- * Every runner runs in a child process of its own (`--child`), so its peak RSS is its own; the
+ * Every runner runs in a child process of its own (`kafka/runner-child.ts`), so its peak RSS is its own; the
  * parent produces the input beforehand (throughput, restore) or concurrently (latency) and
  * consumes the sink topic (latency). Topics and application ids are unique per run.
  * Prints Markdown tables (stdout) and progress (stderr).
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
 import { parse, stringify } from 'yaml';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { resolveKey } from '../lib/event/key.js';
 import { generateEvents } from '../lib/generate/index.js';
 import type { PipelineDefinition } from '../lib/pipeline/definition.js';
+import { brokers, createTopic, deleteTopicsLike, fmt, kafka, list, log, mb, num, produceAll, uniqueSuffix } from './kafka/common.js';
+import { startRunner } from './kafka/runner.js';
 
-const env = (name: string, dflt: string) => process.env[name]?.trim() || dflt;
-const num = (name: string, dflt: number) => Number(env(name, String(dflt)));
-const list = (name: string, dflt: string) => env(name, dflt).split(',').map((s) => s.trim()).filter(Boolean);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SELF = fileURLToPath(import.meta.url);
 
-function brokers(): string[] {
-  const b = (process.env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (b.length === 0) throw new Error('KAFKA_BROKERS is not set: start a broker (npm run -s kafka:start) and export what it prints');
-  return b;
-}
-
-// ---- child: one runner ----------------------------------------------------------------------
-
-interface ChildResult {
-  summary: {
-    records: number; streams: Record<string, number>; deadLetters: Record<string, number>; late: number;
-    restored: Array<{ task: string; store: string; records: number; ms: number; reason: string }>;
-    commits: number; durationMs: number; eventsPerSecond: number; interrupted: boolean;
-  };
-  wallMs: number;
-  /** Seconds spent in commits (all tasks, summed; tasks commit one after the other). */
-  commitSeconds: number;
-  /** User + system CPU of the runner process over the whole run, µs. */
-  cpuUs: number;
-  /** From onReady (tasks open, restores done) to the end. */
-  afterReadyMs: number;
-  readyMs: number;
-  peakRss: number;
-  /** Peak RSS up to onReady (so after a restore, before processing). */
-  peakAtReady: number;
-  heap: number;
-  logs: string[];
-}
-
-async function child(file: string, stateDir: string, bounded: boolean): Promise<void> {
-  const { loadPipelineFile } = await import('../lib/pipeline/load.js');
-  const { compilePipeline } = await import('../lib/pipeline/compile.js');
-  const { runKafka } = await import('../lib/runtime/kafka/runner.js');
-  const { createKafkaJsAdapter } = await import('../lib/runtime/kafka/client.js');
-  const { defaultRegistry } = await import('../operators/index.js');
-  const { Registry } = await import('prom-client');
-  const registry = new Registry();
-  let peak = 0;
-  const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  const topology = compilePipeline(loadPipelineFile(file, defaultRegistry), defaultRegistry);
-  const adapter = createKafkaJsAdapter({ brokers: brokers(), clientId: `bench-${process.pid}`, logLevel: 'nothing' });
-  const abort = new AbortController();
-  process.once('SIGTERM', () => abort.abort());
-  const logs: string[] = [];
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  let ready = 0;
-  let peakAtReady = 0;
-  const commitInterval = process.env.BENCH_COMMIT_INTERVAL_MS;
-  const summary = await runKafka({
-    topology, adapter, stateDir, bounded, signal: abort.signal, registry,
-    ...(commitInterval ? { commitIntervalMs: Number(commitInterval) } : {}),
-    log: (l) => {
-      logs.push(l);
-      if (/restor|ready/.test(l)) process.stderr.write(`    [runner] ${l}\n`);
-    },
-    onReady: () => {
-      ready = performance.now();
-      peakAtReady = Math.max(peak, process.memoryUsage().rss);
-      process.stdout.write('READY\n');
-    },
-  });
-  const end = performance.now();
-  const cpu = process.cpuUsage(cpu0);
-  clearInterval(sample);
-  // Time inside the runner's commits (send outputs + changelogs, LMDB flush, offset commit).
-  const hist = (await registry.getSingleMetric('tributary_commit_latency_seconds')?.get())?.values ?? [];
-  const commitSeconds = hist.filter((v) => String((v as { metricName?: string }).metricName).endsWith('_sum')).reduce((a, v) => a + v.value, 0);
-  const result: ChildResult = {
-    summary, commitSeconds, cpuUs: cpu.user + cpu.system, peakAtReady, wallMs: end - t0, readyMs: ready - t0, afterReadyMs: end - ready,
-    peakRss: Math.max(peak, process.memoryUsage().rss), heap: process.memoryUsage().heapUsed, logs: logs.filter((l) => /restor/.test(l)),
-  };
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-}
-
-/** Starts a runner child; `ready` resolves at its onReady, `done` with its result. */
-function startRunner(file: string, stateDir: string, bounded: boolean) {
-  // e.g. BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the runners
-  const nodeArgs = list('BENCH_CHILD_NODE_ARGS', '').flatMap((a) => a.split(/\s+/)).filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, SELF, '--child', file, stateDir, bounded ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((ok) => (onReady = ok));
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (d: string) => {
-    out += d;
-    if (out.includes('READY\n')) onReady();
-  });
-  const done = new Promise<ChildResult>((ok, fail) => {
-    proc.once('exit', (code, signal) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (line) ok(JSON.parse(line.slice(7)) as ChildResult);
-      else fail(new Error(`runner child exited with ${signal ?? code} and no result`));
-    });
-  });
-  return { proc, ready, done };
-}
-
-// ---- parent helpers ----------------------------------------------------------------------------
-
-const uniqueSuffix = () => `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+// ---- helpers ----------------------------------------------------------------------------
 
 interface BenchPipeline { file: string; name: string; source: string; sink: string }
 
@@ -177,68 +72,6 @@ function spec5Pipeline(dir: string, eos: boolean): BenchPipeline {
     if (eos) def.guarantee = 'exactly-once';
   });
 }
-
-function kafka(): Kafka {
-  return new Kafka({ clientId: 'tributary-bench', brokers: brokers(), logLevel: logLevel.NOTHING });
-}
-
-async function createTopic(name: string, partitions: number): Promise<void> {
-  const admin = kafka().admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ waitForLeaders: false, topics: [{ topic: name, numPartitions: partitions }] });
-    // kafkajs' waitForLeaders can throw UNKNOWN_TOPIC_OR_PARTITION right after a create: poll instead.
-    for (let i = 0; ; i++) {
-      try {
-        const meta = await admin.fetchTopicMetadata({ topics: [name] });
-        if (meta.topics[0]?.partitions.length === partitions && meta.topics[0].partitions.every((x) => x.leader >= 0)) break;
-      } catch (e) {
-        if (i > 100) throw e;
-      }
-      await sleep(100);
-    }
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function deleteTopicsLike(fragment: string): Promise<void> {
-  const admin = kafka().admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.includes(fragment));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } catch (e) {
-    process.stderr.write(`  (could not delete topics of ${fragment}: ${String(e)})\n`);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** Produces JSON events keyed by `key` (first non-null field; the default partitioner places them). */
-async function produceAll(topic: string, events: TributaryEvent[], key: string[]): Promise<number> {
-  const producer = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  const t0 = performance.now();
-  try {
-    for (let i = 0; i < events.length; i += 2000) {
-      await producer.send({
-        topic, acks: -1,
-        messages: events.slice(i, i + 2000).map((e) => {
-          const k = resolveKey(e, key);
-          return { key: k === undefined ? null : k, value: JSON.stringify(e) };
-        }),
-      });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-  return (events.length / (performance.now() - t0)) * 1000;
-}
-
-const mb = (b: number) => (b / 2 ** 20).toFixed(0);
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const log = (s: string) => process.stderr.write(`${s}\n`);
 
 function sampleEvents(n: number, seed: number): TributaryEvent[] {
   return [...generateEvents({ events: n, seed })] as TributaryEvent[];
@@ -475,6 +308,4 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}, brokers ${process.env.KAFKA_BROKERS}`);
 }
 
-const args = process.argv.slice(2);
-if (args[0] === '--child') await child(args[1] as string, args[2] as string, args[3] === '1');
-else await main();
+await main();
