@@ -77,6 +77,8 @@ export interface RunContext {
   consumer: KafkaConsumer;
   /** Partitions of the source topic (every keyed sub-topology has as many tasks). */
   sourcePartitions: number;
+  /** Partitions of each topic the run writes (the collector places keyed records itself). */
+  readonly partitionCounts: Map<string, number>;
   /** Bounded runs: each source partition's end offset at start. */
   readonly sourceEnd: Map<number, bigint>;
   /** Set once the run is stopping (signal, bounded end, failure). */

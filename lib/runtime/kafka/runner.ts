@@ -93,6 +93,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     consumer: undefined as unknown as KafkaConsumer,
     sourcePartitions: 0,
     sourceEnd: new Map(),
+    partitionCounts: new Map(),
     stopping: false,
     fail(error) {
       failure ??= error instanceof Error ? error : new Error(String(error));
@@ -118,6 +119,8 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     ctx.sourcePartitions = described.partitions.length;
     const { created } = await ensureTopics(options.adapter, planTopics(topology, ctx.sourcePartitions));
     if (created.length > 0) ctx.log(`created topics: ${created.join(', ')}`);
+    const written = [...new Set([...topology.streams.map((s) => s.topic), ...topology.subTopologies.filter((s) => s.input !== 'source').map((s) => s.input)])];
+    for (const d of await ctx.admin.describeTopics(written)) ctx.partitionCounts.set(d.name, d.partitions.length);
     if (options.bounded) {
       for (const w of await ctx.admin.endOffsets(sourceTopic)) ctx.sourceEnd.set(w.partition, BigInt(w.high));
     }

@@ -12,7 +12,7 @@ import { crashed, MemoryKafkaError, unknownTopic } from './errors.js';
 import { FaultRegistry, type Fault, type FaultOp, type FaultOptions } from './faults.js';
 import { ConsumerGroup } from './group.js';
 import { PartitionLog, visible, type Appended, type LogEntry } from './log.js';
-import { partitionForKey } from './partitioner.js';
+import { partitionForKey } from '../partitioner.js';
 import { TransactionCoordinator, type OpenTransaction, type TxnOffsets } from './transactions.js';
 
 export interface MemoryBrokerOptions {

@@ -4,4 +4,4 @@ export { MemoryBroker, DEFAULT_TOPIC_CONFIGS, type MemoryBrokerOptions, type Mem
 export { MemoryKafkaError } from './errors.js';
 export type { Fault, FaultOp, FaultOptions } from './faults.js';
 export type { AssignorName } from './assignors.js';
-export { murmur2, partitionForKey } from './partitioner.js';
+export { murmur2, partitionForKey } from '../partitioner.js';
