@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import type { PipelineDefinition } from '../../lib/pipeline/definition.js';
 import { runEmbedded, type RunSummary } from '../../lib/runtime/embedded.js';
-import type { ConsumedRecord, KafkaAdapter } from '../../lib/runtime/kafka/adapter.js';
+import type { ConsumedRecord, KafkaAdapter, ProducerRecord } from '../../lib/runtime/kafka/adapter.js';
 import { createMemoryKafka, type MemoryKafka } from '../../lib/runtime/kafka/memory/index.js';
 import { canonical, compareWithEmbedded, personPartitioner, produceEvents, uniquePipeline, type StreamDiff, type TestPipeline } from './kafka-pipeline.js';
 import { tempDir } from './tmp.js';
@@ -104,4 +104,21 @@ export function valuesByKey(records: ConsumedRecord[]): Map<string, string[]> {
  */
 export function smallFetches(adapter: KafkaAdapter, bytes: number): KafkaAdapter {
   return { ...adapter, consumer: (options) => adapter.consumer({ ...options, maxBytesPerPartition: bytes }) };
+}
+
+/**
+ * The adapter with every record its producers send (not in transactions) also kept in `sent`, in
+ * order: what went into the repartition topics, which the runner trims when it stops.
+ */
+export function recordingSends(adapter: KafkaAdapter, sent: ProducerRecord[] = []): { adapter: KafkaAdapter; sent: ProducerRecord[] } {
+  return {
+    sent,
+    adapter: {
+      ...adapter,
+      producer: async (options) => {
+        const p = await adapter.producer(options);
+        return { ...p, send: (records) => (sent.push(...records), p.send(records)) };
+      },
+    },
+  };
 }

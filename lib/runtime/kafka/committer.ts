@@ -49,9 +49,17 @@ export interface Committer {
   send(t: KafkaTask): Promise<void>;
   /** Commits a task (nothing when it has nothing to commit). */
   commit(t: KafkaTask): Promise<void>;
-  /** Releases what the committer holds (producers). */
+  /**
+   * Deletes what a task behind a repartition topic has committed from that topic (as Kafka
+   * Streams purges repartition topics): at most every {@link PURGE_INTERVAL_MS}, or now with `force`.
+   */
+  trim(t: KafkaTask, force?: boolean): void;
+  /** Releases what the committer holds (producers), after the trims under way. */
   close(): Promise<void>;
 }
+
+/** How often a task trims its repartition topic partition (Kafka Streams: `repartition.purge.interval.ms`, 30 s). */
+export const PURGE_INTERVAL_MS = 30_000;
 
 /** The committer of the topology's guarantee. */
 export function createCommitter(ctx: RunContext, collector: RecordCollector): Committer {
@@ -62,10 +70,31 @@ export function createCommitter(ctx: RunContext, collector: RecordCollector): Co
 export const MAX_IN_FLIGHT = 4;
 
 abstract class BaseCommitter implements Committer {
+  /** Trims (deleteRecords) under way. */
+  private readonly trims = new Set<Promise<void>>();
+
   constructor(protected readonly ctx: RunContext, private readonly collector: RecordCollector) {}
 
   abstract open(t: KafkaTask): Promise<void>;
-  abstract close(): Promise<void>;
+  protected abstract release(): Promise<void>;
+
+  async close(): Promise<void> {
+    await Promise.all([...this.trims]);
+    await this.release();
+  }
+
+  trim(t: KafkaTask, force = false): void {
+    if (t.sub.input === 'source' || t.committed === undefined || t.committed === t.trimmedTo) return;
+    const now = performance.now();
+    if (!force && now - t.trimmedAt < PURGE_INTERVAL_MS) return;
+    t.trimmedAt = now;
+    t.trimmedTo = t.committed;
+    const { ctx } = this;
+    const trimming = ctx.admin.deleteRecords(t.topic, [{ partition: t.partition, offset: t.committed }])
+      .catch((error: unknown) => ctx.log(`task ${t.id}: trimming ${t.topic}/${t.partition} failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => this.trims.delete(trimming));
+    this.trims.add(trimming);
+  }
   protected abstract deliver(t: KafkaTask, prepared: Prepared): Promise<void>;
   /** The function that sends one chunk of the task's records (and what to do when it fails). */
   protected abstract sender(t: KafkaTask): Promise<(chunk: ProducerRecord[]) => Promise<SentBatch[]>>;
@@ -113,6 +142,7 @@ abstract class BaseCommitter implements Committer {
     this.ctx.stats.commits++;
     this.ctx.metrics.commits.inc({ pipeline: this.ctx.app });
     this.ctx.metrics.commitLatency.observe({ pipeline: this.ctx.app }, (performance.now() - t0) / 1000);
+    this.trim(t);
   }
 
   private async prepare(t: KafkaTask): Promise<Prepared | undefined> {
@@ -235,7 +265,7 @@ class AtLeastOnceCommitter extends BaseCommitter {
     await producer.then((p) => p.disconnect()).catch(() => undefined);
   }
 
-  async close(): Promise<void> {
+  protected async release(): Promise<void> {
     await this.producer?.then((p) => p.disconnect()).catch(() => undefined);
     await Promise.all([...this.retired].map((p) => this.disconnectRetired(p)));
   }
@@ -268,7 +298,7 @@ class ExactlyOnceCommitter extends BaseCommitter {
     await t.stores.flush();
   }
 
-  async close(): Promise<void> {
+  protected async release(): Promise<void> {
     // Task producers are disconnected with their tasks.
   }
 }

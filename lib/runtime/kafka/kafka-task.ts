@@ -101,6 +101,9 @@ export class KafkaTask {
   persisted = '';
   /** The watermark snapshot from just before a bounded end (persisted instead of +∞). */
   preEnd: WatermarkSnapshot | undefined;
+  /** When the task last trimmed its repartition topic partition, and to which offset. */
+  trimmedAt = -Infinity;
+  trimmedTo: string | undefined;
   /** When the task last committed (performance.now()). */
   lastCommitAt = 0;
   /** A commit scheduled for when the commit interval has passed. */

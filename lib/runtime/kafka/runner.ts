@@ -160,7 +160,9 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     if (!failure) {
       for (const t of manager.tasks.values()) {
         await t.lock(async () => {
-          if (t.ready && !t.closed) await committer.commit(t);
+          if (!t.ready || t.closed) return;
+          await committer.commit(t);
+          committer.trim(t, true);
         }).catch((e: unknown) => ctx.log(`task ${t.id}: final commit failed: ${String(e)}`));
       }
     }

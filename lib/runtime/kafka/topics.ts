@@ -58,8 +58,9 @@ export function taskStoreName(id: number): string {
 
 /**
  * Repartition topics keep their records (`retention.ms=-1`), so none is deleted before it was
- * read; `cleanup.policy=delete` so none is compacted away. Kafka Streams trims them with
- * `deleteRecords` once committed past; the runner does not yet, so they grow.
+ * read; `cleanup.policy=delete` so none is compacted away. The task reading one trims it with
+ * `deleteRecords` up to its committed offset every 30 s and when it stops (as Kafka Streams
+ * purges them), so they hold only what is not committed yet.
  */
 /** The stores a sub-topology's tasks own (lookups read another's), its task store last. */
 export function storesOfSub(topology: Topology, sub: SubTopology): string[] {

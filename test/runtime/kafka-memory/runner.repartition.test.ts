@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../../lib/event/event.js';
+import type { KafkaAdapter, ProducerRecord } from '../../../lib/runtime/kafka/adapter.js';
 import { runKafka, TASK_HEADER, WATERMARK_HEADER } from '../../../lib/runtime/kafka/runner.js';
 import { testEvents } from '../../support/kafka-pipeline.js';
 import { diffWithEmbedded, exact, memoryScenario, summarize } from '../../support/memory-kafka.js';
@@ -17,7 +18,17 @@ test('cart-abandonment (3 sub-topologies, 2 repartition hops, bounded): every st
   const s = await memoryScenario('examples/cart-abandonment/pipeline.yaml', { events, partitions: 3 });
   assert.ok((s.embedded.streams.sessions ?? 0) > 50, `sessions: ${s.embedded.streams.sessions}`);
   const logs: string[] = [];
-  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, log: (l) => logs.push(l) });
+  // Every record the runner sends (the repartition topics are trimmed when it stops).
+  const sent: ProducerRecord[] = [];
+  const adapter = s.kafka.adapter('app');
+  const spy: KafkaAdapter = {
+    ...adapter,
+    producer: async (options) => {
+      const p = await adapter.producer(options);
+      return { ...p, send: (records) => (sent.push(...records), p.send(records)) };
+    },
+  };
+  const summary = await runKafka({ topology: s.p.topology, adapter: spy, stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, log: (l) => logs.push(l) });
   assert.equal(summary.interrupted, false, 'every task ended');
   assert.equal(summary.records, events.length);
   assert.equal(summary.replayed, 0);
@@ -27,9 +38,9 @@ test('cart-abandonment (3 sub-topologies, 2 repartition hops, bounded): every st
 
   // The end of input as markers: from each upstream task, into each partition downstream (an
   // ended task says it again on each tick until the run ends: each pair at least once).
-  const ends = (topic: string) => [...new Set(s.kafka.broker.records(topic)
-    .filter((r) => r.value === null && r.headers[WATERMARK_HEADER]?.toString() === 'end')
-    .map((r) => `${r.partition} from ${r.headers[TASK_HEADER]?.toString()}`))].sort();
+  const ends = (topic: string) => [...new Set(sent
+    .filter((r) => r.topic === topic && r.value === null && r.headers?.[WATERMARK_HEADER]?.toString() === 'end')
+    .map((r) => `${r.partition} from ${r.headers?.[TASK_HEADER]?.toString()}`))].sort();
   const [, identity, personal] = s.p.topology.subTopologies;
   assert.deepEqual(ends(identity!.input), ['0 from 0_0', '0 from 0_1', '0 from 0_2']);
   assert.deepEqual(ends(personal!.input), ['0 from 1_0', '1 from 1_0', '2 from 1_0']);
@@ -43,4 +54,23 @@ test('cart-abandonment (3 sub-topologies, 2 repartition hops, bounded): every st
   const embedded = readFileSync(join(s.embeddedDir, 'events.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TributaryEvent);
   const enriched = s.kafka.broker.records(s.p.topics.events!).map((r) => JSON.parse(r.value!.toString()) as TributaryEvent);
   assert.deepEqual(order(enriched), order(embedded));
+});
+
+test('repartition topics are trimmed to what their tasks committed (deleteRecords), when a run stops', async () => {
+  const events = testEvents(600, 13);
+  const s = await memoryScenario('examples/cart-abandonment/pipeline.yaml', { events, partitions: 3 });
+  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20 });
+  assert.equal(summary.interrupted, false);
+  const admin = await s.kafka.adapter('check').admin();
+  for (const sub of s.p.topology.subTopologies.slice(1)) {
+    const committed = s.kafka.broker.committed(s.p.topology.name, sub.input);
+    const offsets = await admin.endOffsets(sub.input);
+    assert.ok(offsets.length > 0);
+    for (const w of offsets) {
+      const c = committed.find((o) => o.partition === w.partition);
+      assert.ok(c && BigInt(c.offset) > 0n, `${sub.input}/${w.partition} committed`);
+      assert.equal(w.low, c.offset, `${sub.input}/${w.partition}: records before the committed offset deleted`);
+    }
+  }
+  await admin.disconnect();
 });
