@@ -4,7 +4,7 @@
  * event time, so it stays bounded.
  */
 import type { OperatorFunction } from 'rxjs';
-import { defineOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
+import { defineOperator, type OperatorContext, type OperatorLogic, EVENT_RECORD_KEY } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import type { KeyValueStore, StoreKey } from '../lib/state/store.js';
@@ -226,7 +226,7 @@ export const dedupeOperator = defineOperator<DedupeOptions, DedupeConfig>({
   // By messageId, copies are identical events and so share the upstream partition; any other
   // idempotency key (an order id sent from web and server) needs the stream keyed by it.
   partitioning: (c) => (c.key.length === 1 && c.key[0] === 'messageId' ? 'any' : 'key'),
-  outputs: (c) => (c.output ? [{ stream: c.output, kind: 'duplicates' }] : []),
+  outputs: (c) => (c.output ? [{ stream: c.output, kind: 'duplicates', key: EVENT_RECORD_KEY }] : []),
   stores: () => ['seen'],
   create: (c, ctx) => new DedupeLogic(c, ctx),
   // A key's first-seen time, latest segment first (a key past its ttl shows until its segment goes).

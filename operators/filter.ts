@@ -5,7 +5,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import { defineStatelessOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
+import { defineStatelessOperator, type OperatorContext, type OperatorLogic, EVENT_RECORD_KEY } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 
 /** Options of `filter`. */
@@ -51,7 +51,7 @@ export const filterOperator = defineStatelessOperator<FilterOptions, FilterConfi
     if (problems.length) throw new Error(`where: ${problems.join('; ')}`);
     return { where: o.where, match: compileCondition(o.where), output: o.output };
   },
-  outputs: (c) => (c.output ? [{ stream: c.output, kind: 'filtered-out' }] : []),
+  outputs: (c) => (c.output ? [{ stream: c.output, kind: 'filtered-out', key: EVENT_RECORD_KEY }] : []),
   create: (c, ctx) => new FilterLogic(c, ctx),
 });
 

@@ -685,7 +685,7 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
   keyPaths: (c) => c.identifiers,
   // One identity graph for all partitions: never repartitioned by its identifiers.
   partitioning: (c) => (c.mode === 'global-table' ? 'global-table' : 'global'),
-  outputs: (c) => [{ stream: c.output, kind: 'identity-merges' }],
+  outputs: (c) => [{ stream: c.output, kind: 'identity-merges', key: ['personId'] }],
   stores: () => ['ids', 'absorbed', 'persons', 'links', 'refused'],
   create: (c, ctx) => new JoinIdentityLogic(c, ctx),
   // Identity records are replaced, never changed in place (copy-on-write in the resolver).

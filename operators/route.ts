@@ -7,7 +7,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
 import type { TributaryEvent } from '../lib/event/event.js';
-import { defineStatelessOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
+import { defineStatelessOperator, type OperatorContext, type OperatorLogic, EVENT_RECORD_KEY } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 
 /** Options of `route`. */
@@ -78,7 +78,7 @@ export const routeOperator = defineStatelessOperator<RouteOptions, RouteConfig>(
     return { routes, mode: o.mode ?? 'all', stop: o.stop ?? false };
   },
   // Two routes may share an output; declare each stream once.
-  outputs: (c) => [...new Set(c.routes.map((r) => r.output))].map((stream) => ({ stream, kind: 'routed' })),
+  outputs: (c) => [...new Set(c.routes.map((r) => r.output))].map((stream) => ({ stream, kind: 'routed', key: EVENT_RECORD_KEY })),
   create: (c, ctx) => new RouteLogic(c, ctx),
 });
 

@@ -450,7 +450,7 @@ export const sessionizeOperator = defineOperator<SessionizeOptions, SessionizeCo
     };
   },
   keyPaths: (c) => c.key,
-  outputs: (c) => (c.output ? [{ stream: c.output, kind: 'sessions' }] : []),
+  outputs: (c) => (c.output ? [{ stream: c.output, kind: 'sessions', key: ['key'] }] : []),
   stores: () => ['sessions'],
   create: (c, ctx) => new SessionizeLogic(c, ctx),
   // Tested: stored lists and session states are replaced, never modified in place (sessionize.logic.test.ts).

@@ -908,7 +908,7 @@ export const triggerOperator = defineOperator<TriggerOptions, TriggerConfig>({
     };
   },
   keyPaths: (c) => c.key,
-  outputs: (c) => [{ stream: c.output, kind: 'triggers' }, ...(c.suppressedOutput ? [{ stream: c.suppressedOutput, kind: 'suppressed-triggers' }] : [])],
+  outputs: (c) => [{ stream: c.output, kind: 'triggers', key: ['key'] }, ...(c.suppressedOutput ? [{ stream: c.suppressedOutput, kind: 'suppressed-triggers', key: ['key'] }] : [])],
   stores: () => ['keys', 'segments'],
   create: (c, ctx) => new TriggerLogic(c, ctx),
   // Stored values are replaced or deleted, never modified in place: a key's state is copied

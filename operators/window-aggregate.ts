@@ -647,7 +647,7 @@ export const windowAggregateOperator = defineOperator<WindowAggregateOptions, Wi
     };
   },
   keyPaths: (c) => c.key,
-  outputs: (c) => (c.output ? [{ stream: c.output, kind: 'aggregates' }] : []),
+  outputs: (c) => (c.output ? [{ stream: c.output, kind: 'aggregates', key: ['key'] }] : []),
   // Timers are in memory, rebuilt from these when the logic is created.
   stores: () => ['windows', 'entries'],
   query: (c, store, key) => windowAggregateQuery(c, { windows: store('windows'), entries: store('entries') }, key),

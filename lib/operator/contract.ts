@@ -75,7 +75,15 @@ export interface OutputDeclaration {
   stream: string;
   /** What the records are (`duplicates`, `sessions`, …) — for `describe`. */
   kind: string;
+  /**
+   * The fields of a record that make its Kafka key (first non-null), e.g. `['key']`. Without
+   * one, the key is the record's `key`, else its `personId`, else its `messageId`.
+   */
+  key?: string[];
 }
+
+/** The Kafka key fields of an event written to an output (a copy of an event): its person, else its id. */
+export const EVENT_RECORD_KEY = ['personId', 'messageId'];
 
 /**
  * An operator as the pipeline compiler sees it. `O` is its options as written (validated

@@ -37,6 +37,8 @@ export interface CompiledStream {
   kind: string;
   /** Kafka topic: from `sink`/`outputs`, else `<app>-<stream>`. */
   topic: string;
+  /** The record fields that make its Kafka key (first non-null), when its operator declares them. */
+  key?: string[];
   format: 'json' | 'avro';
 }
 
@@ -140,18 +142,19 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
 
   const target = (stream: string): StreamTarget =>
     (stream === 'events' ? def.sink : def.outputs?.[stream]) ?? {};
-  const stream = (name: string, producer: string, kind: string): CompiledStream => ({
+  const stream = (name: string, producer: string, kind: string, key?: string[]): CompiledStream => ({
     name,
     producer,
     kind,
     topic: target(name).topic ?? `${def.name}-${name}`,
     format: target(name).format ?? 'json',
+    ...(key ? { key } : {}),
   });
   const streams: CompiledStream[] = [
     stream('events', steps.at(-1)?.name ?? 'source', 'events'),
     stream('dead-letter', 'source', 'dead-letter'),
     stream('late', 'source', 'late'),
-    ...steps.flatMap((s) => s.outputs.map((o) => stream(o.stream, s.name, o.kind))),
+    ...steps.flatMap((s) => s.outputs.map((o) => stream(o.stream, s.name, o.kind, o.key))),
   ];
 
   const source = resolveSource(def.source);

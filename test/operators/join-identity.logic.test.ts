@@ -344,7 +344,7 @@ test('joinIdentity options: defaults, and errors that name the option and the fi
   });
   assert.deepEqual(joinIdentityOperator.keyPaths(joinIdentityOperator.resolve(EMAIL)), ['userId', 'anonymousId', 'traits.emailHash']);
   assert.deepEqual(joinIdentityOperator.stores(joinIdentityOperator.resolve({})), ['ids', 'absorbed', 'persons', 'links', 'refused']);
-  assert.deepEqual(joinIdentityOperator.outputs(joinIdentityOperator.resolve({ output: 'merges' })), [{ stream: 'merges', kind: 'identity-merges' }]);
+  assert.deepEqual(joinIdentityOperator.outputs(joinIdentityOperator.resolve({ output: 'merges' })), [{ stream: 'merges', kind: 'identity-merges', key: ['personId'] }]);
   assert.throws(() => joinIdentityOperator.resolve({ identifiers: [] }), /joinIdentity\.identifiers: list at least one/);
   assert.throws(() => joinIdentityOperator.resolve({ identifiers: ['userId', 'userId'] }), /lists a field twice/);
   assert.throws(() => joinIdentityOperator.resolve({ identifiers: ['a:b'] }), /"a:b" is not usable \(contains ":" or "#"\)/);

@@ -7,7 +7,9 @@
  *   key, with the event's sequence number ({@link SEQ_HEADER}); an event without that key is a
  *   `missing-key` dead letter.
  * - `events` of the last sub-topology → the sink topic, keyed by the last keyed step's key.
- * - a derived stream → its topic, keyed by the record's `key`, `personId` or `messageId`.
+ * - a derived stream → its topic, keyed by the fields its operator's output declaration names
+ *   (`key` of sessions, windows and triggers, `personId` of identity merges, …), else by the
+ *   record's `key`, `personId` or `messageId`.
  * - `dead-letter` → its topic with headers naming the reason and the source record.
  * - watermark markers → every partition of each downstream repartition topic.
  * - an event a global-table lookup cannot settle → the resolver's topic.
@@ -35,8 +37,8 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 export class RecordCollector {
-  /** Each stream's topic and encoder. */
-  private readonly outputs = new Map<string, { topic: string; encoder: StreamEncoder }>();
+  /** Each stream's topic, encoder and declared key fields. */
+  private readonly outputs = new Map<string, { topic: string; encoder: StreamEncoder; key: string[] | undefined }>();
   /** Key of the records on the `events` stream: the key of the last keyed sub-topology. */
   private readonly eventKey: string[] | undefined;
   /** The resolver sub-topology of each `global-table` step. */
@@ -46,7 +48,7 @@ export class RecordCollector {
     const { topology, options } = ctx;
     for (const stream of topology.streams) {
       const encoder = createStreamEncoder({ stream, ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}) });
-      this.outputs.set(stream.name, { topic: stream.topic, encoder });
+      this.outputs.set(stream.name, { topic: stream.topic, encoder, key: stream.key });
     }
     this.eventKey = topology.subTopologies.findLast((s) => s.key !== undefined)?.key;
     for (const sub of topology.subTopologies) if (sub.resolver) this.resolverOf.set(sub.resolver, sub);
@@ -80,7 +82,9 @@ export class RecordCollector {
       t.pending.push({ stream, record, key, origin: t.current });
       return;
     }
-    t.pending.push({ stream, record, key: firstString(record.key, record.personId, record.messageId), origin: t.current });
+    const declared = this.outputs.get(stream)?.key;
+    const key = declared ? resolveKey(record as TributaryEvent, declared) : firstString(record.key, record.personId, record.messageId);
+    t.pending.push({ stream, record, key, origin: t.current });
   }
 
   /** An event a global-table lookup could not settle, to the step's resolver task. */

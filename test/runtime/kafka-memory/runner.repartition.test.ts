@@ -36,6 +36,14 @@ test('cart-abandonment (3 sub-topologies, 2 repartition hops, bounded): every st
   assert.deepEqual(logs.filter((l) => / ready on /.test(l)).map((l) => l.split(':')[0]).sort(),
     ['task 0_0', 'task 0_1', 'task 0_2', 'task 1_0', 'task 2_0', 'task 2_1', 'task 2_2']);
 
+  // Output records keyed by the fields their operator declares: sessions and features by `key`,
+  // identity merges by `personId`.
+  for (const [stream, field] of [['sessions', 'key'], ['customer-features', 'key'], ['identity-merges', 'personId']] as const) {
+    const records = s.kafka.broker.records(s.p.topics[stream]!);
+    assert.ok(records.length > 0, stream);
+    assert.deepEqual(records.filter((r) => r.key?.toString() !== (JSON.parse(r.value!.toString()) as Record<string, string>)[field]).length, 0, `${stream} keyed by ${field}`);
+  }
+
   // The end of input as markers: from each upstream task, into each partition downstream (an
   // ended task says it again on each tick until the run ends: each pair at least once).
   const ends = (topic: string) => [...new Set(sent
