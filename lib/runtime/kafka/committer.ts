@@ -328,9 +328,10 @@ export function parseCommitMetadata(metadata: string | undefined): Record<string
 }
 
 /**
- * Sends of at most {@link CHUNK_BYTES} of keys and values (and 10,000 records), so that no
- * partition's record batch in a produce request exceeds the broker's default `message.max.bytes`
- * (1 MiB) while a commit needs as few round trips as it can.
+ * Sends of at most {@link CHUNK_BYTES} of keys and values and {@link CHUNK_RECORDS} records: no
+ * partition's record batch in a produce request exceeds the broker's default
+ * `message.max.bytes` (1 MiB), and kafkajs's grouping of a send's records by partition, which
+ * copies the partition's list for every record (quadratic), stays cheap.
  */
 export function chunks(records: ProducerRecord[]): ProducerRecord[][] {
   const out: ProducerRecord[][] = [];
@@ -338,7 +339,7 @@ export function chunks(records: ProducerRecord[]): ProducerRecord[][] {
   let bytes = 0;
   for (const r of records) {
     const size = 70 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-    if (chunk.length > 0 && (bytes + size > CHUNK_BYTES || chunk.length >= 10_000)) {
+    if (chunk.length > 0 && (bytes + size > CHUNK_BYTES || chunk.length >= CHUNK_RECORDS)) {
       out.push(chunk);
       chunk = [];
       bytes = 0;
@@ -352,3 +353,5 @@ export function chunks(records: ProducerRecord[]): ProducerRecord[][] {
 
 /** Bytes of keys and values (plus ~70 bytes of record overhead each) per produce request. */
 const CHUNK_BYTES = 900 * 1024;
+/** Records per produce request. */
+const CHUNK_RECORDS = 500;
