@@ -13,7 +13,7 @@
  * Flags or environment (defaults shown): --events / BENCH_EVENTS=200000, --seed / BENCH_SEED=1,
  * --partitions / BENCH_PARTITIONS=3, --repeat / BENCH_REPEAT=3, --workloads / BENCH_WORKLOADS=dedupe,sessions,chain;
  * BENCH_JAVA_OPTS (JVM flags of the Kafka Streams app, none by default), BENCH_KS_COMMIT_MS=100
- * (its commit.interval.ms), --ks / BENCH_KS=1m,365d (which Kafka Streams runs where there are
+ * (its commit.interval.ms; Tributary's runners commit as often unless BENCH_COMMIT_INTERVAL_MS is set), --ks / BENCH_KS=1m,365d (which Kafka Streams runs where there are
  * session windows, see below), BENCH_CHILD_NODE_ARGS (node flags of Tributary's runner).
  *
  * The generated events are produced once, keyed by first-of(anonymousId, userId) as in
@@ -39,6 +39,10 @@ import { generateEvents } from '../lib/generate/index.js';
 import type { PipelineDefinition } from '../lib/pipeline/definition.js';
 import { brokers, createTopic, deleteTopicsLike, env, fmt, list, log, mb, num, produceAll, topicRecords, uniqueSuffix } from './kafka/common.js';
 import { startChild, startRunner } from './kafka/runner.js';
+
+// Tributary's runners commit as often as the Kafka Streams app (BENCH_KS_COMMIT_MS) unless
+// BENCH_COMMIT_INTERVAL_MS says otherwise (its children read it).
+process.env.BENCH_COMMIT_INTERVAL_MS ??= process.env.BENCH_KS_COMMIT_MS?.trim() || '100';
 import { eventsCheck, readLate, readMessageIds, readSessions, sessionsCheck, SESSION_KEY, type CheckResult } from './streams-compare/checks.js';
 import { measureRun, type Measured } from './streams-compare/measure.js';
 

@@ -29,14 +29,17 @@ export interface KafkaRunOptions {
   /** Outputs a task holds before it hands them to the producer in the middle of a batch; default 5000. */
   maxPendingRecords?: number;
   /**
-   * A task commits at most this often (and at the end): its stores' changelog records, the LMDB
-   * flush and the input offset. Outputs do not wait for it at-least-once: they are handed to the
-   * producer after each fetched batch (and every `maxPendingRecords`), and the commit waits for
-   * their acknowledgements. Exactly-once, outputs are in the task's transaction and visible to
-   * read-committed consumers at its commit, so this is their latency. A longer interval means
-   * fewer changelog records (a key changed many times is logged once per commit) and more input
-   * processed again after a crash. Default 1000 ms at-least-once, 100 ms exactly-once (Kafka
-   * Streams: 30 s and 100 ms); 0: after every fetched batch.
+   * A task commits at most this often (and at the end): it waits for its outputs to be
+   * acknowledged, sends its stores' changelog records, flushes LMDB and commits the input offset.
+   * Outputs go to the producer after every fetched batch either way (at-least-once they do not
+   * wait for the commit; exactly-once they are read at the transaction's commit).
+   * - at-least-once, default 0 (after every fetched batch): kafkajs learns of a rebalance only
+   *   after the fact, so a task cannot commit before its partition moves; what it sent since its
+   *   last commit is sent again by the next owner. Committing after every batch keeps that to one
+   *   batch. A longer interval logs a key that changes often fewer times and costs fewer
+   *   commits (1 s: about +15% events/s on the cart-abandonment pipeline), at the price of those
+   *   repeated outputs on every rebalance and more input processed again after a crash.
+   * - exactly-once, default 100 ms (as Kafka Streams): the latency of its outputs.
    */
   commitIntervalMs?: number;
   /** How often idle tasks re-evaluate their watermark and commit what fired; default 1000 ms. */
@@ -50,7 +53,7 @@ export interface KafkaRunOptions {
 }
 
 /** Default of {@link KafkaRunOptions.commitIntervalMs}: at-least-once and exactly-once. */
-export const DEFAULT_COMMIT_INTERVAL_MS = { 'at-least-once': 1000, 'exactly-once': 100 } as const;
+export const DEFAULT_COMMIT_INTERVAL_MS = { 'at-least-once': 0, 'exactly-once': 100 } as const;
 
 /** Counters of a run (this instance), for its summary. */
 export interface RunStats {
