@@ -106,7 +106,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('--bounded', 'Kafka: stop at the end offsets the source topic has at start (a replay or backfill), closing every session, window and timer')
     .option('--schema-registry <url>', 'Kafka: Confluent schema registry for Avro (default SCHEMA_REGISTRY_URL, then kafka.schemaRegistry)')
     .option('--session-timeout <ms>', 'Kafka: consumer group session timeout', int('--session-timeout'), 30_000)
-    .option('--commit-interval <duration>', 'Kafka: a task commits at most this often (default 0ms at-least-once: after every fetched batch; 100ms exactly-once)', durationArg('--commit-interval'))
+    .option('--commit-interval <duration>', 'Kafka: a task commits at most this often (default 100ms; 0ms: after every fetched batch)', durationArg('--commit-interval'))
     .option('-s, --state-dir <dir>', 'LMDB state directory (embedded: default <out-dir>/.state, fresh per run, an explicit one keeps state across runs; Kafka: default ./state, tasks under <dir>/<app>/<task>)')
     .addOption(new Option('-f, --format <format>', 'input format (default from the file extension)').choices(['json', 'csv', 'avro']))
     .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)

@@ -58,7 +58,7 @@ export interface PipelineDefinition {
   kafka?: {
     brokers?: string[];
     schemaRegistry?: string;
-    /** A task commits at most this often (default `0ms` at-least-once: after every fetched batch; `100ms` exactly-once; the CLI's `--commit-interval` wins). */
+    /** A task commits at most this often (default `100ms`; the CLI's `--commit-interval` wins). */
     commitInterval?: Duration;
   };
 }

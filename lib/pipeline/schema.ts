@@ -90,7 +90,7 @@ export function buildPipelineSchema(registry: OperatorRegistry): Record<string, 
         properties: {
           brokers: { type: 'array', items: { type: 'string', pattern: '^[^\\s,]+:[0-9]+$' }, minItems: 1, description: 'bootstrap brokers, host:port' },
           schemaRegistry: { type: 'string', pattern: '^https?://', description: 'Confluent schema registry URL (Avro with the registry wire format)' },
-          commitInterval: { type: 'string', pattern: DURATION_PATTERN, description: 'a task commits at most this often (default 0ms at-least-once: after every fetched batch; 100ms exactly-once; --commit-interval wins)' },
+          commitInterval: { type: 'string', pattern: DURATION_PATTERN, description: 'a task commits at most this often (default 100ms; --commit-interval wins)' },
         },
       },
     },
