@@ -1,8 +1,8 @@
 /**
- * The Kafka client behind one small adapter (issue 5): what the Kafka runner needs from a client
- * and nothing more — admin for internal topics and offsets, a (transactional) producer, and a
- * group consumer that hands over batches per partition with pause/resume and assignment
- * callbacks. `createKafkaJsAdapter` is the default implementation on kafkajs 2.2.x.
+ * The Kafka client on kafkajs 2.2.x: `createKafkaJsAdapter` implements the runtime's one small
+ * client interface (`adapter.ts`: admin for internal topics and offsets, a (transactional)
+ * producer, a group consumer that hands over batches per partition with pause/resume and
+ * assignment callbacks, a partition reader). The in-memory Kafka (`memory/`) is the other one.
  *
  * kafkajs behaviours this layer pins down (each cost someone an afternoon):
  * - Metadata requests auto-create topics when `allowAutoTopicCreation` is true (the kafkajs
