@@ -1,0 +1,126 @@
+/**
+ * Single-record Avro encoding of canonical events: an event to an unframed `tributary.Event`
+ * body and back, resolving older or newer writer schemas, with decode failures reported as
+ * `malformed-avro` instead of thrown.
+ */
+import avsc from 'avsc';
+import type { Type } from 'avsc';
+import type { TributaryEvent } from '../event/event.js';
+import { avroEventType } from './avro-event-schema.js';
+import { fromAvroRecord, toAvroRecord } from './avro-event-record.js';
+
+/**
+ * Failure of a decode: always `malformed-avro`, with what went wrong.
+ *
+ * @example
+ * ```ts
+ * const r = decodeAvroEvent(bytes);
+ * if (!r.ok) { const rej: AvroReject = r; console.error(rej.reason, rej.detail); }
+ * ```
+ */
+export interface AvroReject {
+  ok: false;
+  reason: 'malformed-avro';
+  detail: string;
+}
+
+/**
+ * Outcome of {@link decodeAvroEvent} and {@link decodeConfluentAvroEvent}.
+ *
+ * @example
+ * ```ts
+ * const r: AvroDecodeResult = decodeAvroEvent(bytes);
+ * ```
+ */
+export type AvroDecodeResult = { ok: true; event: TributaryEvent } | AvroReject;
+
+/** @internal Shared with derived-avro.ts. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Encodes an event as an Avro binary body (no framing) with the `tributary.Event` schema.
+ * Throws `TypeError` naming the field when the event cannot be encoded (e.g. `type` not one
+ * of the enum's symbols, a non-integer timestamp, a bigint in properties).
+ *
+ * @example
+ * ```ts
+ * const buf = encodeAvroEvent({ messageId: 'm1', type: 'track', event: 'view', userId: null,
+ *   anonymousId: 'a1', timestamp: 1569888000000, properties: { price: 35.79, tags: ['x'] } });
+ * decodeAvroEvent(buf); // { ok: true, event: { …the same event… } }
+ * ```
+ */
+export function encodeAvroEvent(event: TributaryEvent): Buffer {
+  const rec = toAvroRecord(event);
+  const type = avroEventType();
+  try {
+    return type.toBuffer(rec);
+  } catch (err) {
+    const paths: string[] = [];
+    type.isValid(rec, { errorHook: (path) => paths.push(path.join('.')) });
+    throw new TypeError(`cannot encode event as tributary.Event${paths.length > 0 ? ` (invalid: ${paths.join(', ')})` : ''}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+const resolvers = new WeakMap<Type, avsc.Resolver>();
+
+function resolverFor(writer: Type): avsc.Resolver {
+  let r = resolvers.get(writer);
+  if (r === undefined) {
+    r = avroEventType().createResolver(writer);
+    resolvers.set(writer, r);
+  }
+  return r;
+}
+
+/**
+ * Options of {@link decodeAvroEvent}.
+ *
+ * @example
+ * ```ts
+ * decodeAvroEvent(bytes, { writerType: avsc.Type.forSchema(olderSchema) });
+ * ```
+ */
+export interface AvroDecodeOptions {
+  /**
+   * The schema the bytes were written with, when it is not this `tributary.Event` (an older
+   * or newer version): decoding resolves it to the current schema (avsc resolver, cached per
+   * type). Create it with `wrapUnions: true` or leave avsc's default; either works.
+   */
+  writerType?: Type;
+}
+
+/**
+ * Decodes an Avro binary body written with `tributary.Event` (or `options.writerType`) into
+ * a plain event. Bytes that do not decode — truncated, trailing bytes, a bad enum or union
+ * index, an invalid length — give `malformed-avro` with the reason.
+ *
+ * @example
+ * ```ts
+ * decodeAvroEvent(encodeAvroEvent(e));          // { ok: true, event: e }
+ * decodeAvroEvent(Buffer.from('{"a":1}'));       // { ok: false, reason: 'malformed-avro', detail: … }
+ * ```
+ */
+export function decodeAvroEvent(buf: Uint8Array, options?: AvroDecodeOptions): AvroDecodeResult {
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const type = avroEventType();
+  let decoded: { value: unknown; offset: number };
+  try {
+    decoded = options?.writerType === undefined ? type.decode(b, 0) : type.decode(b, 0, resolverFor(options.writerType));
+  } catch (err) {
+    return { ok: false, reason: 'malformed-avro', detail: `does not decode as tributary.Event: ${errorMessage(err)}` };
+  }
+  if (decoded.offset < 0) return { ok: false, reason: 'malformed-avro', detail: `truncated: ${b.length} bytes are not a whole tributary.Event` };
+  if (decoded.offset !== b.length) {
+    return { ok: false, reason: 'malformed-avro', detail: `${b.length - decoded.offset} trailing bytes after a tributary.Event of ${decoded.offset} bytes` };
+  }
+  try {
+    return { ok: true, event: fromAvroRecord(decoded.value as Record<string, unknown>) };
+  } catch (err) {
+    return { ok: false, reason: 'malformed-avro', detail: errorMessage(err) };
+  }
+}
+
