@@ -1,0 +1,348 @@
+/**
+ * The per-key logic of `windowAggregate` ({@link WindowAggregateLogic}): its windows in event
+ * time, its state and its close timers. Wired by operators/window-aggregate.ts.
+ *
+ * Semantics, precisely (all times are event times in ms):
+ *
+ * - **Windows.** `{ tumbling: 1h }`: windows `[k·size, (k+1)·size)` aligned to the epoch.
+ *   `{ hopping: 1h, advance: 15m }`: windows `[k·advance, k·advance + size)`; an event belongs to
+ *   every window containing it (`size / advance` of them). `{ sliding: 90d }`: per key and per
+ *   event, "the last 90d": the record of an event at `t` covers `(t − size, t]`, i.e. every
+ *   event of the key with a timestamp in that interval (`windowStart = t − size`, `windowEnd = t`).
+ *   `{ session: 30m }`: gap sessions per key: an event joins (and bridges) every open session
+ *   with `start − gap ≤ t ≤ end + gap` (inclusive, as in `sessionize`, no maximum duration);
+ *   `windowStart`/`windowEnd` are the first and last event time.
+ * - **Closing.** A tumbling or hopping window `[start, end)` closes when the watermark reaches
+ *   `end + grace` (`grace` default 0). A sliding record for `t` is final when the watermark
+ *   reaches `t + 1 + grace` (then no event at or before `t` can still arrive); a session when it
+ *   reaches `end + gap + 1 + grace` (it has passed `end + gap`). Late events never
+ *   reach the operator (the task routes them to `late`), so closing never changes a result;
+ *   `grace` only delays closing (lateness itself is the source's `allowedLateness`). End of
+ *   input (watermark +∞) closes everything.
+ * - **Emit.** `final` (default): one record per window when it closes (`final: true`); for
+ *   sliding windows one per distinct `(key, event time)`. `update`: in addition, a record
+ *   (`final: false`) each time an event changes a window, at most one per `updateInterval` of
+ *   event time per key and window (default 0: every event; with an interval, an update is
+ *   due at `t ≥ last update's time + interval`, so out-of-order events wait for the next one);
+ *   the final record still comes when the window closes, so a suppressed change is never lost.
+ * - **Aggregates.** Each `name → { <kind>: …, where?: condition }`; `where` (the condition
+ *   language of `lib/condition`, checked when the pipeline loads) selects the events it counts.
+ *   The kinds — `count`, `sum`, `min`, `max`, `avg`, `first`, `last`, `countDistinct` (exact up
+ *   to 1000 values, then HyperLogLog, ≈1.6 % standard error), `topK`, `rfm` — are specified in
+ *   `aggregates/accumulators.ts`.
+ * - **Records.** `{ key, windowStart, windowEnd, values: { <name>: value }, final, id }` with
+ *   `id = deriveId('aggregate', step, key, windowStart, 'final')` for final records and
+ *   `deriveId('aggregate', step, key, windowStart, 'update', n)` for the n-th update (n from 1,
+ *   per key and window), so a replay writes the same ids.
+ * - **Annotate.** With `annotate: features`, each passing event gets `features: { <name>:
+ *   value }`: the values, right after the event, of the window reported by
+ *   {@link WindowAggregateLogic.current} for the event's time (sliding: `(t − size, t]`;
+ *   tumbling: the window containing `t`; hopping: the earliest-starting window containing `t`,
+ *   the one with the most history; session: the session containing `t`).
+ * - **Duplicates** count twice: put `dedupe` before this step to count each event once.
+ */
+import type { OperatorContext, DerivedRecord, OperatorLogic } from '../../lib/operator/contract.js';
+import { deriveId } from '../../lib/operator/ids.js';
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { contributions, fold, initial, merge, valuesOf, type Acc, type ResolvedAggregate } from '../aggregates/accumulators.js';
+import type { KeyValueStore } from '../../lib/state/store.js';
+import { MemoryTimers } from '../../lib/time/timers.js';
+import { buildRunning, insertIntoRunning, moveRunning, upperBound, type Running } from '../aggregates/sliding.js';
+import type { WindowAggregateConfig } from './options.js';
+import { readValuesAt, windowAggregateQuery, type CurrentValues } from './query.js';
+import { checkLayout, current, slidingAt, type OpenWindow, type SlidingEntry, type SlidingState } from './state.js';
+
+/** A record of the aggregates output. */
+export interface AggregateRecord extends DerivedRecord {
+  id: string;
+  key: string;
+  windowStart: number;
+  windowEnd: number;
+  values: Record<string, unknown>;
+  final: boolean;
+}
+
+/** Timer data: the key and the window start (sliding: the event time). */
+type TimerData = readonly [string, number];
+
+/**
+ * The per-key logic of windowAggregate, usable with plain calls (see the module notes).
+ *
+ * @example
+ * ```ts
+ * const ctx = recordingContext('windowAggregate');
+ * const config = windowAggregateOperator.resolve({ window: { tumbling: '1h' }, aggregates: { n: { count: {} } }, output: 'aggregates' });
+ * const logic = new WindowAggregateLogic(config, ctx);
+ * logic.process(event, 'a1');
+ * logic.advance(Infinity); // ctx.emitted: one record on `aggregates`
+ * ```
+ */
+export class WindowAggregateLogic implements OperatorLogic {
+  private readonly windows: KeyValueStore<string, OpenWindow[]>;
+  private readonly entries: KeyValueStore<string, SlidingState>;
+  /** Close timers, rebuilt from the stores when the logic is created (they hold all it needs). */
+  private readonly timers = new MemoryTimers<TimerData>();
+  /** Sliding: keep the head window (for `emit: update` and `annotate`). */
+  private readonly head: boolean;
+
+  constructor(private readonly config: WindowAggregateConfig, private readonly ctx: OperatorContext) {
+    this.windows = ctx.store<string, OpenWindow[]>('windows');
+    this.entries = ctx.store<string, SlidingState>('entries');
+    this.head = config.emit === 'update' || config.annotate !== undefined;
+    const { kind, sizeMs: size } = config.window;
+    const grace = config.graceMs;
+    // One pass over the state (restored by a Kafka task, or reopened from LMDB): a pending
+    // close timer per open window, and per key its earliest pending sliding final.
+    if (kind === 'sliding') {
+      for (const { key, value } of this.entries.range()) {
+        checkLayout(this.entries.name, key);
+        const at = value.p[0];
+        if (at !== undefined) this.timers.register({ id: `s:${at}:${key}`, time: at + 1 + grace, data: [key, at] });
+      }
+    } else {
+      for (const { key, value } of this.windows.range()) {
+        checkLayout(this.windows.name, key);
+        for (const w of value) {
+          if (kind === 'session') this.timers.register({ id: `x:${w.start}:${key}`, time: (w.end as number) + size + 1 + grace, data: [key, w.start] });
+          else this.timers.register({ id: `w:${w.start}:${key}`, time: w.start + size + grace, data: [key, w.start] });
+        }
+      }
+    }
+  }
+
+  process(event: TributaryEvent, key: string): TributaryEvent {
+    const t = event.timestamp;
+    const contrib = contributions(this.config.aggregates, event);
+    const kind = this.config.window.kind;
+    const field = this.config.annotate;
+    if (kind === 'sliding') {
+      const acc = this.processSliding(t, key, contrib);
+      if (field === undefined) return event;
+      return this.ctx.annotate(event, field, valuesOf(this.config.aggregates, acc as Acc[], t));
+    }
+    if (kind === 'session') this.processSession(t, key, contrib);
+    else this.processFixed(t, key, contrib);
+    if (field === undefined) return event;
+    return this.ctx.annotate(event, field, this.valuesAt(key, t)?.values ?? valuesOf(this.config.aggregates, this.config.aggregates.map((a) => initial(a)), t));
+  }
+
+  /** The window starts containing `t`, earliest first. */
+  private startsOf(t: number): number[] {
+    const { sizeMs: size, advanceMs: adv } = this.config.window;
+    const last = Math.floor(t / adv) * adv;
+    const starts: number[] = [];
+    for (let s = last; s > t - size; s -= adv) starts.push(s);
+    return starts.reverse();
+  }
+
+  private processFixed(t: number, key: string, contrib: SlidingEntry): void {
+    const { aggregates, graceMs, emit } = this.config;
+    // Stored values are never changed: a new list, and a new state for each window changed.
+    const list = (this.windows.get(key) ?? []).slice();
+    for (const start of this.startsOf(t)) {
+      const end = start + this.config.window.sizeMs;
+      let at = list.length;
+      while (at > 0 && (list[at - 1] as OpenWindow).start >= start) at--;
+      const found = list[at];
+      let w: OpenWindow;
+      if (found === undefined || found.start !== start) {
+        w = { start, acc: aggregates.map((a) => initial(a)), updates: 0, lastUpdate: null };
+        list.splice(at, 0, w);
+        this.schedule(`w:${start}:${key}`, end + graceMs, [key, start]);
+      } else list[at] = w = { start, acc: found.acc.slice(), updates: found.updates, lastUpdate: found.lastUpdate };
+      for (const [i, v] of contrib) w.acc[i] = fold(aggregates[i] as ResolvedAggregate, w.acc[i] as Acc, t, v);
+      if (emit === 'update' && this.updateDue(w.lastUpdate, t)) {
+        w.updates++;
+        w.lastUpdate = t;
+        this.emitRecord(key, start, end, w.acc, false, w.updates);
+      }
+    }
+    this.windows.put(key, list);
+  }
+
+  /**
+   * Adds the event's entry to its key's state and schedules its final record; returns the
+   * accumulators of `(t − size, t]` when they are needed (`emit: update`, `annotate`).
+   */
+  private processSliding(t: number, key: string, contrib: SlidingEntry): Acc[] | undefined {
+    const { aggregates, graceMs, emit } = this.config;
+    const size = this.config.window.sizeMs;
+    // The key's value is changed in place and put back below, in this call (see `immutableState`).
+    const old = this.entries.get(key);
+    const state: SlidingState = old ? current(old) : { ts: [], c: { ts: [], cs: [] }, p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
+    const c = state.c;
+    insertAt(state.ts, upperBound(state.ts, t), t);
+    // Only entries that count in some aggregate keep a contribution (the window folds nothing else).
+    let j = -1;
+    if (contrib.length > 0) {
+      j = upperBound(c.ts, t);
+      insertAt(c.ts, j, t);
+      insertAt(c.cs, j, contrib);
+    }
+    // Not late, so after the last final record; if not (a replay), fold that window afresh.
+    if (state.f !== null && t <= state.f.t) state.f = null;
+    let acc: Acc[] | undefined;
+    if (this.head) {
+      const h = state.h;
+      if (h === null || (t - size >= h.t && t > h.t)) state.h = buildRunning(aggregates, c, size, Math.max(t, h?.t ?? t));
+      else if (t > h.t) moveRunning(aggregates, c, size, h, t);
+      else if (t > h.t - size && j >= 0) insertIntoRunning(aggregates, c, size, h, j);
+      acc = (state.h as Running).t === t ? (state.h as Running).acc : slidingAt(aggregates, state, size, t).acc;
+    }
+    const p = state.p;
+    let k = p.length;
+    while (k > 0 && (p[k - 1] as number) > t) k--;
+    if (k === 0 || p[k - 1] !== t) {
+      insertAt(p, k, t);
+      if (k === 0) {
+        const next = p[1];
+        if (next !== undefined) this.timers.cancel(`s:${next}:${key}`);
+        this.schedule(`s:${t}:${key}`, t + 1 + graceMs, [key, t]);
+      }
+    }
+    if (emit === 'update' && this.updateDue(state.lastUpdate, t)) {
+      state.updates++;
+      state.lastUpdate = t;
+      this.emitRecord(key, t - size, t, acc as Acc[], false, state.updates);
+    }
+    // The value outlives every entry of the key, so the update counter lives as long as one does.
+    state.until = Math.max(state.until, t + size + graceMs);
+    this.entries.put(key, state, { expiresAt: state.until });
+    return acc;
+  }
+
+  /**
+   * Session windows: the event joins every open session of its key within `gap` of it
+   * (`start − gap ≤ t ≤ end + gap`), merging them (states merged in start order, then the
+   * event folded in); without one it starts a session `[t, t]`. One close timer per session at
+   * `end + gap + 1 + grace`, moved as the session grows.
+   */
+  private processSession(t: number, key: string, contrib: SlidingEntry): void {
+    const { aggregates, graceMs, emit } = this.config;
+    const gap = this.config.window.sizeMs;
+    const list = this.windows.get(key) ?? [];
+    const found: OpenWindow[] = [];
+    const kept: OpenWindow[] = [];
+    for (const w of list) {
+      if (w.start <= t + gap && (w.end ?? w.start) >= t - gap) found.push(w);
+      else kept.push(w);
+    }
+    let start = t;
+    let end = t;
+    let acc: Acc[] = aggregates.map((a) => initial(a));
+    let updates = 0;
+    let lastUpdate: number | null = null;
+    found.forEach((state, n) => {
+      const s = state.start;
+      acc = n === 0 ? state.acc.slice() : acc.map((x, i) => merge(aggregates[i] as ResolvedAggregate, x, state.acc[i] as Acc));
+      start = Math.min(start, s);
+      end = Math.max(end, state.end ?? s);
+      this.timers.cancel(`x:${s}:${key}`);
+      if (lastUpdate === null || (state.lastUpdate !== null && state.lastUpdate > lastUpdate)) lastUpdate = state.lastUpdate;
+    });
+    // Update ids are per window start: continue the counter of the session that keeps its start.
+    const keeper = found.find((f) => f.start === start);
+    if (keeper) updates = keeper.updates;
+    for (const [i, v] of contrib) acc[i] = fold(aggregates[i] as ResolvedAggregate, acc[i] as Acc, t, v);
+    if (emit === 'update' && this.updateDue(lastUpdate, t)) {
+      updates++;
+      lastUpdate = t;
+      this.emitRecord(key, start, end, acc, false, updates);
+    }
+    let at = kept.length;
+    while (at > 0 && (kept[at - 1] as OpenWindow).start > start) at--;
+    kept.splice(at, 0, { start, end, acc, updates, lastUpdate });
+    this.windows.put(key, kept);
+    this.schedule(`x:${start}:${key}`, end + gap + 1 + graceMs, [key, start]);
+  }
+
+  /** Whether an update may be emitted at `t` (rate limit: `updateInterval` of event time after the last one; 0 = always). */
+  private updateDue(lastUpdate: number | null, t: number): boolean {
+    const interval = this.config.updateIntervalMs;
+    return interval === 0 || lastUpdate === null || t >= lastUpdate + interval;
+  }
+
+  private schedule(id: string, time: number, data: TimerData): void {
+    this.timers.register({ id, time, data });
+  }
+
+  private emitRecord(key: string, start: number, end: number, acc: readonly Acc[], final: boolean, n: number): void {
+    const output = this.config.output;
+    if (!output) return;
+    const id = final ? deriveId('aggregate', this.ctx.step, key, start, 'final') : deriveId('aggregate', this.ctx.step, key, start, 'update', n);
+    const record: AggregateRecord = { id, key, windowStart: start, windowEnd: end, values: valuesOf(this.config.aggregates, acc, end), final };
+    this.ctx.emit(output, record);
+  }
+
+  /** Closes every window (sliding: every event time) the watermark has reached, in (close time, id) order; drops expired entries. */
+  advance(watermark: number): void {
+    const sliding = this.config.window.kind === 'sliding';
+    if (this.timers.nextTime() <= watermark) {
+      const size = this.config.window.sizeMs;
+      this.timers.fireDue(watermark, (timer) => {
+        const [key, at] = timer.data;
+        if (sliding) {
+          this.closeSliding(key, at);
+          return;
+        }
+        const list = this.windows.get(key);
+        const i = list ? list.findIndex((w) => w.start === at) : -1;
+        if (!list || i < 0) return;
+        const state = list[i] as OpenWindow;
+        if (list.length === 1) this.windows.delete(key);
+        else this.windows.put(key, list.filter((_, n) => n !== i));
+        this.emitRecord(key, at, state.end ?? at + size, state.acc, true, 0);
+      });
+    }
+    if (sliding) this.entries.expire(watermark);
+  }
+
+  /** The final record of `(at − size, at]`: the final window moves forward to `at`; entries no window needs any more are dropped. */
+  private closeSliding(key: string, at: number): void {
+    const old = this.entries.get(key);
+    if (!old) return;
+    // Changed in place and put back below, in this call (see `immutableState`).
+    const state = current(old);
+    const { aggregates, graceMs } = this.config;
+    const size = this.config.window.sizeMs;
+    const c = state.c;
+    let f = state.f;
+    if (f === null || at - size >= f.t || at < f.t) f = buildRunning(aggregates, c, size, at);
+    else if (f.t < at) moveRunning(aggregates, c, size, f, at);
+    state.f = f;
+    this.emitRecord(key, at - size, at, f.acc, true, 0);
+    // Every later window (finals after `at`, the head window, new events) starts after at − size.
+    const drop = upperBound(state.ts, at - size);
+    if (drop > 0) state.ts.splice(0, drop);
+    const dropC = upperBound(c.ts, at - size);
+    if (dropC > 0) {
+      c.ts.splice(0, dropC);
+      c.cs.splice(0, dropC);
+    }
+    const k = state.p.indexOf(at);
+    if (k >= 0) state.p.splice(k, 1);
+    const next = state.p[0];
+    if (next !== undefined && k === 0) this.schedule(`s:${next}:${key}`, next + 1 + graceMs, [key, next]);
+    this.entries.put(key, state, { expiresAt: state.until });
+  }
+
+  /**
+   * The key's values in the window that contains `t` (sliding: `(t − size, t]`; hopping: the
+   * earliest-starting open window containing `t`), or undefined when the key has no open
+   * window there.
+   */
+  valuesAt(key: string, t: number): CurrentValues | undefined {
+    return readValuesAt(this.config, { windows: this.windows, entries: this.entries }, key, t);
+  }
+
+  /** The key's current values: the window of its latest event (the query API). */
+  current(key: string): CurrentValues | undefined {
+    return windowAggregateQuery(this.config, { windows: this.windows, entries: this.entries }, key);
+  }
+}
+
+/** Inserts `x` at `i` (an append when `i` is the length). */
+function insertAt<T>(list: T[], i: number, x: T): void {
+  if (i === list.length) list.push(x);
+  else list.splice(i, 0, x);
+}

@@ -1,0 +1,119 @@
+/**
+ * The per-key state layout of `windowAggregate` and its pure helpers: reading a value written
+ * by an earlier layout ({@link current}, {@link checkLayout}) and the sliding accumulators of a
+ * window without changing the state ({@link slidingAt}).
+ *
+ * State, only through the store interface (a restart from LMDB or a restored changelog resumes
+ * exactly), one value per operator key, read with a point `get` and written back with a `put`
+ * per event (tumbling/hopping/session values are replaced, what changes copied; a sliding
+ * value is changed in place and put back in the same `process`/`advance` call, which
+ * `immutableState` allows):
+ *
+ * - `windows` (tumbling/hopping/session): key → its open windows `[{ start, end?, acc,
+ *   updates, lastUpdate }]` sorted by start; a window leaves the list when it closes, the key
+ *   when its last window does. Per event: the key's few windows, no scan.
+ * - `entries` (sliding): key → `{ ts, c, p, updates, lastUpdate, until, f, h }`: the times
+ *   of the key's entries (ascending, ties in arrival order), `c = { ts, cs }` the times and
+ *   contributions of those that count in some aggregate (an entry that counts nowhere keeps
+ *   only its time: windows fold nothing of it), the event times
+ *   whose final record is pending, the update bookkeeping, and two running windows
+ *   (`aggregates/sliding.ts`): `f`, the window of the last final record, moved forward by
+ *   the next one (entries that enter are folded, those that leave taken out — subtracted when
+ *   exact, else only that aggregate refolded), and, with `emit: update` or `annotate`, `h`,
+ *   the window ending at the key's latest event. A final record costs the entries that enter
+ *   and leave its window instead of a fold of the whole window; entries no window can include
+ *   any more (at or before the last final's `t − size`) are dropped then. The value expires
+ *   at the latest `t + size + grace` (the update counter lives as long as the key's entries).
+ *   An out-of-order event (before the head) costs a move of a copy of `f` over the entries
+ *   since the last final; records are identical to a left fold over the window in entry order.
+ * - Close timers are in memory ({@link MemoryTimers}, (time, id) order as before): one per
+ *   open window and, for sliding windows, one per key at its earliest pending final; the logic
+ *   rebuilds them from the stores with one `range()` when it is created (after a task restored
+ *   its stores, or an embedded run reopened its LMDB state), so a pending window still closes
+ *   once, with the same record, after a restart. A sliding value of the previous layout
+ *   (`cs`, one contribution list per entry) is read as the current one; state from the layout
+ *   before (`[key, start]` keys) is refused with a message: delete it and replay.
+ */
+import type { Acc, ResolvedAggregate } from '../aggregates/accumulators.js';
+import { buildRunning, cloneRunning, moveRunning, type EntryList, type Running } from '../aggregates/sliding.js';
+
+/** A window's accumulators and update bookkeeping. */
+export interface WindowState {
+  /** Session windows: the latest event time (the window's end). */
+  end?: number;
+  /** One accumulator per aggregate, in option order. */
+  acc: Acc[];
+  /** Updates emitted so far. */
+  updates: number;
+  /** Event time of the last update emitted, or null. */
+  lastUpdate: number | null;
+}
+
+/** An open tumbling/hopping/session window, one element of its key's `windows` value. */
+export interface OpenWindow extends WindowState {
+  start: number;
+}
+
+/** A sliding-window entry: what one event contributes, as `[aggregate index, value]`. */
+export type SlidingEntry = Array<[number, unknown]>;
+
+/** A key's sliding-window state: the value of `entries` at the key. */
+export interface SlidingState {
+  /** The times of the key's entries, ascending (ties in arrival order). */
+  ts: number[];
+  /** The entries that count in some aggregate: their times and contributions, in the same order. */
+  c: EntryList;
+  /** Event times whose final record is pending, ascending. */
+  p: number[];
+  /** Updates emitted so far, and the event time of the last one. */
+  updates: number;
+  lastUpdate: number | null;
+  /** The latest expiry of the key's entries (the value expires then). */
+  until: number;
+  /** The window of the last final record (moved forward by the next one), or null. */
+  f: Running | null;
+  /** With `emit: update` or `annotate`: the window ending at the key's latest event time. */
+  h: Running | null;
+}
+
+/**
+ * The accumulators of `(t − size, t]` without changing the state: a copy of the final window
+ * moved forward when it is at or before `t` (an out-of-order event is after the last final
+ * record), else a fold of the window.
+ */
+export function slidingAt(aggregates: readonly ResolvedAggregate[], state: SlidingState, size: number, t: number): Running {
+  if (state.f?.t === t) return state.f;
+  if (state.f === null || state.f.t > t || t - size >= state.f.t) return buildRunning(aggregates, state.c, size, t);
+  const run = cloneRunning(state.f);
+  moveRunning(aggregates, state.c, size, run, t);
+  return run;
+}
+
+/** A key's value as written before contributions were kept apart (`cs` parallel to `ts`). */
+interface SlidingStateV1 extends Omit<SlidingState, 'c'> {
+  c?: undefined;
+  cs: SlidingEntry[];
+}
+
+/**
+ * The value in the current layout: one written by the earlier layout (`cs`, one contribution
+ * list per entry) is read into a new object, the stored one left as it is.
+ */
+export function current(state: SlidingState | SlidingStateV1): SlidingState {
+  if (state.c !== undefined) return state;
+  const { cs, ...rest } = state;
+  const c: EntryList = { ts: [], cs: [] };
+  cs.forEach((x, j) => {
+    if (x.length === 0) return;
+    c.ts.push(state.ts[j] as number);
+    c.cs.push(x);
+  });
+  return { ...rest, ts: state.ts.slice(), p: state.p.slice(), f: state.f && cloneRunning(state.f), h: state.h && cloneRunning(state.h), c };
+}
+
+/** Refuses state written by the layout before one value per key (`[key, start]` / `[key, t, seq]` keys). */
+export function checkLayout(store: string, key: unknown): void {
+  if (typeof key !== 'string') {
+    throw new Error(`${store}: state written by an older windowAggregate layout (key ${JSON.stringify(key)}); delete the state directory (or reset the changelog) and replay the input`);
+  }
+}
