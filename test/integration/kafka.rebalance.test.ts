@@ -132,8 +132,13 @@ test('rebalance: an instance stops mid-stream, the survivor restores its tasks f
     assert.ok(restored.some((l) => !/: 0 records/.test(l)), `B applied changelog records for task ${task}: ${restored.join(' | ')}`);
   }
   // B keeps its own tasks open across the rebalance: nothing to reopen or restore for them.
+  // Unless an offset commit of B's raced the rebalance and was refused (the group's generation
+  // had moved on: seen under load): then the task reopens from its own flushed state.
+  const failedCommit = (task: string) => afterStop.some((l) => l.startsWith(`task ${task}: commit failed`));
   for (const task of bHeldBefore) {
-    assert.deepEqual(afterStop.filter((l) => l.startsWith(`task ${task}: `)), [], `B's own task ${task} stays open`);
+    const lines = afterStop.filter((l) => l.startsWith(`task ${task}: `));
+    if (failedCommit(task)) t.diagnostic(`B's task ${task} reopened after a refused commit: ${lines.join(' | ')}`);
+    else assert.deepEqual(lines, [], `B's own task ${task} stays open`);
   }
 
   // The rest of the stream goes to the survivor alone.
@@ -143,7 +148,15 @@ test('rebalance: an instance stops mid-stream, the survivor restores its tasks f
   const summaryB = await runB;
   assert.equal(summaryB.interrupted, true);
   t.diagnostic(`B: ${summaryB.records} source records, ${summaryB.restored.length} stores restored (${summaryB.restored.map((r) => `${r.task}/${r.store}: ${r.records}`).join(', ')})`);
-  assert.equal(summaryA.records + summaryB.records, events.length, 'each source record processed once (graceful stops commit)');
+  // A commit refused in a rebalance is at-least-once's one source of repeats: the task goes on
+  // from its last commit, and what it had sent since comes out again.
+  const refused = [...logsA, ...logsB].filter((l) => /commit failed/.test(l));
+  if (refused.length === 0) {
+    assert.equal(summaryA.records + summaryB.records, events.length, 'each source record processed once (graceful stops commit)');
+  } else {
+    t.diagnostic(`commits refused in a rebalance: ${refused.join(' | ')}`);
+    assert.ok(summaryA.records + summaryB.records >= events.length, 'every source record processed');
+  }
 
   // A bounded run on the survivor's state ends the input, as the embedded run does.
   const logsC: string[] = [];
@@ -160,7 +173,13 @@ test('rebalance: an instance stops mid-stream, the survivor restores its tasks f
   }
   for (const d of diffs) {
     assert.equal(embedded.streams[d.stream] ?? 0, d.want);
+    if (refused.length > 0) {
+      // Repeats of records embedded wrote are allowed then; anything lost or different is not.
+      assert.deepEqual({ missing: d.missing.slice(0, 3), foreign: d.foreign.slice(0, 3), nMissing: d.missing.length, nForeign: d.foreign.length },
+        { missing: [], foreign: [], nMissing: 0, nForeign: 0 }, `${d.stream}: the two-instance run lost or changed records\n${logs()}`);
+      continue;
+    }
     assert.deepEqual({ missing: d.missing.slice(0, 3), extra: d.extra.slice(0, 3), nMissing: d.missing.length, nExtra: d.extra.length },
-      { missing: [], extra: [], nMissing: 0, nExtra: 0 }, `${d.stream}: the two-instance run differs from embedded`);
+      { missing: [], extra: [], nMissing: 0, nExtra: 0 }, `${d.stream}: the two-instance run differs from embedded\n${logs()}\nfinal:\n  ${logsC.join('\n  ')}`);
   }
 });

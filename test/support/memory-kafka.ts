@@ -122,3 +122,17 @@ export function recordingSends(adapter: KafkaAdapter, sent: ProducerRecord[] = [
     },
   };
 }
+
+/**
+ * The adapter with every producer send (not in transactions) acknowledged `ms` later, as a broker
+ * over a network does: commits take time, and the consumer fetches meanwhile.
+ */
+export function slowSends(adapter: KafkaAdapter, ms: number): KafkaAdapter {
+  return {
+    ...adapter,
+    producer: async (options) => {
+      const p = await adapter.producer(options);
+      return { ...p, send: async (records) => (await sleep(ms), p.send(records)) };
+    },
+  };
+}

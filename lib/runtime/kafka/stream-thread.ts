@@ -43,6 +43,10 @@ export class StreamThread {
   }
 
   async onBatch(batch: ConsumedBatch): Promise<void> {
+    // Stopping: the final commits are under way or done; a batch fetched now is left to the
+    // partition's next owner (processed after its task's final commit, its outputs would go out
+    // without their input offset ever being committed, and come out again from the next owner).
+    if (this.ctx.stopping) return;
     const t = this.manager.tasks.get(tpKey(batch.topic, batch.partition));
     if (!t || !t.ready || t.closed) {
       batch.pause(); // not ready (restoring): resumes from the first unresolved record
@@ -54,7 +58,7 @@ export class StreamThread {
       const max = this.ctx.options.maxPendingRecords ?? 5000;
       try {
         for (const record of batch.records) {
-          if (!batch.isRunning() || batch.isStale()) break;
+          if (!batch.isRunning() || batch.isStale() || this.ctx.stopping) break;
           if (t.committed !== undefined && BigInt(record.offset) < BigInt(t.committed)) continue;
           const waiting = this.process(t, record);
           if (waiting) await waiting;
