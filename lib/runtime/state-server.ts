@@ -11,6 +11,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/**
+ * Thrown by a `read` callback for a key it cannot answer here, with the reason (`404` with the
+ * message): e.g. in Kafka mode, a key of a partition another instance owns.
+ */
+export class StateNotFound extends Error {
+  override readonly name = 'StateNotFound';
+}
+
 /** What the server reads. */
 export interface StateServerOptions {
   /** The current state of `key` in `step`, as JSON data; `undefined` when there is none. Called synchronously per request. */
@@ -56,7 +64,7 @@ function handle(read: StateServerOptions['read'], req: IncomingMessage, res: Ser
   try {
     value = read(step, key);
   } catch (e) {
-    send(res, 500, { error: (e as Error).message });
+    send(res, e instanceof StateNotFound ? 404 : 500, { error: (e as Error).message });
     return;
   }
   if (value === undefined) send(res, 404, { error: `no state for key ${JSON.stringify(key)} in step ${JSON.stringify(step)}` });
