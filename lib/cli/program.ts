@@ -37,6 +37,8 @@ interface RunOptions {
   cacheMb: number;
   quiet?: boolean;
   statePort?: number;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** Exit codes of the `tributary` command. */
@@ -65,6 +67,25 @@ const durationArg = (name: string) => (v: string) => {
 /** The runner option for a commit interval written as a duration (none: the runner's default). */
 function commitInterval(d: Duration | undefined): { commitIntervalMs?: number } {
   return d === undefined ? {} : { commitIntervalMs: parseDuration(d) };
+}
+
+/** Where `tributary run` serves its operations endpoint: flags, then TRIBUTARY_METRICS_PORT, then the definition. */
+function opsOptions(opts: RunOptions, fromDefinition: { port?: number; host?: string } | undefined, io: CliIo) {
+  const env = process.env.TRIBUTARY_METRICS_PORT;
+  if (env !== undefined && env !== '' && !/^\d+$/.test(env)) {
+    io.stderr(`error: TRIBUTARY_METRICS_PORT must be a port number, got "${env}"\n`);
+    throw new ExitCode(EXIT.invalid);
+  }
+  const metricsPort = opts.metricsPort ?? (env ? Number(env) : undefined) ?? fromDefinition?.port;
+  const host = opts.metricsHost ?? fromDefinition?.host ?? '127.0.0.1';
+  const announce = (what: string) => (port: number) => io.stderr(`${what}: http://${host}:${port}/metrics /healthz /readyz /state/<step>/<key>\n`);
+  return {
+    ...(metricsPort === undefined ? {} : { metricsPort }),
+    ...(opts.statePort === undefined ? {} : { statePort: opts.statePort }),
+    metricsHost: host,
+    onMetricsServer: announce('operations endpoint'),
+    onStateServer: announce('operations endpoint'),
+  };
 }
 
 /**
@@ -112,7 +133,9 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)
     .option('--cache-mb <mb>', 'memory for decoded state per task, estimated; stores that fit stay resident, larger ones read through LMDB', int('--cache-mb'), 256)
     .option('-q, --quiet', 'no progress lines')
-    .option('--state-port <port>', 'serve GET /state/<step>/<key> (current values, e.g. of windowAggregate) while the run lasts', int('--state-port'))
+    .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz, /readyz and /state/<step>/<key> on this port while the run lasts (default TRIBUTARY_METRICS_PORT, then metrics.port of the definition)', int('--metrics-port'))
+    .option('--metrics-host <host>', 'address the metrics port binds (default 127.0.0.1, or metrics.host of the definition)')
+    .option('--state-port <port>', 'serve GET /state/<step>/<key> (a key\'s current state in a step) while the run lasts; the same endpoints as --metrics-port', int('--state-port'))
     .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n  tributary run examples/cart-abandonment/pipeline.yaml --brokers localhost:9092 --state-dir state\n')
     .action(async (file: string, opts: RunOptions) => {
       const topology = load(file);
@@ -125,6 +148,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
         io.stderr('error: --input needs --out-dir <dir> for the output streams\n');
         throw new ExitCode(EXIT.invalid);
       }
+      const ops = opsOptions(opts, topology.definition.metrics, io);
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
@@ -147,6 +171,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
             ...commitInterval((opts.commitInterval as Duration | undefined) ?? topology.definition.kafka?.commitInterval),
             ...(registryUrl ? { schemaRegistry: new SchemaRegistryClient(registryUrl) } : {}),
             log: opts.quiet ? undefined : (line) => io.stderr(`${line}\n`),
+            ...ops,
           });
           io.stdout(formatKafkaSummary(summary) + '\n');
           return;
@@ -159,8 +184,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
           stateDir: opts.stateDir,
           checkpointEvery: opts.checkpointEvery,
           cacheBytes: opts.cacheMb * 2 ** 20,
-          statePort: opts.statePort,
-          onStateServer: (port) => io.stderr(`state endpoint: http://127.0.0.1:${port}/state/<step>/<key>\n`),
+          ...ops,
           signal: abort.signal,
           onProgress: opts.quiet ? undefined : (p) => io.stderr(`… ${p.records} records, ${Math.round(p.eventsPerSecond)} events/s\n`),
         });

@@ -23,10 +23,10 @@ export interface PipelineMetrics {
   lateRecords: Counter<'pipeline'>;
   /** Records written per output stream. */
   streamRecords: Counter<'pipeline' | 'stream'>;
-  /** Current event-time watermark, seconds since epoch (absent until the first event). */
-  watermark: Gauge<'pipeline'>;
-  /** Processing time minus watermark, seconds. */
-  watermarkLag: Gauge<'pipeline'>;
+  /** Current event-time watermark of a task, seconds since epoch (absent until the first event). */
+  watermark: Gauge<'pipeline' | 'task'>;
+  /** Processing time minus a task's watermark, seconds. */
+  watermarkLag: Gauge<'pipeline' | 'task'>;
   /** Time to process one input record through all steps, seconds (every 64th record is timed). */
   processingLatency: Histogram<'pipeline'>;
   /** Event time → emit on the `events` stream, seconds (processing-time clock minus event time; every 64th record). */
@@ -34,9 +34,37 @@ export interface PipelineMetrics {
   /** Checkpoints (state flush + source position) taken. */
   commits: Counter<'pipeline'>;
   commitLatency: Histogram<'pipeline'>;
-  /** Entries in a state store. */
-  storeEntries: Gauge<'pipeline' | 'store'>;
+  /** Entries in a state store of a task. */
+  storeEntries: Gauge<'pipeline' | 'task' | 'store'>;
+  /** Bytes a state store of a task takes in its LMDB file (pages of its B-tree). */
+  storeBytes: Gauge<'pipeline' | 'task' | 'store'>;
+  /** Reads, writes and deletes of a state store, as the operators make them (the caching layer counts). */
+  storeOperations: Counter<'pipeline' | 'store' | 'operation'>;
+  /** Kafka: records of an input partition not yet processed (high watermark − next offset). */
+  consumerLag: Gauge<'pipeline' | 'topic' | 'partition'>;
+  /** Kafka: input partitions assigned to this instance. */
+  assignedPartitions: Gauge<'pipeline'>;
+  /** Kafka: assignments that changed what this instance holds. */
+  rebalances: Counter<'pipeline'>;
+  /** Kafka: changelog records applied while restoring a task's store. */
+  restoredRecords: Counter<'pipeline' | 'task' | 'store'>;
+  /** Kafka: changelog records still to apply before a task's store is restored (0 when done). */
+  restoreRemaining: Gauge<'pipeline' | 'task' | 'store'>;
+  /** 1 when the run is ready (Kafka: every assigned task restored and processing; embedded: running), else 0. */
+  ready: Gauge<'pipeline'>;
+  /** Trigger records emitted, by rule. */
+  triggersFired: Counter<'pipeline' | 'step' | 'rule'>;
+  /** Trigger candidates not emitted, by rule and reason (`cooldown`, `cap`, `consent`, …). */
+  triggersSuppressed: Counter<'pipeline' | 'step' | 'rule' | 'reason'>;
+  /** Data quality: source records rejected before the steps (undecodable, invalid, no key), by source and reason. */
+  sourceInvalid: Counter<'pipeline' | 'source' | 'reason'>;
+  /** Data quality: valid source events without a value for a configured identifier or key field. */
+  missingFields: Counter<'pipeline' | 'field'>;
+  /** Data quality: the greatest event time seen, seconds since epoch (freshness = time() − this). */
+  lastEventTime: Gauge<'pipeline'>;
 }
+
+const LATENCY_BUCKETS = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1];
 
 /**
  * Creates and registers the pipeline metrics.
@@ -53,23 +81,38 @@ export function createMetrics(registry: Registry = new Registry()): PipelineMetr
   const collect = function (this: Counter<string>) {
     drainTallies(this);
   };
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers: r, collect });
+  const gauge = <L extends string>(name: string, help: string, labelNames: L[]) => new Gauge<L>({ name, help, labelNames, registers: r });
   return {
     registry,
-    recordsIn: new Counter({ name: 'tributary_step_records_in_total', help: 'Records entering a step', labelNames: ['pipeline', 'step'], registers: r, collect }),
-    recordsOut: new Counter({ name: 'tributary_step_records_out_total', help: 'Records leaving a step, by stream', labelNames: ['pipeline', 'step', 'stream'], registers: r, collect }),
-    recordsDropped: new Counter({ name: 'tributary_step_records_dropped_total', help: 'Records a step consumed without passing them on, by reason', labelNames: ['pipeline', 'step', 'reason'], registers: r, collect }),
-    stepOutcomes: new Counter({ name: 'tributary_step_outcomes_total', help: 'Outcomes a step counts that are not drops (suppressed triggers, refused links), by name', labelNames: ['pipeline', 'step', 'outcome'], registers: r, collect }),
-    sourceRecords: new Counter({ name: 'tributary_source_records_total', help: 'Input records read', labelNames: ['pipeline'], registers: r, collect }),
-    deadLetters: new Counter({ name: 'tributary_dead_letter_records_total', help: 'Records sent to the dead-letter output, by reason', labelNames: ['pipeline', 'reason'], registers: r, collect }),
-    lateRecords: new Counter({ name: 'tributary_late_records_total', help: 'Events older than the watermark, sent to the late output', labelNames: ['pipeline'], registers: r, collect }),
-    streamRecords: new Counter({ name: 'tributary_output_records_total', help: 'Records written per output stream', labelNames: ['pipeline', 'stream'], registers: r, collect }),
-    watermark: new Gauge({ name: 'tributary_watermark_seconds', help: 'Current event-time watermark (seconds since epoch)', labelNames: ['pipeline'], registers: r }),
-    watermarkLag: new Gauge({ name: 'tributary_watermark_lag_seconds', help: 'Processing time minus watermark', labelNames: ['pipeline'], registers: r }),
-    processingLatency: new Histogram({ name: 'tributary_processing_latency_seconds', help: 'Time to process one input record through all steps', labelNames: ['pipeline'], buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1], registers: r }),
-    endToEndLatency: new Histogram({ name: 'tributary_end_to_end_latency_seconds', help: 'Event time to emit', labelNames: ['pipeline'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300], registers: r }),
-    commits: new Counter({ name: 'tributary_commits_total', help: 'Checkpoints taken (state flushed with the source position)', labelNames: ['pipeline'], registers: r, collect }),
-    commitLatency: new Histogram({ name: 'tributary_commit_latency_seconds', help: 'Checkpoint duration', labelNames: ['pipeline'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
-    storeEntries: new Gauge({ name: 'tributary_store_entries', help: 'Entries in a state store', labelNames: ['pipeline', 'store'], registers: r }),
+    recordsIn: counter('tributary_step_records_in_total', 'Records entering a step', ['pipeline', 'step']),
+    recordsOut: counter('tributary_step_records_out_total', 'Records leaving a step, by stream', ['pipeline', 'step', 'stream']),
+    recordsDropped: counter('tributary_step_records_dropped_total', 'Records a step consumed without passing them on, by reason (duplicate, filtered, processing-error, ...)', ['pipeline', 'step', 'reason']),
+    stepOutcomes: counter('tributary_step_outcomes_total', 'Outcomes a step counts that are not drops (suppressed triggers, refused links), by name', ['pipeline', 'step', 'outcome']),
+    sourceRecords: counter('tributary_source_records_total', 'Input records read', ['pipeline']),
+    deadLetters: counter('tributary_dead_letter_records_total', 'Records sent to the dead-letter output, by reason', ['pipeline', 'reason']),
+    lateRecords: counter('tributary_late_records_total', 'Events older than the watermark, sent to the late output', ['pipeline']),
+    streamRecords: counter('tributary_output_records_total', 'Records written per output stream', ['pipeline', 'stream']),
+    watermark: gauge('tributary_watermark_seconds', 'Current event-time watermark of a task (seconds since epoch)', ['pipeline', 'task']),
+    watermarkLag: gauge('tributary_watermark_lag_seconds', 'Processing time minus the watermark of a task', ['pipeline', 'task']),
+    processingLatency: new Histogram({ name: 'tributary_processing_latency_seconds', help: 'Time to process one input record through all steps (every 64th record)', labelNames: ['pipeline'], buckets: LATENCY_BUCKETS, registers: r }),
+    endToEndLatency: new Histogram({ name: 'tributary_end_to_end_latency_seconds', help: 'Event time to emit on the events stream (every 64th event)', labelNames: ['pipeline'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300], registers: r }),
+    commits: counter('tributary_commits_total', 'Checkpoints taken (state flushed with the source position)', ['pipeline']),
+    commitLatency: new Histogram({ name: 'tributary_commit_latency_seconds', help: 'Checkpoint (commit) duration', labelNames: ['pipeline'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
+    storeEntries: gauge('tributary_store_entries', 'Entries in a state store of a task (at its last checkpoint)', ['pipeline', 'task', 'store']),
+    storeBytes: gauge('tributary_store_bytes', 'Bytes a state store of a task takes in its LMDB file (at its last checkpoint)', ['pipeline', 'task', 'store']),
+    storeOperations: counter('tributary_store_operations_total', 'State store reads, writes and deletes made by the operators', ['pipeline', 'store', 'operation']),
+    consumerLag: gauge('tributary_consumer_lag_records', 'Kafka: records of an input partition not yet processed', ['pipeline', 'topic', 'partition']),
+    assignedPartitions: gauge('tributary_assigned_partitions', 'Kafka: input partitions assigned to this instance', ['pipeline']),
+    rebalances: counter('tributary_rebalances_total', 'Kafka: group assignments that changed what this instance holds', ['pipeline']),
+    restoredRecords: counter('tributary_restore_records_total', 'Kafka: changelog records applied restoring a store', ['pipeline', 'task', 'store']),
+    restoreRemaining: gauge('tributary_restore_remaining_records', 'Kafka: changelog records still to apply before a store is restored', ['pipeline', 'task', 'store']),
+    ready: gauge('tributary_ready', '1 when the run is ready (Kafka: assigned tasks restored and processing; embedded: running)', ['pipeline']),
+    triggersFired: counter('tributary_triggers_fired_total', 'Trigger records emitted, by rule', ['pipeline', 'step', 'rule']),
+    triggersSuppressed: counter('tributary_triggers_suppressed_total', 'Trigger candidates not emitted, by rule and reason', ['pipeline', 'step', 'rule', 'reason']),
+    sourceInvalid: counter('tributary_source_invalid_records_total', 'Data quality: source records rejected before the steps, by source and reason', ['pipeline', 'source', 'reason']),
+    missingFields: counter('tributary_source_missing_field_total', 'Data quality: valid events without a value for a configured identifier or key field', ['pipeline', 'field']),
+    lastEventTime: gauge('tributary_last_event_time_seconds', 'Data quality: greatest event time seen (freshness = time() - this)', ['pipeline']),
   };
 }
 

@@ -29,8 +29,12 @@ export interface OperatorContext {
   emit(stream: string, record: DerivedRecord): void;
   /** Counts an event the step consumed without passing it on. */
   drop(reason: string): void;
-  /** Counts an outcome that is not a drop (a suppressed trigger, a refused link), by name. */
-  count(outcome: string): void;
+  /**
+   * Counts an outcome that is not a drop (a suppressed trigger, a refused link), by name. With
+   * `rule` (a trigger rule's name), `fired` counts a record the rule emitted and
+   * `suppressed-<reason>` one it did not, in the trigger metrics (`fired` only there).
+   */
+  count(outcome: string, rule?: string): void;
   /** The watermark of this step's input. */
   watermark(): number;
   /**

@@ -54,6 +54,15 @@ export interface PipelineDefinition {
    * `fail` stops the run (exit 1) without committing past the record.
    */
   onProcessingError?: 'dead-letter' | 'fail';
+  /**
+   * The operations endpoint (`/metrics`, `/healthz`, `/readyz`, `/state/<step>/<key>`) of `tributary
+   * run` (the CLI's `--metrics-port` / `TRIBUTARY_METRICS_PORT` and `--metrics-host` win).
+   */
+  metrics?: {
+    port?: number;
+    /** Default `127.0.0.1`; `0.0.0.0` to be scraped from other hosts. */
+    host?: string;
+  };
   /** Kafka connection defaults (the CLI's `--brokers` / `KAFKA_BROKERS` win). */
   kafka?: {
     brokers?: string[];

@@ -83,6 +83,15 @@ export function buildPipelineSchema(registry: OperatorRegistry): Record<string, 
         enum: ['dead-letter', 'fail'],
         description: 'a record a step throws on: dead-letter it with the error (default) or stop the run (exit 1)',
       },
+      metrics: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'the operations endpoint of tributary run: /metrics, /healthz, /readyz, /state/<step>/<key> (overridden by --metrics-port / TRIBUTARY_METRICS_PORT and --metrics-host)',
+        properties: {
+          port: { type: 'integer', minimum: 0, maximum: 65535, description: 'port to serve on (0: any free port)' },
+          host: { type: 'string', minLength: 1, description: 'address to bind (default 127.0.0.1; 0.0.0.0 to be scraped from other hosts)' },
+        },
+      },
       kafka: {
         type: 'object',
         additionalProperties: false,

@@ -9,7 +9,8 @@
  * checkpoint and the records after it replayed, so the outputs equal an uninterrupted run.
  */
 import { rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { createMetrics, counterValues, type PipelineMetrics } from '../metrics/metrics.js';
 import type { Topology } from '../pipeline/compile.js';
@@ -20,7 +21,7 @@ import { systemClock, type Clock } from '../time/clock.js';
 import type { WatermarkSnapshot } from '../time/watermark.js';
 import { FileSinks } from './file-sink.js';
 import { readSourceBatches, type InputFormat } from './sources.js';
-import { createStateServer } from './state-server.js';
+import { createOpsServer, Liveness } from './ops-server.js';
 import { Task } from './task.js';
 
 export interface EmbeddedRunOptions {
@@ -55,6 +56,17 @@ export interface EmbeddedRunOptions {
   statePort?: number;
   /** Called with the state endpoint's port once it listens. */
   onStateServer?: (port: number) => void;
+  /**
+   * Serve `/metrics`, `/healthz`, `/readyz` and `/state/<step>/<key>` on this port while the run
+   * lasts (0 picks a free port). `statePort`, when also given, serves the same.
+   */
+  metricsPort?: number;
+  /** The address the operations server binds. Default `127.0.0.1`. */
+  metricsHost?: string;
+  /** Called with the operations server's port once it listens. */
+  onMetricsServer?: (port: number) => void;
+  /** `/healthz` fails when the run has made no progress for this long. Default 60 s. */
+  stallMs?: number;
   /** Aborting stops reading, checkpoints and returns (`interrupted: true`); the run can be resumed. */
   signal?: AbortSignal;
 }
@@ -131,7 +143,9 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   const metrics: PipelineMetrics = createMetrics(registry);
   const sinks = new FileSinks(outDir, topology.streams.map((s) => s.name), resume && previous ? previous.outputs : {});
   const cached = new CachingStoreFactory(stores, { maxBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES });
-  const task = new Task({ topology, stores: cached, clock, metrics, output: (stream, record) => sinks.write(stream, record) });
+  const task = new Task({
+    topology, stores: cached, clock, metrics, output: (stream, record) => sinks.write(stream, record), sourceName: options.input === '-' ? 'stdin' : basename(options.input),
+  });
   const skip = resume && previous ? previous.position : 0;
   if (resume && previous) task.restore(previous.watermark);
 
@@ -140,11 +154,16 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   let processed = 0;
   let interrupted = false;
   let streamCounts: Record<string, number>;
+  const alive = new Liveness(options.stallMs);
+  let checkpointing = false;
   const checkpoint = async (done: boolean, store: KeyValueStore<string, Checkpoint>) => {
     const t0 = performance.now();
+    checkpointing = true;
     await sinks.flush();
     store.put('checkpoint', { input: identity, position, outputs: sinks.sizes(), watermark: task.snapshot(), done });
     await task.checkpoint();
+    checkpointing = false;
+    alive.beat();
     metrics.commits.inc({ pipeline: topology.name });
     metrics.commitLatency.observe({ pipeline: topology.name }, (performance.now() - t0) / 1000);
   };
@@ -154,13 +173,29 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   const format = options.format ?? formatOf(options.input, topology.source.format);
   // A live input (stdin) can go quiet: re-evaluate the watermark with processing time so idle
   // sessions and absence timers still close between records.
-  const idleTick = setInterval(() => task.advance(), 1000);
+  const idleTick = setInterval(() => {
+    task.advance();
+    // Waiting for input (a quiet stdin) is progress too; a checkpoint that hangs (a stalled disk) is not.
+    if (!checkpointing) alive.beat();
+  }, 1000);
   idleTick.unref();
-  const stateServer = options.statePort === undefined ? undefined : createStateServer({ read: (step, key) => task.query(step, key) });
-  if (stateServer) options.onStateServer?.(await stateServer.listen(options.statePort));
+  let running = true;
+  const serving = options.metricsPort !== undefined || options.statePort !== undefined;
+  const ops = serving ? createOpsServer({
+    registry,
+    read: (step, key) => task.query(step, key),
+    health: () => alive.probe(),
+    ready: () => (running ? { ok: true, detail: `running: ${processed} records processed` } : { ok: false, detail: 'the run has ended' }),
+    onScrape: () => metrics.ready.set({ pipeline: topology.name }, running ? 1 : 0),
+  }) : undefined;
   try {
+    if (ops && options.metricsPort !== undefined) options.onMetricsServer?.(await ops.listen(options.metricsPort, options.metricsHost));
+    if (ops && options.statePort !== undefined && options.statePort !== options.metricsPort) options.onStateServer?.(await ops.listen(options.statePort, options.metricsHost));
+    // With a server up, the loop lets requests in at least every 10 ms (a batch can take longer).
+    let yieldAt = performance.now() + 10;
     // A batch (one 1 MiB read of NDJSON) is processed synchronously: no promise per record.
     reading: for await (const batch of readSourceBatches(options.input, format, { maxRecordBytes: topology.source.maxRecordBytes })) {
+      alive.beat();
       for (let i = 0; i < batch.length; i++) {
         position++;
         if (position <= skip) continue;
@@ -171,6 +206,10 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
         }
         task.ingest(batch[i]!);
         processed++;
+        if (ops && (processed & 255) === 0 && performance.now() >= yieldAt) {
+          await yieldToLoop();
+          yieldAt = performance.now() + 10;
+        }
         if (processed % every === 0) {
           await checkpoint(false, meta);
           const now = performance.now();
@@ -185,8 +224,10 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     if (!interrupted) task.endOfInput();
     await checkpoint(!interrupted, meta);
   } finally {
+    running = false;
     clearInterval(idleTick);
-    await stateServer?.close();
+    alive.stop();
+    await ops?.close();
     streamCounts = sinks.counts();
     sinks.close();
     await cached.close();

@@ -39,6 +39,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The request handler of `/state/<step>/<key>` over `read` (the operations server mounts it too). */
+export function stateHandler(read: StateServerOptions['read']): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => handle(read, req, res);
+}
+
 function handle(read: StateServerOptions['read'], req: IncomingMessage, res: ServerResponse): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');

@@ -4,6 +4,8 @@
  * The embedded runner and the test driver run one task; the Kafka runner will run one per
  * partition. Single-threaded and synchronous between checkpoints.
  */
+import { identifierFields, SourceQuality } from './data-quality.js';
+import { publishCheckpointMetrics } from './task-metrics.js';
 import type { TributaryEvent } from '../event/event.js';
 import { resolveKey } from '../event/key.js';
 import type { RejectReason } from '../event/mapping.js';
@@ -37,6 +39,10 @@ export interface TaskOptions {
   output: OutputFn;
   /** The logic of a step when not its operator's `create` (the Kafka runtime's global-table halves). */
   createLogic?: (step: CompiledStep, ctx: OperatorContext) => OperatorLogic | undefined;
+  /** The task's id in metric labels: `embedded` (default), or the Kafka task id. */
+  id?: string;
+  /** The source's name in data-quality metrics: the input file or the source topic. Default `source`. */
+  sourceName?: string;
 }
 
 interface StepInstance {
@@ -67,6 +73,7 @@ export class Task {
   /** The event the steps are processing, when the task owns it (see {@link OperatorContext.annotate}). */
   private flowing: TributaryEvent | undefined;
   private readonly normalize: Normalizer;
+  private readonly quality: SourceQuality;
   private readonly pipeline: string;
   private sampled = 0;
   private emittedEvents = 0;
@@ -92,6 +99,7 @@ export class Task {
       clock,
     });
     const pipeline = this.pipeline;
+    this.quality = new SourceQuality(metrics, pipeline, options.sourceName ?? 'source', identifierFields(topology));
     this.counters = {
       source: tally(metrics.sourceRecords, { pipeline }),
       late: tally(metrics.lateRecords, { pipeline }),
@@ -138,7 +146,14 @@ export class Task {
         if (stream === 'dead-letter') this.deadLetter(record as DeadLetterRecord);
         else this.write(stream, record);
       },
-      count: (outcome) => {
+      count: (outcome, rule) => {
+        if (rule !== undefined) {
+          // A trigger rule's outcome: fired records are counted only there, suppressed ones in both.
+          const suppressed = outcome.startsWith('suppressed-') ? outcome.slice('suppressed-'.length) : undefined;
+          if (suppressed === undefined) metrics.triggersFired.inc({ pipeline, step, rule });
+          else metrics.triggersSuppressed.inc({ pipeline, step, rule, reason: suppressed });
+          if (suppressed === undefined) return;
+        }
         let c = instance.outcomes.get(outcome);
         if (!c) instance.outcomes.set(outcome, (c = tally(metrics.stepOutcomes, { pipeline, step, outcome })));
         c.inc();
@@ -186,16 +201,20 @@ export class Task {
 
   private ingestOne(input: SourceInput): void {
     if (!input.ok) {
+      this.quality.invalid(input.reason);
       this.deadLetter({ reason: input.reason, detail: input.detail, raw: input.raw, source: sourceOf(input) });
       return;
     }
     const { source } = this.options.topology;
     const n = this.normalize(input.value);
     if (!n.ok) {
+      this.quality.invalid(n.reason);
       this.deadLetter({ reason: n.reason, detail: n.detail, raw: input.raw, source: sourceOf(input) });
       return;
     }
+    this.quality.observe(n.event);
     if (source.key && resolveKey(n.event, source.key) === undefined) {
+      this.quality.invalid('missing-key');
       this.deadLetter({ reason: 'missing-key', detail: `none of the source key fields ${source.key.join(', ')} is set`, raw: input.raw, source: sourceOf(input) });
       return;
     }
@@ -368,17 +387,9 @@ export class Task {
 
   /** Flushes every store (a checkpoint) and updates the watermark and store gauges. */
   async checkpoint(): Promise<void> {
-    const { metrics, topology, clock } = this.options;
-    const stores = this.stores;
-    const pipeline = this.pipeline;
-    const wm = this.watermarks.current();
-    if (Number.isFinite(wm)) {
-      metrics.watermark.set({ pipeline }, wm / 1000);
-      metrics.watermarkLag.set({ pipeline }, (clock.now() - wm) / 1000);
-    }
-    for (const step of topology.steps) {
-      for (const store of step.stores) metrics.storeEntries.set({ pipeline, store }, stores.open(store).count());
-    }
-    await stores.flush();
+    const { metrics, clock } = this.options;
+    publishCheckpointMetrics({ metrics, pipeline: this.pipeline, task: this.options.id ?? 'embedded' }, this.watermarks.current(), clock.now(), this.stores);
+    this.quality.publish();
+    await this.stores.flush();
   }
 }

@@ -57,6 +57,8 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
   /** Highest watermark `expire` was called with since the last flush (the engine catches up at the flush). */
   private expiredTo = -Infinity;
   private closed = false;
+  /** Reads, writes and deletes since {@link takeOperations} last took them (the metrics' counts). */
+  private ops = { get: 0, put: 0, delete: 0 };
   /** @internal Estimated bytes per entry (sampled). */
   bytesPerEntry = ENTRY_OVERHEAD + 32;
 
@@ -102,6 +104,7 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
 
   get(key: K): V | undefined {
     this.assertOpen();
+    this.ops.get++;
     let slot = this.lookup(key);
     if (slot === undefined) {
       const k = validateKey(this.name, key);
@@ -128,6 +131,7 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
 
   put(key: K, value: V, options?: PutOptions): void {
     this.assertOpen();
+    this.ops.put++;
     const e = options?.expiresAt;
     const expiresAt = e === undefined ? NaN : (validateExpiresAt(this.name, e) as number);
     const stored = this.clone ? structuredClone(value) : value;
@@ -154,6 +158,7 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
 
   delete(key: K): void {
     this.assertOpen();
+    this.ops.delete++;
     const slot = this.lookup(key);
     if (slot === undefined) {
       const k = validateKey(this.name, key);
@@ -244,6 +249,18 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
     this.assertOpen();
     if (this.resident) return this.live;
     return this.engine.count();
+  }
+
+  bytes(): number | undefined {
+    this.assertOpen();
+    return this.engine.bytes?.();
+  }
+
+  /** The reads, writes and deletes made since the last call (and starts counting again). */
+  takeOperations(): { get: number; put: number; delete: number } {
+    const ops = this.ops;
+    this.ops = { get: 0, put: 0, delete: 0 };
+    return ops;
   }
 
   flush(): Promise<void> {

@@ -93,6 +93,11 @@ export class CachingStoreFactory implements StoreFactory {
     return store as unknown as KeyValueStore<K, V>;
   }
 
+  /** The open stores (for their metrics). */
+  opened(): IterableIterator<CachingStore<StoreKey, unknown>> {
+    return this.stores.values();
+  }
+
   /** Estimated bytes held by every store. */
   estimatedBytes(): number {
     let n = 0;

@@ -121,6 +121,10 @@ export class ChangeloggingStore<K extends StoreKey = StoreKey, V = unknown> impl
     return this.inner.count();
   }
 
+  bytes(): number | undefined {
+    return this.inner.bytes?.();
+  }
+
   put(key: K, value: V, options?: PutOptions): void {
     this.inner.put(key, value, options);
     const expiresAt = options?.expiresAt === undefined ? undefined : validateExpiresAt(this.name, options.expiresAt);

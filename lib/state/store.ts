@@ -80,6 +80,8 @@ export interface KeyValueStore<K extends StoreKey = StoreKey, V = unknown> {
   expire(watermark: number): number;
   /** Number of entries (exact for memory, unflushed writes included). */
   count(): number;
+  /** Bytes the store takes in its file (committed pages), when the engine can tell (LMDB can). */
+  bytes?(): number | undefined;
   /** Makes every buffered write durable (a checkpoint). Resolves when it is. */
   flush(): Promise<void>;
   /** Drops all entries (used when a store is rebuilt from its changelog). */

@@ -11,8 +11,10 @@ import { ManualClock } from '../time/clock.js';
 export interface RecordingContext extends OperatorContext {
   readonly emitted: Array<{ stream: string; record: DerivedRecord }>;
   readonly drops: string[];
-  /** Outcomes counted with `count()`, in order. */
+  /** Outcomes counted with `count()`, in order (a trigger rule's `fired` goes to {@link fired}). */
   readonly counts: string[];
+  /** The rules of trigger records counted as fired (`count('fired', rule)`), in order. */
+  readonly fired: string[];
   /** Sets what `watermark()` returns. */
   setWatermark(time: number): void;
   readonly stores: StoreFactory;
@@ -32,6 +34,7 @@ export function recordingContext(step: string, stores: StoreFactory = new Memory
   const emitted: Array<{ stream: string; record: DerivedRecord }> = [];
   const drops: string[] = [];
   const counts: string[] = [];
+  const fired: string[] = [];
   return {
     pipeline: 'test',
     step,
@@ -40,10 +43,11 @@ export function recordingContext(step: string, stores: StoreFactory = new Memory
     emitted,
     drops,
     counts,
+    fired,
     store: <K extends StoreKey, V>(name: string) => stores.open<K, V>(`${step}.${name}`),
     emit: (stream, record) => emitted.push({ stream, record }),
     drop: (reason) => drops.push(reason),
-    count: (outcome) => counts.push(outcome),
+    count: (outcome, rule) => (rule !== undefined && outcome === 'fired' ? fired.push(rule) : counts.push(outcome)),
     watermark: () => watermark,
     annotate: annotatedCopy,
     setWatermark: (t) => {

@@ -342,7 +342,7 @@ export class TriggerLogic implements OperatorLogic {
     const s = this.state();
     const reason = gate(this.config, rule, s, subject, record);
     if (reason) {
-      this.ctx.count(`suppressed-${reason}`);
+      this.ctx.count(`suppressed-${reason}`, rule.name);
       if (this.config.suppressedOutput) this.ctx.emit(this.config.suppressedOutput, { ...record, reason });
       return;
     }
@@ -354,6 +354,7 @@ export class TriggerLogic implements OperatorLogic {
       upsertPair((s.sent ??= []), firedAt, record.triggerId);
       this.dirty = true;
     }
+    this.ctx.count('fired', rule.name);
     this.ctx.emit(this.config.output, record);
   }
 }

@@ -31,7 +31,7 @@ test('tributary run --state-port: current values per key are readable over HTTP 
   const exited = new Promise<number | null>((ok) => child.on('exit', ok));
   let base: string | undefined;
   for (let i = 0; i < 400 && !base; i++) {
-    base = /state endpoint: (http:\/\/127\.0\.0\.1:\d+)\/state/.exec(stderr)?.[1];
+    base = /operations endpoint: (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(stderr)?.[1];
     await sleep(10);
   }
   assert.ok(base, `no endpoint announced: ${stderr}`);

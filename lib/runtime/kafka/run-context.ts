@@ -52,6 +52,19 @@ export interface KafkaRunOptions {
   onReady?: () => void;
   /** Consumer group session timeout (ms); default 30 s. A killed instance's partitions move after it. */
   sessionTimeoutMs?: number;
+  /**
+   * Serve `/metrics`, `/healthz`, `/readyz` and `/state/<step>/<key>` on this port while the run
+   * lasts (0 picks a free port). `statePort`, when also given, serves the same.
+   */
+  metricsPort?: number;
+  /** A second port with the same endpoints (`--state-port`). */
+  statePort?: number;
+  /** The address the operations server binds. Default `127.0.0.1`. */
+  metricsHost?: string;
+  /** Called with each port the operations server listens on. */
+  onMetricsServer?: (port: number) => void;
+  /** `/healthz` fails when the stream thread has not completed a tick or a batch for this long. Default 60 s. */
+  stallMs?: number;
 }
 
 /** Default of {@link KafkaRunOptions.commitIntervalMs}: at-least-once and exactly-once. */
@@ -90,6 +103,8 @@ export interface RunContext {
   stopping: boolean;
   /** Stops the run with `error` (the first one wins). */
   fail(error: unknown): void;
+  /** Reports progress of the stream thread (a batch or a tick done): what `/healthz` watches. */
+  beat(): void;
 }
 
 /** Tasks of a sub-topology: one per source partition, or one for a global step. */

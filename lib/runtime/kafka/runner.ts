@@ -35,6 +35,7 @@ import { TaskManager } from './task-manager.js';
 import { RecordCollector } from './record-collector.js';
 import { StreamThread } from './stream-thread.js';
 import { ensureTopics, planTopics } from './topics.js';
+import { createOpsServer, Liveness, type Probe } from '../ops-server.js';
 import type { KafkaAdmin, KafkaConsumer } from './client.js';
 import type { KafkaRunOptions, RunContext } from './run-context.js';
 
@@ -80,6 +81,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
   if (!sourceTopic) throw new Error(`pipeline ${topology.name}: source.topic is required to run against Kafka`);
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
+  const alive = new Liveness(options.stallMs);
   const ctx: RunContext = {
     options,
     topology,
@@ -95,6 +97,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     sourceEnd: new Map(),
     partitionCounts: new Map(),
     stopping: false,
+    beat: () => alive.beat(),
     fail(error) {
       failure ??= error instanceof Error ? error : new Error(String(error));
       ctx.stopping = true;
@@ -112,6 +115,29 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     return true;
   };
 
+  /** Ready: the first assignment's tasks and every task assigned since are restored and processing. */
+  const readiness = (): Probe => {
+    if (ctx.stopping) return { ok: false, detail: 'stopping' };
+    if (!manager.ready) return { ok: false, detail: 'joining the group and restoring the first assignment' };
+    const waiting = [...manager.tasks.values()].filter((t) => !t.ready && !t.closed).map((t) => t.id);
+    if (waiting.length > 0) return { ok: false, detail: `restoring task${waiting.length > 1 ? 's' : ''} ${waiting.sort().join(', ')}` };
+    return { ok: true, detail: `processing ${manager.tasks.size} task${manager.tasks.size === 1 ? '' : 's'}` };
+  };
+  const serving = options.metricsPort !== undefined || options.statePort !== undefined;
+  const ops = serving ? createOpsServer({
+    registry: ctx.metrics.registry,
+    health: () => alive.probe(),
+    ready: readiness,
+    onScrape: () => ctx.metrics.ready.set({ pipeline: ctx.app }, readiness().ok ? 1 : 0),
+  }) : undefined;
+  try {
+    if (ops && options.metricsPort !== undefined) options.onMetricsServer?.(await ops.listen(options.metricsPort, options.metricsHost));
+    if (ops && options.statePort !== undefined && options.statePort !== options.metricsPort) options.onMetricsServer?.(await ops.listen(options.statePort, options.metricsHost));
+  } catch (error) {
+    alive.stop();
+    await ops?.close();
+    throw error;
+  }
   ctx.admin = await options.adapter.admin();
   try {
     const [described] = await ctx.admin.describeTopics([sourceTopic]);
@@ -129,8 +155,24 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     ctx.consumer = await options.adapter.consumer({
       groupId: ctx.app, readCommitted: true, sessionTimeout, heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)), maxWaitTimeInMs: 200,
     });
-    ctx.consumer.onAssign((tps) => manager.assign(tps));
-    ctx.consumer.onRevoke((tps) => manager.revoke(tps));
+    // One rebalance may revoke and assign: counted once.
+    let counted = false;
+    const rebalanced = () => {
+      ctx.metrics.assignedPartitions.set({ pipeline: ctx.app }, ctx.consumer.assignment().length);
+      if (counted) return;
+      counted = true;
+      ctx.metrics.rebalances.inc({ pipeline: ctx.app });
+      queueMicrotask(() => (counted = false));
+    };
+    ctx.consumer.onAssign((tps) => {
+      manager.assign(tps);
+      rebalanced();
+    });
+    ctx.consumer.onRevoke((tps) => {
+      manager.revoke(tps);
+      for (const tp of tps) ctx.metrics.consumerLag.remove({ pipeline: ctx.app, topic: tp.topic, partition: String(tp.partition) });
+      rebalanced();
+    });
     ctx.consumer.onCrash((error) => ctx.fail(error));
     const inputs = [sourceTopic, ...topology.subTopologies.filter((s) => s.input !== 'source').map((s) => s.input)];
     await ctx.consumer.subscribe(inputs, { fromBeginning: true });
@@ -172,6 +214,8 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
   } finally {
     await manager.closeGlobalTables();
     await ctx.admin.disconnect().catch(() => undefined);
+    alive.stop();
+    await ops?.close();
   }
   if (failure) throw failure;
   const durationMs = performance.now() - started;

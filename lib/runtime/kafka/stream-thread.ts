@@ -83,6 +83,11 @@ export class StreamThread {
     const below = t.committed === undefined ? undefined : (BigInt(t.committed) - 1n).toString();
     const resolved = done ?? below;
     if (resolved !== undefined && BigInt(resolved) >= 0n) batch.resolveOffset(resolved);
+    this.ctx.beat();
+    if (resolved !== undefined) {
+      const lag = BigInt(batch.highWatermark) - BigInt(resolved) - 1n;
+      this.ctx.metrics.consumerLag.set({ pipeline: this.ctx.app, topic: batch.topic, partition: String(batch.partition) }, Number(lag > 0n ? lag : 0n));
+    }
   }
 
   /**
@@ -175,6 +180,12 @@ export class StreamThread {
   /** Timer: idle watermarks advance, timers fire, bounded ends are noticed, markers flow. */
   async tick(): Promise<void> {
     if (this.ctx.stopping) return;
+    // The beat comes after every task's lock was taken once: a commit that hangs stops it.
+    await this.tickTasks();
+    this.ctx.beat();
+  }
+
+  private async tickTasks(): Promise<void> {
     for (const t of [...this.manager.tasks.values()]) {
       if (!t.ready || t.closed) continue;
       await t.lock(async () => {

@@ -178,6 +178,8 @@ export class TaskManager {
       topology, stores: new CachingStoreFactory(t.stores, { maxBytes: ctx.options.cacheBytes ?? DEFAULT_CACHE_BYTES }), clock: ctx.clock, metrics: ctx.metrics,
       output: (stream, record) => this.collector.output(t, stream, record),
       createLogic: (step, c) => this.logicFor(t, step, c),
+      id: t.id,
+      sourceName: ctx.topology.source.topic ?? 'source',
     });
     t.checkpointStore = t.stores.open<string, TaskCheckpoint>(taskStoreName(t.sub.id));
     const checkpoint = t.checkpointStore.get('state') ?? {};
@@ -202,6 +204,10 @@ export class TaskManager {
   private async restore(t: KafkaTask, store: string, topic: string, decision: Extract<ReturnType<typeof needsRestore>, { restore: true }>): Promise<void> {
     const { ctx } = this;
     const { upTo } = decision;
+    const labels = { pipeline: ctx.app, task: t.id, store };
+    const from = decision.from === 'earliest' ? 0n : BigInt(decision.from);
+    let applied = 0;
+    ctx.metrics.restoreRemaining.set(labels, BigInt(upTo) < from ? 0 : Number(BigInt(upTo) - from + 1n));
     ctx.log(`task ${t.id}: restoring ${store} from ${topic}/${t.partition} (${decision.reason}${decision.wipe ? `: ${decision.detail}` : ''}), offsets ${decision.from}..${upTo}`);
     const result = await restoreFromChangelog({
       records: BigInt(upTo) < 0n ? [] : ctx.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true }),
@@ -211,9 +217,14 @@ export class TaskManager {
       upTo,
       wipe: decision.wipe,
       onProgress: (p) => {
+        ctx.metrics.restoredRecords.inc(labels, p.applied - applied);
+        applied = p.applied;
+        ctx.metrics.restoreRemaining.set(labels, p.done ? 0 : Math.max(0, Number(BigInt(p.upTo) - BigInt(p.offset ?? '-1'))));
         if (!p.done) ctx.log(`task ${t.id}: restoring ${store}: ${p.applied} records, offset ${p.offset}/${p.upTo}, ${Math.round(p.elapsedMs)} ms`);
       },
     });
+    ctx.metrics.restoredRecords.inc(labels, result.applied - applied);
+    ctx.metrics.restoreRemaining.set(labels, 0);
     ctx.log(`task ${t.id}: restored ${store}: ${result.applied} records (${result.puts} puts, ${result.deletes} deletes) in ${Math.round(result.elapsedMs)} ms`);
     this.restored.push({ task: t.id, store, records: result.applied, ms: Math.round(result.elapsedMs), reason: decision.reason });
   }

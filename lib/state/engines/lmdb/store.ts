@@ -293,6 +293,12 @@ export class LmdbStore<K extends StoreKey = StoreKey, V = unknown> implements Ke
     return this.data.doesExist(this.buf.keys[slot] as Key) ? PRESENT : ABSENT;
   }
 
+  /** Bytes of the store's committed pages (its B-tree and its expiry index). */
+  bytes(): number {
+    this.assertOpen();
+    return pagesBytes(this.data.getStats()) + pagesBytes(this.expiryIndex.getStats());
+  }
+
   private committedCount(): number {
     return (this.data.getStats() as { entryCount: number }).entryCount;
   }
@@ -382,4 +388,10 @@ export class LmdbStore<K extends StoreKey = StoreKey, V = unknown> implements Ke
   private assertOpen(): void {
     if (this.closed) throw new Error(`store "${this.name}" is closed`);
   }
+}
+
+/** Bytes of the pages an LMDB database's statistics count. */
+function pagesBytes(stats: unknown): number {
+  const s = stats as { pageSize?: number; treeBranchPageCount?: number; treeLeafPageCount?: number; overflowPages?: number };
+  return (s.pageSize ?? 4096) * ((s.treeBranchPageCount ?? 0) + (s.treeLeafPageCount ?? 0) + (s.overflowPages ?? 0));
 }
