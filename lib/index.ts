@@ -31,5 +31,7 @@ export { runEmbedded, formatSummary, type EmbeddedRunOptions, type RunSummary } 
 export { runKafka, formatKafkaSummary, type KafkaRunOptions, type KafkaRunSummary } from './runtime/kafka/runner.js';
 export { createKafkaJsAdapter, type KafkaAdapter, type KafkaJsAdapterOptions, type ConsumedRecord, type ProducerRecord } from './runtime/kafka/client.js';
 export { createMetrics, type PipelineMetrics } from './metrics/metrics.js';
+export { metricsCatalogue, metricsTable, type MetricDoc } from './metrics/catalogue.js';
+export { createOpsServer, opsHandler, Liveness, livenessOf, type OpsOptions, type OpsServer, type Probe } from './runtime/ops-server.js';
 export { generateEvents, writeEventsNdjson } from './generate/index.js';
 export { runCli, createProgram } from './cli/program.js';
