@@ -174,9 +174,11 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   // A live input (stdin) can go quiet: re-evaluate the watermark with processing time so idle
   // sessions and absence timers still close between records.
   const idleTick = setInterval(() => {
+    // Not during a checkpoint: what fired then would be in the state it flushes but not in the outputs it covers.
+    // (A checkpoint that hangs, on a stalled disk, is not progress; waiting for input on a quiet stdin is.)
+    if (checkpointing) return;
     task.advance();
-    // Waiting for input (a quiet stdin) is progress too; a checkpoint that hangs (a stalled disk) is not.
-    if (!checkpointing) alive.beat();
+    alive.beat();
   }, 1000);
   idleTick.unref();
   let running = true;
@@ -206,7 +208,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
         }
         task.ingest(batch[i]!);
         processed++;
-        if (ops && (processed & 255) === 0 && performance.now() >= yieldAt) {
+        if (ops && (processed & 63) === 0 && performance.now() >= yieldAt) {
           await yieldToLoop();
           yieldAt = performance.now() + 10;
         }

@@ -4,7 +4,7 @@
  * is recorded in the checkpoint so a resumed run can cut the files back to it and replay,
  * which makes an interrupted-and-resumed run write exactly what an uninterrupted one does.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, writeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DerivedRecord } from '../operator/contract.js';
 
@@ -79,10 +79,14 @@ export class FileSinks {
     this.pendingTotal = 0;
   }
 
-  /** Writes and fsyncs every file: after this, `sizes()` bytes are durable. */
+  /**
+   * Writes and fsyncs every file: after this, `sizes()` bytes are durable. The fsyncs run in
+   * libuv's thread pool, all files at once, so the event loop answers requests meanwhile; the
+   * caller must not write until this resolves (what is written meanwhile is not covered).
+   */
   async flush(): Promise<void> {
     this.drain();
-    for (const f of this.files.values()) fsyncSync(f.fd);
+    await Promise.all([...this.files.values()].map((f) => new Promise<void>((ok, ko) => fsync(f.fd, (e) => (e ? ko(e) : ok())))));
   }
 
   /** Byte length of each file including buffered lines (which are written first). */

@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { CachingStore, ENTRY_OVERHEAD } from './caching-store.js';
 import { isExpiryAware, type KeyValueStore, type StoreFactory, type StoreKey } from './store.js';
 
@@ -115,9 +116,20 @@ export class CachingStoreFactory implements StoreFactory {
     return n;
   }
 
-  /** Writes down, commits the wrapped factory, then keeps the memory budget. */
+  /**
+   * Writes down, commits the wrapped factory, then keeps the memory budget. Between stores it
+   * lets the event loop run when writing down has taken 10 ms (requests to the operations
+   * endpoint are answered; the caller must not change the stores until this resolves).
+   */
   async flush(): Promise<void> {
-    this.writeDown();
+    let since = performance.now();
+    for (const s of this.stores.values()) {
+      s.writeDown();
+      if (performance.now() - since >= 10) {
+        await yieldToLoop();
+        since = performance.now();
+      }
+    }
     await this.inner.flush();
     this.keepBudget();
   }

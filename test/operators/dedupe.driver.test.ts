@@ -86,8 +86,8 @@ test('driver: counts in, out and dropped per step in the injected registry', asy
   assert.match(text, /tributary_output_records_total\{pipeline="dedupe-test",stream="events"\} 2/);
   await d.checkpoint();
   const after = await d.metrics.registry.metrics();
-  assert.match(after, /tributary_store_entries\{pipeline="dedupe-test",store="dedupe.seen"\} 1/, "one segment holds both keys");
-  assert.match(after, /tributary_watermark_seconds\{pipeline="dedupe-test"\} -299\.998/, 'highest event time 2 ms − 5m lateness');
+  assert.match(after, /tributary_store_entries\{pipeline="dedupe-test",task="embedded",store="dedupe.seen"\} 1/, "one segment holds both keys");
+  assert.match(after, /tributary_watermark_seconds\{pipeline="dedupe-test",task="embedded"\} -299\.998/, 'highest event time 2 ms − 5m lateness');
   await d.close();
 });
 
