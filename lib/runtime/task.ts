@@ -355,7 +355,7 @@ export class Task {
     const s = this.steps.find((x) => x.step.name === step);
     const query = s?.step.definition.query;
     if (!s || !query) return undefined;
-    return query(s.step.config as never, (name) => this.stores.open(`${step}.${name}`), key);
+    return query(s.step.config as never, (name) => this.stores.open(`${step}.${name}`), key, this.lastAdvanced);
   }
 
   /**
