@@ -349,7 +349,8 @@ export class Task {
 
   /**
    * A key's current state in a step, for outside readers (`GET /state/<step>/<key>`): what the
-   * operator's `query` returns, or `undefined` (unknown step, no query, unknown key).
+   * operator's `query` returns, or `undefined` (unknown step, no query, unknown key). The query
+   * is given the watermark the steps last advanced to, so it leaves out what that expired.
    */
   query(step: string, key: string): unknown {
     const s = this.steps.find((x) => x.step.name === step);
