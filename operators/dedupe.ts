@@ -1,7 +1,8 @@
 /**
  * `dedupe`: drops an event whose idempotency key was already seen within `ttl`
  * of event time. Duplicates go to the optional output and are counted; state expires by
- * event time, so it stays bounded.
+ * event time, so it stays bounded. The query API (a key's first occurrence) is in
+ * operators/dedupe/query.ts.
  */
 import type { OperatorFunction } from 'rxjs';
 import { defineOperator, type OperatorContext, type OperatorLogic, EVENT_RECORD_KEY } from '../lib/operator/contract.js';
@@ -10,6 +11,9 @@ import type { TributaryEvent } from '../lib/event/event.js';
 import type { KeyValueStore, StoreKey } from '../lib/state/store.js';
 import { MemoryTimers } from '../lib/time/timers.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
+import { dedupeQuery } from './dedupe/query.js';
+
+export { dedupeQuery, type DedupeKeyState } from './dedupe/query.js';
 
 /** Options of `dedupe` as written in a pipeline. */
 export interface DedupeOptions {
@@ -229,14 +233,7 @@ export const dedupeOperator = defineOperator<DedupeOptions, DedupeConfig>({
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'duplicates', key: EVENT_RECORD_KEY }] : []),
   stores: () => ['seen'],
   create: (c, ctx) => new DedupeLogic(c, ctx),
-  // A key's first-seen time, latest segment first (a key past its ttl shows until its segment goes).
-  query: (_c, store, key) => {
-    for (const { value } of store<number, SeenSegment>('seen').range({ reverse: true })) {
-      const i = value.keys.lastIndexOf(key);
-      if (i >= 0) return { firstSeenAt: value.at[i] };
-    }
-    return undefined;
-  },
+  query: (c, store, key, watermark) => dedupeQuery(c, store('seen'), key, watermark),
   immutableState: true,
 });
 

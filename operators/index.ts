@@ -14,16 +14,16 @@ import { sessionizeOperator } from './sessionize.js';
 import { triggerOperator } from './trigger.js';
 import { windowAggregateOperator } from './window-aggregate.js';
 
-export { dedupe, dedupeOperator, DedupeLogic, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
-export { joinIdentity, joinIdentityOperator, JoinIdentityLogic, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
-export { sessionize, sessionizeOperator, sessionRecord, SessionizeLogic, type SessionizeOptions, type SessionizeConfig, type SessionRecord, type SessionEventRef, type SessionState } from './sessionize.js';
+export { dedupe, dedupeOperator, dedupeQuery, DedupeLogic, type DedupeKeyState, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
+export { joinIdentity, joinIdentityOperator, joinIdentityQuery, JoinIdentityLogic, type PersonState, type IdentityQueryStores, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
+export { sessionize, sessionizeOperator, sessionizeQuery, sessionRecord, type SessionizeKeyState, type OpenSessionState, SessionizeLogic, type SessionizeOptions, type SessionizeConfig, type SessionRecord, type SessionEventRef, type SessionState } from './sessionize.js';
 export { windowAggregate, windowAggregateOperator, windowAggregateQuery, WindowAggregateLogic, AGGREGATE_KINDS, type WindowAggregateOptions, type WindowAggregateConfig, type WindowAggregateStores, type AggregateRecord, type AggregateSpec, type WindowSpec, type CurrentValues, type WindowState, type SlidingEntry } from './window-aggregate.js';
 export { filterEvents, filterOperator, FilterLogic, type FilterOptions, type FilterConfig } from './filter.js';
 export { mapEvents, mapOperator, MapLogic, type MapOptions } from './map.js';
 export { maskEvents, maskOperator, MaskLogic, maskValue, type MaskOptions, type MaskConfig } from './mask.js';
 export { routeEvents, routeOperator, RouteLogic, type RouteOptions, type RouteConfig } from './route.js';
 export { validateEvents, validateOperator, ValidateLogic, type ValidateOptions, type ValidateConfig } from './validate.js';
-export { trigger, triggerOperator, TriggerLogic, type TriggerOptions, type TriggerConfig, type TriggerRecord, type SuppressedRecord, type SuppressionReason, type TriggerRuleOptions, type PairRuleOptions, type ThresholdRuleOptions, type SegmentRuleOptions, type ChannelOption, type TriggerRule, type PairRule, type ThresholdRule, type SegmentRule, type RuleCommon } from './trigger.js';
+export { trigger, triggerOperator, triggerQuery, TriggerLogic, type TriggerKeyState, type RuleQueryState, type KeptEvent, type TriggerQueryStores, type TriggerOptions, type TriggerConfig, type TriggerRecord, type SuppressedRecord, type SuppressionReason, type TriggerRuleOptions, type PairRuleOptions, type ThresholdRuleOptions, type SegmentRuleOptions, type ChannelOption, type TriggerRule, type PairRule, type ThresholdRule, type SegmentRule, type RuleCommon } from './trigger.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(

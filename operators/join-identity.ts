@@ -76,7 +76,8 @@
  * operators/join-identity/options.ts, the stores described in operators/join-identity/state.ts,
  * the output records in operators/join-identity/records.ts; the lookup and the resolver are
  * operators/join-identity/lookup.ts and resolver.ts, the logic the runtimes run
- * operators/join-identity/logic.ts.
+ * operators/join-identity/logic.ts, the query API (a person by identifier or person id)
+ * operators/join-identity/query.ts.
  */
 import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
@@ -84,6 +85,7 @@ import { defineOperator } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import { JoinIdentityLogic, JoinIdentityLookupLogic, JoinIdentityResolverLogic } from './join-identity/logic.js';
 import { joinIdentityOptionsSchema, resolveJoinIdentityOptions, type JoinIdentityConfig, type JoinIdentityOptions } from './join-identity/options.js';
+import { joinIdentityQuery } from './join-identity/query.js';
 import type { PersonEvent } from './join-identity/records.js';
 
 export { identifierOf, personIdFor } from './join-identity/identifiers.js';
@@ -92,6 +94,8 @@ export { JoinIdentityLogic, JoinIdentityLookupLogic, JoinIdentityResolverLogic }
 export { IdentityLookup } from './join-identity/lookup.js';
 export type { LookupResult } from './join-identity/lookup.js';
 export type { JoinIdentityConfig, JoinIdentityOptions } from './join-identity/options.js';
+export { joinIdentityQuery } from './join-identity/query.js';
+export type { IdentityQueryStores, PersonState } from './join-identity/query.js';
 export type { IdentityMergeRecord, PersonEvent, RefusalReason } from './join-identity/records.js';
 export { IdentityResolver } from './join-identity/resolver.js';
 export type { ApplyOptions } from './join-identity/resolver.js';
@@ -112,6 +116,7 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
   outputs: (c) => [{ stream: c.output, kind: 'identity-merges', key: ['personId'] }],
   stores: () => ['ids', 'absorbed', 'persons', 'links', 'refused'],
   create: (c, ctx) => new JoinIdentityLogic(c, ctx),
+  query: (_c, store, key) => joinIdentityQuery({ ids: store('ids'), absorbed: store('absorbed'), persons: store('persons') }, key),
   // Identity records are replaced, never changed in place (copy-on-write in the resolver).
   immutableState: true,
   globalTable: {

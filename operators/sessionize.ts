@@ -6,17 +6,20 @@
  * One job per file: this one wires the operator (its definition and the RxJS operator). The
  * sessions' semantics and the per-key logic are in operators/sessionize/logic.ts, the options
  * and their validation in operators/sessionize/options.ts, the output records in
- * operators/sessionize/records.ts, the per-key state in operators/sessionize/state.ts.
+ * operators/sessionize/records.ts, the per-key state in operators/sessionize/state.ts, the query
+ * API (a key's open sessions) in operators/sessionize/query.ts.
  */
 import type { OperatorFunction } from 'rxjs';
 import { defineOperator } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { SessionizeLogic } from './sessionize/logic.js';
+import { sessionizeQuery } from './sessionize/query.js';
 import { resolveSessionizeOptions, sessionizeOptionsSchema, type SessionizeConfig, type SessionizeOptions } from './sessionize/options.js';
 
 export { SessionizeLogic } from './sessionize/logic.js';
 export type { SessionizeOptions, SessionizeConfig } from './sessionize/options.js';
+export { sessionizeQuery, type OpenSessionState, type SessionizeKeyState } from './sessionize/query.js';
 export { sessionRecord, type SessionEventRef, type SessionRecord } from './sessionize/records.js';
 export type { SessionState, OpenSession } from './sessionize/state.js';
 
@@ -30,6 +33,7 @@ export const sessionizeOperator = defineOperator<SessionizeOptions, SessionizeCo
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'sessions', key: ['key'] }] : []),
   stores: () => ['sessions'],
   create: (c, ctx) => new SessionizeLogic(c, ctx),
+  query: (c, store, key) => sessionizeQuery(c, store('sessions'), key),
   // Tested: stored lists and session states are replaced, never modified in place (sessionize.logic.test.ts).
   immutableState: true,
 });

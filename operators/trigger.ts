@@ -21,16 +21,19 @@
  * One job per file: this one wires the operator (its definition and the RxJS operator). The
  * rules' semantics and the per-key logic are in operators/trigger/logic.ts, the options and
  * their validation in operators/trigger/options.ts, how a candidate becomes a record in
- * operators/trigger/records.ts, the per-key state in operators/trigger/state.ts.
+ * operators/trigger/records.ts, the per-key state in operators/trigger/state.ts, the query API
+ * (what is kept of a key: pending instances, cooldowns, cap, consent) in operators/trigger/query.ts.
  */
 import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { defineOperator } from '../lib/operator/contract.js';
 import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
 import { TriggerLogic } from './trigger/logic.js';
+import { triggerQuery } from './trigger/query.js';
 import { resolveTriggerOptions, triggerOptionsSchema, type TriggerConfig, type TriggerOptions } from './trigger/options.js';
 
 export { TriggerLogic } from './trigger/logic.js';
+export { triggerQuery, type KeptEvent, type RuleQueryState, type TriggerKeyState, type TriggerQueryStores } from './trigger/query.js';
 
 export type {
   ChannelOption,
@@ -58,6 +61,7 @@ export const triggerOperator = defineOperator<TriggerOptions, TriggerConfig>({
   outputs: (c) => [{ stream: c.output, kind: 'triggers', key: ['key'] }, ...(c.suppressedOutput ? [{ stream: c.suppressedOutput, kind: 'suppressed-triggers', key: ['key'] }] : [])],
   stores: () => ['keys', 'segments'],
   create: (c, ctx) => new TriggerLogic(c, ctx),
+  query: (c, store, key, watermark) => triggerQuery(c, { keys: store('keys'), segments: store('segments') }, key, watermark),
   // Stored values are replaced or deleted, never modified in place: a key's state is copied
   // (fresh containers; the kept events are shared and never modified) before it changes.
   immutableState: true,

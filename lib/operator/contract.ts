@@ -124,8 +124,12 @@ export interface OperatorDefinition<O = unknown, R = O> {
   /**
    * Reads a key's current state for outside readers (the state endpoint, `GET /state/<step>/<key>`),
    * from the step's stores (`store(name)` opens `<step>.<name>`); `undefined` when there is none.
+   * `watermark` is the one the step's logic last advanced to (−∞ before any): state whose expiry
+   * it passed is gone for the logic even when a store still holds it (expired lazily), so a query
+   * leaves it out too. The result is JSON data with a documented shape (named fields, times as
+   * epoch ms), never the stored encoding. Reads only.
    */
-  query?(options: R, store: <K extends StoreKey, V>(name: string) => KeyValueStore<K, V>, key: string): unknown;
+  query?(options: R, store: <K extends StoreKey, V>(name: string) => KeyValueStore<K, V>, key: string, watermark: number): unknown;
   /**
    * The logic never changes a value it read from or wrote to a store, except to `put` it back in
    * the same `process`/`advance` call (dedupe appends to its open segment that way). Stores then

@@ -368,13 +368,14 @@ export class Task {
 
   /**
    * A key's current state in a step, for outside readers (`GET /state/<step>/<key>`): what the
-   * operator's `query` returns, or `undefined` (unknown step, no query, unknown key).
+   * operator's `query` returns, or `undefined` (unknown step, no query, unknown key). The query
+   * is given the watermark the steps last advanced to, so it leaves out what that expired.
    */
   query(step: string, key: string): unknown {
     const s = this.steps.find((x) => x.step.name === step);
     const query = s?.step.definition.query;
     if (!s || !query) return undefined;
-    return query(s.step.config as never, (name) => this.stores.open(`${step}.${name}`), key);
+    return query(s.step.config as never, (name) => this.stores.open(`${step}.${name}`), key, this.lastAdvanced);
   }
 
   /**

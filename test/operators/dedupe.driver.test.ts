@@ -26,7 +26,12 @@ test('driver: duplicates, out-of-order within lateness, late events, end of inpu
   assert.deepEqual(ids(d.read('duplicates')), ['m1', 'm3']);
   const late = d.read('late');
   assert.deepEqual(late.map((r) => [r.messageId, r.watermark]), [["m4", 8 * MIN]]);
-  assert.deepEqual(['m1', 'm2', 'm3', 'm4'].map((k) => d.query('dedupe', k)), [{ firstSeenAt: 10 * MIN }, { firstSeenAt: 12 * MIN }, { firstSeenAt: 8 * MIN }, undefined]);
+  assert.deepEqual(['m1', 'm2', 'm3', 'm4'].map((k) => d.query('dedupe', k)), [
+    { key: 'm1', firstSeen: 10 * MIN, expiresAt: 70 * MIN },
+    { key: 'm2', firstSeen: 12 * MIN, expiresAt: 72 * MIN },
+    { key: 'm3', firstSeen: 8 * MIN, expiresAt: 68 * MIN },
+    undefined,
+  ]);
   assert.equal(d.store('dedupe', 'seen').count(), 1, 'one segment holds the three keys');
   d.end();
   assert.equal(d.watermark(), Infinity);

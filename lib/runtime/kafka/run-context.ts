@@ -50,6 +50,13 @@ export interface KafkaRunOptions {
   log?: (line: string) => void;
   /** Called once the first assignment's tasks are ready. */
   onReady?: () => void;
+  /**
+   * Called once at start with the run's state query (`GET /state/<step>/<key>` for a state
+   * server): a key's state from the tasks this instance holds, `undefined` when the task that
+   * would hold it has none; it throws `StateNotFound` naming the partition and task that own the
+   * key when this instance does not hold it.
+   */
+  onQuery?: (query: (step: string, key: string) => unknown) => void;
   /** Consumer group session timeout (ms); default 30 s. A killed instance's partitions move after it. */
   sessionTimeoutMs?: number;
   /**

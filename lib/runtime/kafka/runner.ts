@@ -108,6 +108,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
   const committer = createCommitter(ctx, collector);
   const manager = new TaskManager(ctx, collector, committer);
   const thread = new StreamThread(ctx, manager, collector, committer);
+  options.onQuery?.((step, key) => manager.query(step, key));
   /** Bounded: everything this instance holds has ended (and it holds something, or the group has nothing for it). */
   const boundedDone = () => {
     if (!options.bounded || !manager.ready) return false;

@@ -17,6 +17,7 @@
  *   discarded, its transaction aborted), its partition rewound to the last committed offset and
  *   the task opened again. Bounded: 5 failures in a row at one offset stop the run.
  * - **Global tables**: one copy per instance of each `global-table` step's table.
+ * - **Queries**: a key's state from the task that holds it, when this instance holds it.
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -35,6 +36,7 @@ import { INPUT_META, parseCommitMetadata, type Committer } from './committer.js'
 import { GlobalTable } from './global-table.js';
 import { applyCheckpoint, KafkaTask, tpKey, type TaskCheckpoint } from './kafka-task.js';
 import type { RecordCollector } from './record-collector.js';
+import { queryHeldTasks } from './queries.js';
 import { messageOf, partitionsOf, type RunContext } from './run-context.js';
 import { storesOfSub, taskStoreName } from './topics.js';
 
@@ -244,6 +246,16 @@ export class TaskManager {
       await t.transaction?.abort().catch(() => undefined);
       await t.producer?.disconnect().catch(() => undefined);
     }
+  }
+
+  /**
+   * A key's state in a step from the tasks this instance holds (`GET /state/<step>/<key>`): the
+   * step's query result, `undefined` when the task that would hold it has none, or a
+   * `StateNotFound` naming the partition and task that own the key when this instance does not
+   * hold it (see queries.ts).
+   */
+  query(step: string, key: string): unknown {
+    return queryHeldTasks(this.ctx.topology, this.ctx.sourcePartitions, step, key, this.tasks.values());
   }
 
   /** Closes every task (after the last commits) and the global tables. */
