@@ -129,6 +129,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     registry: ctx.metrics.registry,
     health: () => alive.probe(),
     ready: readiness,
+    read: (step, key) => manager.query(step, key),
     onScrape: () => ctx.metrics.ready.set({ pipeline: ctx.app }, readiness().ok ? 1 : 0),
   }) : undefined;
   try {

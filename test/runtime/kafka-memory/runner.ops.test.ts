@@ -75,6 +75,13 @@ test('/readyz is 503 while tasks restore and 200 once they process; restore, ass
   await produceEvents(s.kafka.adapter('setup'), s.p.source, events.slice(600), s.p.topology.source.key, s.partitionOf);
   await waitFor('run 2 to commit the rest', () => caughtUp(s.kafka, app, s.p.source));
   samples = parseSamples((await get(`${base}/metrics`)).text);
+  // The state endpoint on the same port, over the tasks this instance holds (all three).
+  const seen = events[700] as (typeof events)[number];
+  const state = await get(`${base}/state/dedupe/${encodeURIComponent(seen.messageId)}`);
+  assert.equal(state.status, 200);
+  assert.deepEqual(Object.keys(JSON.parse(state.text) as object), ['key', 'firstSeen', 'expiresAt']);
+  assert.equal((JSON.parse(state.text) as { key: string }).key, seen.messageId);
+  assert.equal((await get(`${base}/state/dedupe/never-sent`)).status, 404);
   abort.abort();
   await run2;
   assert.ok(summary);
