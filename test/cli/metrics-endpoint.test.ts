@@ -2,12 +2,11 @@
 // scrapes): /metrics in the Prometheus text format with exact values for what was sent (records,
 // dead letters by reason, duplicates, data quality), /readyz and /healthz, a 404, then a clean exit.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, ROOT } from '../support/cli.js';
+import { startServingRun } from '../support/cli.js';
 import { parseSamples, sampleSum, type Sample } from '../support/prom-text.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -37,16 +36,8 @@ function input(): { text: string; maxTime: number } {
 test('tributary run --metrics-port: exact records, dead letters, duplicates and data-quality series; ready and healthy while running', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'p.yaml'), pipeline);
-  const child = spawn(process.execPath, [BIN, 'run', join(dir, 'p.yaml'), '--input', '-', '--out-dir', join(dir, 'out'), '--metrics-port', '0', '--checkpoint-every', '4', '-q'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr += b));
-  const exited = new Promise<number | null>((ok) => child.on('exit', ok));
-  let base: string | undefined;
-  for (let i = 0; i < 400 && !base; i++) {
-    base = /operations endpoint: (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(stderr)?.[1];
-    await sleep(10);
-  }
-  assert.ok(base, `no endpoint announced: ${stderr}`);
+  const run = await startServingRun(['run', join(dir, 'p.yaml'), '--input', '-', '--out-dir', join(dir, 'out'), '--metrics-port', '0', '--checkpoint-every', '4', '-q']);
+  const { child, base } = run;
   const { text, maxTime } = input();
   child.stdin.write(text);
 
@@ -94,5 +85,5 @@ test('tributary run --metrics-port: exact records, dead letters, duplicates and 
   assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
 
   child.stdin.end();
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await run.exited, 0, run.stderr());
 });

@@ -3,8 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn } from 'node:child_process';
-import { BIN, ROOT } from '../support/cli.js';
+import { startServingRun } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const pipeline = `name: features
@@ -25,16 +24,8 @@ const line = (id: string, t: number, event: string, revenue?: number) =>
 test('tributary run --state-port: current values per key are readable over HTTP while the pipeline runs', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'p.yaml'), pipeline);
-  const child = spawn(process.execPath, [BIN, 'run', join(dir, 'p.yaml'), '--input', '-', '--out-dir', join(dir, 'out'), '--state-port', '0', '-q'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr += b));
-  const exited = new Promise<number | null>((ok) => child.on('exit', ok));
-  let base: string | undefined;
-  for (let i = 0; i < 400 && !base; i++) {
-    base = /operations endpoint: (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(stderr)?.[1];
-    await sleep(10);
-  }
-  assert.ok(base, `no endpoint announced: ${stderr}`);
+  const run = await startServingRun(['run', join(dir, 'p.yaml'), '--input', '-', '--out-dir', join(dir, 'out'), '--state-port', '0', '-q']);
+  const { child, base } = run;
 
   child.stdin.write(line('m1', 1000, 'purchase', 30) + line('m2', 2000, 'product_viewed') + line('m3', 3000, 'purchase', 12.5));
   let body: unknown;
@@ -51,5 +42,5 @@ test('tributary run --state-port: current values per key are readable over HTTP 
   assert.equal((await fetch(`${base}/state/no-such-step/u1`)).status, 404);
 
   child.stdin.end();
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await run.exited, 0, run.stderr());
 });

@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (tests run from dist/test/…). */
@@ -21,4 +22,28 @@ export function tributary(args: string[], input?: string, env?: NodeJS.ProcessEn
 /** Starts `tributary <args>` without waiting. */
 export function tributaryAsync(args: string[]) {
   return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A `tributary run` started with stdin open, once it announced its operations endpoint. */
+export interface ServingRun {
+  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  /** `http://127.0.0.1:<port>` */
+  base: string;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `tributary <args>` (a run with `--metrics-port` or `--state-port`, input `-`) and waits for its endpoint line. */
+export async function startServingRun(args: string[]): Promise<ServingRun> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  const exited = new Promise<number | null>((ok) => child.on('exit', ok));
+  for (let i = 0; i < 400; i++) {
+    const base = /operations endpoint: (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(stderr)?.[1];
+    if (base) return { child, base, stderr: () => stderr, exited };
+    await new Promise((ok) => setTimeout(ok, 10));
+  }
+  child.kill();
+  throw new Error(`no operations endpoint announced: ${stderr}`);
 }
