@@ -4,8 +4,7 @@
  * The embedded runner and the test driver run one task; the Kafka runner will run one per
  * partition. Single-threaded and synchronous between checkpoints.
  */
-import { identifierFields, SourceQuality } from './data-quality.js';
-import { publishCheckpointMetrics } from './task-metrics.js';
+import { countRuleOutcome, TaskGauges } from './task-metrics.js';
 import type { TributaryEvent } from '../event/event.js';
 import { resolveKey } from '../event/key.js';
 import type { RejectReason } from '../event/mapping.js';
@@ -43,6 +42,12 @@ export interface TaskOptions {
   id?: string;
   /** The source's name in data-quality metrics: the input file or the source topic. Default `source`. */
   sourceName?: string;
+  /**
+   * Whether the `events` this task writes are the pipeline's sink (default true). A Kafka task
+   * whose events go on to a repartition topic says false: they are not counted as written to the
+   * `events` stream (the last sub-topology's task counts them).
+   */
+  eventsAreSink?: boolean;
 }
 
 interface StepInstance {
@@ -73,7 +78,7 @@ export class Task {
   /** The event the steps are processing, when the task owns it (see {@link OperatorContext.annotate}). */
   private flowing: TributaryEvent | undefined;
   private readonly normalize: Normalizer;
-  private readonly quality: SourceQuality;
+  private readonly gauges: TaskGauges;
   private readonly pipeline: string;
   private sampled = 0;
   private emittedEvents = 0;
@@ -99,7 +104,7 @@ export class Task {
       clock,
     });
     const pipeline = this.pipeline;
-    this.quality = new SourceQuality(metrics, pipeline, options.sourceName ?? 'source', identifierFields(topology));
+    this.gauges = new TaskGauges({ metrics, pipeline, task: options.id ?? 'embedded' }, topology, options.sourceName ?? 'source');
     this.counters = {
       source: tally(metrics.sourceRecords, { pipeline }),
       late: tally(metrics.lateRecords, { pipeline }),
@@ -147,13 +152,7 @@ export class Task {
         else this.write(stream, record);
       },
       count: (outcome, rule) => {
-        if (rule !== undefined) {
-          // A trigger rule's outcome: fired records are counted only there, suppressed ones in both.
-          const suppressed = outcome.startsWith('suppressed-') ? outcome.slice('suppressed-'.length) : undefined;
-          if (suppressed === undefined) metrics.triggersFired.inc({ pipeline, step, rule });
-          else metrics.triggersSuppressed.inc({ pipeline, step, rule, reason: suppressed });
-          if (suppressed === undefined) return;
-        }
+        if (rule !== undefined && countRuleOutcome(metrics, pipeline, step, rule, outcome) === 'only') return;
         let c = instance.outcomes.get(outcome);
         if (!c) instance.outcomes.set(outcome, (c = tally(metrics.stepOutcomes, { pipeline, step, outcome })));
         c.inc();
@@ -173,6 +172,10 @@ export class Task {
   }
 
   private write(stream: string, record: DerivedRecord): void {
+    if (stream === 'events' && this.options.eventsAreSink === false) {
+      this.options.output(stream, record);
+      return;
+    }
     let c = this.counters.stream.get(stream);
     if (!c) this.counters.stream.set(stream, (c = tally(this.options.metrics.streamRecords, { pipeline: this.pipeline, stream })));
     c.inc();
@@ -201,20 +204,20 @@ export class Task {
 
   private ingestOne(input: SourceInput): void {
     if (!input.ok) {
-      this.quality.invalid(input.reason);
+      this.gauges.quality.invalid(input.reason);
       this.deadLetter({ reason: input.reason, detail: input.detail, raw: input.raw, source: sourceOf(input) });
       return;
     }
     const { source } = this.options.topology;
     const n = this.normalize(input.value);
     if (!n.ok) {
-      this.quality.invalid(n.reason);
+      this.gauges.quality.invalid(n.reason);
       this.deadLetter({ reason: n.reason, detail: n.detail, raw: input.raw, source: sourceOf(input) });
       return;
     }
-    this.quality.observe(n.event);
+    this.gauges.quality.observe(n.event);
     if (source.key && resolveKey(n.event, source.key) === undefined) {
-      this.quality.invalid('missing-key');
+      this.gauges.quality.invalid('missing-key');
       this.deadLetter({ reason: 'missing-key', detail: `none of the source key fields ${source.key.join(', ')} is set`, raw: input.raw, source: sourceOf(input) });
       return;
     }
@@ -384,13 +387,13 @@ export class Task {
    */
   prepareCommit(): void {
     this.stores.writeDown();
+    // Kafka commits every 100 ms per task: the gauges at most once a second.
+    this.gauges.publish(this.watermarks.current(), this.options.clock.now(), this.stores, 1000);
   }
 
-  /** Flushes every store (a checkpoint) and updates the watermark and store gauges. */
+  /** Flushes every store (a checkpoint) and updates the watermark, store and data-quality gauges. */
   async checkpoint(): Promise<void> {
-    const { metrics, clock } = this.options;
-    publishCheckpointMetrics({ metrics, pipeline: this.pipeline, task: this.options.id ?? 'embedded' }, this.watermarks.current(), clock.now(), this.stores);
-    this.quality.publish();
+    this.gauges.publish(this.watermarks.current(), this.options.clock.now(), this.stores);
     await this.stores.flush();
   }
 }

@@ -182,6 +182,7 @@ export class TaskManager {
       createLogic: (step, c) => this.logicFor(t, step, c),
       id: t.id,
       sourceName: ctx.topology.source.topic ?? 'source',
+      eventsAreSink: t.sub.next === undefined,
     });
     t.checkpointStore = t.stores.open<string, TaskCheckpoint>(taskStoreName(t.sub.id));
     const checkpoint = t.checkpointStore.get('state') ?? {};
