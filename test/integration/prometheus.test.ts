@@ -18,7 +18,7 @@ import { planTopics } from '../../lib/runtime/kafka/topics.js';
 import { ROOT, tributaryAsync } from '../support/cli.js';
 import { caughtUp, produceEvents, readTopic, testAdapter, uniquePipeline } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
-import { prometheusSkipReason, startPrometheus, type Prometheus } from '../support/prometheus.js';
+import { prometheusSkipReason, requirePrometheus, startPrometheus, type Prometheus } from '../support/prometheus.js';
 import { tempDir } from '../support/tmp.js';
 
 const skip = kafkaBrokers() ? prometheusSkipReason() : skipReason();
@@ -108,6 +108,7 @@ async function counts(topics: string[]): Promise<Map<string, number>> {
 }
 
 test('tributary run --metrics-port scraped by Prometheus: exact metrics through PromQL, every dashboard expression answers', { skip, timeout: 150_000 }, async (t) => {
+  requirePrometheus();
   const dir = tempDir();
   const p = uniquePipeline('examples/cart-abandonment/pipeline.yaml', dir);
   const pipeline = p.topology.name;

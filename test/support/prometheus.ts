@@ -36,6 +36,16 @@ export function prometheusSkipReason(): string | false {
   return MISSING;
 }
 
+/**
+ * The Prometheus binary, or an error saying how to get one: a test calls it first, so that under
+ * REQUIRE_KAFKA=1 a missing binary fails at once rather than after the test's setup.
+ */
+export function requirePrometheus(): string {
+  const bin = prometheusBinary();
+  if (bin === undefined) throw new Error(`${MISSING}; REQUIRE_KAFKA=1 does not skip this test`);
+  return bin;
+}
+
 /** One sample of an instant query's result vector. */
 export interface Sample {
   metric: Record<string, string>;
@@ -91,8 +101,7 @@ interface QueryResponse {
  *   await prom.waitFor('up', (r) => r[0]?.value === 1, 10_000);
  */
 export async function startPrometheus(options: PrometheusOptions): Promise<Prometheus> {
-  const bin = prometheusBinary();
-  if (bin === undefined) throw new Error(`${MISSING}; REQUIRE_KAFKA=1 does not skip this test`);
+  const bin = requirePrometheus();
   const dir = mkdtempSync(join(tmpdir(), 'tributary-prometheus-'));
   const interval = options.scrapeInterval ?? '1s';
   writeFileSync(join(dir, 'prometheus.yml'), [
