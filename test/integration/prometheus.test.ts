@@ -127,18 +127,23 @@ test('tributary run --metrics-port scraped by Prometheus: exact metrics through 
   assert.equal(second[0]!.kind, 'duplicate');
   const of = (kind: Item['kind']) => second.filter((x) => x.kind === kind).length;
 
-  await createTopic(p.source, { partitions: 1 });
   const adapter = testAdapter();
+  const inputs = p.topology.subTopologies.map((sub) => (sub.input === 'source' ? p.source : sub.input));
+  /** Waits until the group committed the end of the source and of every repartition topic. */
+  const allCommitted = async (r: Run, which: string) => {
+    for (const deadline = Date.now() + 45_000; ;) {
+      if ((await Promise.all(inputs.map((topic) => caughtUp(adapter, pipeline, topic)))).every(Boolean)) return;
+      assert.ok(Date.now() < deadline, `${which}: ${inputs.join(', ')} not all committed to their end in 45 s; stderr:\n${r.stderr()}`);
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+  };
+
+  await createTopic(p.source, { partitions: 1 });
   await produceEvents(adapter, p.source, first.map((x) => x.value), ['anonymousId', 'userId']);
 
   // the first run: processes the first part, commits it and its changelogs, stops on SIGTERM
   const warmup = await startRun(p.file, join(dir, 'state-1'), (fn) => t.after(fn));
-  const inputs = p.topology.subTopologies.map((sub) => (sub.input === 'source' ? p.source : sub.input));
-  for (const deadline = Date.now() + 45_000; ;) {
-    if ((await Promise.all(inputs.map((topic) => caughtUp(adapter, pipeline, topic)))).every(Boolean)) break;
-    assert.ok(Date.now() < deadline, `first run: ${inputs.join(', ')} not all committed to their end in 45 s; stderr:\n${warmup.stderr()}`);
-    await new Promise((ok) => setTimeout(ok, 200));
-  }
+  await allCommitted(warmup, 'first run');
   assert.equal(await warmup.stop(), 0, `first run: exit code after SIGTERM; stderr:\n${warmup.stderr()}`);
   const changelogRecords = [...(await counts(changelogs)).values()].reduce((a, b) => a + b, 0);
   assert.ok(changelogRecords > 0, 'the first run wrote changelogs');
@@ -154,10 +159,6 @@ test('tributary run --metrics-port scraped by Prometheus: exact metrics through 
     const r = await prom.query(promql);
     return r.length === 1 ? r[0]!.value : undefined;
   };
-  /** Waits (up to `ms`) for `promql` to be the one sample `want`; fails with what it last was. */
-  const value = async (promql: string, want: number, ms = 5_000) => {
-    await values({ [promql]: want }, ms);
-  };
   /** Waits (up to `ms`) for each query to be its one sample; fails with all of them as Prometheus last answered (null: no data). */
   const values = async (want: Record<string, number>, ms = 5_000) => {
     const deadline = Date.now() + ms;
@@ -170,11 +171,16 @@ test('tributary run --metrics-port scraped by Prometheus: exact metrics through 
     }
     assert.deepEqual(got, want, 'Prometheus query results (null: no data)');
   };
+  /** Waits (up to `ms`) for `promql` to be the one sample `want`; fails with what it last was. */
+  const value = async (promql: string, want: number, ms = 5_000) => {
+    await values({ [promql]: want }, ms);
+  };
 
   // done: every source record read and nothing left in any input partition
   await value(`up{job="tributary"}`, 1, 20_000);
   await value(`sum(tributary_source_records_total{${sel}})`, second.length, 45_000);
   await value(`sum(tributary_consumer_lag_records{${sel}})`, 0, 30_000);
+  await allCommitted(run, 'the run');
   // rate() over 30s needs two scrapes of every series: settle a few scrape intervals
   await new Promise((ok) => setTimeout(ok, 3_000));
 
