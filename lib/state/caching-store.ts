@@ -49,6 +49,8 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
   readonly name: string;
   private slots = new Map<string | number, Slot>();
   private dirty: Slot[] = [];
+  /** Where an unfinished {@link writeDownUntil} goes on in `dirty`. */
+  private downFrom = 0;
   private expiries = new ExpiryHeap<Slot>();
   /** Present entries (exact while resident). */
   private live = 0;
@@ -272,6 +274,7 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
     this.assertOpen();
     this.slots = new Map();
     this.dirty = [];
+    this.downFrom = 0;
     this.expiries.clear();
     this.live = 0;
     this.engine.clear();
@@ -282,6 +285,7 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
     this.closed = true;
     this.slots = new Map();
     this.dirty = [];
+    this.downFrom = 0;
     this.expiries.clear();
     await this.engine.close();
     this.onClose();
@@ -297,9 +301,18 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
    * key (a put with its expiry, or a delete). Returns how many keys were written.
    */
   writeDown(): number {
+    return this.writeDownUntil(Infinity).written;
+  }
+
+  /**
+   * {@link writeDown} in slices: writes dirty keys down until `deadline` (`performance.now()`)
+   * has passed; `done` once every one is. A key changed between two slices is written with its
+   * latest value (a key written already is marked dirty again and comes later in the same pass).
+   */
+  writeDownUntil(deadline: number): { written: number; done: boolean } {
     // First what was due when `expire` ran (the cache already dropped it), so that a key written
     // since with an expiry at or before that watermark stays until the next `expire`.
-    if (this.expiredTo > -Infinity) {
+    if (this.downFrom === 0 && this.expiredTo > -Infinity) {
       this.engine.expire(this.expiredTo);
       this.expiredTo = -Infinity;
     }
@@ -307,7 +320,11 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
     let written = 0;
     let sampled = 0;
     let bytes = 0;
-    for (let i = 0; i < dirty.length; i++) {
+    for (let i = this.downFrom; i < dirty.length; i++) {
+      if (i > this.downFrom && (i & 255) === 0 && performance.now() >= deadline) {
+        this.downFrom = i;
+        return { written, done: false };
+      }
       const slot = dirty[i]!;
       if (!slot.dirty) continue;
       slot.dirty = false;
@@ -324,8 +341,9 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
       }
     }
     this.dirty = [];
+    this.downFrom = 0;
     if (sampled > 0) this.bytesPerEntry = Math.round((this.bytesPerEntry + ENTRY_OVERHEAD + (3 * bytes) / sampled) / 2);
-    return written;
+    return { written, done: true };
   }
 
   /** @internal Estimated bytes held in memory. */
@@ -341,6 +359,7 @@ export class CachingStore<K extends StoreKey = StoreKey, V = unknown> implements
     if (this.resident) {
       this.resident = false;
       this.dirty = [];
+      this.downFrom = 0;
     }
     const keep = Math.max(0, Math.floor(bytes / this.bytesPerEntry));
     let excess = this.slots.size - keep;

@@ -117,17 +117,16 @@ export class CachingStoreFactory implements StoreFactory {
   }
 
   /**
-   * Writes down, commits the wrapped factory, then keeps the memory budget. Between stores it
-   * lets the event loop run when writing down has taken 10 ms (requests to the operations
-   * endpoint are answered; the caller must not change the stores until this resolves).
+   * Writes down, commits the wrapped factory, then keeps the memory budget. Writing down lets
+   * the event loop run every 10 ms (requests to the operations endpoint are answered); the
+   * caller should not change the stores until this resolves.
    */
   async flush(): Promise<void> {
-    let since = performance.now();
+    let deadline = performance.now() + 10;
     for (const s of this.stores.values()) {
-      s.writeDown();
-      if (performance.now() - since >= 10) {
+      while (!s.writeDownUntil(deadline).done) {
         await yieldToLoop();
-        since = performance.now();
+        deadline = performance.now() + 10;
       }
     }
     await this.inner.flush();
