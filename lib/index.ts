@@ -4,7 +4,7 @@
  */
 export type { TributaryEvent, EventType, EventContext } from './event/event.js';
 export type { SourceMapping, SourceFormat, RejectReason, TimestampFormat } from './event/mapping.js';
-export { normalizeEvent } from './event/normalize.js';
+export { normalizeEvent, createNormalizer } from './event/normalize.js';
 export { resolveKey } from './event/key.js';
 export { parseDuration, formatDuration, type Duration } from './time/duration.js';
 export { systemClock, ManualClock, type Clock } from './time/clock.js';
@@ -32,6 +32,12 @@ export { runKafka, formatKafkaSummary, type KafkaRunOptions, type KafkaRunSummar
 export { createKafkaJsAdapter, type KafkaAdapter, type KafkaJsAdapterOptions, type ConsumedRecord, type ProducerRecord } from './runtime/kafka/client.js';
 export { createMetrics, type PipelineMetrics } from './metrics/metrics.js';
 export { metricsCatalogue, metricsTable, type MetricDoc } from './metrics/catalogue.js';
+export { createStateServer, StateNotFound, type StateServer, type StateServerOptions } from './runtime/state-server.js';
+export { locateKey } from './runtime/kafka/queries.js';
+export { encodeAvroEvent, decodeAvroEvent } from './serde/avro-event-codec.js';
+export { avroEventSchema, avroEventType } from './serde/avro-event-schema.js';
+export { frameConfluent, unframeConfluent } from './serde/confluent-wire.js';
+export { SchemaRegistryClient } from './serde/schema-registry.js';
 export { createOpsServer, opsHandler, Liveness, livenessOf, type OpsOptions, type OpsServer, type Probe } from './runtime/ops-server.js';
 export { generateEvents, writeEventsNdjson } from './generate/index.js';
 export { runCli, createProgram } from './cli/program.js';

@@ -58,7 +58,7 @@ const I_DUPLICATE = 3;
  *
  * @example
  * ```ts
- * import { generateEvents } from 'tributary/lib/generate/index.js';
+ * import { generateEvents } from 'tributary-streams';
  *
  * for (const e of generateEvents({ events: 10_000, seed: 42 })) {
  *   // e.g. { messageId: 'g-42-17', type: 'track', event: 'product_viewed', userId: null,

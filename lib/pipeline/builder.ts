@@ -17,8 +17,8 @@ export interface StepOptionsMap {}
  *
  * @example
  * ```ts
- * import { pipeline } from 'tributary';
- * import 'tributary/operators';
+ * import { pipeline } from 'tributary-streams';
+ * import 'tributary-streams/operators';
  * const def = pipeline('dedupe-clicks')
  *   .source({ topic: 'behavior-events', key: ['anonymousId', 'userId'], allowedLateness: '1m' })
  *   .step('dedupe', { key: 'messageId', ttl: '24h', output: 'duplicates' })
