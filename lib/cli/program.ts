@@ -3,9 +3,10 @@
  * can be run in-process by tests; `bin/tributary.ts` only calls {@link runCli}.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid definition or arguments.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { OperatorRegistry } from '../operator/contract.js';
+import { describeFailure } from './errors.js';
 import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
 import { loadPipelineFile } from '../pipeline/load.js';
@@ -39,6 +40,11 @@ interface RunOptions {
   statePort?: number;
   metricsPort?: number;
   metricsHost?: string;
+}
+
+/** The version in package.json (the CLI's `--version`). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 /** Exit codes of the `tributary` command. */
@@ -102,7 +108,9 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .description('Behavioral stream pipelines: run, validate and generate')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option('--verbose', 'print the stack trace of a runtime failure (also TRIBUTARY_VERBOSE=1)');
 
   const load = (file: string) => {
     try {
@@ -226,6 +234,8 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .addHelpText('after', '\nExample:\n  tributary generate --events 1000000 --seed 7 --out events.ndjson\n')
     .action(async (opts: { events: number; seed: number; out?: string }) => {
       const out = opts.out ? createWriteStream(opts.out) : process.stdout;
+      // A path that cannot be opened (a missing directory) is an error here, not an unhandled 'error' event.
+      if (opts.out) await new Promise((ok, ko) => (out as ReturnType<typeof createWriteStream>).once('open', ok).once('error', ko));
       await writeEventsNdjson(generateEvents({ events: opts.events, seed: opts.seed }), out);
       if (opts.out) {
         await new Promise<void>((ok, ko) => (out as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? ko(e) : ok())));
@@ -255,9 +265,12 @@ export async function runCli(argv: string[], registry: OperatorRegistry, io: Cli
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
       return EXIT.invalid;
     }
-    // A record a step threw on, with `onProcessingError: fail`: the message says where and what to do.
-    if (e instanceof ProcessingError) io.stderr(`error: ${e.message}\n`);
-    else io.stderr(`error: ${(e as Error).stack ?? String(e)}\n`);
+    // One line that says what failed and what to do (a ProcessingError's message already says
+    // where and what to do); the stack only when asked for.
+    const at = Math.max(argv.indexOf('--brokers'), argv.indexOf('-b'));
+    const brokers = (at >= 0 ? argv[at + 1] : undefined) ?? process.env.KAFKA_BROKERS;
+    io.stderr(`error: ${e instanceof ProcessingError ? e.message : describeFailure(e, brokers ? { brokers } : {})}\n`);
+    if (program.opts<{ verbose?: boolean }>().verbose || process.env.TRIBUTARY_VERBOSE === '1') io.stderr(`${(e as Error).stack ?? String(e)}\n`);
     return EXIT.failure;
   }
 }
