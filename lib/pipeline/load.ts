@@ -2,7 +2,7 @@
  * Loading a pipeline definition: YAML or JSON text → validated {@link PipelineDefinition},
  * or a {@link DefinitionError} naming file:line:column, the key and the fix for every issue.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
 import type { OperatorRegistry } from '../operator/contract.js';
@@ -139,20 +139,52 @@ export function stepNames(def: PipelineDefinition): string[] {
  * ```
  */
 export function parsePipeline(text: string, file: string, registry: OperatorRegistry): PipelineDefinition {
+  const notADefinition = eventsFileHint(text);
+  if (notADefinition) throw new DefinitionError([{ file, line: 1, column: 1, path: '', message: notADefinition }]);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const pos = new Positions(file, doc, lines);
   if (doc.errors.length > 0) {
-    throw new DefinitionError(
-      doc.errors.map((e) => {
-        const p = lines.linePos(e.pos[0]);
-        return { file, line: p.line, column: p.col, path: '', message: `${e.message.split('\n')[0]} (fix the YAML/JSON syntax here)` };
-      }),
-    );
+    const shown = doc.errors.slice(0, MAX_SYNTAX_ISSUES).map((e) => {
+      const p = lines.linePos(e.pos[0]);
+      return { file, line: p.line, column: p.col, path: '', message: `${e.message.split('\n')[0]} (fix the YAML/JSON syntax here)` };
+    });
+    const more = doc.errors.length - shown.length;
+    const last = shown.at(-1) as DefinitionIssue;
+    if (more > 0) shown.push({ ...last, message: `… and ${more} more syntax errors after this one (fix the first ones first)` });
+    throw new DefinitionError(shown);
   }
   const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
   return validatePipeline(value, registry, pos);
 }
+
+/** Syntax errors reported before the rest are summed up in one line. */
+const MAX_SYNTAX_ISSUES = 20;
+/** A definition is a few KB; a file this large is not one (an events file passed by mistake). */
+const MAX_DEFINITION_BYTES = 1 << 20;
+
+/**
+ * Why `text` is not a pipeline definition at a glance (undefined when it may be one): NDJSON
+ * (two lines that are each a JSON object) or more than 1 MiB. Decided before parsing, so an
+ * events file given as the pipeline is refused at once instead of parsed into errors per line.
+ */
+export function eventsFileHint(text: string): string | undefined {
+  if (text.length > MAX_DEFINITION_BYTES) return tooLarge(text.length);
+  const lines = text.split('\n', 50).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const objectLine = (l: string | undefined) => {
+    if (l === undefined || !l.startsWith('{') || !l.endsWith('}')) return false;
+    try {
+      return typeof JSON.parse(l) === 'object';
+    } catch {
+      return false;
+    }
+  };
+  if (lines.length >= 2 && objectLine(lines[0]) && objectLine(lines[1])) return `one JSON object per line (NDJSON) is not a pipeline definition; ${EVENTS_HINT}`;
+  return undefined;
+}
+
+const EVENTS_HINT = 'is it an events file? Give the pipeline definition first, the events with --input: tributary run <pipeline.yaml> --input <events>';
+const tooLarge = (bytes: number) => `${Math.round(bytes / 1024)} KiB is not a pipeline definition (a definition is a few KB); ${EVENTS_HINT}`;
 
 /**
  * Reads, parses and validates a definition file (`.yaml`, `.yml` or `.json`).
@@ -160,8 +192,13 @@ export function parsePipeline(text: string, file: string, registry: OperatorRegi
 export function loadPipelineFile(path: string, registry: OperatorRegistry): PipelineDefinition {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_DEFINITION_BYTES) {
+      throw new DefinitionError([{ file: path, line: 1, column: 1, path: '', message: tooLarge(size) }]);
+    }
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof DefinitionError) throw e;
     throw new DefinitionError([{ file: path, line: 1, column: 1, path: '', message: `cannot read the file: ${(e as Error).message}` }]);
   }
   return parsePipeline(text, path, registry);
