@@ -95,6 +95,8 @@ export class KafkaTask {
   seqs = new Map<string, [bigint, number]>();
   /** Processing time of the last source record (idle detection before the first event). */
   lastEventAt = 0;
+  /** Records of its partition behind the high watermark after its last batch. */
+  lag = 0;
   /** The last numeric watermark each upstream task reported (what is persisted for `end`). */
   upstreamNumeric = new Map<string, number>();
   /** JSON of the checkpoint record last written (written again only when it changes). */

@@ -48,6 +48,8 @@ export interface KafkaRunOptions {
   tickMs?: number;
   /** Progress and restore lines. */
   log?: (line: string) => void;
+  /** How often a progress line goes to `log` (records, rate, busy share, lag, watermark); default 5000 ms, 0: never. */
+  progressEveryMs?: number;
   /** Called once the first assignment's tasks are ready. */
   onReady?: () => void;
   /**
@@ -86,6 +88,8 @@ export interface RunStats {
   /** Events written to the sink (the Task's `events` count includes repartition forwards). */
   sinkEvents: number;
   commits: number;
+  /** Milliseconds spent processing fetched batches (the summary's rate is over this busy time). */
+  busyMs: number;
 }
 
 export interface RunContext {

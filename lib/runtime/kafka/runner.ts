@@ -36,6 +36,7 @@ import { RecordCollector } from './record-collector.js';
 import { StreamThread } from './stream-thread.js';
 import { ensureTopics, planTopics } from './topics.js';
 import { createOpsServer, Liveness, type Probe } from '../ops-server.js';
+import { progressLine, type ProgressSnapshot } from './progress.js';
 import type { KafkaAdmin, KafkaConsumer } from './client.js';
 import type { KafkaRunOptions, RunContext } from './run-context.js';
 
@@ -58,6 +59,9 @@ export interface KafkaRunSummary {
   /** Events a downstream task dropped because it already had them (an upstream task processed its input again). */
   replayed: number;
   durationMs: number;
+  /** Time spent processing fetched batches (the rest of `durationMs` was waiting for input, restoring, committing idle). */
+  busyMs: number;
+  /** Source records per second of busy time. */
   eventsPerSecond: number;
   /** True when stopped by the signal (not at the end of a bounded run). */
   interrupted: boolean;
@@ -90,7 +94,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     clock: options.clock ?? systemClock,
     metrics: createMetrics(options.registry ?? new Registry()),
     log: options.log ?? (() => undefined),
-    stats: { records: 0, replayed: 0, sinkEvents: 0, commits: 0 },
+    stats: { records: 0, replayed: 0, sinkEvents: 0, commits: 0, busyMs: 0 },
     admin: undefined as unknown as KafkaAdmin,
     consumer: undefined as unknown as KafkaConsumer,
     sourcePartitions: 0,
@@ -181,6 +185,22 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     await ctx.consumer.run({ eachBatch: (batch) => thread.onBatch(batch) });
 
     const tick = setInterval(() => void thread.tick(), options.tickMs ?? 1000);
+    const snapshot = (): ProgressSnapshot => {
+      const sources = [...manager.tasks.values()].filter((t) => t.ready && t.sub.input === 'source');
+      const wms = sources.map((t) => t.task.watermarks.current()).filter((w) => Number.isFinite(w));
+      return {
+        at: performance.now(), records: ctx.stats.records, busyMs: ctx.stats.busyMs,
+        lag: new Map([...manager.tasks.values()].map((t) => [t.id, t.lag])), watermark: wms.length ? Math.min(...wms) : undefined,
+      };
+    };
+    let last = snapshot();
+    const progressEvery = options.progressEveryMs ?? 5000;
+    const progress = options.log && progressEvery > 0 ? setInterval(() => {
+      const now = snapshot();
+      ctx.log(progressLine(last, now));
+      last = now;
+    }, progressEvery) : undefined;
+    progress?.unref();
     let aborted = false;
     const onAbort = () => {
       aborted = true;
@@ -197,6 +217,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
       }
     } finally {
       clearInterval(tick);
+      clearInterval(progress);
       options.signal?.removeEventListener('abort', onAbort);
     }
     // Graceful stop: let the batch in hand finish, commit every task, leave the group.
@@ -230,7 +251,8 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     commits: ctx.stats.commits,
     replayed: ctx.stats.replayed,
     durationMs,
-    eventsPerSecond: ctx.stats.records / Math.max(durationMs / 1000, 1e-9),
+    busyMs: ctx.stats.busyMs,
+    eventsPerSecond: ctx.stats.records / Math.max(ctx.stats.busyMs / 1000, 1e-9),
     interrupted: !boundedDone(),
   };
 }
@@ -250,7 +272,7 @@ async function counts(ctx: RunContext) {
 /** The summary as `tributary run --brokers` prints it. */
 export function formatKafkaSummary(s: KafkaRunSummary): string {
   const lines = [
-    `${s.interrupted ? 'stopped' : 'done'}: pipeline ${s.pipeline} (${s.guarantee}), ${s.records} source records in ${(s.durationMs / 1000).toFixed(2)}s (${Math.round(s.eventsPerSecond)} events/s), ${s.commits} commits`,
+    `${s.interrupted ? 'stopped' : 'done'}: pipeline ${s.pipeline} (${s.guarantee}), ${s.records} source records in ${(s.durationMs / 1000).toFixed(2)}s, ${(s.busyMs / 1000).toFixed(2)}s of it processing (${Math.round(s.eventsPerSecond)} events/s while busy), ${s.commits} commits`,
   ];
   const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k} ${v}`);
   lines.push(`  dead letters: ${dl.length ? dl.join(', ') : 0}; late: ${s.late}${s.replayed ? `; replayed events dropped: ${s.replayed}` : ''}`);

@@ -53,6 +53,7 @@ export class StreamThread {
       return;
     }
     let done: string | undefined;
+    const started = performance.now();
     await t.lock(async () => {
       if (t.closed) return;
       const max = this.ctx.options.maxPendingRecords ?? 5000;
@@ -84,9 +85,11 @@ export class StreamThread {
     const resolved = done ?? below;
     if (resolved !== undefined && BigInt(resolved) >= 0n) batch.resolveOffset(resolved);
     this.ctx.beat();
+    this.ctx.stats.busyMs += performance.now() - started;
     if (resolved !== undefined) {
       const lag = BigInt(batch.highWatermark) - BigInt(resolved) - 1n;
-      this.ctx.metrics.consumerLag.set({ pipeline: this.ctx.app, topic: batch.topic, partition: String(batch.partition) }, Number(lag > 0n ? lag : 0n));
+      t.lag = Number(lag > 0n ? lag : 0n);
+      this.ctx.metrics.consumerLag.set({ pipeline: this.ctx.app, topic: batch.topic, partition: String(batch.partition) }, t.lag);
     }
   }
 
