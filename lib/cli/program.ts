@@ -7,6 +7,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { OperatorRegistry } from '../operator/contract.js';
 import { describeFailure } from './errors.js';
+import { conflictingFlag, deadLetterVerdict, type FlagSource } from './run-checks.js';
 import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
 import { loadPipelineFile } from '../pipeline/load.js';
@@ -38,6 +39,7 @@ interface RunOptions {
   cacheMb: number;
   quiet?: boolean;
   statePort?: number;
+  maxDeadLetterRatio?: number;
   metricsPort?: number;
   metricsHost?: string;
 }
@@ -68,6 +70,20 @@ const durationArg = (name: string) => (v: string) => {
     throw new InvalidArgumentError(`${name} must be a duration such as 100ms, 2s or 1m, got "${v}"`);
   }
   return v;
+};
+
+/** Warns when every record was a dead letter; exit 1 when their share passed --max-dead-letter-ratio. */
+function checkDeadLetters(records: number, deadLetters: Record<string, number>, maxRatio: number | undefined, io: CliIo): void {
+  const verdict = deadLetterVerdict(records, deadLetters, maxRatio);
+  if (!verdict) return;
+  io.stderr(`${verdict.level === 'failure' ? 'error' : 'warning'}: ${verdict.message}\n`);
+  if (verdict.level === 'failure') throw new ExitCode(EXIT.failure);
+}
+
+const ratioArg = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`--max-dead-letter-ratio must be a number from 0 to 1, got "${v}"`);
+  return n;
 };
 
 /** The runner option for a commit interval written as a duration (none: the runner's default). */
@@ -141,11 +157,17 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('--checkpoint-every <n>', 'records between checkpoints', int('--checkpoint-every'), 10_000)
     .option('--cache-mb <mb>', 'memory for decoded state per task, estimated; stores that fit stay resident, larger ones read through LMDB', int('--cache-mb'), 256)
     .option('-q, --quiet', 'no progress lines')
+    .option('--max-dead-letter-ratio <r>', 'exit 1 when more than this share of the records (0 to 1) were dead letters; a run where all were warns anyway', ratioArg)
     .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz, /readyz and /state/<step>/<key> on this port while the run lasts (default TRIBUTARY_METRICS_PORT, then metrics.port of the definition)', int('--metrics-port'))
     .option('--metrics-host <host>', 'address the metrics port binds (default 127.0.0.1, or metrics.host of the definition)')
     .option('--state-port <port>', 'serve GET /state/<step>/<key> (a key\'s current state in a step) while the run lasts; the same endpoints as --metrics-port', int('--state-port'))
     .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n  tributary run examples/cart-abandonment/pipeline.yaml --brokers localhost:9092 --state-dir state\n')
-    .action(async (file: string, opts: RunOptions) => {
+    .action(async (file: string, opts: RunOptions, command: Command) => {
+      const conflict = conflictingFlag((f) => command.getOptionValueSource(f) as ReturnType<FlagSource>, opts);
+      if (conflict) {
+        io.stderr(`error: ${conflict}\n`);
+        throw new ExitCode(EXIT.invalid);
+      }
       const topology = load(file);
       const brokers = opts.brokers ?? process.env.KAFKA_BROKERS ?? topology.definition.kafka?.brokers?.join(',');
       if (opts.input === undefined && brokers === undefined) {
@@ -182,6 +204,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
             ...ops,
           });
           io.stdout(formatKafkaSummary(summary) + '\n');
+          checkDeadLetters(summary.records, summary.deadLetters, opts.maxDeadLetterRatio, io);
           return;
         }
         const summary = await runEmbedded({
@@ -197,6 +220,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
           onProgress: opts.quiet ? undefined : (p) => io.stderr(`… ${p.records} records, ${Math.round(p.eventsPerSecond)} events/s\n`),
         });
         io.stdout(formatSummary(summary) + '\n');
+        checkDeadLetters(summary.records, summary.deadLetters, opts.maxDeadLetterRatio, io);
         if (summary.interrupted) io.stderr('stopped by signal after a checkpoint; run the same command again to resume\n');
       } finally {
         process.off('SIGINT', onSignal);
