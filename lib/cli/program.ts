@@ -7,6 +7,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { OperatorRegistry } from '../operator/contract.js';
 import { describeFailure } from './errors.js';
+import { registerInit } from './init.js';
 import { conflictingFlag, deadLetterVerdict, type FlagSource } from './run-checks.js';
 import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
@@ -267,6 +268,9 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
       }
     });
 
+  registerInit(program, io, (code) => {
+    throw new ExitCode(code);
+  });
   return program;
 }
 
