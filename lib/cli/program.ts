@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { OperatorRegistry } from '../operator/contract.js';
 import { describeFailure } from './errors.js';
 import { registerInit } from './init.js';
+import { registerInspect } from './inspect.js';
 import { conflictingFlag, deadLetterVerdict, type FlagSource } from './run-checks.js';
 import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
@@ -268,9 +269,11 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
       }
     });
 
-  registerInit(program, io, (code) => {
+  const fail = (code: number): never => {
     throw new ExitCode(code);
-  });
+  };
+  registerInit(program, io, fail);
+  registerInspect(program, io, fail);
   return program;
 }
 

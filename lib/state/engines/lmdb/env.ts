@@ -215,6 +215,19 @@ export class LmdbStoreFactory implements StoreFactory {
     return this.metaDb.get(key) as T | undefined;
   }
 
+  /** The names of the stores the environment holds (opened or not), sorted. */
+  storeNames(): string[] {
+    this.assertOpen();
+    const prefix = 'tributary/data/';
+    return [...this.root.getKeys()].map(String).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)).sort();
+  }
+
+  /** The committed metadata keys, sorted. */
+  metaKeys(): string[] {
+    this.assertOpen();
+    return [...this.metaDb.getKeys()].map(String).sort();
+  }
+
   /** Removes a metadata value at the next flush. */
   deleteMeta(key: string): void {
     this.assertOpen();
