@@ -53,7 +53,6 @@ export function registerReset(program: Command, io: CliIo, ctx: ToolContext): vo
       const group = topology.name;
       const brokers = brokersOf(opts.brokers, topology);
       const adapter = toolAdapter(brokers);
-      const would = opts.dryRun ? 'would ' : '';
       await runTool(io, ctx, brokers, () => withAdmin(adapter, async (admin) => {
         const [described] = await admin.describeTopics([source]);
         if (!described) throw new ToolError(`source topic ${source} does not exist: nothing to reset`);
@@ -64,17 +63,17 @@ export function registerReset(program: Command, io: CliIo, ctx: ToolContext): vo
           : await admin.offsetsForTime(source, opts.toDatetime);
         const to = opts.toDatetime === undefined ? 'the earliest offsets' : `the offsets at ${new Date(opts.toDatetime).toISOString()}`;
         io.stdout(`${opts.dryRun ? 'dry run: ' : ''}reset pipeline ${group} (consumer group ${group})\n`);
-        io.stdout(`  ${would}set the group's offsets of ${source} to ${to}: ${offsetsText(target)} (committed: ${offsetsText(committed)})\n`);
+        io.stdout(`  ${opts.dryRun ? 'would set' : 'set'} the group's offsets of ${source} to ${to}: ${offsetsText(target)} (committed: ${offsetsText(committed)})\n`);
         if (!opts.dryRun) await admin.setOffsets(group, source, target);
 
         const internal = pipelineTopics(topology, described.partitions.length).filter((t) => t.role === 'repartition' || t.role === 'changelog').map((t) => t.name);
         const present = (await admin.describeTopics(internal)).map((d) => d.name);
-        io.stdout(present.length > 0 ? `  ${would}delete ${present.length} internal topic${present.length > 1 ? 's' : ''}: ${present.join(', ')}\n` : '  no internal topic to delete\n');
+        io.stdout(present.length > 0 ? `  ${opts.dryRun ? 'would delete' : 'deleted'} ${present.length} internal topic${present.length > 1 ? 's' : ''}: ${present.join(', ')}\n` : '  no internal topic to delete\n');
         if (!opts.dryRun && present.length > 0) await admin.deleteTopics(present);
 
         const local = join(opts.stateDir, topology.name);
         if (existsSync(local)) {
-          io.stdout(`  ${would}remove the local state ${local}\n`);
+          io.stdout(`  ${opts.dryRun ? 'would remove' : 'removed'} the local state ${local}\n`);
           if (!opts.dryRun) rmSync(local, { recursive: true, force: true });
         } else {
           io.stdout(`  no local state at ${local}\n`);
