@@ -141,6 +141,13 @@ export function registerConsume(program: Command, io: CliIo, ctx: ToolContext): 
             : value;
           io.stdout(`${JSON.stringify(line, jsonReplacer)}\n`);
         };
+        // `tributary consume … | head`: a closed stdout ends the read quietly.
+        const onPipeError = (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EPIPE') return;
+          opts.max = printed;
+          finish();
+        };
+        process.stdout.on('error', onPipeError);
         try {
           consumer.onAssign(() => (last = performance.now()));
           consumer.onCrash((e) => {
@@ -173,6 +180,7 @@ export function registerConsume(program: Command, io: CliIo, ctx: ToolContext): 
           if (idle) clearInterval(idle);
         } finally {
           await consumer.disconnect().catch(() => undefined);
+          process.stdout.off('error', onPipeError);
         }
         if (failure !== undefined) throw failure;
         io.stderr(`${printed} record${printed === 1 ? '' : 's'} from ${topic}\n`);
