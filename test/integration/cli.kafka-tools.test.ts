@@ -272,6 +272,17 @@ test('the new user\'s path: topics --create, produce generated events, run the c
     const raw = ok(['consume', topic, '--from-beginning', '--max', '1', ...brokers()]);
     assert.match(raw, /^\{"base64":"[A-Za-z0-9+/=]+"\}\n$/);
 
+    // Offsets for a time (dry runs): before every record, the first offsets; after every record, the end offsets.
+    const ends = await testAdapter().admin().then(async (admin) => {
+      try {
+        return (await admin.endOffsets(p.source)).map((w) => `p${w.partition}: ${w.high}`).join(', ');
+      } finally {
+        await admin.disconnect();
+      }
+    });
+    assert.match(ok(['reset', p.file, ...brokers(), '--to-datetime', '2000-01-01T00:00:00Z', '--dry-run']), /would set the group's offsets of .* to the offsets at 2000-01-01T00:00:00\.000Z: p0: 0, p1: 0, p2: 0 \(/);
+    assert.match(ok(['reset', p.file, ...brokers(), '--to-datetime', '2999-01-01T00:00:00Z', '--dry-run']), new RegExp(`to the offsets at 2999-01-01T00:00:00\\.000Z: ${ends} \\(committed: ${ends}\\)`));
+
     const reset = ok(['reset', p.file, ...brokers(), '--state-dir', stateDir]);
     assert.match(reset, /set the group's offsets of .* to the earliest offsets: p0: 0, p1: 0, p2: 0/);
     assert.deepEqual(await groupOffsets(p.topology.name, p.source), ['0', '0', '0']);
