@@ -10,7 +10,7 @@ import avsc, { type Type } from 'avsc';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Topology } from '../pipeline/compile.js';
 import type { ConsumedRecord } from '../runtime/kafka/client.js';
-import { CONFLUENT_MAGIC_BYTE, decodeAvroEvent } from '../serde/avro.js';
+import { avroEventType, CONFLUENT_MAGIC_BYTE, decodeAvroEvent } from '../serde/avro.js';
 import { decodeStreamAvro } from '../serde/derived-avro.js';
 import { SchemaRegistryClient } from '../serde/schema-registry.js';
 import type { CliIo } from './program.js';
@@ -40,6 +40,8 @@ const jsonReplacer = (_k: string, v: unknown): unknown => {
   return v;
 };
 
+const EVENT_TYPE_NAME = avroEventType().name;
+
 type Decode = (value: Buffer) => unknown | Promise<unknown>;
 
 /**
@@ -63,6 +65,10 @@ function decoderFor(topic: string, topology: Topology | undefined, registry: Sch
     }
     const type = schema ?? writer;
     if (!type) return undefined;
+    if (!schema && writer?.name === EVENT_TYPE_NAME) { // a tributary event: its canonical JSON, as the pipeline sees it
+      const r = decodeAvroEvent(body, { writerType: writer });
+      if (r.ok) return r.event;
+    }
     return schema && writer ? schema.fromBuffer(body, schema.createResolver(writer)) : type.fromBuffer(body);
   };
   const avro = Boolean(stream || sourceAvro || schema);

@@ -4,17 +4,21 @@
 // output decoded, the application reset tool, and the new user's path from an empty broker to a
 // consumed campaign-triggers topic. Errors and help need no broker.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { resolveKey } from '../../lib/event/key.js';
 import { partitionForKey } from '../../lib/runtime/kafka/partitioner.js';
 import { planTopics } from '../../lib/runtime/kafka/topics.js';
+import { avroEventSchema, encodeAvroEvent, frameConfluent } from '../../lib/serde/avro.js';
 import { streamAvroSchema } from '../../lib/serde/derived-avro.js';
-import { tributary, tributaryAsync } from '../support/cli.js';
+import { BIN, ROOT, tributary, tributaryAsync } from '../support/cli.js';
 import { canonical, testAdapter, uniquePipeline } from '../support/kafka-pipeline.js';
-import { createTopic, deleteTopics, kafkaBrokers, kafkaClient, skipReason } from '../support/kafka.js';
+import { createTopic, deleteTopics, kafkaBrokers, kafkaClient, skipReason, uniqueName } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
 const skip = kafkaBrokers() ? false : skipReason();
@@ -288,3 +292,37 @@ test('the new user\'s path: topics --create, produce generated events, run the c
     assert.deepEqual(await groupOffsets(p.topology.name, p.source), ['0', '0', '0']);
     assert.equal(existsSync(join(stateDir, p.topology.name)), false);
   });
+
+/** `tributary …` without blocking this process (an in-test server must answer it). */
+function tributaryLater(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b));
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+test('consume --schema-registry: Confluent-framed Avro events come out as the events produced', { skip, timeout: 60_000 }, async (t) => {
+  const server = createServer((req, res) => {
+    const ok = req.method === 'GET' && req.url === '/schemas/ids/7';
+    res.writeHead(ok ? 200 : 404, { 'content-type': 'application/vnd.schemaregistry.v1+json' });
+    res.end(JSON.stringify(ok ? { schema: JSON.stringify(avroEventSchema()) } : { error_code: 40403, message: 'Schema not found' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const registry = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const topic = await createTopic(uniqueName('cli-avro'), { partitions: 2 });
+  t.after(() => deleteTopics(topic));
+  const events = ok(['generate', '--events', '20', '--seed', '9']).split('\n').filter(Boolean).map((l) => JSON.parse(l) as TributaryEvent);
+  const producer = await testAdapter().producer();
+  await producer.send(events.map((e) => ({ topic, key: null, value: frameConfluent(7, encodeAvroEvent(e)) })));
+  await producer.disconnect();
+
+  const r = await tributaryLater(['consume', topic, '--from-beginning', '--max', '20', '--schema-registry', registry, ...brokers()]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => canonical(JSON.parse(l))).sort(), events.map((e) => canonical(e)).sort());
+  const without = tributary(['consume', topic, '--from-beginning', '--max', '1', ...brokers()]);
+  assert.equal(without.code, 1);
+  assert.equal(without.stderr, `error: ${topic}: the values are Avro in the Confluent wire format (schema id 7): give --schema-registry <url> or --avro-schema <file.avsc>\n`);
+});
