@@ -20,6 +20,10 @@ import { formatKafkaSummary, runKafka } from '../runtime/kafka/runner.js';
 import { ProcessingError } from '../runtime/task.js';
 import { SchemaRegistryClient } from '../serde/schema-registry.js';
 import { parseDuration, type Duration } from '../time/duration.js';
+import { registerConsume } from './consume.js';
+import { registerProduce } from './produce.js';
+import { registerReset } from './reset.js';
+import { registerTopics } from './topics.js';
 
 /** Where the program writes; tests capture both. */
 export interface CliIo {
@@ -274,6 +278,13 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
   };
   registerInit(program, io, fail);
   registerInspect(program, io, fail);
+  // Kafka tools, each in its own file.
+  const tools = { load, exit: (code: number) => new ExitCode(code) };
+  registerTopics(program, io, tools);
+  registerProduce(program, io, tools);
+  registerConsume(program, io, tools);
+  registerReset(program, io, tools);
+
   return program;
 }
 

@@ -98,6 +98,9 @@ function memoryAdapter(topics: Map<string, TopicDescription>, calls: string[], b
     fetchOffsets: async () => [],
     endOffsets: async () => [],
     deleteRecords: async () => {},
+    groupMembers: async () => [],
+    setOffsets: async () => {},
+    offsetsForTime: async () => [],
     disconnect: async () => { calls.push('disconnect'); },
   };
   return {

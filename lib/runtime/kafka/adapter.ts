@@ -129,6 +129,15 @@ export interface KafkaAdmin {
   endOffsets(topic: string): Promise<PartitionWatermarks[]>;
   /** Deletes records before the given offsets (repartition topics after their offsets committed). */
   deleteRecords(topic: string, offsets: PartitionOffset[]): Promise<void>;
+  /** The member ids of a consumer group, sorted (none: the group is empty or unknown). */
+  groupMembers(groupId: string): Promise<string[]>;
+  /** Sets a group's committed offsets on `topic` (next to read). Kafka refuses while the group has members. */
+  setOffsets(groupId: string, topic: string, offsets: PartitionOffset[]): Promise<void>;
+  /**
+   * Per partition of `topic`, the first offset whose record timestamp is at or after `timestamp`
+   * (epoch ms), or the end offset when no record is that late (Kafka's ListOffsets by time).
+   */
+  offsetsForTime(topic: string, timestamp: number): Promise<PartitionOffset[]>;
   disconnect(): Promise<void>;
 }
 

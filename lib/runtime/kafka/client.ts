@@ -52,8 +52,7 @@ import kafkajs, {
 import { wrapAdmin } from './kafkajs-admin.js';
 import type { TopicPartition, TopicPartitionOffset, ProducerRecord, ConsumedRecord, SentBatch, ReadPartitionOptions, KafkaTransaction, KafkaProducer, KafkaConsumer, KafkaAdapter } from './adapter.js';
 
-// kafkajs is CommonJS: Node's ESM loader finds only some of its exports by name, so take them
-// from the default export.
+// kafkajs is CommonJS: Node's ESM loader finds only some of its exports by name; take them from the default export.
 const { CompressionTypes, Kafka, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
 type CompressionTypes = kafkajs.CompressionTypes;
 type KafkaLogLevel = kafkajs.logLevel;
@@ -69,6 +68,8 @@ export interface KafkaJsAdapterOptions {
   logLevel?: KafkaLogLevelName;
   /** Compression of produced batches; default none. */
   compression?: 'none' | 'gzip';
+  /** Fail fast (command-line tools): connection timeout in ms and retries per request; default kafkajs's 1000 ms and 5. */
+  connection?: { timeoutMs: number; retries: number };
 }
 
 const LEVELS: Record<KafkaLogLevelName, KafkaLogLevel> = {
@@ -134,7 +135,6 @@ const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 function flatten(assignment: Record<string, number[]>): TopicPartition[] {
   return Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
 }
-
 
 function wrapTransaction(tx: Transaction, compression: CompressionTypes): KafkaTransaction {
   return {
@@ -256,6 +256,7 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
     clientId: options.clientId ?? 'tributary',
     brokers: options.brokers,
     logLevel: LEVELS[options.logLevel ?? 'warn'],
+    ...(options.connection ? { connectionTimeout: options.connection.timeoutMs, retry: { retries: options.connection.retries } } : {}),
   });
   const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   return {
@@ -275,8 +276,7 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
       });
       await producer.connect();
       if (transactional) {
-        // kafkajs calls InitProducerId again at the first transaction(), which would let an older
-        // producer fence a newer one: take the epoch now, with an empty transaction.
+        // kafkajs calls InitProducerId again at the first transaction() (an older producer would fence a newer one): take the epoch now.
         const tx = await producer.transaction();
         await tx.abort();
       }

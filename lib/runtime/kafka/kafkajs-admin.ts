@@ -75,6 +75,17 @@ export function wrapAdmin(admin: Admin): KafkaAdmin {
     async deleteRecords(topic, partitions) {
       await admin.deleteTopicRecords({ topic, partitions });
     },
+    async groupMembers(groupId) {
+      const { groups } = await admin.describeGroups([groupId]);
+      return (groups[0]?.members ?? []).map((m) => m.memberId).sort();
+    },
+    async setOffsets(groupId, topic, offsets) {
+      await admin.setOffsets({ groupId, topic, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })) });
+    },
+    async offsetsForTime(topic, timestamp) {
+      const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+      return offsets.map((o) => ({ partition: o.partition, offset: o.offset })).sort((a, b) => a.partition - b.partition);
+    },
     disconnect: () => admin.disconnect(),
   };
 }

@@ -107,6 +107,26 @@ function createAdmin(broker: MemoryBroker, clientId: string): KafkaAdmin {
       }
       broker.changed();
     },
+    async groupMembers(groupId) {
+      usable();
+      return broker.groupMembers(groupId);
+    },
+    async setOffsets(groupId, topic, offsets) {
+      usable();
+      topicOf(topic);
+      const members = broker.groupMembers(groupId);
+      if (members.length > 0) {
+        throw new MemoryKafkaError('NON_EMPTY_GROUP', `memory kafka: group ${groupId} has ${members.length} active member(s); offsets can only be set while it is empty`);
+      }
+      broker.group(groupId).commit(offsets.map((o) => ({ topic, partition: o.partition, offset: o.offset })));
+    },
+    async offsetsForTime(topic, timestamp) {
+      usable();
+      return topicOf(topic).logs.map((l) => {
+        const first = l.all().find((e) => !e.control && e.offset >= l.low() && e.timestamp >= timestamp);
+        return { partition: l.partition, offset: String(first?.offset ?? l.high()) };
+      });
+    },
     async disconnect() {
       connected = false;
     },
