@@ -198,7 +198,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
           const registryUrl = opts.schemaRegistry ?? process.env.SCHEMA_REGISTRY_URL ?? topology.definition.kafka?.schemaRegistry;
           const summary = await runKafka({
             topology,
-            adapter: createKafkaJsAdapter({ brokers: (brokers as string).split(',').map((b) => b.trim()).filter(Boolean), clientId: topology.name }),
+            adapter: createKafkaJsAdapter({ brokers: (brokers as string).split(',').map((b) => b.trim()).filter(Boolean), clientId: topology.name, log: (line) => io.stderr(`${line}\n`) }),
             stateDir: opts.stateDir ?? 'state',
             cacheBytes: opts.cacheMb * 2 ** 20,
             bounded: opts.bounded === true,

@@ -50,35 +50,29 @@ import kafkajs, {
 } from 'kafkajs';
 
 import { wrapAdmin } from './kafkajs-admin.js';
+import { kafkajsLevel, kafkajsLogCreator, type KafkaLogLevelName } from './kafkajs-log.js';
 import type { TopicPartition, TopicPartitionOffset, ProducerRecord, ConsumedRecord, SentBatch, ReadPartitionOptions, KafkaTransaction, KafkaProducer, KafkaConsumer, KafkaAdapter } from './adapter.js';
 
 // kafkajs is CommonJS: Node's ESM loader finds only some of its exports by name; take them from the default export.
-const { CompressionTypes, Kafka, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
+const { CompressionTypes, Kafka, Partitioners } = kafkajs;
 type CompressionTypes = kafkajs.CompressionTypes;
-type KafkaLogLevel = kafkajs.logLevel;
 
 export type { TopicPartition, TopicPartitionOffset, ProducerRecord, ConsumedRecord, ConsumedBatch, SentBatch, ReadPartitionOptions, PartitionOffset, PartitionWatermarks, TopicSpec, TopicDescription, KafkaAdmin, KafkaTransaction, ProducerOptions, KafkaProducer, ConsumerOptions, KafkaConsumer, KafkaAdapter } from './adapter.js';
 
-export type KafkaLogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+export type { KafkaLogLevelName } from './kafkajs-log.js';
 
 export interface KafkaJsAdapterOptions {
   brokers: string[];
   clientId?: string;
-  /** kafkajs's own logging; default 'warn'. */
+  /** kafkajs's own logging; default 'warn'. With `log`, one plain line per entry goes there (else kafkajs's JSON to the console). */
   logLevel?: KafkaLogLevelName;
+  log?: (line: string) => void;
   /** Compression of produced batches; default none. */
   compression?: 'none' | 'gzip';
   /** Fail fast (command-line tools): connection timeout in ms and retries per request; default kafkajs's 1000 ms and 5. */
   connection?: { timeoutMs: number; retries: number };
 }
 
-const LEVELS: Record<KafkaLogLevelName, KafkaLogLevel> = {
-  nothing: KafkaLogLevel.NOTHING,
-  error: KafkaLogLevel.ERROR,
-  warn: KafkaLogLevel.WARN,
-  info: KafkaLogLevel.INFO,
-  debug: KafkaLogLevel.DEBUG,
-};
 
 function toHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
@@ -255,7 +249,8 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
   const kafka = new Kafka({
     clientId: options.clientId ?? 'tributary',
     brokers: options.brokers,
-    logLevel: LEVELS[options.logLevel ?? 'warn'],
+    logLevel: kafkajsLevel(options.logLevel ?? 'warn'),
+    ...(options.log ? { logCreator: kafkajsLogCreator(options.log) } : {}),
     ...(options.connection ? { connectionTimeout: options.connection.timeoutMs, retry: { retries: options.connection.retries } } : {}),
   });
   const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
