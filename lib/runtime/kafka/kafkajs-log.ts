@@ -38,7 +38,7 @@ export function kafkajsLine(level: number, entry: { message?: string; error?: st
  * new Kafka({ brokers, logCreator: kafkajsLogCreator((line) => process.stderr.write(`${line}\n`)) });
  * ```
  */
-export function kafkajsLogCreator(log: (line: string) => void, now: () => number = Date.now): logCreator {
+export function kafkajsLogCreator(log: (line: string) => void, now: () => number = () => performance.now()): logCreator {
   const seen = new Map<string, number>();
   return () => ({ level, log: entry }) => {
     const line = kafkajsLine(level, entry as { message?: string; error?: string });
