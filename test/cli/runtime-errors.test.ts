@@ -43,3 +43,16 @@ test('an unreachable broker: the last line says where and what to do, exit 1', {
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trimEnd().split('\n').at(-1), 'error: cannot reach Kafka at 127.0.0.1:9 (Connection error: connect ECONNREFUSED 127.0.0.1:9): is the broker running? (npm run kafka:start starts a local one)');
 });
+
+test('a reader that closes the pipe early (| head) ends the command quietly, exit 0', async () => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../support/cli.js');
+  const child = spawn(process.execPath, [BIN, 'generate', '--events', '200000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  const first = await new Promise<string>((ok) => child.stdout.once('data', (b: Buffer) => ok(b.toString())));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((ok) => child.on('exit', ok));
+  assert.match(first, /^\{"messageId":"g-1-0"/);
+  assert.deepEqual([code, stderr], [0, '']);
+});
