@@ -150,9 +150,11 @@ export class KafkaTask {
 export const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
- * A downstream task's watermark from its upstream tasks' reports: `end` when all ended, else
- * the minimum over the active ones (idle ones left out, as Flink does across a shuffle), or
- * undefined when none is active.
+ * A downstream task's watermark from its upstream tasks' reports: `end` when all ended (final),
+ * `{ paused }` when all ended and some paused (not final: the minimum of the paused ones'
+ * watermarks, +∞ when none saw an event), else the minimum over the active ones (idle ones left
+ * out, as Flink does across a shuffle; a paused one counts with its watermark), or undefined
+ * when none is active.
  */
 export function upstreamWatermark(
   upstream: ReadonlyMap<string, UpstreamState>,
@@ -171,10 +173,11 @@ export function upstreamWatermark(
     let wm: number;
     if (state === 'paused') {
       // Ended without closing: it holds the watermark at what it reached, as a live task that
-      // has gone quiet would.
+      // has gone quiet would; one that never saw an event holds nothing back (as an idle one).
       ended++;
       paused = true;
       wm = numeric.get(id) ?? -Infinity;
+      if (wm === -Infinity) continue;
     } else wm = state;
     active++;
     if (wm < min) min = wm;

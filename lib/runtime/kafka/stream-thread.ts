@@ -61,6 +61,12 @@ export class StreamThread {
       try {
         for (const record of batch.records) {
           if (!batch.isRunning() || batch.isStale() || this.ctx.stopping) break;
+          if (t.ended && t.sub.input === 'source') {
+            // Bounded: past the end offsets at start (records produced since). Not processed and
+            // not committed: the next run (live, or bounded) reads them.
+            batch.pause();
+            break;
+          }
           if (t.committed !== undefined && BigInt(record.offset) < BigInt(t.committed)) continue;
           const waiting = this.process(t, record);
           if (waiting) await waiting;

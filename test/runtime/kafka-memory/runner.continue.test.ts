@@ -124,6 +124,22 @@ test('cart-abandonment: bounded over the first half, then a live run over the se
   assert.deepEqual(summarize(await diffWithEmbedded(s)), exact(s));
 });
 
+test('records produced while a bounded run goes are left to the next run: neither processed nor committed past the end offsets at start', async () => {
+  const events = testEvents(1200, 37);
+  const s = await memoryScenario('examples/cart-abandonment/pipeline.yaml', { events, produce: events.slice(0, 600), partitions: 3 });
+  const stateDir = join(s.dir, 'state');
+  let producing: Promise<void> | undefined;
+  const run1 = await runKafka({
+    topology: s.p.topology, adapter: s.kafka.adapter('run1'), stateDir, bounded: true, tickMs: 20,
+    onReady: () => { producing = produceEvents(s.kafka.adapter('setup'), s.p.source, events.slice(600), s.p.topology.source.key, s.partitionOf); },
+  });
+  await producing;
+  assert.equal(run1.records, 600, 'the end offsets at start');
+  const run2 = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('run2'), stateDir, bounded: true, final: true, tickMs: 20 });
+  assert.equal(run2.records, 600, 'what was produced during run 1');
+  assert.deepEqual(summarize(await diffWithEmbedded(s)), exact(s));
+});
+
 test('markers: paused carries the watermark and the bounded run; an end or paused of another kind of run is not an end here', () => {
   const token = boundedRunToken(new Map([[1, 40n], [0, 35n]]));
   assert.equal(token, '0=35,1=40');
@@ -150,4 +166,6 @@ test('markers: paused carries the watermark and the bounded run; an end or pause
   assert.equal(upstreamWatermark(up([['a', 'paused'], ['b', 200]]), numeric), 100, 'a paused task holds the watermark at where it stopped');
   assert.equal(upstreamWatermark(up([['a', 'end'], ['b', 200]]), numeric), 200);
   assert.equal(upstreamWatermark(up([['a', 'idle'], ['b', 200]]), numeric), 200);
+  assert.equal(upstreamWatermark(up([['a', 'paused'], ['c', 'paused'], ['b', 200]]), numeric), 100, 'c paused without an event: holds nothing back');
+  assert.deepEqual(upstreamWatermark(up([['c', 'paused']]), numeric), { paused: Infinity }, 'nothing seen anywhere: no watermark to go to');
 });
