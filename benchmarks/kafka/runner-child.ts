@@ -34,7 +34,8 @@ let ready = 0;
 let peakAtReady = 0;
 const commitInterval = process.env.BENCH_COMMIT_INTERVAL_MS;
 const summary = await runKafka({
-  topology, adapter, stateDir, bounded: bounded === '1', signal: abort.signal, registry,
+  // final: the benchmarks compare a bounded run's outputs with every session and window closed at the end.
+  topology, adapter, stateDir, bounded: bounded === '1', final: true, signal: abort.signal, registry,
   ...(commitInterval ? { commitIntervalMs: Number(commitInterval) } : {}),
   log: (l) => {
     logs.push(l);

@@ -36,6 +36,7 @@ interface RunOptions {
   outDir?: string;
   brokers?: string;
   bounded?: boolean;
+  final?: boolean;
   schemaRegistry?: string;
   sessionTimeout: number;
   commitInterval?: string;
@@ -154,7 +155,8 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('-i, --input <file|->', 'embedded: input NDJSON, CSV or Avro file, or - for stdin (NDJSON)')
     .option('-o, --out-dir <dir>', 'embedded: directory for the output streams')
     .option('-b, --brokers <host:port,...>', 'Kafka: bootstrap brokers (default KAFKA_BROKERS, then kafka.brokers of the definition)')
-    .option('--bounded', 'Kafka: stop at the end offsets the source topic has at start (a replay or backfill), closing every session, window and timer')
+    .option('--bounded', 'Kafka: stop at the end offsets the source topic has at start (a replay or backfill); the state stays open for a later run unless --final')
+    .option('--final', 'at the end of input close everything: every timer fires, every session and window closes, dedupe forgets its keys (default: embedded without --state-dir; off with --state-dir and for --bounded, whose state a later run continues)')
     .option('--schema-registry <url>', 'Kafka: Confluent schema registry for Avro (default SCHEMA_REGISTRY_URL, then kafka.schemaRegistry)')
     .option('--session-timeout <ms>', 'Kafka: consumer group session timeout', int('--session-timeout'), 30_000)
     .option('--commit-interval <duration>', 'Kafka: a task commits at most this often (default 100ms; 0ms: after every fetched batch)', durationArg('--commit-interval'))
@@ -202,6 +204,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
             stateDir: opts.stateDir ?? 'state',
             cacheBytes: opts.cacheMb * 2 ** 20,
             bounded: opts.bounded === true,
+            final: opts.final === true,
             signal: abort.signal,
             sessionTimeoutMs: opts.sessionTimeout,
             ...commitInterval((opts.commitInterval as Duration | undefined) ?? topology.definition.kafka?.commitInterval),
@@ -219,6 +222,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
           format: opts.format,
           outDir: opts.outDir as string,
           stateDir: opts.stateDir,
+          ...(opts.final ? { final: true } : {}),
           checkpointEvery: opts.checkpointEvery,
           cacheBytes: opts.cacheMb * 2 ** 20,
           ...ops,

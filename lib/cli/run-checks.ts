@@ -35,6 +35,7 @@ export function conflictingFlag(source: FlagSource, values: { checkpointEvery?: 
   }
   const ignored = EMBEDDED_ONLY.find(given);
   if (ignored) return `${FLAG[ignored]} is for embedded runs (with --input); against Kafka it would be ignored`;
+  if (given('final') && !given('bounded')) return '--final against Kafka needs --bounded (a live run has no end of input to close at)';
   return undefined;
 }
 

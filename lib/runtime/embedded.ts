@@ -7,6 +7,12 @@
  * transaction. A run that stops (crash, kill -9, Ctrl-C) resumes from its last checkpoint
  * when started again with the same input and state directory: outputs are cut back to the
  * checkpoint and the records after it replayed, so the outputs equal an uninterrupted run.
+ *
+ * End of input: a final run moves the watermark to +∞ (every timer fires, every session and
+ * window closes, dedupe forgets every key). A run that is not final (the default with an explicit
+ * state directory) checkpoints its state, real watermark and open timers instead, and the next
+ * run over another input with the same state directory continues from them, as one run over
+ * both inputs would (see `continuation.ts`).
  */
 import { rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -18,7 +24,7 @@ import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../state/caching.js';
 import { LmdbStoreFactory } from '../state/engines/lmdb/env.js';
 import type { KeyValueStore } from '../state/store.js';
 import { systemClock, type Clock } from '../time/clock.js';
-import type { WatermarkSnapshot } from '../time/watermark.js';
+import { isFinal, startOf, type Checkpoint, type InputIdentity } from './continuation.js';
 import { FileSinks } from './file-sink.js';
 import { readSourceBatches, type InputFormat } from './sources.js';
 import { createOpsServer, Liveness } from './ops-server.js';
@@ -34,9 +40,18 @@ export interface EmbeddedRunOptions {
   /**
    * LMDB state directory. Default `<out-dir>/.state`, started fresh unless it holds an
    * unfinished run over the same input. An explicit directory keeps its state across runs
-   * (like a Kafka Streams application's state), and resumes an unfinished run.
+   * (like a Kafka Streams application's state), and resumes an unfinished run; a different
+   * input continues from the state the last run left open (see {@link final}).
    */
   stateDir?: string;
+  /**
+   * Whether the end of input closes everything: the watermark goes to +∞, every timer fires,
+   * every session and window closes, dedupe forgets its keys. Default: true with the default
+   * (private) state directory, false with an explicit `stateDir`, whose state, watermark and
+   * open timers are then kept for the next run (another input, or an empty one with
+   * `final: true` to close what is open).
+   */
+  final?: boolean;
   /** Records between checkpoints. Default 10 000. */
   checkpointEvery?: number;
   /**
@@ -89,24 +104,17 @@ export interface RunSummary {
   durationMs: number;
   eventsPerSecond: number;
   interrupted: boolean;
+  /** Whether the end of input closed everything (watermark +∞); false: the state is left open for the next run. */
+  final: boolean;
+  /** Whether the run went on from the state a previous run over another input left open. */
+  continued: boolean;
 }
 
-interface Checkpoint {
-  input: { path: string; size: number; mtimeMs: number } | null;
-  position: number;
-  outputs: Record<string, number>;
-  watermark: WatermarkSnapshot;
-  done: boolean;
-}
-
-function inputIdentity(input: string): Checkpoint['input'] {
+function inputIdentity(input: string): InputIdentity {
   if (input === '-') return null;
   const st = statSync(input);
   return { path: resolve(input), size: st.size, mtimeMs: st.mtimeMs };
 }
-
-const sameInput = (a: Checkpoint['input'], b: Checkpoint['input']) =>
-  a !== null && b !== null && a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
 
 /**
  * Runs a compiled pipeline over a bounded input.
@@ -128,26 +136,25 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
 
   let stores = new LmdbStoreFactory({ path: stateDir });
   let meta = stores.open<string, Checkpoint>('_meta');
-  let previous = meta.get('checkpoint');
-  const resume = previous !== undefined && !previous.done && sameInput(previous.input, identity);
-  if (!resume && defaultState && previous !== undefined) {
+  const start = startOf(meta.get('checkpoint'), identity, defaultState);
+  const final = isFinal(options.final, defaultState);
+  if (start.kind === 'wipe') {
     // A finished (or different) run's private state: start clean.
     await stores.close();
     rmSync(stateDir, { recursive: true, force: true });
     stores = new LmdbStoreFactory({ path: stateDir });
     meta = stores.open<string, Checkpoint>('_meta');
-    previous = undefined;
   }
 
   const registry = options.registry ?? new Registry();
   const metrics: PipelineMetrics = createMetrics(registry);
-  const sinks = new FileSinks(outDir, topology.streams.map((s) => s.name), resume && previous ? previous.outputs : {});
+  const sinks = new FileSinks(outDir, topology.streams.map((s) => s.name), start.kind === 'resume' ? start.outputs : {});
   const cached = new CachingStoreFactory(stores, { maxBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES });
   const task = new Task({
     topology, stores: cached, clock, metrics, output: (stream, record) => sinks.write(stream, record), sourceName: options.input === '-' ? 'stdin' : basename(options.input),
   });
-  const skip = resume && previous ? previous.position : 0;
-  if (resume && previous) task.restore(previous.watermark);
+  const skip = start.kind === 'resume' ? start.skip : 0;
+  if (start.kind === 'resume' || start.kind === 'continue') task.restore(start.watermark);
 
   const every = options.checkpointEvery ?? 10_000;
   let position = 0;
@@ -160,7 +167,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     const t0 = performance.now();
     checkpointing = true;
     await sinks.flush();
-    store.put('checkpoint', { input: identity, position, outputs: sinks.sizes(), watermark: task.snapshot(), done });
+    store.put('checkpoint', { input: identity, position, outputs: sinks.sizes(), watermark: task.snapshot(), done, final: done && final });
     await task.checkpoint();
     checkpointing = false;
     alive.beat();
@@ -223,7 +230,7 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
         }
       }
     }
-    if (!interrupted) task.endOfInput();
+    if (!interrupted && final) task.endOfInput();
     await checkpoint(!interrupted, meta);
   } finally {
     running = false;
@@ -248,6 +255,8 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
     durationMs,
     eventsPerSecond: processed / Math.max(durationMs / 1000, 1e-9),
     interrupted,
+    final: !interrupted && final,
+    continued: start.kind === 'continue',
   };
 }
 
@@ -292,6 +301,8 @@ export function formatSummary(s: RunSummary): string {
   }
   const dl = Object.entries(s.deadLetters).map(([k, v]) => `${k} ${v}`);
   lines.push(`  dead letters: ${dl.length ? dl.join(', ') : 0}; late: ${s.late}`);
+  if (s.continued) lines.push(`  continued from the state a previous run left open in ${s.stateDir}`);
+  if (!s.interrupted && !s.final) lines.push(`  state left open in ${s.stateDir} (not final): the next run with this state directory goes on from it; --final closes it`);
   lines.push(`  outputs in ${s.outDir}:`);
   for (const [stream, n] of Object.entries(s.streams)) lines.push(`    ${stream}.ndjson  ${n} records`);
   return lines.join('\n');

@@ -16,6 +16,9 @@ test('conflictingFlag: what each mode would ignore, --input with --brokers, --ch
   assert.equal(conflictingFlag(given('brokers', 'bounded', 'sessionTimeout'), {}), undefined);
   assert.equal(conflictingFlag(given('format'), {}), '--format is for embedded runs (with --input); against Kafka it would be ignored');
   assert.equal(conflictingFlag(given('input'), { checkpointEvery: 0 }), '--checkpoint-every must be at least 1 (records between checkpoints)');
+  assert.equal(conflictingFlag(given('brokers', 'final'), {}), '--final against Kafka needs --bounded (a live run has no end of input to close at)');
+  assert.equal(conflictingFlag(given('brokers', 'bounded', 'final'), {}), undefined);
+  assert.equal(conflictingFlag(given('input', 'final'), {}), undefined);
 });
 
 test('deadLetterVerdict: nothing, a warning when all were dead letters, a failure over the ratio', () => {

@@ -124,7 +124,7 @@ test('broker restart mid-stream: the runner reconnects, nothing is lost (at-leas
   assert.ok(summary.records >= events.length, 'every source record processed at least once');
 
   // A bounded run on the same state ends the input, as the embedded run does.
-  const final = await runKafka({ topology: p.topology, adapter, stateDir, bounded: true, sessionTimeoutMs: 6000, tickMs: 200 });
+  const final = await runKafka({ topology: p.topology, adapter, stateDir, bounded: true, final: true, sessionTimeoutMs: 6000, tickMs: 200 });
   assert.equal(final.interrupted, false);
   t.diagnostic(`final bounded run: ${final.records} source records left`);
 

@@ -92,7 +92,7 @@ test('at-least-once: commits failing after the send or after the flush count not
   const logs: string[] = [];
   const summary = await runKafka({
     topology: p.topology, adapter: faulty(testAdapter('tributary-faulty'), faults), stateDir: join(dir, 'state'),
-    bounded: true, tickMs: 200, commitIntervalMs: 0, maxPendingRecords: 400, log: (l) => logs.push(l),
+    bounded: true, final: true, tickMs: 200, commitIntervalMs: 0, maxPendingRecords: 400, log: (l) => logs.push(l),
   });
   assert.equal(summary.interrupted, false);
   for (const f of faults.injected) t.diagnostic(`injected: ${f}`);

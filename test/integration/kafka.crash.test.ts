@@ -65,7 +65,7 @@ for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
     assert.ok(committed < BigInt(events.length), `the kill came mid-stream (committed ${committed}); stderr:\n${stderr}`);
 
     // Restart, bounded: resumes from the commits, restores what the local stores miss.
-    const again = tributary(['run', p.file, '--brokers', brokers, '--state-dir', state, '--bounded']);
+    const again = tributary(['run', p.file, '--brokers', brokers, '--state-dir', state, '--bounded', '--final']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^done: pipeline /);
 

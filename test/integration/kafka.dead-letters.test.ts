@@ -129,7 +129,7 @@ test('JSON source (cart-abandonment pipeline): poison pills go to dead-letter wi
   const adapter = testAdapter();
   // Good events by person over 3 partitions; the bad values (Buffers) into partition 0 between them.
   await produceEvents(adapter, p.source, interleave<TributaryEvent | Buffer>(good, bad.map((b) => b.value)), p.topology.source.key, personPartitioner(good, 3));
-  const summary = await runKafka({ topology: p.topology, adapter, stateDir: join(dir, 'state'), bounded: true, tickMs: 200 });
+  const summary = await runKafka({ topology: p.topology, adapter, stateDir: join(dir, 'state'), bounded: true, final: true, tickMs: 200 });
   assert.equal(summary.interrupted, false);
   assert.equal(summary.records, good.length + bad.length);
   assert.equal(summary.late, 0);
@@ -208,7 +208,7 @@ for (const withRegistry of [true, false]) {
     const keyOf = new Map(goodValues.map((v, i) => [v, resolveKey(good[i]!, p.topology.source.key!)]));
     await produceValues(adapter, p.source, interleave<Buffer>(goodValues, bad.map((b) => b.value)).map((value) => ({ value, key: keyOf.get(value) })));
     const summary = await runKafka({
-      topology: p.topology, adapter, stateDir: join(dir, 'state'), bounded: true, tickMs: 200,
+      topology: p.topology, adapter, stateDir: join(dir, 'state'), bounded: true, final: true, tickMs: 200,
       ...(withRegistry ? { schemaRegistry: stubRegistry() } : {}),
     });
     assert.equal(summary.interrupted, false);

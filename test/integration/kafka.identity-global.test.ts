@@ -105,7 +105,7 @@ test('joinIdentity mode global-table: lookups in every task, one resolver; graph
   // Run 2: bounded over the rest; the table is rebuilt from the changelogs before any task runs.
   await produceEvents(adapter, p.source, events.slice(half), p.topology.source.key, partitionOf);
   const log2: string[] = [];
-  const run2 = await runKafka({ topology: p.topology, adapter: spied, stateDir, bounded: true, tickMs: 200, log: (l) => log2.push(l) });
+  const run2 = await runKafka({ topology: p.topology, adapter: spied, stateDir, bounded: true, final: true, tickMs: 200, log: (l) => log2.push(l) });
   assert.equal(run2.interrupted, false);
   const rebuilt = log2.filter((l) => /^global table joinIdentity: restored /.test(l));
   for (const l of rebuilt) t.diagnostic(l);

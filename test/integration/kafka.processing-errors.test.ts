@@ -76,7 +76,7 @@ test('a record an operator throws on is a processing-error dead letter; every ot
   await createTopic(p.source, { partitions: 3 });
   const adapter = testAdapter();
   await produceEvents(adapter, p.source, events, p.topology.source.key, personPartitioner(events, 3));
-  const summary = await runKafka({ topology: p.topology, adapter, stateDir: join(dir, 'state'), bounded: true, tickMs: 200 });
+  const summary = await runKafka({ topology: p.topology, adapter, stateDir: join(dir, 'state'), bounded: true, final: true, tickMs: 200 });
   assert.equal(summary.interrupted, false);
   assert.equal(summary.records, events.length);
   assert.deepEqual(summary.deadLetters, { 'processing-error': 3 });
@@ -93,7 +93,7 @@ test('onProcessingError: fail stops the run at the record, committing nothing pa
   await produceEvents(adapter, p.source, events, p.topology.source.key, personPartitioner(events, 3));
   const stateDir = join(dir, 'state');
   const started = Date.now();
-  await assert.rejects(runKafka({ topology: p.topology, adapter, stateDir, bounded: true, tickMs: 200 }), (e: unknown) => {
+  await assert.rejects(runKafka({ topology: p.topology, adapter, stateDir, bounded: true, final: true, tickMs: 200 }), (e: unknown) => {
     assert.ok(e instanceof ProcessingError, String(e));
     assert.match(e.message, new RegExp(`^${p.source}/\\d/\\d+: steps\\[1\\]\\.poison \\(poison\\) threw on this record: boom on ${poisoned[0]} \\(onProcessingError: fail`));
     return true;
@@ -107,7 +107,7 @@ test('onProcessingError: fail stops the run at the record, committing nothing pa
   await admin.disconnect();
   assert.ok(BigInt(committed.offset) <= BigInt(at.offset), `committed ${committed.offset}, poisoned record at ${at.offset}`);
 
-  const summary = await runKafka({ topology: withPolicy(p, 'dead-letter').topology, adapter, stateDir, bounded: true, tickMs: 200 });
+  const summary = await runKafka({ topology: withPolicy(p, 'dead-letter').topology, adapter, stateDir, bounded: true, final: true, tickMs: 200 });
   assert.equal(summary.interrupted, false);
   assert.deepEqual(summary.deadLetters, { 'processing-error': 1 });
   await assertAsEmbedded(p, events, poisoned, dir);

@@ -161,7 +161,7 @@ test('rebalance: an instance stops mid-stream, the survivor restores its tasks f
   // A bounded run on the survivor's state ends the input, as the embedded run does.
   const logsC: string[] = [];
   const final = await runKafka({
-    topology: p.topology, adapter, stateDir: join(dir, 'state-b'), bounded: true, sessionTimeoutMs: 6000, tickMs: 200, log: (l) => logsC.push(l),
+    topology: p.topology, adapter, stateDir: join(dir, 'state-b'), bounded: true, final: true, sessionTimeoutMs: 6000, tickMs: 200, log: (l) => logsC.push(l),
   });
   assert.equal(final.interrupted, false);
   assert.equal(final.records, 0, 'the final bounded run has no source record left to process');

@@ -128,7 +128,7 @@ async function twoRuns(dir: string, s: Scenario): Promise<{ run1: KafkaRunSummar
 
   await produceEvents(adapter, p.source, s.second, p.topology.source.key, partitionOf);
   const log2: string[] = [];
-  const run2 = await runKafka({ topology: p.topology, adapter, stateDir, bounded: true, tickMs: 200, log: (l) => log2.push(l) });
+  const run2 = await runKafka({ topology: p.topology, adapter, stateDir, bounded: true, final: true, tickMs: 200, log: (l) => log2.push(l) });
   assert.equal(run2.interrupted, false);
   assert.equal(run2.records, s.second.length);
 

@@ -30,7 +30,7 @@ test('cart-abandonment pipeline: Kafka (3 partitions, bounded) gives the records
   const adapter = testAdapter();
   await produceEvents(adapter, p.source, events, p.topology.source.key, personPartitioner(events, 3));
   const logs: string[] = [];
-  const summary = await runKafka({ topology: p.topology, adapter, stateDir: join(dir, 'state'), bounded: true, log: (l) => logs.push(l), tickMs: 200 });
+  const summary = await runKafka({ topology: p.topology, adapter, stateDir: join(dir, 'state'), bounded: true, final: true, log: (l) => logs.push(l), tickMs: 200 });
   assert.equal(summary.interrupted, false);
   assert.equal(summary.records, events.length);
 

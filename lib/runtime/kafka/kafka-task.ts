@@ -28,13 +28,17 @@ export const TASK_HEADER = 'tributary-task';
  */
 export const SEQ_HEADER = 'tributary-seq';
 
-/** What an upstream task last reported: its watermark, `idle`, or `end` (of a bounded run). */
-export type UpstreamState = number | 'idle' | 'end';
+/**
+ * What an upstream task last reported: its watermark, `idle`, `end` (of a final bounded run: its
+ * watermark went to +∞), or `paused` (it reached the end of a bounded run that is not final: its
+ * watermark stays at the number it reported with it, kept in `upstreamNumeric`).
+ */
+export type UpstreamState = number | 'idle' | 'end' | 'paused';
 
 /** A task's checkpoint record (its store `_task.s<N>`, changelogged with its state). */
 export interface TaskCheckpoint {
   watermark?: WatermarkSnapshot;
-  /** What each upstream task last reported (an `end` is kept as the number before it). */
+  /** What each upstream task last reported (an `end` or `paused` is kept as the number before it). */
   upstream?: Array<[string, UpstreamState]>;
   /** The last event sequence number taken from each upstream task ({@link SEQ_HEADER}). */
   seqs?: Array<[string, string]>;
@@ -83,6 +87,8 @@ export class KafkaTask {
   committed: string | undefined;
   upstream = new Map<string, UpstreamState>();
   ended = false;
+  /** Whether the end was final (watermark +∞, everything closed) or left the state open. */
+  endedFinal = false;
   ready = false;
   closed = false;
   /** What this task last reported downstream. */
@@ -130,11 +136,15 @@ export class KafkaTask {
     return this.current ? `${this.current.offset}.${this.forwarded++}` : undefined;
   }
 
-  /** Ends the task's input (bounded): remembers the event time reached, fires everything. */
-  end(): void {
+  /**
+   * Ends the task's input (bounded): remembers the event time reached; `final` fires everything
+   * (watermark +∞), otherwise the watermark, timers and state stay as they are for a later run.
+   */
+  end(final: boolean): void {
     this.preEnd = this.task.snapshot();
     this.ended = true;
-    this.task.endOfInput();
+    this.endedFinal = final;
+    if (final) this.task.endOfInput();
   }
 }
 
@@ -142,25 +152,83 @@ export class KafkaTask {
 export const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
- * A downstream task's watermark from its upstream tasks' reports: `end` when all ended, else
- * the minimum over the active ones (idle ones left out, as Flink does across a shuffle), or
- * undefined when none is active.
+ * A downstream task's watermark from its upstream tasks' reports: `end` when all ended (final),
+ * `{ paused }` when all ended and some paused (not final: the minimum of the paused ones'
+ * watermarks, +∞ when none saw an event), else the minimum over the active ones (idle ones left
+ * out, as Flink does across a shuffle; a paused one counts with its watermark), or undefined
+ * when none is active.
  */
-export function upstreamWatermark(upstream: ReadonlyMap<string, UpstreamState>): number | 'end' | undefined {
+export function upstreamWatermark(
+  upstream: ReadonlyMap<string, UpstreamState>,
+  numeric: ReadonlyMap<string, number> = new Map(),
+): number | 'end' | { paused: number } | undefined {
   let min = Infinity;
   let active = 0;
   let ended = 0;
-  for (const state of upstream.values()) {
+  let paused = false;
+  for (const [id, state] of upstream) {
     if (state === 'end') {
       ended++;
       continue;
     }
     if (state === 'idle') continue;
+    let wm: number;
+    if (state === 'paused') {
+      // Ended without closing: it holds the watermark at what it reached, as a live task that
+      // has gone quiet would; one that never saw an event holds nothing back (as an idle one).
+      ended++;
+      paused = true;
+      wm = numeric.get(id) ?? -Infinity;
+      if (wm === -Infinity) continue;
+    } else wm = state;
     active++;
-    if (state < min) min = state;
+    if (wm < min) min = wm;
   }
-  if (ended === upstream.size) return 'end';
+  if (ended === upstream.size) return paused ? { paused: min } : 'end';
   return active > 0 && Number.isFinite(min) ? min : undefined;
+}
+
+/**
+ * The run a `paused` marker belongs to: the source's end offsets at the start of the bounded run
+ * (every instance of the run reads the same). A `paused` marker left on a repartition topic by an
+ * earlier bounded run names other offsets, and is taken as the watermark it carries, not as an end.
+ */
+export function boundedRunToken(sourceEnd: ReadonlyMap<number, bigint>): string {
+  return [...sourceEnd].sort(([a], [b]) => a - b).map(([p, o]) => `${p}=${o}`).join(',');
+}
+
+/** The {@link WATERMARK_HEADER} value of what a task reports (`paused:<watermark>:<run token>`). */
+export function markerValue(state: UpstreamState, watermark: number, token: string): string {
+  if (state === 'paused') return `paused:${watermark}:${token}`;
+  return typeof state === 'number' ? String(state) : state;
+}
+
+/** What kind of run reads a marker: bounded (with its {@link boundedRunToken}) and final or not, or live (undefined). */
+export interface MarkerReader {
+  token: string;
+  final: boolean;
+}
+
+/**
+ * A {@link WATERMARK_HEADER} value as this run takes it, or undefined for a marker it ignores.
+ * The upstream tasks of a run end the way the run does, so an end of the other kind is one an
+ * earlier run left on the repartition topic:
+ * - `end` counts only in a final bounded run (elsewhere it is ignored: it would close everything);
+ * - `paused` counts as an end only in a bounded run that is not final and only from this run
+ *   (its token); otherwise it is the watermark it carries.
+ */
+export function parseMarker(value: string, reader: MarkerReader | undefined): { state: UpstreamState; numeric?: number } | undefined {
+  if (value === 'idle') return { state: value };
+  if (value === 'end') return reader?.final ? { state: value } : undefined;
+  if (value.startsWith('paused:')) {
+    const rest = value.slice('paused:'.length);
+    const at = rest.indexOf(':');
+    const wm = Number(at < 0 ? rest : rest.slice(0, at));
+    const from = at < 0 ? '' : rest.slice(at + 1);
+    return reader && !reader.final && from === reader.token ? { state: 'paused', numeric: wm } : { state: wm, numeric: wm };
+  }
+  const wm = Number(value);
+  return { state: wm, numeric: wm };
 }
 
 /** Whether an event with sequence `seq` from an upstream task is one this task already has. */
@@ -182,7 +250,7 @@ export function taskCheckpoint(t: KafkaTask): TaskCheckpoint {
   return {
     watermark: t.ended && t.preEnd ? t.preEnd : t.task.snapshot(),
     ...(t.upstream.size > 0
-      ? { upstream: [...t.upstream].map(([id, s]): [string, UpstreamState] => [id, s === 'end' ? (t.upstreamNumeric.get(id) ?? -Infinity) : s]) }
+      ? { upstream: [...t.upstream].map(([id, s]): [string, UpstreamState] => [id, s === 'end' || s === 'paused' ? (t.upstreamNumeric.get(id) ?? -Infinity) : s]) }
       : {}),
     ...(t.seqs.size > 0 ? { seqs: [...t.seqs].map(([id, [o, n]]): [string, string] => [id, `${o}.${n}`]) } : {}),
   };

@@ -24,7 +24,7 @@ import { safeJson, type DeadLetterRecord } from '../task.js';
 import type { ConsumedRecord, ProducerRecord } from './client.js';
 import { createStreamEncoder, type StreamEncoder } from './codec.js';
 import { partitionForKey } from './partitioner.js';
-import { SEQ_HEADER, TASK_HEADER, WATERMARK_HEADER, type KafkaTask, type PendingRecord, type UpstreamState } from './kafka-task.js';
+import { boundedRunToken, markerValue, SEQ_HEADER, TASK_HEADER, WATERMARK_HEADER, type KafkaTask, type PendingRecord, type UpstreamState } from './kafka-task.js';
 import { downstreamOf, messageOf, partitionsOf, type RunContext } from './run-context.js';
 
 /** Dead-letter headers: the reason, its detail, and the source record's topic, partition and offset. */
@@ -106,7 +106,7 @@ export class RecordCollector {
 
   /** What a task tells the tasks downstream of it: its watermark, `idle` or `end`. */
   private watermarkOf(t: KafkaTask): UpstreamState {
-    if (t.ended) return 'end';
+    if (t.ended) return t.endedFinal ? 'end' : 'paused';
     const wm = t.task.watermarks.current();
     if (t.sub.input !== 'source') {
       for (const s of t.upstream.values()) if (s !== 'idle' && s !== 'end') return wm;
@@ -127,7 +127,7 @@ export class RecordCollector {
     if (state === -Infinity) return;
     if (!force && state === t.reported) return;
     t.reported = state;
-    const value = typeof state === 'number' ? String(state) : state;
+    const value = markerValue(state, t.task.watermarks.current(), boundedRunToken(this.ctx.sourceEnd));
     for (const next of downstream) {
       for (let p = 0; p < partitionsOf(this.ctx, next); p++) {
         t.pending.push({ stream: '', record: {}, key: undefined, repartition: next.input, headers: { [WATERMARK_HEADER]: value, [TASK_HEADER]: t.id }, partition: p, marker: true });

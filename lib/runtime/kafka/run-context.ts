@@ -20,6 +20,13 @@ export interface KafkaRunOptions {
   cacheBytes?: number;
   /** Stop at the source's end offsets as they are at start (a replay or backfill); default: run until stopped. */
   bounded?: boolean;
+  /**
+   * Bounded: whether the end of input closes everything (every task's watermark goes to +∞:
+   * every timer fires, every session and window closes, dedupe forgets its keys). Default false:
+   * the tasks stop at the end offsets with their real watermark, open timers and keys committed
+   * and change-logged, so a later run (bounded or live) goes on as one run over both inputs.
+   */
+  final?: boolean;
   /** Aborting stops the runner gracefully (drain, commit, close, leave the group). */
   signal?: AbortSignal;
   /** Confluent schema registry for Avro sources and outputs. */

@@ -21,9 +21,13 @@
  * writes watermark markers to each of its partitions (headers `tributary-watermark`: ms, `idle`
  * or `end`; `tributary-task`: its id), after the events they cover; a downstream task's watermark
  * is the minimum over its upstream tasks (idle ones left out). Bounded runs (`bounded: true`):
- * the source's end offsets at start are the end of input; each source task ends there
- * (watermark +∞, everything fires), the end travels on as `end` markers, and the run stops once
- * every task it holds has ended.
+ * the source's end offsets at start are the end of input; each source task ends there, the end
+ * travels on as markers, and the run stops once every task it holds has ended. A final run
+ * (`final: true`) moves every watermark to +∞ there (everything fires; `end` markers). By
+ * default it does not: a source task stops with its real watermark and reports
+ * `paused:<watermark>:<run>`; a downstream task whose upstream tasks have all paused advances to
+ * the lowest of their watermarks and ends, so the state, watermarks and open timers a later run
+ * (bounded or live) restores go on as one run over both inputs would.
  */
 import { Registry } from 'prom-client';
 import { createMetrics, counterValues } from '../../metrics/metrics.js';

@@ -22,7 +22,7 @@ import type { TributaryEvent } from '../../event/event.js';
 import { createSourceDecoder, type SourceDecoder } from './codec.js';
 import type { ConsumedBatch, ConsumedRecord } from './client.js';
 import type { Committer } from './committer.js';
-import { isReplayed, parseSeq, SEQ_HEADER, TASK_HEADER, tpKey, upstreamWatermark, WATERMARK_HEADER, type KafkaTask, type UpstreamState } from './kafka-task.js';
+import { boundedRunToken, isReplayed, parseMarker, type MarkerReader, parseSeq, SEQ_HEADER, TASK_HEADER, tpKey, upstreamWatermark, WATERMARK_HEADER, type KafkaTask } from './kafka-task.js';
 import { sourceOf, type RecordCollector } from './record-collector.js';
 import { DEFAULT_COMMIT_INTERVAL_MS, type RunContext } from './run-context.js';
 import type { TaskManager } from './task-manager.js';
@@ -31,6 +31,8 @@ import { ProcessingError, type SourceInput } from '../task.js';
 export class StreamThread {
   private readonly decoder: SourceDecoder;
   private readonly commitIntervalMs: number;
+  /** How this run reads watermark markers (bounded: its token and finality); undefined when live. */
+  private reader: MarkerReader | undefined;
 
   constructor(private readonly ctx: RunContext, private readonly manager: TaskManager, private readonly collector: RecordCollector, private readonly committer: Committer) {
     const { topology, options } = ctx;
@@ -60,6 +62,12 @@ export class StreamThread {
       try {
         for (const record of batch.records) {
           if (!batch.isRunning() || batch.isStale() || this.ctx.stopping) break;
+          if (t.ended && t.sub.input === 'source') {
+            // Bounded: past the end offsets at start (records produced since). Not processed and
+            // not committed: the next run (live, or bounded) reads them.
+            batch.pause();
+            break;
+          }
           if (t.committed !== undefined && BigInt(record.offset) < BigInt(t.committed)) continue;
           const waiting = this.process(t, record);
           if (waiting) await waiting;
@@ -139,10 +147,11 @@ export class StreamThread {
     const mark = record.headers[WATERMARK_HEADER];
     if (mark !== undefined) {
       const from = record.headers[TASK_HEADER]?.toString() ?? '?';
-      const v = mark.toString();
-      const state: UpstreamState = v === 'idle' || v === 'end' ? v : Number(v);
-      t.upstream.set(from, state);
-      if (typeof state === 'number') t.upstreamNumeric.set(from, state);
+      if (this.ctx.options.bounded) this.reader ??= { token: boundedRunToken(this.ctx.sourceEnd), final: this.ctx.options.final === true };
+      const parsed = parseMarker(mark.toString(), this.reader);
+      if (parsed === undefined) return; // an earlier run's end
+      t.upstream.set(from, parsed.state);
+      if (parsed.numeric !== undefined) t.upstreamNumeric.set(from, parsed.numeric);
       this.applyUpstream(t);
       return;
     }
@@ -169,14 +178,19 @@ export class StreamThread {
 
   private ingest(t: KafkaTask, record: ConsumedRecord, decoded: SourceInput): void {
     t.task.ingest({ ...decoded, partition: String(t.partition) });
-    if (this.ctx.options.bounded && BigInt(record.offset) + 1n >= (this.ctx.sourceEnd.get(t.partition) ?? 0n)) t.end();
+    if (this.ctx.options.bounded && BigInt(record.offset) + 1n >= (this.ctx.sourceEnd.get(t.partition) ?? 0n)) t.end(this.ctx.options.final === true);
   }
 
   /** A downstream task's watermark from its upstream tasks' reports. */
   private applyUpstream(t: KafkaTask): void {
-    const wm = upstreamWatermark(t.upstream);
+    const wm = upstreamWatermark(t.upstream, t.upstreamNumeric);
     if (wm === 'end') {
-      if (!t.ended) t.end();
+      if (!t.ended) t.end(true);
+    } else if (typeof wm === 'object') {
+      // Every upstream task reached the end of a bounded run that is not final: the watermark
+      // goes to where they stopped, and no further.
+      if (Number.isFinite(wm.paused)) t.task.advanceWatermark(wm.paused);
+      if (!t.ended) t.end(false);
     } else if (wm !== undefined) t.task.advanceWatermark(wm);
   }
 

@@ -200,7 +200,7 @@ export class TaskManager {
     await this.committer.open(t);
     t.ready = true;
     ctx.log(`task ${t.id}: ready on ${t.topic}/${t.partition}${t.committed ? ` from offset ${t.committed}` : ''} in ${Math.round(performance.now() - started)} ms`);
-    if (ctx.options.bounded && t.sub.input === 'source' && BigInt(t.committed ?? '0') >= (ctx.sourceEnd.get(t.partition) ?? 0n)) t.end();
+    if (ctx.options.bounded && t.sub.input === 'source' && BigInt(t.committed ?? '0') >= (ctx.sourceEnd.get(t.partition) ?? 0n)) t.end(ctx.options.final === true);
     this.collector.reportWatermark(t, true);
   }
 

@@ -16,7 +16,7 @@ test('bounded, two instances: tasks reopened after the other instance left still
   // Stopped after 20 s if they have not ended by then (interrupted: the assertions below fail).
   const stop = AbortSignal.timeout(20_000);
   const start = (name: string, onReady?: () => void) => runKafka({
-    topology, adapter: s.kafka.adapter(name), stateDir: join(s.dir, `state-${name}`), bounded: true, tickMs: 20, maxPendingRecords: 50, signal: stop, ...(onReady ? { onReady } : {}),
+    topology, adapter: s.kafka.adapter(name), stateDir: join(s.dir, `state-${name}`), bounded: true, final: true, tickMs: 20, maxPendingRecords: 50, signal: stop, ...(onReady ? { onReady } : {}),
   });
   let runB: Promise<KafkaRunSummary> | undefined;
   const a = await start('a', () => (runB = start('b')));

@@ -19,7 +19,7 @@ test('an offset commit failing once after the flush: the task goes on from its l
   const fault = s.kafka.broker.failNext('commit', { topic: s.p.source, skip: 2 });
   const logs: string[] = [];
   const summary = await runKafka({
-    topology: s.p.topology, adapter: smallFetches(s.kafka.adapter('app'), 32 * 1024), stateDir: join(s.dir, 'state'), bounded: true, tickMs: NO_TICKS, commitIntervalMs: 0, maxPendingRecords: 100, log: (l) => logs.push(l),
+    topology: s.p.topology, adapter: smallFetches(s.kafka.adapter('app'), 32 * 1024), stateDir: join(s.dir, 'state'), bounded: true, final: true, tickMs: NO_TICKS, commitIntervalMs: 0, maxPendingRecords: 100, log: (l) => logs.push(l),
   });
   assert.equal(summary.interrupted, false);
   assert.equal(fault.hits.length, 1);

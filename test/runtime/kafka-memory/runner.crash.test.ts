@@ -38,7 +38,7 @@ test('exactly-once: the instance dies while committing a transaction; a new one 
   assert.match(hit, /^a: commit of the transaction of .*-\d_\d \(the client crashed\)$/);
   assert.equal(s.kafka.broker.transactions.openIds().length, 1, 'the dead instance left its transaction open');
 
-  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('b'), stateDir: join(s.dir, 'state-b'), bounded: true, tickMs: 20 });
+  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('b'), stateDir: join(s.dir, 'state-b'), bounded: true, final: true, tickMs: 20 });
   assert.equal(summary.interrupted, false);
   assert.equal(summary.records, events.length - committed, 'the new instance goes on from the committed offsets');
   assert.ok(summary.restored.some((r) => r.records > 0), 'state restored from the changelogs');
@@ -54,7 +54,7 @@ test('at-least-once: the instance dies after a source task\'s send reached the b
   const { hit, committed } = await runUntilCrash(s, 'send', { topic: repartition, skip: 4, written: true }, sent);
   assert.match(hit, /\(written, then failed\) \(the client crashed\)$/);
 
-  const summary = await runKafka({ topology: s.p.topology, adapter: recordingSends(s.kafka.adapter('b'), sent).adapter, stateDir: join(s.dir, 'state-b'), bounded: true, tickMs: 20 });
+  const summary = await runKafka({ topology: s.p.topology, adapter: recordingSends(s.kafka.adapter('b'), sent).adapter, stateDir: join(s.dir, 'state-b'), bounded: true, final: true, tickMs: 20 });
   assert.equal(summary.interrupted, false);
   assert.equal(summary.records, events.length - committed);
   assert.ok(summary.restored.some((r) => r.records > 0), 'state restored from the changelogs');

@@ -22,7 +22,7 @@ test('dedupe (one sub-topology, 3 partitions, bounded): the output topics hold t
   });
   assert.ok((s.embedded.streams.duplicates ?? 0) > 5, `the events have duplicates (${s.embedded.streams.duplicates})`);
   const logs: string[] = [];
-  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, log: (l) => logs.push(l) });
+  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, final: true, tickMs: 20, log: (l) => logs.push(l) });
   assert.equal(summary.interrupted, false);
   assert.equal(summary.records, events.length);
   assert.deepEqual(summary.streams, s.embedded.streams);

@@ -17,7 +17,7 @@ test('exactly-once: a transaction commit fails; read_committed readers never see
   const sessions = s.p.topics.sessions!;
   const fault = s.kafka.broker.failNext('txCommit', { topic: sessions });
   const logs: string[] = [];
-  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, log: (l) => logs.push(l) });
+  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, final: true, tickMs: 20, log: (l) => logs.push(l) });
   assert.equal(summary.interrupted, false);
   assert.equal(summary.guarantee, 'exactly-once');
   assert.equal(fault.hits.length, 1);

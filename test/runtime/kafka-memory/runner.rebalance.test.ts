@@ -66,7 +66,7 @@ for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
     assert.equal(summaryA.records + summaryB.records, events.length, 'each source record processed once');
     assert.equal(summaryA.replayed + summaryB.replayed, 0);
 
-    const final = await runKafka({ topology, adapter: s.kafka.adapter('c'), stateDir: join(s.dir, 'state-b'), bounded: true, tickMs: 20 });
+    const final = await runKafka({ topology, adapter: s.kafka.adapter('c'), stateDir: join(s.dir, 'state-b'), bounded: true, final: true, tickMs: 20 });
     assert.equal(final.interrupted, false);
     assert.equal(final.records, 0, 'nothing left to process: the final run only ends the input');
     assert.deepEqual(summarize(await diffWithEmbedded(s)), exact(s));

@@ -28,7 +28,7 @@ test('cart-abandonment (3 sub-topologies, 2 repartition hops, bounded): every st
       return { ...p, send: (records) => (sent.push(...records), p.send(records)) };
     },
   };
-  const summary = await runKafka({ topology: s.p.topology, adapter: spy, stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20, log: (l) => logs.push(l) });
+  const summary = await runKafka({ topology: s.p.topology, adapter: spy, stateDir: join(s.dir, 'state'), bounded: true, final: true, tickMs: 20, log: (l) => logs.push(l) });
   assert.equal(summary.interrupted, false, 'every task ended');
   assert.equal(summary.records, events.length);
   assert.equal(summary.replayed, 0);
@@ -67,7 +67,7 @@ test('cart-abandonment (3 sub-topologies, 2 repartition hops, bounded): every st
 test('repartition topics are trimmed to what their tasks committed (deleteRecords), when a run stops', async () => {
   const events = testEvents(600, 13);
   const s = await memoryScenario('examples/cart-abandonment/pipeline.yaml', { events, partitions: 3 });
-  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, tickMs: 20 });
+  const summary = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('app'), stateDir: join(s.dir, 'state'), bounded: true, final: true, tickMs: 20 });
   assert.equal(summary.interrupted, false);
   const admin = await s.kafka.adapter('check').admin();
   for (const sub of s.p.topology.subTopologies.slice(1)) {

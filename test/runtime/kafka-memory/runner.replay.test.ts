@@ -22,7 +22,7 @@ test('a send written then failed: the upstream task reprocesses, the downstream 
   const logs: string[] = [];
   const { adapter, sent } = recordingSends(s.kafka.adapter('app'));
   const summary = await runKafka({
-    topology: s.p.topology, adapter, stateDir: join(s.dir, 'state'), bounded: true, tickMs: NO_TICKS, commitIntervalMs: 0, maxPendingRecords: 100, log: (l) => logs.push(l),
+    topology: s.p.topology, adapter, stateDir: join(s.dir, 'state'), bounded: true, final: true, tickMs: NO_TICKS, commitIntervalMs: 0, maxPendingRecords: 100, log: (l) => logs.push(l),
   });
   assert.equal(summary.interrupted, false);
   assert.equal(fault.hits.length, 1, 'the fault was hit');

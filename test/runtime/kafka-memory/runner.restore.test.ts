@@ -68,7 +68,7 @@ test('dedupe: every task\'s state deleted between two runs is restored from the 
 
   await produceEvents(s.kafka.adapter('setup'), s.p.source, second, s.p.topology.source.key, s.partitionOf);
   const logs: string[] = [];
-  const run2 = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('run2'), stateDir, bounded: true, tickMs: 20, log: (l) => logs.push(l) });
+  const run2 = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('run2'), stateDir, bounded: true, final: true, tickMs: 20, log: (l) => logs.push(l) });
   assert.equal(run2.interrupted, false);
   assert.equal(run2.records, second.length);
   assert.deepEqual(run2.restored.map((r) => `${r.task} ${r.store} ${r.records}`).sort(), want.sort());

@@ -27,7 +27,7 @@ for (const at of [0.2, 0.5, 0.8]) {
     assert.ok(a.records < events.length, `A stopped mid-stream (${a.records} of ${events.length})`);
 
     // Another instance, with a state directory of its own: every store restored from the changelogs.
-    const b = await runKafka({ topology, adapter: s.kafka.adapter('b'), stateDir: join(s.dir, 'state-b'), bounded: true, tickMs: 20 });
+    const b = await runKafka({ topology, adapter: s.kafka.adapter('b'), stateDir: join(s.dir, 'state-b'), bounded: true, final: true, tickMs: 20 });
     assert.equal(b.interrupted, false);
     assert.equal(a.records + b.records, events.length, 'each source record processed once');
     assert.equal(a.replayed + b.replayed, 0, 'no repartitioned event came twice');

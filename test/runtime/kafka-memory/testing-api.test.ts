@@ -35,7 +35,7 @@ test('README: a Kafka pipeline tested without a broker (two sub-topologies, a fa
   await producer.send(events.map((e) => ({ topic: 'shop-clicks', key: Buffer.from(e.anonymousId as string), value: Buffer.from(JSON.stringify(e)) })));
   await producer.disconnect();
   const fault = kafka.broker.failNext('commit');
-  const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, tickMs: 20 });
+  const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20 });
 
   // All five keys hash to partition 1; its task's first commit failed before it sent anything,
   // so it processed its five records again.
