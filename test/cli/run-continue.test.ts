@@ -2,24 +2,16 @@
 // from the state the first left open (no --final), and with an empty input and --final the open
 // sessions and carts close; the outputs of the three runs together are the one run's over both.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tributary } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
+import { streamMultisets } from '../support/outputs.js';
 
 const PIPELINE = 'examples/cart-abandonment/pipeline.yaml';
 
-function streams(...dirs: string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const d of dirs) {
-    for (const f of readdirSync(d).filter((x) => x.endsWith('.ndjson'))) {
-      (out[f.replace(/\.ndjson$/, '')] ??= []).push(...readFileSync(join(d, f), 'utf8').split('\n').filter(Boolean));
-    }
-  }
-  for (const lines of Object.values(out)) lines.sort();
-  return out;
-}
+const streams = streamMultisets;
 
 /** The `dropped duplicate N` of the dedupe step in a run summary. */
 const droppedDuplicates = (stdout: string) => Number(/step dedupe: .*dropped duplicate (\d+)/.exec(stdout)?.[1] ?? 0);

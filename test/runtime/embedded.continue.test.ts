@@ -5,7 +5,7 @@
 // `final: true`, or an empty input with `final: true`) closes what is open as the one run's end
 // of input does.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
@@ -17,6 +17,7 @@ import { runEmbedded } from '../../lib/runtime/embedded.js';
 import { defaultRegistry } from '../../operators/index.js';
 import { ROOT } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
+import { streamMultisets } from '../support/outputs.js';
 
 const DEDUPE = 'name: dedupe-continue\nsource:\n  key: [anonymousId, userId]\n  allowedLateness: 30d\nsteps:\n  - dedupe: { ttl: 30d, output: duplicates }\n';
 
@@ -41,17 +42,7 @@ export function splitWithResends(n: number, seed: number): { a: TributaryEvent[]
 
 const ndjson = (events: TributaryEvent[]) => events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : '');
 
-/** Each stream's lines of the given output directories, together, sorted (a multiset). */
-function streams(...dirs: string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const d of dirs) {
-    for (const f of readdirSync(d).filter((x) => x.endsWith('.ndjson'))) {
-      (out[f.replace(/\.ndjson$/, '')] ??= []).push(...readFileSync(join(d, f), 'utf8').split('\n').filter(Boolean));
-    }
-  }
-  for (const lines of Object.values(out)) lines.sort();
-  return out;
-}
+const streams = streamMultisets;
 
 function setup(pipeline: string, n: number, seed: number) {
   const dir = tempDir('tributary-continue-');
