@@ -9,6 +9,7 @@ import type { OperatorRegistry } from '../operator/contract.js';
 import { describeFailure } from './errors.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
+import { registerReplay } from './replay.js';
 import { conflictingFlag, deadLetterVerdict, type FlagSource } from './run-checks.js';
 import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
@@ -288,6 +289,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
   registerProduce(program, io, tools);
   registerConsume(program, io, tools);
   registerReset(program, io, tools);
+  registerReplay(program, io, tools);
 
   return program;
 }
