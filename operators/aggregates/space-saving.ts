@@ -149,52 +149,65 @@ export function reportTop(state: TopState, k: number): Array<{ value: unknown; c
  * instead of a copy of the counters per value: for refolds of whole sliding windows.
  */
 export function foldTops(values: readonly string[], capacity: number): TopState {
-  const heap: Array<[string, number, number]> = [];
-  const at = new Map<string, number>();
-  const first = (p: [string, number, number], q: [string, number, number]) => p[1] < q[1] || (p[1] === q[1] && p[0] > q[0]);
-  const place = (j: number, x: [string, number, number]) => {
-    heap[j] = x;
-    at.set(x[0], j);
-  };
-  const down = (j: number) => {
-    const x = heap[j] as [string, number, number];
+  interface Slot {
+    v: string;
+    n: number;
+    e: number;
+    /** Index in the heap. */
+    j: number;
+  }
+  const heap: Slot[] = [];
+  const slots = new Map<string, Slot>();
+  const first = (p: Slot, q: Slot) => p.n < q.n || (p.n === q.n && p.v > q.v);
+  const down = (x: Slot) => {
+    let j = x.j;
     for (;;) {
       let c = 2 * j + 1;
       if (c >= heap.length) break;
-      if (c + 1 < heap.length && first(heap[c + 1] as [string, number, number], heap[c] as [string, number, number])) c++;
-      if (!first(heap[c] as [string, number, number], x)) break;
-      place(j, heap[c] as [string, number, number]);
+      if (c + 1 < heap.length && first(heap[c + 1] as Slot, heap[c] as Slot)) c++;
+      const y = heap[c] as Slot;
+      if (!first(y, x)) break;
+      heap[j] = y;
+      y.j = j;
       j = c;
     }
-    place(j, x);
+    heap[j] = x;
+    x.j = j;
   };
-  const up = (j: number) => {
-    const x = heap[j] as [string, number, number];
+  const up = (x: Slot) => {
+    let j = x.j;
     while (j > 0) {
       const p = (j - 1) >>> 1;
-      if (!first(x, heap[p] as [string, number, number])) break;
-      place(j, heap[p] as [string, number, number]);
+      const y = heap[p] as Slot;
+      if (!first(x, y)) break;
+      heap[j] = y;
+      y.j = j;
       j = p;
     }
-    place(j, x);
+    heap[j] = x;
+    x.j = j;
   };
   let o = false;
   for (const v of values) {
-    const j = at.get(v);
-    if (j !== undefined) {
-      (heap[j] as [string, number, number])[1]++;
-      down(j);
+    const x = slots.get(v);
+    if (x !== undefined) {
+      x.n++;
+      down(x);
     } else if (heap.length < capacity) {
-      heap.push([v, 1, 0]);
-      up(heap.length - 1);
+      const y: Slot = { v, n: 1, e: 0, j: heap.length };
+      heap.push(y);
+      slots.set(v, y);
+      up(y);
     } else {
-      const [gone, m] = heap[0] as [string, number, number];
-      at.delete(gone);
-      heap[0] = [v, m + 1, m];
-      down(0);
+      const y = heap[0] as Slot;
+      slots.delete(y.v);
+      const m = y.n;
+      const z: Slot = { v, n: m + 1, e: m, j: 0 };
+      slots.set(v, z);
+      down(z);
       o = true;
     }
   }
-  const c = heap.map(([v, n, e]) => counter(v, n, e)).sort((p, q) => (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0));
+  const c = heap.map((x) => counter(x.v, x.n, x.e)).sort((p, q) => (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0));
   return o ? { c, o: 1 } : { c };
 }
