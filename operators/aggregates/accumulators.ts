@@ -9,9 +9,11 @@
  *   by event time; the earlier arrival wins a tie for `first`, the later one for `last`.
  * - `countDistinct: path` — distinct values, exact up to 1000 then a HyperLogLog estimate
  *   (≈1.6 % relative standard error; see `hyperloglog.ts`).
- * - `topK: { path, k }` — the `k` most frequent values as `[{ value, count }]`, by count
- *   (descending) then value (as JSON text, ascending); counts are exact (the state holds
- *   every distinct value of the window).
+ * - `topK: { path, k, capacity? }` — the `k` most frequent values as `[{ value, count }]`, by
+ *   count (descending) then value (as JSON text, ascending), from a Space-Saving summary of
+ *   `capacity` counters (default max(1000, 10 × k)): exact while the window has at most
+ *   `capacity` distinct values; beyond, each count overestimates by at most the smallest
+ *   counter ≤ N / capacity (N the events counted). See `space-saving.ts`.
  * - `rfm: { monetary: path, quantity?: path, order?: path }` — `{ recencyMs, lastAt,
  *   frequency, monetary }`: `lastAt` is the latest event time, `recencyMs = windowEnd − lastAt`,
  *   `frequency` the distinct values of `order` (countDistinct rules; without `order`, the
@@ -22,6 +24,7 @@ import { compileCondition, conditionProblems, type Condition, type Matcher } fro
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { getPath, pathProblem } from '../../lib/event/paths.js';
 import { addDistinct, countDistinct, distinctKey, EMPTY_DISTINCT, mergeDistinct, type DistinctState } from './hyperloglog.js';
+import { addTop, defaultCapacity, EMPTY_TOP, mergeTop, reportTop, type TopState } from './space-saving.js';
 
 /** One aggregate as written: exactly one kind, plus an optional `where`. */
 export type AggregateSpec = (
@@ -33,7 +36,7 @@ export type AggregateSpec = (
   | { first: string }
   | { last: string }
   | { countDistinct: string }
-  | { topK: { path: string; k: number } }
+  | { topK: { path: string; k: number; capacity?: number } }
   | { rfm: { monetary: string; quantity?: string; order?: string } }
 ) & { where?: Condition };
 
@@ -49,16 +52,14 @@ export interface ResolvedAggregate {
   path: string | undefined;
   /** topK: how many. */
   k: number;
+  /** topK: the counters of its Space-Saving summary (0 for other kinds). */
+  capacity: number;
   /** rfm: the quantity and order paths. */
   quantity: string | undefined;
   order: string | undefined;
   where: Matcher | undefined;
 }
 
-interface TopState {
-  /** `[value as JSON text, count]`, sorted by the text. */
-  c: Array<[string, number]>;
-}
 interface RfmState {
   last: number;
   n: number;
@@ -111,27 +112,12 @@ export function initial(a: ResolvedAggregate): Acc {
     case 'countDistinct':
       return EMPTY_DISTINCT;
     case 'topK':
-      return { c: [] };
+      return EMPTY_TOP;
     case 'rfm':
       return { last: -Infinity, n: 0, m: 0, orders: EMPTY_DISTINCT };
     default:
       return null;
   }
-}
-
-function addTop(c: Array<[string, number]>, v: string, n: number): Array<[string, number]> {
-  let lo = 0;
-  let hi = c.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((c[mid] as [string, number])[0] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  const out = c.slice();
-  const at = out[lo];
-  if (at && at[0] === v) out[lo] = [v, at[1] + n];
-  else out.splice(lo, 0, [v, n]);
-  return out;
 }
 
 /** Folds one contribution of an event at `t` into a state (a new state). */
@@ -160,7 +146,7 @@ export function fold(a: ResolvedAggregate, acc: Acc, t: number, v: unknown): Acc
     case 'countDistinct':
       return addDistinct(acc as DistinctState, v as string);
     case 'topK':
-      return { c: addTop((acc as TopState).c, v as string, 1) };
+      return addTop(acc as TopState, v as string, a.capacity);
     case 'rfm': {
       const s = acc as RfmState;
       const [order, amount] = v as [string | null, number];
@@ -195,11 +181,8 @@ export function merge(a: ResolvedAggregate, x: Acc, y: Acc): Acc {
     }
     case 'countDistinct':
       return mergeDistinct(x as DistinctState, y as DistinctState);
-    case 'topK': {
-      let c = (x as TopState).c;
-      for (const [v, n] of (y as TopState).c) c = addTop(c, v, n);
-      return { c };
-    }
+    case 'topK':
+      return mergeTop(x as TopState, y as TopState, a.capacity);
     case 'rfm': {
       const p = x as RfmState;
       const q = y as RfmState;
@@ -221,10 +204,7 @@ export function valueOf(a: ResolvedAggregate, acc: Acc, windowEnd: number): unkn
     case 'countDistinct':
       return countDistinct(acc as DistinctState);
     case 'topK':
-      return [...(acc as TopState).c]
-        .sort((p, q) => q[1] - p[1] || (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0))
-        .slice(0, a.k)
-        .map(([v, count]) => ({ value: JSON.parse(v) as unknown, count }));
+      return reportTop(acc as TopState, a.k);
     case 'rfm': {
       const s = acc as RfmState;
       if (s.n === 0) return null;
@@ -265,13 +245,21 @@ export function resolveAggregate(name: string, spec: AggregateSpec): ResolvedAgg
   const raw = (spec as Record<string, unknown>)[kind];
   let path: string | undefined;
   let k = 0;
+  let capacity = 0;
   let quantity: string | undefined;
   let order: string | undefined;
   if (kind === 'topK') {
-    const o = raw as { path?: unknown; k?: unknown };
+    const o = raw as { path?: unknown; k?: unknown; capacity?: unknown };
     path = checkedPath(`${at}.topK.path`, o?.path);
     if (typeof o.k !== 'number' || !Number.isInteger(o.k) || o.k < 1) throw new Error(`${at}.topK.k: must be a whole number ≥ 1, e.g. 5`);
     k = o.k;
+    capacity = defaultCapacity(k);
+    if (o.capacity !== undefined) {
+      if (typeof o.capacity !== 'number' || !Number.isInteger(o.capacity) || o.capacity < k) {
+        throw new Error(`${at}.topK.capacity: must be a whole number ≥ k (${k}), e.g. ${defaultCapacity(k)}; counts are exact up to that many distinct values`);
+      }
+      capacity = o.capacity;
+    }
   } else if (kind === 'rfm') {
     const o = raw as { monetary?: unknown; quantity?: unknown; order?: unknown };
     path = checkedPath(`${at}.rfm.monetary`, o?.monetary);
@@ -286,7 +274,7 @@ export function resolveAggregate(name: string, spec: AggregateSpec): ResolvedAgg
     if (problems.length > 0) throw new Error(problems.map((p) => (p.startsWith('a condition') ? `${at}.where: ${p}` : `${at}.where.${p}`)).join('; '));
     where = compileCondition(spec.where);
   }
-  return { name, kind, path, k, quantity, order, where };
+  return { name, kind, path, k, capacity, quantity, order, where };
 }
 
 const pathSchema = { type: 'string', minLength: 1 };
@@ -310,8 +298,12 @@ export function aggregateSchema(conditionSchema: Record<string, unknown>): Recor
         type: 'object',
         additionalProperties: false,
         required: ['path', 'k'],
-        description: 'the k most frequent values of a field, with counts',
-        properties: { path: pathSchema, k: { type: 'integer', minimum: 1 } },
+        description: 'the k most frequent values of a field, with counts (Space-Saving: exact up to capacity distinct values, then each count overestimates by at most N/capacity)',
+        properties: {
+          path: pathSchema,
+          k: { type: 'integer', minimum: 1 },
+          capacity: { type: 'integer', minimum: 1, description: 'counters kept (default max(1000, 10 × k)); at least k' },
+        },
       },
       rfm: {
         type: 'object',

@@ -10,7 +10,11 @@
  * - `count`: −1. `countDistinct` and the orders of `rfm`: a count per distinct value; a value
  *   leaves the set when its count reaches 0 (the state is a function of the set: the sorted
  *   list up to 1000 values, else the HyperLogLog registers, rebuilt from the remaining values).
- *   `topK`: its state is the multiset, decremented.
+ *   `topK` keeps a count per distinct value too: while the window has at most `capacity`
+ *   distinct values, the left fold never replaced a counter and its state is the window's
+ *   multiset (decremented; rebuilt from the counts when the window comes back under
+ *   `capacity`); with more, Space-Saving cannot take a value out (its result depends on the
+ *   order of the whole window), so that aggregate alone is refolded over the window.
  * - `sum`, `avg` and the monetary of `rfm`: subtracted only when exact — every contribution in
  *   the window an integer and Σ|v| < 2^53, so every partial sum of any order is exact; otherwise
  *   that aggregate alone is refolded over the window (floating sums never drift by a digit).
@@ -21,11 +25,13 @@
  *
  * An entry inserted inside the window (an out-of-order event, for the head window of
  * `emit: update`/`annotate`) folds directly where the result does not depend on the order
- * (count, countDistinct, topK, first/last — ties go to the earlier arrival, which the insert
- * respects — exact sums, min/max unless tied); otherwise that aggregate is refolded.
+ * (count, countDistinct, topK within its capacity, first/last — ties go to the earlier
+ * arrival, which the insert respects — exact sums, min/max unless tied); otherwise that
+ * aggregate is refolded.
  */
 import { fold, initial, type Acc, type ResolvedAggregate } from './accumulators.js';
 import { distinctOfSet, type DistinctState } from './hyperloglog.js';
+import { foldTops, removeTop, topOfCounts, type TopState } from './space-saving.js';
 
 /** What one event contributes, as `[aggregate index, value]` (see `contributions`). */
 export type Contribution = Array<[number, unknown]>;
@@ -44,7 +50,7 @@ export interface Aux {
   bad: number;
   /** sum, avg, rfm: Σ|v| of the integer contributions in the window. */
   abs: number;
-  /** countDistinct, rfm: occurrences of each distinct key (rfm: order) in the window. */
+  /** countDistinct, topK, rfm: occurrences of each distinct key (rfm: order) in the window (topK: null in windows stored before it kept them, which refold). */
   counts: Map<string, number> | null;
 }
 
@@ -70,7 +76,7 @@ export function upperBound(ts: readonly number[], x: number): number {
 }
 
 const summed = (a: ResolvedAggregate) => a.kind === 'sum' || a.kind === 'avg' || a.kind === 'rfm';
-const counted = (a: ResolvedAggregate) => a.kind === 'countDistinct' || a.kind === 'rfm';
+const counted = (a: ResolvedAggregate) => a.kind === 'countDistinct' || a.kind === 'topK' || a.kind === 'rfm';
 
 function freshAux(a: ResolvedAggregate): Aux {
   return { n: 0, bad: 0, abs: 0, counts: counted(a) ? new Map() : null };
@@ -102,14 +108,16 @@ function refold(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: n
   const a = aggregates[i] as ResolvedAggregate;
   let acc = initial(a);
   const aux = freshAux(a);
+  const tops: string[] | null = a.kind === 'topK' ? [] : null;
   for (let j = lo; j < hi; j++) {
     for (const [k, v] of list.cs[j] as Contribution) {
       if (k !== i) continue;
-      acc = fold(a, acc, list.ts[j] as number, v);
+      if (tops) tops.push(v as string);
+      else acc = fold(a, acc, list.ts[j] as number, v);
       auxAdd(a, aux, v);
     }
   }
-  run.acc[i] = acc;
+  run.acc[i] = tops ? foldTops(tops, a.capacity) : acc;
   run.aux[i] = aux;
 }
 
@@ -126,14 +134,21 @@ export function buildRunning(aggregates: readonly ResolvedAggregate[], list: Ent
   const run: Running = { t, acc: aggregates.map((a) => initial(a)), aux: aggregates.map((a) => freshAux(a)) };
   const lo = upperBound(list.ts, t - size);
   const hi = upperBound(list.ts, t);
+  // topK: the values in order, folded at the end with `foldTops` (the same state, faster).
+  const tops = aggregates.map((a) => (a.kind === 'topK' ? ([] as string[]) : null));
   for (let j = lo; j < hi; j++) {
     const tj = list.ts[j] as number;
     for (const [i, v] of list.cs[j] as Contribution) {
       const a = aggregates[i] as ResolvedAggregate;
-      run.acc[i] = fold(a, run.acc[i] as Acc, tj, v);
+      const top = tops[i];
+      if (top) top.push(v as string);
+      else run.acc[i] = fold(a, run.acc[i] as Acc, tj, v);
       auxAdd(a, run.aux[i] as Aux, v);
     }
   }
+  tops.forEach((top, i) => {
+    if (top) run.acc[i] = foldTops(top, (aggregates[i] as ResolvedAggregate).capacity);
+  });
   return run;
 }
 
@@ -216,12 +231,11 @@ function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown, resum
       if (gone) run.acc[i] = withoutDistinct(acc as DistinctState, key as string) ?? distinctOf(aux.counts as Map<string, number>);
       return OK;
     case 'topK': {
-      const c = (acc as { c: Array<[string, number]> }).c.slice();
-      const at = c.findIndex(([x]) => x === v);
-      const [, n] = c[at] as [string, number];
-      if (n === 1) c.splice(at, 1);
-      else c[at] = [v as string, n - 1];
-      run.acc[i] = { c };
+      // Within capacity the left fold is exact: the multiset; beyond, only a refold is.
+      const counts = aux.counts;
+      if (counts === null || counts.size > a.capacity) return REFOLD;
+      const s = acc as TopState;
+      run.acc[i] = s.o ? topOfCounts(counts) : removeTop(s, v as string);
       return OK;
     }
     case 'rfm': {
@@ -324,5 +338,6 @@ export function insertIntoRunning(aggregates: readonly ResolvedAggregate[], list
     // Inside the window: order matters for inexact sums and for min/max ties (0 and −0).
     if (summed(a) && !exact(run.aux[i] as Aux)) resum(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
     else if ((a.kind === 'min' || a.kind === 'max') && v === before) refold(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
+    else if (a.kind === 'topK' && (run.aux[i]?.counts == null || (run.aux[i]?.counts?.size as number) > a.capacity)) refold(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
   }
 }

@@ -48,7 +48,7 @@ export interface TriggerRuleOptions {
   sequence?: PairRuleOptions;
   threshold?: ThresholdRuleOptions;
   segment?: SegmentRuleOptions;
-  /** No second record of this rule and key within this duration. Default none. */
+  /** No second record of this rule and key within this duration. Default none; `0s` is none too. */
   cooldown?: Duration;
   /** Ordered channel selection: the first whose `when` matches and whose consent is given. */
   channels?: ChannelOption[];
@@ -152,7 +152,8 @@ function resolveRule(r: TriggerRuleOptions, i: number): TriggerRule {
   const kinds = (['absence', 'sequence', 'threshold', 'segment'] as const).filter((k) => r[k] !== undefined);
   if (kinds.length !== 1) throw new Error(`${at} (${r.name}): give exactly one of absence, sequence, threshold, segment (got ${kinds.length === 0 ? 'none' : kinds.join(', ')})`);
   const common: RuleCommon = {
-    cooldownMs: r.cooldown === undefined ? undefined : durationAt(`${at}.cooldown`, r.cooldown),
+    // `cooldown: 0s` means no cooldown (nothing is stored for it).
+    cooldownMs: r.cooldown === undefined || parseDuration(r.cooldown) === 0 ? undefined : durationAt(`${at}.cooldown`, r.cooldown),
     channels: r.channels?.map((c, j) => ({ channel: c.channel, when: c.when === undefined ? undefined : matcherAt(`${at}.channels[${j}].when`, c.when) })),
     payload: Object.entries(r.payload ?? {}).map(([field, path]) => [field, pathAt(`${at}.payload.${field}`, path)]),
     payloadPaths: [],
@@ -252,7 +253,7 @@ export const triggerOptionsSchema: Record<string, unknown> = {
               where: { ...conditionSchema, description: 'only events matching this are evaluated' },
             },
           },
-          cooldown: { description: 'no second record of this rule and key within this duration', type: 'string', pattern: DURATION_PATTERN },
+          cooldown: { description: 'no second record of this rule and key within this duration (0s: no cooldown)', type: 'string', pattern: DURATION_PATTERN },
           channels: {
             description: 'ordered: the first whose `when` matches the subject event and whose consent is given',
             type: 'array',

@@ -28,8 +28,8 @@
  * - **Aggregates.** Each `name → { <kind>: …, where?: condition }`; `where` (the condition
  *   language of `lib/condition`, checked when the pipeline loads) selects the events it counts.
  *   The kinds — `count`, `sum`, `min`, `max`, `avg`, `first`, `last`, `countDistinct` (exact up
- *   to 1000 values, then HyperLogLog, ≈1.6 % standard error), `topK`, `rfm` — are specified in
- *   `aggregates/accumulators.ts`.
+ *   to 1000 values, then HyperLogLog, ≈1.6 % standard error), `topK` (Space-Saving, exact up to
+ *   `capacity` distinct values), `rfm` — are specified in `aggregates/accumulators.ts`.
  * - **Records.** `{ key, windowStart, windowEnd, values: { <name>: value }, final, id }` with
  *   `id = deriveId('aggregate', step, key, windowStart, 'final')` for final records and
  *   `deriveId('aggregate', step, key, windowStart, 'update', n)` for the n-th update (n from 1,

@@ -21,7 +21,7 @@ steps:
       rename: { properties.product_id: properties.productId }
       set: { context.source: import }
       drop: [properties.debug]
-  - mask: { hash: [traits.email], drop: [context.ip] }
+  - mask: { hash: [traits.email], drop: [context.ip], salt: none }
   - route:
       routes:
         - { when: { event: purchase }, output: purchases }
@@ -99,7 +99,7 @@ test('helpers as RxJS operators', async () => {
       validateEvents({ jsonSchema: { type: 'object', required: ['context'] }, outputs: { 'dead-letter': (d) => dead.push(d) } }),
       filterEvents({ where: { 'context.channel': 'web' } }),
       mapEvents({ set: { 'context.source': 'rx' } }),
-      maskEvents({ hash: ['traits.email'] }),
+      maskEvents({ hash: ['traits.email'], salt: 'none' }),
       routeEvents({ routes: [{ when: { event: 'purchase' }, output: 'purchases' }], outputs: { purchases: (p) => purchases.push(p) } }),
       toArray(),
     ),
@@ -109,8 +109,66 @@ test('helpers as RxJS operators', async () => {
   assert.deepEqual(dead.map((d) => [d.reason, JSON.parse(String(d.raw)).messageId]), [['invalid-schema', 'm3']]);
 });
 
-test('mask: salted hashes differ from unsalted; the salt comes from the environment', () => {
+test('mask: salted hashes differ from unsalted', () => {
   assert.notEqual(maskValue('a@example.com', 's1'), maskValue('a@example.com', ''));
   assert.match(maskValue('a@example.com', 's1'), /^sha256:[0-9a-f]{64}$/);
   assert.equal(maskValue(42, ''), maskValue('42', ''), 'non-strings hash their JSON text');
+});
+
+/** Runs `f` with the environment variables set (undefined: unset), then puts them back. */
+function withEnv(vars: Record<string, string | undefined>, f: () => void): void {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const put = (v: Record<string, string | undefined>) => {
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) delete process.env[k];
+      else process.env[k] = x;
+    }
+  };
+  put(vars);
+  try {
+    f();
+  } finally {
+    put(saved);
+  }
+}
+
+const maskYaml = (options: string) => `name: m\nsource: {}\nsteps:\n  - mask: ${options}\n`;
+const hashedEmail = (options: string): unknown => {
+  const d = TestDriver.fromYaml(maskYaml(options), { registry: defaultRegistry });
+  d.pipe([ev('m1', 1, { traits: { email: 'a@example.com' } })]);
+  return (d.read('events')[0]?.traits as { email: unknown }).email;
+};
+
+test('mask: hashing without a salt is a definition error at the step (file:line:column) unless the definition says salt: none', () => {
+  withEnv({ TRIBUTARY_MASK_SALT: undefined, TEST_MASK_SALT: undefined }, () => {
+    assert.throws(
+      () => TestDriver.fromYaml(maskYaml('{ hash: [traits.email] }'), { registry: defaultRegistry }),
+      /<test>:4:11 steps\[0\]\.mask: hash needs a salt, and the environment variable TRIBUTARY_MASK_SALT \(the default\) is not set: set it \(or name another with salt: \{ env: NAME \}\), or write salt: none to hash unsalted on purpose/,
+    );
+    assert.throws(
+      () => TestDriver.fromYaml(maskYaml('{ hash: [traits.email], salt: { env: TEST_MASK_SALT } }'), { registry: defaultRegistry }),
+      /<test>:4:11 steps\[0\]\.mask: hash needs a salt, and the environment variable TEST_MASK_SALT is not set/,
+    );
+    assert.throws(() => TestDriver.fromYaml(maskYaml('{ hash: [traits.email], saltEnv: TEST_MASK_SALT }'), { registry: defaultRegistry }), /TEST_MASK_SALT is not set/);
+    assert.throws(() => TestDriver.fromYaml(maskYaml('{ hash: [a], salt: none, saltEnv: X }'), { registry: defaultRegistry }), /steps\[0\]\.mask: give salt or saltEnv, not both/);
+    assert.throws(() => TestDriver.fromYaml(maskYaml('{ hash: [a], salt: secret }'), { registry: defaultRegistry }), /<test>:4:11 steps\[0\]\.mask: salt: "secret" must be none or \{ env: NAME \}/);
+    assert.throws(() => TestDriver.fromYaml(maskYaml('{ hash: [a], salt: { name: X } }'), { registry: defaultRegistry }), /<test>:4:32 steps\[0\]\.mask\.salt\.name: unknown key; allowed: env/);
+    assert.throws(() => maskEvents({ hash: ['traits.email'] }), /hash needs a salt/, 'the RxJS operator refuses it too');
+    assert.equal(hashedEmail('{ hash: [traits.email], salt: none }'), maskValue('a@example.com', ''), 'salt: none: unsalted on purpose');
+    const d = TestDriver.fromYaml(maskYaml('{ drop: [traits.email] }'), { registry: defaultRegistry });
+    d.pipe([ev('m1', 1, { traits: { email: 'a@example.com' } })]);
+    assert.deepEqual(d.read('events')[0]?.traits, {}, 'a step that only drops needs no salt');
+  });
+  withEnv({ TRIBUTARY_MASK_SALT: '', TEST_MASK_SALT: undefined }, () => {
+    assert.throws(() => TestDriver.fromYaml(maskYaml('{ hash: [traits.email] }'), { registry: defaultRegistry }), /TRIBUTARY_MASK_SALT \(the default\) is empty/);
+  });
+});
+
+test('mask: the salt comes from the environment variable the definition names (or TRIBUTARY_MASK_SALT), never from the file', () => {
+  withEnv({ TRIBUTARY_MASK_SALT: 'default-salt', TEST_MASK_SALT: 'named-salt' }, () => {
+    assert.equal(hashedEmail('{ hash: [traits.email] }'), maskValue('a@example.com', 'default-salt'));
+    assert.equal(hashedEmail('{ hash: [traits.email], salt: { env: TEST_MASK_SALT } }'), maskValue('a@example.com', 'named-salt'));
+    assert.equal(hashedEmail('{ hash: [traits.email], saltEnv: TEST_MASK_SALT }'), maskValue('a@example.com', 'named-salt'));
+    assert.equal(hashedEmail('{ hash: [traits.email], salt: none }'), maskValue('a@example.com', ''), 'none wins over a set variable');
+  });
 });

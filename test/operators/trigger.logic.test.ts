@@ -74,6 +74,8 @@ const cases: Array<{ name: string; rules: TriggerRuleOptions[]; steps: Array<Tri
   { name: 'cooldown: a second fire of the rule and key within cooldown is suppressed', rules: [{ ...ABSENCE, cooldown: '24h' }], steps: [cart('a1', 0), cart('a2', 40 * MIN)], fired: [['cart-abandoned', T, ['a1']]] },
   { name: 'cooldown: exactly cooldown later fires again', rules: [{ ...ABSENCE, cooldown: '1h' }], steps: [cart('a1', 0), cart('a2', HOUR)], fired: [['cart-abandoned', T, ['a1']], ['cart-abandoned', HOUR + T, ['a2']]] },
   { name: 'cooldown: per key: another key fires', rules: [{ ...ABSENCE, cooldown: '24h' }], steps: [cart('a1', 0), cart('a2', MIN, { anonymousId: 'k2' })], fired: [['cart-abandoned', T, ['a1']], ['cart-abandoned', MIN + T, ['a2']]] },
+  { name: 'cooldown: 0s is no cooldown: a second fire a minute later goes out', rules: [{ ...ABSENCE, cooldown: '0s' }], steps: [cart('a1', 0), cart('a2', MIN)], fired: [['cart-abandoned', T, ['a1']], ['cart-abandoned', MIN + T, ['a2']]] },
+  { name: 'cooldown: 0ms fires twice at the same time', rules: [{ ...ABSENCE, cooldown: '0ms' }], steps: [cart('a1', 0), cart('a2', 0)], fired: [['cart-abandoned', T, ['a2']], ['cart-abandoned', T, ['a1']]] }, // timers due together: by id
 ];
 
 for (const c of cases) {
@@ -154,6 +156,14 @@ test('trigger resolve: rejects bad rules with the place and the fix', () => {
     [[ABSENCE, ABSENCE], /the name "cart-abandoned" is used twice/],
   ];
   for (const [rules, message] of bad) assert.throws(() => triggerOperator.resolve({ rules }), message);
+});
+
+test('trigger resolve: cooldown 0s / 0ms / 0 is accepted and means no cooldown', () => {
+  for (const cooldown of ['0s', '0ms', '0m', 0]) {
+    const config = triggerOperator.resolve({ rules: [{ ...ABSENCE, cooldown }] });
+    assert.equal(config.rules[0]?.common.cooldownMs, undefined, String(cooldown));
+  }
+  assert.equal(triggerOperator.resolve({ rules: [{ ...ABSENCE, cooldown: '1s' }] }).rules[0]?.common.cooldownMs, 1000);
 });
 
 // Frequency cap, consent, channels.

@@ -43,6 +43,8 @@ const AGGS: WindowAggregateOptions['aggregates'] = {
   lp: { last: 'properties.price', where: { event: 'purchase' } },
   d: { countDistinct: 'properties.productId' },
   top: { topK: { path: 'properties.category', k: 3 } },
+  // 12 product ids over 4 counters: Space-Saving past its capacity, refolded under retraction.
+  topSmall: { topK: { path: 'properties.productId', k: 2, capacity: 4 } },
   rfm: { rfm: { monetary: 'properties.price', quantity: 'properties.qty', order: 'properties.orderId' }, where: { 'properties.orderId': { $not: { $regex: '^C' } } } },
   rfmInt: { rfm: { monetary: 'properties.units' } },
 };
