@@ -200,6 +200,8 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
           }
         }
         const reports = cases.map((c) => report(c, runs.get(c) as BenchRunResult[]));
+        const dead = reports[0]?.counts?.['dead-letter'] ?? 0;
+        if (dead * 2 > opts.events) io.stderr(`warning: ${int(dead)} of ${int(opts.events)} generated events were dead letters in the pipeline case: its source does not fit the generated events, so the figures measure little\n`);
         const command = ['tributary', 'bench', ...(pipelineArg ? [pipelineArg] : []), '--events', String(opts.events), '--repeat', String(opts.repeat), '--seed', String(opts.seed), ...(opts.json ? ['--json', opts.json] : [])]
           .map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a))
           .join(' ');
