@@ -155,6 +155,7 @@ async function runCase(c: BenchCase, file: string, input: string, dir: string): 
 export function registerBench(program: Command, io: CliIo, ctx: ToolContext, operators: OperatorRegistry): void {
   program
     .command('bench')
+    .summary('embedded benchmark of a pipeline beside the runner floor and two hand-written dedupe baselines, same input, same invocation')
     .description(
       'embedded benchmark of a pipeline over generated events, beside the runner floor (same source, no steps) and two ' +
         'hand-written dedupe baselines (Map, lmdb-js) on the same input in the same invocation: events/s, CPU µs/event, ' +
