@@ -43,7 +43,7 @@ const cases = selectCases(option('cases'));
 if (cases.length === 0) throw new Error(`no case matches --cases ${option('cases')}`);
 
 const childScript = fileURLToPath(new URL('./embedded/child.js', import.meta.url));
-const baselineScript = (name: string) => fileURLToPath(new URL(`./baselines/${name}.js`, import.meta.url));
+const baselineScript = (name: string) => fileURLToPath(new URL(`../lib/bench/baselines/${name}.js`, import.meta.url));
 
 /** Runs one case in a new process and parses the JSON line it prints last. */
 function runCase(c: BenchCase, input: string, dir: string): RunResult {

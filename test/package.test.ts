@@ -18,7 +18,7 @@ test('npm pack: runtime dist, schemas, examples, README and LICENSE only; every 
   assert.equal(packed.name, 'tributary-streams');
   assert.deepEqual(pkg.bin, { tributary: 'dist/bin/tributary.js' });
   assert.equal(pkg.license, 'Apache-2.0');
-  for (const must of ['LICENSE', 'README.md', 'package.json', 'dist/bin/tributary.js', 'schema/pipeline.schema.json', 'schema/event.avsc', 'dist/lib/index.d.ts']) {
+  for (const must of ['LICENSE', 'README.md', 'package.json', 'dist/bin/tributary.js', 'schema/pipeline.schema.json', 'schema/event.avsc', 'dist/lib/index.d.ts', 'dist/bin/bench-child.js', 'dist/lib/bench/baselines/dedupe-map.js', 'dist/lib/bench/baselines/dedupe-lmdb.js']) {
     assert.ok(files.includes(must), `${must} is shipped`);
   }
   for (const target of Object.values(pkg.exports)) assert.ok(files.includes(target.replace(/^\.\//, '')), `export ${target} is shipped`);

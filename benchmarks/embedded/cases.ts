@@ -6,7 +6,7 @@
  *
  * - `embedded`: the embedded runner over the generated NDJSON file (decode, normalise, steps,
  *   file outputs, LMDB state, checkpoints every 10k records);
- * - `baseline`: a hand-written dedupe script over the same file (`benchmarks/baselines/`);
+ * - `baseline`: a hand-written dedupe script over the same file (`lib/bench/baselines/`);
  * - `task`: the operator alone: a `Task` with LMDB state over pre-generated in-memory events,
  *   checkpoint every 10k, outputs counted only (no file I/O besides LMDB);
  * - `rx`: the pipeable RxJS operator over in-memory events with in-memory state;

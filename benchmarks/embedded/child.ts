@@ -71,7 +71,7 @@ async function run(job: ChildJob): Promise<Measured> {
     case 'heap':
       return heapPerKey(spec.state, job.heapKeys);
     case 'baseline':
-      throw new Error('baselines are scripts of their own (benchmarks/baselines/)');
+      throw new Error('baselines are scripts of their own (lib/bench/baselines/)');
   }
 }
 

@@ -6,6 +6,7 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { OperatorRegistry } from '../operator/contract.js';
+import { registerBench } from './bench.js';
 import { describeFailure } from './errors.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
@@ -290,6 +291,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
   registerConsume(program, io, tools);
   registerReset(program, io, tools);
   registerReplay(program, io, tools);
+  registerBench(program, io, tools, registry);
 
   return program;
 }

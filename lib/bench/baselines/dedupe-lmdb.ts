@@ -3,7 +3,7 @@
  * of `dedupe-loop.ts`: the same counts as Tributary's embedded `dedupe: { ttl: 24h, output:
  * duplicates }`), with its state in LMDB through lmdb-js instead of a Map:
  *
- *   node dist/benchmarks/baselines/dedupe-lmdb.js <input.ndjson> <out-dir>
+ *   node dist/lib/bench/baselines/dedupe-lmdb.js <input.ndjson> <out-dir>
  *
  * - a read looks in the checkpoint's write set (a Map) first, then LMDB (`getBinaryFast`; the
  *   value is the first-seen time as a float64);

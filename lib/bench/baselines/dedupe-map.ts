@@ -3,7 +3,7 @@
  * outputs and the checkpoints are `dedupe-loop.ts`'s, so the counts must equal the embedded
  * runner's):
  *
- *   node dist/benchmarks/baselines/dedupe-map.js <input.ndjson> <out-dir>
+ *   node dist/lib/bench/baselines/dedupe-map.js <input.ndjson> <out-dir>
  *
  * An entry expires once the watermark passes f + 24h (a min-heap of expiry times, checked after
  * every event).

@@ -7,7 +7,7 @@
  *
  * Not run by itself; see the baselines:
  *
- *   node dist/benchmarks/baselines/dedupe-map.js <input.ndjson> <out-dir>
+ *   node dist/lib/bench/baselines/dedupe-map.js <input.ndjson> <out-dir>
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
