@@ -71,6 +71,6 @@ test('every command has --help with an example', () => {
     cmd.outputHelp();
     if (!/\nExample:\n {2}tributary /.test(out)) missing.push(cmd.name());
   }
-  assert.ok(program.commands.length >= 11, program.commands.map((c) => c.name()).join(' '));
+  assert.ok(program.commands.length >= 12, program.commands.map((c) => c.name()).join(' '));
   assert.deepEqual(missing, []);
 });

@@ -169,6 +169,7 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
     .option('--repeat <n>', 'rounds; every case runs once per round', positive('--repeat'), 3)
     .option('--seed <n>', 'generator seed', whole('--seed'), 1)
     .option('--json <file>', 'also write the table (and every run) as JSON to this file')
+    .addHelpText('after', '\nExample:\n  tributary bench --events 200000 --json bench.json\n  tributary bench examples/rees46-dedupe/pipeline.yaml --events 100000 --repeat 5\n')
     .action(async (pipelineArg: string | undefined, opts: BenchOptions) => {
       const file = pipelineArg ?? DEFAULT_BENCH_PIPELINE;
       ctx.load(file); // prints the issues and exits 2 when invalid
