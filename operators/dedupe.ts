@@ -6,7 +6,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import { defineOperator, type OperatorContext, type OperatorLogic, EVENT_RECORD_KEY } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import type { KeyValueStore, StoreKey } from '../lib/state/store.js';
 import { MemoryTimers } from '../lib/time/timers.js';
@@ -249,7 +249,7 @@ export const dedupeOperator = defineOperator<DedupeOptions, DedupeConfig>({
  * from(events).pipe(dedupe({ ttl: '24h', outputs: { duplicates } })).subscribe(console.log);
  * ```
  */
-export function dedupe(options: DedupeOptions & RxWiringOptions = {}): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function dedupe(options: DedupeOptions & RxWiringOptions = {}): OperatorFunction<IncomingEvent, TributaryEvent> {
   const output = options.output ?? (options.outputs?.duplicates ? 'duplicates' : undefined);
   return keyedOperator(dedupeOperator, { ...options, output });
 }

@@ -6,7 +6,7 @@ import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { defineStatelessOperator, type OperatorContext, type OperatorLogic, EVENT_RECORD_KEY } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 
 /** Options of `filter`. */
 export interface FilterOptions {
@@ -63,7 +63,7 @@ export const filterOperator = defineStatelessOperator<FilterOptions, FilterConfi
  * events$.pipe(filterEvents({ where: { 'context.channel': { $in: ['web', 'app'] } } }));
  * ```
  */
-export function filterEvents(options: FilterOptions & RxWiringOptions): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function filterEvents(options: FilterOptions & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
   return keyedOperator(filterOperator, options);
 }
 

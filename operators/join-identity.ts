@@ -80,9 +80,8 @@
  * operators/join-identity/query.ts.
  */
 import type { OperatorFunction } from 'rxjs';
-import type { TributaryEvent } from '../lib/event/event.js';
 import { defineOperator } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 import { JoinIdentityLogic, JoinIdentityLookupLogic, JoinIdentityResolverLogic } from './join-identity/logic.js';
 import { joinIdentityOptionsSchema, resolveJoinIdentityOptions, type JoinIdentityConfig, type JoinIdentityOptions } from './join-identity/options.js';
 import { joinIdentityQuery } from './join-identity/query.js';
@@ -140,8 +139,8 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
  * from(events).pipe(joinIdentity({ outputs: { 'identity-merges': merges } })).subscribe((e) => console.log(e.personId));
  * ```
  */
-export function joinIdentity(options: JoinIdentityOptions & RxWiringOptions = {}): OperatorFunction<TributaryEvent, PersonEvent> {
-  return keyedOperator(joinIdentityOperator, options) as OperatorFunction<TributaryEvent, PersonEvent>;
+export function joinIdentity(options: JoinIdentityOptions & RxWiringOptions = {}): OperatorFunction<IncomingEvent, PersonEvent> {
+  return keyedOperator(joinIdentityOperator, options) as OperatorFunction<IncomingEvent, PersonEvent>;
 }
 
 declare module '../lib/pipeline/builder.js' {

@@ -8,7 +8,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { deletePath, getPath, hasPath, pathProblem, setPath } from '../lib/event/paths.js';
 import { defineStatelessOperator, type OperatorLogic } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 
 type Scalar = string | number | boolean | null;
 
@@ -97,7 +97,7 @@ export const mapOperator = defineStatelessOperator<MapOptions, MapOptions>({
  * events$.pipe(mapEvents({ set: { 'context.source': 'import' }, drop: ['properties.debug'] }));
  * ```
  */
-export function mapEvents(options: MapOptions & RxWiringOptions): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function mapEvents(options: MapOptions & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
   return keyedOperator(mapOperator, options);
 }
 

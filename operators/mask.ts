@@ -15,7 +15,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { deletePath, getPath, hasPath, pathProblem, setPath } from '../lib/event/paths.js';
 import { defineStatelessOperator, type OperatorLogic } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 
 /** Options of `mask`. */
 export interface MaskOptions {
@@ -125,7 +125,7 @@ export const maskOperator = defineStatelessOperator<MaskOptions, MaskConfig>({
  * events$.pipe(maskEvents({ hash: ['traits.email'], drop: ['traits.phone'], salt: { env: 'TRIBUTARY_MASK_SALT' } }));
  * ```
  */
-export function maskEvents(options: MaskOptions & RxWiringOptions): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function maskEvents(options: MaskOptions & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
   return keyedOperator(maskOperator, options);
 }
 

@@ -8,7 +8,7 @@ import type { OperatorFunction } from 'rxjs';
 import { compileCondition, conditionProblems, conditionSchema, type Condition, type Matcher } from '../lib/condition/condition.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { defineStatelessOperator, type OperatorContext, type OperatorLogic, EVENT_RECORD_KEY } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 
 /** Options of `route`. */
 export interface RouteOptions {
@@ -90,7 +90,7 @@ export const routeOperator = defineStatelessOperator<RouteOptions, RouteConfig>(
  * events$.pipe(routeEvents({ routes: [{ when: { event: 'purchase' }, output: 'purchases' }], outputs: { purchases: sink } }));
  * ```
  */
-export function routeEvents(options: RouteOptions & RxWiringOptions): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function routeEvents(options: RouteOptions & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
   return keyedOperator(routeOperator, options);
 }
 

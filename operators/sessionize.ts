@@ -11,7 +11,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import { defineOperator } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { SessionizeLogic } from './sessionize/logic.js';
 import { sessionizeQuery } from './sessionize/query.js';
@@ -53,7 +53,7 @@ export const sessionizeOperator = defineOperator<SessionizeOptions, SessionizeCo
  * from(events).pipe(sessionize({ key: 'anonymousId', gap: '30m', outputs: { sessions } })).subscribe((e) => console.log(e.sessionId));
  * ```
  */
-export function sessionize(options: SessionizeOptions & RxWiringOptions = {}): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function sessionize(options: SessionizeOptions & RxWiringOptions = {}): OperatorFunction<IncomingEvent, TributaryEvent> {
   const output = options.output ?? (options.outputs?.sessions ? 'sessions' : undefined);
   return keyedOperator(sessionizeOperator, { ...options, output });
 }

@@ -27,7 +27,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { defineOperator } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 import { TriggerLogic } from './trigger/logic.js';
 import { triggerQuery } from './trigger/query.js';
 import { resolveTriggerOptions, triggerOptionsSchema, type TriggerConfig, type TriggerOptions } from './trigger/options.js';
@@ -83,7 +83,7 @@ export const triggerOperator = defineOperator<TriggerOptions, TriggerConfig>({
  * })).subscribe();
  * ```
  */
-export function trigger(options: TriggerOptions & RxWiringOptions): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function trigger(options: TriggerOptions & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
   return keyedOperator(triggerOperator, options);
 }
 

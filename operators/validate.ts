@@ -9,7 +9,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { defineStatelessOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 import { encodeAvroEvent } from '../lib/serde/avro.js';
 
 /** Options of `validate`: exactly one of `schema: avro`, `jsonSchema`, `jsonSchemaFile`. */
@@ -104,7 +104,7 @@ export const validateOperator = defineStatelessOperator<ValidateOptions, Validat
  * events$.pipe(validateEvents({ schema: 'avro', outputs: { 'dead-letter': (d) => log.warn(d) } }));
  * ```
  */
-export function validateEvents(options: ValidateOptions & RxWiringOptions): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function validateEvents(options: ValidateOptions & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
   return keyedOperator(validateOperator, options);
 }
 

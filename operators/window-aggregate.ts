@@ -11,7 +11,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import { defineOperator } from '../lib/operator/contract.js';
-import { keyedOperator, type RxWiringOptions } from '../lib/operator/rx.js';
+import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { WindowAggregateLogic } from './window-aggregate/logic.js';
 import { resolveWindowAggregateOptions, windowAggregateOptionsSchema, type WindowAggregateConfig, type WindowAggregateOptions } from './window-aggregate/options.js';
@@ -54,7 +54,7 @@ export const windowAggregateOperator = defineOperator<WindowAggregateOptions, Wi
  *   .subscribe();
  * ```
  */
-export function windowAggregate(options: WindowAggregateOptions & RxWiringOptions): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function windowAggregate(options: WindowAggregateOptions & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
   const output = options.output ?? (options.outputs?.aggregates ? 'aggregates' : undefined);
   return keyedOperator(windowAggregateOperator, { ...options, output });
 }

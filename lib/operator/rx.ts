@@ -13,6 +13,10 @@ import { parseDuration, type Duration } from '../time/duration.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorDefinition } from './contract.js';
 import { MemoryStoreFactory } from '../state/engines/memory.js';
+import { InvalidKeyError } from '../state/key-order.js';
+import type { SourceMapping } from '../event/mapping.js';
+import { createNormalizer } from '../event/normalize.js';
+import { safeJson } from '../runtime/records.js';
 
 /** Builds an operator from a function of (source, subscriber), like RxJS's internal `operate`. */
 export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscriber<R>) => TeardownLogic): OperatorFunction<T, R> {
@@ -49,7 +53,28 @@ export interface RxWiringOptions {
   idleTimeout?: Duration;
   /** How often to re-check the watermark while idle, ms. Default 1000. */
   idleCheckMs?: number;
+  /**
+   * How incoming events that are not canonical are turned into events (e.g. Segment events as
+   * they arrive: ISO `timestamp`, `sentAt`, `context`): the source mapping of a pipeline
+   * definition; without it the default mapping (Segment/canonical field names). Canonical events
+   * (a number `timestamp`, a string `messageId` and `type`) pass as they are.
+   */
+  mapping?: SourceMapping;
+  /**
+   * What a record the operator cannot take does: `dead-letter` (default) sends
+   * `{ reason, detail, raw, source }` to the `dead-letter` side output and the stream goes on (an
+   * event that does not normalise: `invalid-timestamp`, `missing-field`, …; one without its key:
+   * `missing-key`; one the logic throws on: `processing-error`, or `invalid-key` when a store
+   * refused its key); `fail` errors the stream with the same detail instead.
+   */
+  onBadRecord?: 'dead-letter' | 'fail';
 }
+
+/** An event as it may arrive in a service: canonical, or as a source sends it (e.g. Segment). */
+export type IncomingEvent = TributaryEvent | Record<string, unknown>;
+
+const isCanonical = (e: IncomingEvent): e is TributaryEvent =>
+  typeof e.timestamp === 'number' && Number.isFinite(e.timestamp) && typeof e.messageId === 'string' && typeof e.type === 'string';
 
 function deliver(out: SideOutput | undefined, record: DerivedRecord): void {
   if (!out) return;
@@ -69,12 +94,13 @@ function deliver(out: SideOutput | undefined, record: DerivedRecord): void {
  * events$.pipe(dedupe({ ttl: '24h', output: 'duplicates', outputs: { duplicates: dup$ } }));
  * ```
  */
-export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, options: O & RxWiringOptions): OperatorFunction<TributaryEvent, TributaryEvent> {
+export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, options: O & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
   const config = definition.resolve(options);
   const keyPaths = definition.keyPaths(config);
   const step = options.name ?? definition.name;
   const every = options.checkpointEvery ?? 1000;
-  return operate<TributaryEvent, TributaryEvent>((source, subscriber) => {
+  const normalize = createNormalizer(options.mapping);
+  return operate<IncomingEvent, TributaryEvent>((source, subscriber) => {
     const stores = options.stores ?? new MemoryStoreFactory({ clone: !definition.immutableState });
     const clock = options.clock ?? systemClock;
     const idleTimeout = options.idleTimeout === undefined ? undefined : parseDuration(options.idleTimeout);
@@ -113,8 +139,23 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
             }
           }, options.idleCheckMs ?? 1000);
     idleCheck?.unref();
+    /** A record the operator cannot take: a dead letter, or (onBadRecord: fail) the end of the stream. */
+    const reject = (reason: string, detail: string, record: unknown) => {
+      if (options.onBadRecord === 'fail') {
+        subscriber.error(new Error(`${step}: ${reason}: ${detail}`));
+        return;
+      }
+      deliver(options.outputs?.['dead-letter'], { reason, detail, raw: safeJson(record), source: `rx ${step}` });
+    };
     const sub = source.subscribe({
-      next: (event) => {
+      next: (incoming) => {
+        let event: TributaryEvent;
+        if (isCanonical(incoming)) event = incoming;
+        else {
+          const n = normalize(incoming);
+          if (!n.ok) return reject(n.reason, n.detail, incoming);
+          event = n.event;
+        }
         try {
           const wm = watermarks.current();
           if (event.timestamp < wm) {
@@ -123,11 +164,14 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
           }
           watermarks.observe('0', event.timestamp);
           const key = keyPaths ? resolveKey(event, keyPaths) : '';
-          if (key === undefined) {
-            subscriber.error(new Error(`${step}: event ${event.messageId} has none of the key fields ${keyPaths?.join(', ')}`));
-            return;
+          if (key === undefined) return reject('missing-key', `event ${event.messageId} has none of the key fields ${keyPaths?.join(', ')}`, event);
+          let out: TributaryEvent | null;
+          try {
+            out = logic.process(event, key);
+          } catch (e) {
+            const reason = e instanceof InvalidKeyError ? 'invalid-key' : 'processing-error';
+            return reject(reason, `${step} threw on this record: ${e instanceof Error ? e.message : String(e)}`, event);
           }
-          const out = logic.process(event, key);
           if (out) subscriber.next(out);
           advance();
           if (++sinceFlush >= every) {

@@ -55,9 +55,14 @@ test('dedupe RxJS with an LMDB store: a resubscription after restart remembers e
   assert.deepEqual(b.map((e) => e.messageId), ['m3'], 'm1 was remembered across the restart');
 });
 
-test('dedupe RxJS: errors on an event without its key field', async () => {
+test('dedupe RxJS: an event without its key field is a dead letter and the stream goes on; onBadRecord: fail errors instead', async () => {
+  const dead: unknown[] = [];
+  const passed = await firstValueFrom(from([ev('m1', 0, { properties: {} }), ev('m2', 1, { properties: { orderId: 'o2' } })])
+    .pipe(dedupe({ key: 'properties.orderId', outputs: { 'dead-letter': (d) => dead.push(d) } }), toArray()));
+  assert.deepEqual(passed.map((e) => e.messageId), ['m2']);
+  assert.deepEqual(dead.map((d) => ({ ...(d as object), raw: undefined })), [{ reason: 'missing-key', detail: 'event m1 has none of the key fields properties.orderId', raw: undefined, source: 'rx dedupe' }]);
   await assert.rejects(
-    firstValueFrom(from([ev('m1', 0, { properties: {} })]).pipe(dedupe({ key: 'properties.orderId' }), toArray())),
-    /none of the key fields properties\.orderId/,
+    firstValueFrom(from([ev('m1', 0, { properties: {} })]).pipe(dedupe({ key: 'properties.orderId', onBadRecord: 'fail' }), toArray())),
+    /^Error: dedupe: missing-key: event m1 has none of the key fields properties\.orderId$/,
   );
 });

@@ -75,9 +75,12 @@ test('joinIdentity RxJS with an LMDB store: a service restarted mid-stream resol
   assert.deepEqual([...before, ...after], uninterrupted);
 });
 
-test('joinIdentity RxJS: errors on an event with none of the identifiers', async () => {
+test('joinIdentity RxJS: an event with none of the identifiers is a dead letter; onBadRecord: fail errors', async () => {
+  const dead: Array<{ reason: string }> = [];
+  const passed = await firstValueFrom(from([track('m1', 0, {})]).pipe(joinIdentity({ outputs: { 'dead-letter': (d) => dead.push(d as { reason: string }) } }), toArray()));
+  assert.deepEqual([passed.length, dead.map((d) => d.reason)], [0, ['missing-key']]);
   await assert.rejects(
-    firstValueFrom(from([track('m1', 0, {})]).pipe(joinIdentity(), toArray())),
-    /joinIdentity: event m1 has none of the key fields userId, anonymousId/,
+    firstValueFrom(from([track('m1', 0, {})]).pipe(joinIdentity({ onBadRecord: 'fail' }), toArray())),
+    /joinIdentity: missing-key: event m1 has none of the key fields userId, anonymousId/,
   );
 });

@@ -107,9 +107,12 @@ test('sessionize RxJS with an LMDB store: a service stopped mid-stream and resta
   assert.equal(reference.length, 4);
 });
 
-test('sessionize RxJS: errors on an event without any key field', async () => {
+test('sessionize RxJS: an event without any key field is a dead letter; onBadRecord: fail errors', async () => {
+  const dead: Array<{ reason: string; detail: string }> = [];
+  const passed = await firstValueFrom(from([ev('m1', 0, { anonymousId: null })]).pipe(sessionize({ key: ['personId', 'anonymousId', 'userId'], outputs: { 'dead-letter': (d) => dead.push(d as { reason: string; detail: string }) } }), toArray()));
+  assert.deepEqual([passed.length, dead], [0, [{ reason: 'missing-key', detail: 'event m1 has none of the key fields personId, anonymousId, userId', raw: dead[0] && (dead[0] as unknown as { raw: string }).raw, source: 'rx sessionize' }]]);
   await assert.rejects(
-    firstValueFrom(from([ev('m1', 0, { anonymousId: null })]).pipe(sessionize({ key: ['personId', 'anonymousId', 'userId'] }), toArray())),
+    firstValueFrom(from([ev('m1', 0, { anonymousId: null })]).pipe(sessionize({ key: ['personId', 'anonymousId', 'userId'], onBadRecord: 'fail' }), toArray())),
     /none of the key fields personId, anonymousId, userId/,
   );
 });
