@@ -107,6 +107,7 @@ export type RejectReason =
   | 'malformed-avro'      // bytes that do not decode with the event schema
   | 'not-an-object'       // JSON that is not an object (array, string, number, null)
   | 'oversized'           // larger than the source's maxRecordBytes
+  | 'too-deep'            // JSON nested more than 256 levels (deeper overflows the stack of JSON.stringify and of recursive code)
   | 'missing-timestamp'   // no event-time field
   | 'invalid-timestamp'   // present but not a date / out of range
   | 'invalid-type'        // `type` not one of track, identify, alias, page, screen

@@ -35,7 +35,26 @@ export interface JsonDecodeOptions {
  * const reason: JsonRejectReason = 'malformed-json';
  * ```
  */
-export type JsonRejectReason = Extract<RejectReason, 'malformed-json' | 'not-an-object' | 'oversized'>;
+export type JsonRejectReason = Extract<RejectReason, 'malformed-json' | 'not-an-object' | 'oversized' | 'too-deep'>;
+
+/**
+ * Nesting a record may have. Deeper values parse (JSON.parse is iterative) but overflow the stack
+ * of JSON.stringify when the record is written, and of recursive code such as content ids: such
+ * a record is a dead letter (`too-deep`) instead of a crash on every run.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/** Whether `value` nests objects/arrays more than `max` levels (iterative: safe at any depth). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 /**
  * Outcome of {@link decodeJsonRecord}.
@@ -110,6 +129,10 @@ export function decodeJsonRecord(input: string | Uint8Array, options?: JsonDecod
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, reason: 'not-an-object', detail: `expected a JSON object, got ${kind(value)}` };
+  }
+  // Only a text this long can nest that deep: short records pay nothing for the check.
+  if (text.length > 2 * MAX_JSON_DEPTH && nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    return { ok: false, reason: 'too-deep', detail: `nested more than ${MAX_JSON_DEPTH} levels (objects and arrays)` };
   }
   return { ok: true, value: value as Record<string, unknown> };
 }
