@@ -11,7 +11,15 @@
  * - `{ $or: [ … ] }`, `$and`, `$nor`, and `{ field: { $not: { … } } }`.
  * A condition object with several keys means all of them (implicit `$and`).
  */
+import v8 from 'node:v8';
 import sift from 'sift';
+
+// A `$regex` like ^(a+)+$ backtracks exponentially on some values (35 a's and a b: hours) and
+// would stall the pipeline on one record. V8 switches a regexp that backtracks excessively to
+// its linear-time engine (same results, no backtracking) when this flag is on; set once, for
+// every regexp the process compiles. Patterns that engine cannot run (backreferences) are
+// refused at validation instead.
+v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 // sift is CommonJS: its named exports are read off the default export.
 const { $all, $and, $elemMatch, $eq, $exists, $gt, $gte, $in, $lt, $lte, $ne, $nin, $nor, $not, $options, $or, $regex, $size, createQueryTester } = sift;
@@ -50,6 +58,8 @@ export function conditionProblems(condition: unknown, path = ''): string[] {
       if (k === '$regex' && typeof v === 'string') {
         try {
           new RegExp(v);
+          // The linear-time engine (below) cannot run backreferences: such a pattern could backtrack without bound.
+          if (/\\[1-9]|\\k</.test(v)) problems.push(`${at(k)}: ${JSON.stringify(v)} uses a backreference, which can take exponential time on some values; rewrite it without one`);
         } catch (e) {
           problems.push(`${at(k)}: ${(e as Error).message}`);
         }
