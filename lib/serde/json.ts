@@ -223,11 +223,29 @@ export async function* readNdjsonBatches(
 class NdjsonSplitter {
   private pending = '';
   private line = 0;
-  constructor(private readonly options: JsonDecodeOptions | undefined) {}
+  /** A line longer than maxRecordBytes being skipped to its end: its first KiB and its length so far. */
+  private skipping: { head: string; chars: number } | undefined;
+  private readonly max: number;
+  constructor(private readonly options: JsonDecodeOptions | undefined) {
+    this.max = options?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  }
 
   /** The items of the complete lines in `text` (and of the rest too when `final`). */
   push(text: string, final: boolean): NdjsonItem[] {
     const out: NdjsonItem[] = [];
+    if (this.skipping) {
+      // The rest of a line too long to keep: read past it without holding it.
+      const nl = text.indexOf('\n');
+      if (nl === -1 && !final) {
+        this.skipping.chars += text.length;
+        return out;
+      }
+      const end = nl === -1 ? text.length : nl;
+      this.skipped(this.skipping.head, this.skipping.chars + end, out);
+      this.skipping = undefined;
+      if (nl === -1) return out;
+      text = text.slice(nl + 1);
+    }
     const all = this.pending.length > 0 ? this.pending + text : text;
     let start = 0;
     for (;;) {
@@ -238,6 +256,13 @@ class NdjsonSplitter {
       start = nl + 1;
     }
     this.pending = start === 0 ? all : all.slice(start);
+    if (!final && this.pending.length > this.max) {
+      // No end in sight and already over the limit (characters ≤ bytes): stop buffering it.
+      this.line++;
+      this.skipping = { head: this.pending.slice(0, 1024), chars: this.pending.length };
+      this.pending = '';
+      return out;
+    }
     if (final && this.pending.length > 0) {
       this.line++;
       const last = this.pending;
@@ -245,6 +270,13 @@ class NdjsonSplitter {
       this.one(last, out);
     }
     return out;
+  }
+
+  private skipped(head: string, chars: number, out: NdjsonItem[]): void {
+    out.push({
+      ok: false, reason: 'oversized', line: this.line, raw: `${head}…`,
+      detail: `line of ${chars} characters, more than maxRecordBytes ${this.max}; skipped without reading it whole (raw: its first 1024 characters)`,
+    });
   }
 
   private one(rawLine: string, out: NdjsonItem[]): void {
