@@ -154,7 +154,15 @@ export function parsePipeline(text: string, file: string, registry: OperatorRegi
     if (more > 0) shown.push({ ...last, message: `… and ${more} more syntax errors after this one (fix the first ones first)` });
     throw new DefinitionError(shown);
   }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (e) {
+    // An alias without its anchor, or aliases that expand too much (a "billion laughs" file).
+    const message = (e as Error).message;
+    const fix = /alias count/i.test(message) ? 'aliases expand to too much data (more than 100 uses): write the values out, or use fewer aliases' : `${message}: define the anchor (&name) before using it (*name), or fix the alias's name`;
+    throw new DefinitionError([{ file, line: 1, column: 1, path: '', message: fix }]);
+  }
   return validatePipeline(value, registry, pos);
 }
 

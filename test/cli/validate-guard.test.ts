@@ -38,3 +38,22 @@ test('a 2 MiB file is not a definition; 60 syntax errors are reported as 20 and 
   assert.match(lines[20] as string, /:20:1 \(root\): … and 40 more syntax errors after this one \(fix the first ones first\)$/);
   assert.equal(lines[21], `${broken}: invalid pipeline definition (21 issues); nothing was run`);
 });
+
+test('an alias without its anchor, and an alias bomb: exit 2 with the fix, nothing run', () => {
+  const dir = tempDir();
+  const typo = join(dir, 'typo.yaml');
+  writeFileSync(typo, 'name: x\nsource: { key: [userId] }\nsteps:\n  - dedupe: *nope\n');
+  const t = tributary(['validate', typo]);
+  assert.deepEqual([t.code, t.stderr.split('\n')[0]], [2, `${typo}:1:1 (root): Unresolved alias (the anchor must be set before the alias): nope: define the anchor (&name) before using it (*name), or fix the alias's name`]);
+  const bomb = join(dir, 'bomb.yaml');
+  const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  let prev = 'a';
+  for (const n of 'bcdefghi') {
+    lines.push(`${n}: &${n} [${Array<string>(9).fill(`*${prev}`).join(',')}]`);
+    prev = n;
+  }
+  lines.push('name: x', 'source: { key: [userId] }', 'steps: []', 'z: *i');
+  writeFileSync(bomb, lines.join('\n') + '\n');
+  const b = tributary(['validate', bomb]);
+  assert.deepEqual([b.code, b.stderr.split('\n')[0]], [2, `${bomb}:1:1 (root): aliases expand to too much data (more than 100 uses): write the values out, or use fewer aliases`]);
+});
