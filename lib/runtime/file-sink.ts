@@ -50,7 +50,15 @@ export class FileSinks {
     let f = this.files.get(stream);
     if (!f) {
       const fd = openSync(this.path(stream), 'a+');
-      const keep = Math.min(this.truncateTo[stream] ?? 0, fstatSync(fd).size);
+      const want = this.truncateTo[stream] ?? 0;
+      const size = fstatSync(fd).size;
+      if (size < want) {
+        // A resumed run appends after the checkpoint's bytes: a shorter file was changed since
+        // (truncated, rewritten), and appending to it would misfile records without a word.
+        closeSync(fd);
+        throw new Error(`${this.path(stream)} has ${size} bytes but the checkpoint it resumes from wrote ${want}: the output was changed since; remove the outputs and the state dir to start over`);
+      }
+      const keep = want;
       ftruncateSync(fd, keep);
       f = { fd, bytes: keep, pending: [], records: 0 };
       this.files.set(stream, f);
