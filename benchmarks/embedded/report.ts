@@ -4,17 +4,11 @@
  *
  *   node --expose-gc dist/benchmarks/embedded.bench.js --events 20000 --repeat 1
  */
+import type { BenchRunResult } from '../../lib/bench/child.js';
 import type { BenchCase } from './cases.js';
 
-/** One run of one case, as the child (or baseline) printed it. */
-export interface RunResult {
-  events: number;
-  seconds: number;
-  /** User + system CPU µs. */
-  cpu: number;
-  peakRss: number;
-  heap: number;
-  counts?: Record<string, number>;
+/** One run of one case, as the child (or baseline) printed it: `tributary bench`'s, plus the heap-per-key case's figures. */
+export interface RunResult extends BenchRunResult {
   bytesPerKey?: number;
   residentKeys?: number;
 }
