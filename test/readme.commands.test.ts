@@ -1,7 +1,7 @@
 // Every `tributary …` command line in the README's code blocks and command tables is one the CLI
 // accepts: an existing command, only options it has, and an existing example file where it names
-// one. (The commands themselves are run by the tests of each command; this keeps the README
-// from drifting when a flag is renamed.)
+// one, including table cells and prose the README does not run (the shell blocks themselves run in
+// test/readme.run.test.ts and test/integration/readme.kafka.test.ts).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
