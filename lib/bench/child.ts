@@ -5,9 +5,10 @@
  *
  *   node dist/bin/bench-child.js '<job JSON>'
  *
- * with the job `{ pipeline, file, input }` (the definition's text, its name for messages, the
- * generated NDJSON file). Runs the embedded runner (LMDB state in a fresh temporary directory,
- * files out, a checkpoint every 10 000 records) and prints one JSON line: events (input records),
+ * with the job `{ pipeline, file, input, brokers? }` (the definition's text, its name for messages,
+ * the generated NDJSON file; with brokers, the Kafka runner over the definition's source topic).
+ * Runs the embedded runner (LMDB state in a fresh temporary directory, files out, a checkpoint
+ * every 10 000 records) or the Kafka runner (bounded, final) and prints one JSON line: events (input records),
  * seconds, cpu (user + system µs, `process.cpuUsage()` around the run only: compiling the
  * pipeline excluded), peakRss (bytes, `process.resourceUsage().maxRSS`, setup included), heap,
  * counts per output stream, and latency: p50/p99 seconds of the per-record processing time,
@@ -22,14 +23,18 @@ import type { OperatorRegistry } from '../operator/contract.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { parsePipeline } from '../pipeline/load.js';
 import { runEmbedded } from '../runtime/embedded.js';
+import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
+import { runKafka } from '../runtime/kafka/runner.js';
 
 export interface BenchChildJob {
   /** The pipeline definition's text. */
   pipeline: string;
   /** Its file name, for messages. */
   file: string;
-  /** The generated NDJSON input. */
+  /** The generated NDJSON input (embedded runs). */
   input: string;
+  /** Against Kafka: the brokers; the definition names its source topic (filled already) and its own application id. */
+  brokers?: string[];
 }
 
 /** p50/p99 of a run, in seconds, and how they were obtained. */
@@ -97,7 +102,11 @@ export async function runBenchJob(job: BenchChildJob, operators: OperatorRegistr
     const registry = new Registry();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const summary = await runEmbedded({ topology, input: job.input, format: 'json', outDir, registry });
+    // Against Kafka: a bounded, final run from offset 0 of the source with empty state (the
+    // definition's application id is the run's own), at-least-once or as the definition says.
+    const summary = job.brokers
+      ? await runKafka({ topology, adapter: createKafkaJsAdapter({ brokers: job.brokers, clientId: `bench-${process.pid}`, logLevel: 'nothing' }), stateDir: outDir, bounded: true, final: true, registry })
+      : await runEmbedded({ topology, input: job.input, format: 'json', outDir, registry });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     return {

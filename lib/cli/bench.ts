@@ -11,7 +11,14 @@
  * Latency p50/p99: pipeline cases interpolate in the buckets of the run's
  * `tributary_processing_latency_seconds` histogram (every 64th record, the steps only); the
  * baselines time every 64th record themselves (parse, dedupe, write), exact.
- * The Kafka benchmark is not part of it (`npm run bench:kafka`).
+ *
+ * With `--brokers`, the same cases run against Kafka instead (`lib/bench/kafka.ts`): the generated
+ * events are produced once into a source topic of the invocation's own (keyed as `tributary
+ * produce` keys them), every run is a bounded, final Kafka run with its own application id (so
+ * from offset 0, empty state, its own output and internal topics), and the baseline is a
+ * hand-written kafkajs dedupe (consume, `Map` per partition, one send per batch, commit); every
+ * topic the invocation made is deleted at the end. The fuller Kafka benchmark (latency under a
+ * produce rate, restore times, Kafka Streams beside it) is `npm run bench:kafka` in the repository.
  */
 import { execFile } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +29,13 @@ import { promisify } from 'node:util';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { BenchChildJob, BenchRunResult } from '../bench/child.js';
+import { benchRunId, deleteRunTopics, fillSourceTopic, kafkaRunDefinition } from '../bench/kafka.js';
 import { generateEvents, writeEventsNdjson } from '../generate/index.js';
 import type { OperatorRegistry } from '../operator/contract.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
 import { parsePipeline } from '../pipeline/load.js';
-import type { ToolContext } from './kafka-tools.js';
+import { brokersOf, runTool, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
 import type { CliIo } from './program.js';
 
 const run = promisify(execFile);
@@ -42,7 +50,12 @@ interface BenchOptions {
   repeat: number;
   seed: number;
   json?: string;
+  brokers?: string;
+  partitions: number;
 }
+
+/** Where a run reads from: the generated file (embedded), or the invocation's source topic. */
+type Target = { kind: 'file'; input: string } | { kind: 'kafka'; brokers: string[]; topic: string; runId: string };
 
 type CaseKind = 'pipeline' | 'floor' | 'baseline';
 interface BenchCase {
@@ -132,13 +145,16 @@ export function benchTable(reports: readonly CaseReport[]): string {
   return lines.join('\n');
 }
 
-/** Runs one case in a new process and parses the JSON line it prints last. */
-async function runCase(c: BenchCase, file: string, input: string, dir: string): Promise<BenchRunResult> {
+/** Runs one case in a new process and parses the JSON line it prints last (`runId`: the run's own topics and group). */
+async function runCase(c: BenchCase, file: string, target: Target, dir: string, runId: string): Promise<BenchRunResult> {
   let argv: string[];
-  const out = join(dir, `out-${c.what}`);
-  if (c.kind === 'baseline') argv = [BASELINE(c.what), input, out];
+  const out = join(dir, `out-${runId}`);
+  if (target.kind === 'kafka') {
+    const job: BenchChildJob = { pipeline: kafkaRunDefinition(c.what, target.topic, runId), file, input: '', brokers: target.brokers };
+    argv = c.kind === 'baseline' ? [BASELINE('dedupe-kafka'), target.brokers.join(','), target.topic, runId] : [CHILD, JSON.stringify(job)];
+  } else if (c.kind === 'baseline') argv = [BASELINE(c.what), target.input, out];
   else {
-    const job: BenchChildJob = { pipeline: c.what, file, input };
+    const job: BenchChildJob = { pipeline: c.what, file, input: target.input };
     argv = [CHILD, JSON.stringify(job)];
   }
   try {
@@ -148,7 +164,7 @@ async function runCase(c: BenchCase, file: string, input: string, dir: string): 
     const err = e as { stderr?: string; message: string };
     throw new Error(`bench case "${c.name}" failed: ${(err.stderr ?? '').trim() || err.message}`, { cause: e });
   } finally {
-    if (c.kind === 'baseline') rmSync(out, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
   }
 }
 
@@ -162,14 +178,17 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
         'processing latency p50/p99, peak RSS per case; each run a process of its own, cases interleaved over --repeat rounds, ' +
         'medians (min–max). Latency: pipeline rows (~) are interpolated in the buckets of the tributary_processing_latency_seconds ' +
         'histogram (every 64th record, the steps only), baseline rows time every 64th record themselves (exact). ' +
-        'Kafka is not benchmarked here: npm run bench:kafka in the repository',
+        'With --brokers the same through Kafka: the events produced once into a topic of the invocation\'s own, every run bounded with ' +
+        'its own application id (from offset 0, empty state), a hand-written kafkajs dedupe as the baseline, every topic deleted at the end',
     )
     .argument('[pipeline]', 'pipeline definition (default: the bundled examples/cart-abandonment/pipeline.yaml)')
     .requiredOption('--events <n>', 'generated events (≥ 1)', positive('--events'))
     .option('--repeat <n>', 'rounds; every case runs once per round', positive('--repeat'), 3)
     .option('--seed <n>', 'generator seed', whole('--seed'), 1)
     .option('--json <file>', 'also write the table (and every run) as JSON to this file')
-    .addHelpText('after', '\nExample:\n  tributary bench --events 200000 --json bench.json\n  tributary bench examples/rees46-dedupe/pipeline.yaml --events 100000 --repeat 5\n')
+    .option('-b, --brokers <host:port,...>', 'benchmark through Kafka at these brokers instead of embedded (\'\' for the default: KAFKA_BROKERS, then 127.0.0.1:9092)')
+    .option('--partitions <n>', 'with --brokers: partitions of the source topic', positive('--partitions'), 3)
+    .addHelpText('after', '\nExample:\n  tributary bench --events 200000 --json bench.json\n  tributary bench examples/rees46-dedupe/pipeline.yaml --events 100000 --repeat 5\n  tributary bench --events 50000 --brokers 127.0.0.1:9092\n')
     .action(async (pipelineArg: string | undefined, opts: BenchOptions) => {
       const file = pipelineArg ?? DEFAULT_BENCH_PIPELINE;
       ctx.load(file); // prints the issues and exits 2 when invalid
@@ -183,40 +202,74 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
         throw ctx.exit(2);
       }
       const shown = pipelineArg ?? 'examples/cart-abandonment/pipeline.yaml (bundled)';
-      const cases: BenchCase[] = [
-        { name: `pipeline ${shown}: embedded runner, LMDB state, files out`, kind: 'pipeline', what: text },
-        { name: 'runner floor: the same source, no steps', kind: 'floor', what: floor },
-        { name: 'hand-written dedupe, for scale: Map state', kind: 'baseline', what: 'dedupe-map' },
-        { name: 'hand-written dedupe, for scale: lmdb-js state', kind: 'baseline', what: 'dedupe-lmdb' },
-      ];
+      const kafka = opts.brokers !== undefined;
+      const cases: BenchCase[] = kafka
+        ? [
+            { name: `pipeline ${shown}: Kafka runner, bounded, LMDB state, topics out`, kind: 'pipeline', what: text },
+            { name: 'runner floor: the same source, no steps, through Kafka', kind: 'floor', what: floor },
+            { name: 'hand-written dedupe, for scale: kafkajs, Map state', kind: 'baseline', what: 'dedupe-kafka' },
+          ]
+        : [
+            { name: `pipeline ${shown}: embedded runner, LMDB state, files out`, kind: 'pipeline', what: text },
+            { name: 'runner floor: the same source, no steps', kind: 'floor', what: floor },
+            { name: 'hand-written dedupe, for scale: Map state', kind: 'baseline', what: 'dedupe-map' },
+            { name: 'hand-written dedupe, for scale: lmdb-js state', kind: 'baseline', what: 'dedupe-lmdb' },
+          ];
       const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
-      try {
-        const input = join(dir, 'events.ndjson');
-        await writeEventsNdjson(generateEvents({ events: opts.events, seed: opts.seed }), createWriteStream(input), { end: true });
-        const runs = new Map<BenchCase, BenchRunResult[]>(cases.map((c) => [c, []]));
+      const runs = new Map<BenchCase, BenchRunResult[]>(cases.map((c) => [c, []]));
+      const rounds = async (target: Target) => {
         for (let round = 1; round <= opts.repeat; round++) {
-          for (const c of cases) {
-            const r = await runCase(c, file, input, dir);
+          for (const [i, c] of cases.entries()) {
+            const r = await runCase(c, file, target, dir, target.kind === 'kafka' ? `${target.runId}-r${round}c${i}` : `r${round}c${i}`);
             (runs.get(c) as BenchRunResult[]).push(r);
             io.stderr(`[${round}/${opts.repeat}] ${c.name}: ${int(r.events / r.seconds)} events/s, ${fixed(r.cpu / r.events)} CPU µs/event\n`);
           }
         }
+      };
+      try {
+        if (kafka) {
+          const topology = ctx.load(file);
+          const brokers = brokersOf(opts.brokers || undefined, topology);
+          const adapter = toolAdapter(brokers, 'tributary-bench');
+          const runId = benchRunId();
+          const topic = `${runId}-source`;
+          await runTool(io, ctx, brokers, async () => {
+            try {
+              await withAdmin(adapter, (admin) => admin.createTopics([{ name: topic, partitions: opts.partitions }]));
+              const key = topology.source.key ?? [];
+              const sent = await fillSourceTopic(adapter, topic, opts.partitions, generateEvents({ events: opts.events, seed: opts.seed }), key);
+              io.stderr(`produced ${int(sent)} generated events to ${topic} (${opts.partitions} partitions, keyed by ${key.join('|')})\n`);
+              await rounds({ kind: 'kafka', brokers, topic, runId });
+            } finally {
+              const deleted = await deleteRunTopics(adapter, runId).catch(() => []);
+              io.stderr(`deleted the ${deleted.length} topics of this benchmark (${runId}-*)\n`);
+            }
+          });
+        } else {
+          const input = join(dir, 'events.ndjson');
+          await writeEventsNdjson(generateEvents({ events: opts.events, seed: opts.seed }), createWriteStream(input), { end: true });
+          await rounds({ kind: 'file', input });
+        }
         const reports = cases.map((c) => report(c, runs.get(c) as BenchRunResult[]));
         const dead = reports[0]?.counts?.['dead-letter'] ?? 0;
         if (dead * 2 > opts.events) io.stderr(`warning: ${int(dead)} of ${int(opts.events)} generated events were dead letters in the pipeline case: its source does not fit the generated events, so the figures measure little\n`);
-        const command = ['tributary', 'bench', ...(pipelineArg ? [pipelineArg] : []), '--events', String(opts.events), '--repeat', String(opts.repeat), '--seed', String(opts.seed), ...(opts.json ? ['--json', opts.json] : [])]
+        const command = ['tributary', 'bench', ...(pipelineArg ? [pipelineArg] : []), '--events', String(opts.events), '--repeat', String(opts.repeat), '--seed', String(opts.seed),
+          ...(kafka ? ['--brokers', opts.brokers || "''", '--partitions', String(opts.partitions)] : []), ...(opts.json ? ['--json', opts.json] : [])]
           .map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a))
           .join(' ');
         const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model.trim() ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
         io.stdout(
           `command: ${command}\n` +
             `machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, node ${machine.node} (${machine.platform})\n` +
-            `${int(opts.events)} generated events (seed ${opts.seed}), ${opts.repeat} interleaved round${opts.repeat > 1 ? 's' : ''}, one process per run, medians${opts.repeat > 1 ? ' (min–max)' : ''}\n\n` +
+            `${int(opts.events)} generated events (seed ${opts.seed})${kafka ? `, through Kafka at ${opts.brokers} (a source topic of ${opts.partitions} partitions)` : ''}, ${opts.repeat} interleaved round${opts.repeat > 1 ? 's' : ''}, one process per run, medians${opts.repeat > 1 ? ' (min–max)' : ''}\n\n` +
             `${benchTable(reports)}\n\n` +
             'CPU µs/event: user + system CPU of the run\'s process over the work, per input record (the figure to compare on a busy machine).\n' +
             'Latency ~: interpolated in the buckets of tributary_processing_latency_seconds (every 64th record, the steps only: no decode or output write);\n' +
-            'baselines: every 64th record timed by the script (parse, dedupe, write), exact.\n' +
-            'The baselines do one dedupe (the rules of `dedupe: { ttl: 24h }` over the same file): less than most pipelines, shown for scale.\n',
+            (kafka
+              ? 'baseline: every 64th record timed by the script (parse, dedupe, output queued; the sends are not in it), exact.\n' +
+                'The baseline does one dedupe (the rules of `dedupe: { ttl: 24h }`, per partition) and commits after each batch\'s send: less than most pipelines, shown for scale.\n'
+              : 'baselines: every 64th record timed by the script (parse, dedupe, write), exact.\n' +
+                'The baselines do one dedupe (the rules of `dedupe: { ttl: 24h }` over the same file): less than most pipelines, shown for scale.\n'),
         );
         if (opts.json) {
           writeFileSync(opts.json, `${JSON.stringify({ command, machine, events: opts.events, seed: opts.seed, repeat: opts.repeat, pipeline: file, cases: reports }, null, 2)}\n`);
