@@ -20,7 +20,7 @@ interface Report {
 
 test('bench --brokers: pipeline, floor and kafkajs baseline over the same topic, the embedded counts, no topic left', { skip, timeout: 300_000 }, async () => {
   const dir = tempDir();
-  const common = ['bench', '--events', '2000', '--repeat', '1', '--seed', '4'];
+  const common = ['bench', '--events', '6000', '--repeat', '1', '--seed', '4'];
   const k = tributary([...common, '--brokers', (kafkaBrokers() ?? []).join(','), '--partitions', '2', '--json', join(dir, 'kafka.json')]);
   assert.equal(k.code, 0, k.stderr);
   const e = tributary([...common, '--json', join(dir, 'embedded.json')]);
@@ -28,14 +28,14 @@ test('bench --brokers: pipeline, floor and kafkajs baseline over the same topic,
   const kafka = JSON.parse(readFileSync(join(dir, 'kafka.json'), 'utf8')) as Report;
   const embedded = JSON.parse(readFileSync(join(dir, 'embedded.json'), 'utf8')) as Report;
 
-  assert.deepEqual(kafka.cases.map((c) => [c.kind, c.events, c.runs.length]), [['pipeline', 2000, 1], ['floor', 2000, 1], ['baseline', 2000, 1]]);
+  assert.deepEqual(kafka.cases.map((c) => [c.kind, c.events, c.runs.length]), [['pipeline', 6000, 1], ['floor', 6000, 1], ['baseline', 6000, 1]]);
   assert.match(k.stdout, /through Kafka at .* \(a source topic of 2 partitions\)/);
-  assert.match(k.stdout, /\| hand-written dedupe, for scale: kafkajs, Map state \| 2,000 \|/);
+  assert.match(k.stdout, /\| hand-written dedupe, for scale: kafkajs, Map state \| 6,000 \|/);
   const counts = (r: Report, kind: string) => r.cases.find((c) => c.kind === kind)?.counts ?? {};
   const [pipeline, floor, baseline] = ['pipeline', 'floor', 'baseline'].map((kind) => counts(kafka, kind)) as [Record<string, number>, Record<string, number>, Record<string, number>];
   // Every record accounted for; the same source rules (per-partition watermarks) in all three.
-  assert.equal((floor.events ?? 0) + (floor.late ?? 0) + (floor['dead-letter'] ?? 0), 2000);
-  assert.equal(Object.values(baseline).reduce((a, n) => a + n, 0), 2000);
+  assert.equal((floor.events ?? 0) + (floor.late ?? 0) + (floor['dead-letter'] ?? 0), 6000);
+  assert.equal(Object.values(baseline).reduce((a, n) => a + n, 0), 6000);
   assert.deepEqual([pipeline.late, pipeline['dead-letter'], baseline.late, baseline['dead-letter']], [floor.late, floor['dead-letter'], floor.late, floor['dead-letter']]);
   // The pipeline's dedupe and the hand-written one agree: what passed, and what was dropped as a copy.
   assert.equal(pipeline.events, baseline.events);

@@ -8,7 +8,7 @@
  * had at the start, and per partition applies `dedupe-loop.ts`'s rules (watermark = max event
  * time − 1m of the partition; late before it; a duplicate when the messageId was first seen
  * within 24h; entries expire once the watermark passes f + 24h). Per kafkajs batch: the outputs
- * go out in one send (idempotent producer, acks all) to `<run id>-events`, `-duplicates`,
+ * go out in sends of 500 (idempotent producer, acks all) to `<run id>-events`, `-duplicates`,
  * `-late` and `-dead-letter` (created first, with the source's partition count), then the
  * batch's offsets are committed. Prints one JSON line like the file baselines; latency is the
  * time of one record up to its output queued (every 64th record), the sends are not in it.
@@ -64,13 +64,23 @@ await Promise.all([producer.connect(), consumer.connect()]);
 await consumer.subscribe({ topic: source, fromBeginning: true });
 const finished = () => [...end].every(([p, high]) => (done.get(p) ?? 0) >= high);
 let stop: () => void = () => undefined;
-const allRead = new Promise<void>((ok) => (stop = ok));
+let fail: (e: unknown) => void = () => undefined;
+const allRead = new Promise<void>((ok, no) => {
+  stop = ok;
+  fail = no;
+});
 if (finished()) stop();
+// kafkajs restarts the consumer after a retriable error (the batch is read again from the last
+// commit: at least once); a crash it does not restart from would otherwise leave this waiting.
+consumer.on(consumer.events.CRASH, ({ payload }) => {
+  process.stderr.write(`dedupe-kafka: consumer crashed (${payload.error.message})${payload.restart ? ', restarting' : ''}\n`);
+  if (!payload.restart) fail(payload.error);
+});
 
 await consumer.run({
   autoCommit: false,
   eachBatchAutoResolve: false,
-  eachBatch: async ({ batch, heartbeat }) => {
+  eachBatch: async ({ batch, heartbeat, resolveOffset }) => {
     const state = states.get(batch.partition) ?? new PartitionDedupe();
     states.set(batch.partition, state);
     const out: Record<(typeof streams)[number], Message[]> = { events: [], duplicates: [], late: [], 'dead-letter': [] };
@@ -113,10 +123,13 @@ await consumer.run({
       if (sampled) samples.push(performance.now() - r0);
     }
     if (last < 0) return;
-    const topicMessages = streams.filter((s) => out[s].length > 0).map((s) => ({ topic: `${runId}-${s}`, messages: out[s] }));
-    if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
+    // Sends of at most 500 records: a broker refuses a record batch over message.max.bytes (1 MB).
+    for (const s of streams) {
+      for (let i = 0; i < out[s].length; i += 500) await producer.send({ topic: `${runId}-${s}`, messages: out[s].slice(i, i + 500), acks: -1 });
+    }
     for (const s of streams) counts[s] += out[s].length;
     await consumer.commitOffsets([{ topic: source, partition: batch.partition, offset: String(last + 1) }]);
+    resolveOffset(String(last)); // kafkajs fetches from what is resolved, not from what is committed
     done.set(batch.partition, last + 1);
     await heartbeat();
     if (finished()) stop();
