@@ -50,7 +50,7 @@ function running(state) {
   const cmdline = `/proc/${state.pid}/cmdline`;
   if (!existsSync(cmdline)) return true;
   const args = readFileSync(cmdline, 'utf8');
-  return args.includes('kafka.Kafka') && args.includes(STATE_DIR);
+  return args.includes('kafka.Kafka') && args.includes(join(STATE_DIR, 'server.properties'));
 }
 
 async function start() {
