@@ -3,14 +3,23 @@
 // certificate made with keytool, SCRAM-SHA-512/256 and PLAIN user `tributary` created at format
 // time, a random password in a file), so the shared broker of the other tests is never touched.
 // The settings come from each source in turn: the definition (kafka.tls.ca, kafka.sasl with
-// passwordFile, paths relative to it), flags, and the environment. Then what an operator gets
-// wrong: a wrong password, TLS without the CA, no TLS at all; each is one line with the fix and
-// exit 1, and no output of any command ever shows the password.
+// passwordFile, paths relative to it), flags, and the environment; `consume` also decodes
+// Confluent-framed Avro through an in-process registry that wants basic auth. Then what an
+// operator gets wrong: a wrong password, TLS without the CA, no TLS at all, no or a wrong
+// registry login; each is one line with the fix and exit 1, and no output of any command ever
+// shows a password.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tributary, type CliResult } from '../support/cli.js';
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { createKafkaJsAdapter } from '../../lib/runtime/kafka/client.js';
+import { avroEventSchema, encodeAvroEvent, frameConfluent } from '../../lib/serde/avro.js';
+import { BIN, ROOT, tributary, type CliResult } from '../support/cli.js';
+import { canonical } from '../support/kafka-pipeline.js';
 import { kafkaBrokers, skipReason, uniqueName } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -32,12 +41,22 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+/** `tributary <args>` without blocking this process (the test's registry answers meanwhile). */
+function tributaryLater(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b));
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
 /** The counts of a summary's `records written` (Kafka run) or `outputs in` (embedded, replay) lines. */
 function counts(stdout: string): Record<string, number> {
   return Object.fromEntries([...stdout.matchAll(/^ {4}(\S+?)(?:\.ndjson)?\s+(\d+)(?: records)?$/gm)].map((m) => [m[1], Number(m[2])]));
 }
 
-test('TLS + SASL (SCRAM-SHA-512/256, PLAIN): topics, produce, a bounded run, consume, replay and reset over SASL_SSL; a wrong password, a missing CA and no TLS are one line each', { skip, timeout: 300_000 }, async (t) => {
+test('TLS + SASL (SCRAM-SHA-512/256, PLAIN): topics, produce, a bounded run, consume (also through a registry with basic auth), replay and reset over SASL_SSL; a wrong password, a missing CA and no TLS are one line each', { skip, timeout: 300_000 }, async (t) => {
   const script = new URL('../../../scripts/kafka-broker.mjs', import.meta.url).href;
   const { startBroker } = (await import(script)) as BrokerScript;
   let broker: SecureBroker;
@@ -54,6 +73,11 @@ test('TLS + SASL (SCRAM-SHA-512/256, PLAIN): topics, produce, a bounded run, con
   const outputs: CliResult[] = [];
   const cli = (args: string[], env: Record<string, string> = {}) => {
     const r = tributary(args, undefined, cleanEnv(env));
+    outputs.push(r);
+    return r;
+  };
+  const cliLater = async (args: string[], env: Record<string, string> = {}) => {
+    const r = await tributaryLater(args, cleanEnv(env));
     outputs.push(r);
     return r;
   };
@@ -110,6 +134,41 @@ test('TLS + SASL (SCRAM-SHA-512/256, PLAIN): topics, produce, a bounded run, con
   const reset = ok(['reset', file, '--state-dir', join(dir, 'state')]);
   assert.match(reset.stdout, /^reset pipeline /);
 
+  // The schema registry's basic auth: Confluent-framed Avro decoded through a registry that wants a login.
+  const registryPassword = 'registry-password-never-shown';
+  const server = createServer((req, res) => {
+    const authorized = req.headers.authorization === `Basic ${Buffer.from(`app:${registryPassword}`).toString('base64')}`;
+    const found = req.method === 'GET' && req.url === '/schemas/ids/7';
+    const [status, body] = !authorized ? [401, { error_code: 401, message: 'Unauthorized' }]
+      : found ? [200, { schema: JSON.stringify(avroEventSchema()) }] : [404, { error_code: 40403, message: 'Schema not found' }];
+    res.writeHead(status, { 'content-type': 'application/vnd.schemaregistry.v1+json' });
+    res.end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const registry = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const avroTopic = `${name}-avro`;
+  const adapter = createKafkaJsAdapter({ brokers: [brokers], logLevel: 'nothing', security: { tls: { ca: readFileSync(secure.ca, 'utf8') }, sasl: { mechanism: 'SCRAM-SHA-512', username: secure.username, password } } });
+  const admin = await adapter.admin();
+  await admin.createTopics([{ name: avroTopic, partitions: 1 }]);
+  await admin.disconnect();
+  const sample = readFileSync(events, 'utf8').split('\n').filter(Boolean).slice(0, 10).map((l) => JSON.parse(l) as TributaryEvent);
+  const producer = await adapter.producer();
+  await producer.send(sample.map((e) => ({ topic: avroTopic, key: null, value: frameConfluent(7, encodeAvroEvent(e)) })));
+  await producer.disconnect();
+  const registryPasswordFile = join(dir, 'registry-password');
+  writeFileSync(registryPasswordFile, `${registryPassword}\n`);
+  const avro = ['consume', avroTopic, '--from-beginning', '--pipeline', file, '--schema-registry', registry];
+  const decoded = await cliLater([...avro, '--max', '10', '--schema-registry-username', 'app', '--schema-registry-password-file', registryPasswordFile]);
+  assert.equal(decoded.code, 0, decoded.stderr);
+  assert.deepEqual(decoded.stdout.split('\n').filter(Boolean).map((l) => canonical(JSON.parse(l))).sort(), sample.map((e) => canonical(e)).sort());
+  const noLogin = await cliLater([...avro, '--max', '1']);
+  assert.deepEqual([noLogin.code, noLogin.stdout, noLogin.stderr], [1, '',
+    `error: schema registry GET ${registry}/schemas/ids/7: HTTP 401 Unauthorized (error_code 401: Unauthorized): the registry wants a login (--schema-registry-username, SCHEMA_REGISTRY_USERNAME)\n`]);
+  const wrongLogin = await cliLater([...avro, '--max', '1'], { SCHEMA_REGISTRY_USERNAME: 'app', SCHEMA_REGISTRY_PASSWORD: 'not-the-registry-password' });
+  assert.deepEqual([wrongLogin.code, wrongLogin.stdout, wrongLogin.stderr], [1, '',
+    `error: schema registry GET ${registry}/schemas/ids/7: HTTP 401 Unauthorized (error_code 401: Unauthorized): check the registry username and password\n`]);
+
   // A wrong password: one line, exit 1, from a tool and from a run (also with --verbose).
   const refused = `error: Kafka at ${brokers} refused the SASL login for user "tributary" (SCRAM-SHA-512): check the username/password\n`;
   const wrong = { KAFKA_SASL_PASSWORD: 'wrong-password-for-sure' };
@@ -131,5 +190,7 @@ test('TLS + SASL (SCRAM-SHA-512/256, PLAIN): topics, produce, a bounded run, con
   assert.deepEqual([noTls.code, noTls.stdout, noTls.stderr], [1, '',
     `error: Kafka at ${brokers} closed the connection (Closed connection): if its listener wants TLS (--tls), give it\n`]);
 
-  for (const r of outputs) assert.ok(!`${r.stdout}${r.stderr}`.includes(password), `the password shows in:\n${r.stdout}${r.stderr}`);
+  for (const r of outputs) {
+    for (const secret of [password, registryPassword, 'not-the-registry-password']) assert.ok(!`${r.stdout}${r.stderr}`.includes(secret), `a password shows in:\n${r.stdout}${r.stderr}`);
+  }
 });
