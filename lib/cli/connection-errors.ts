@@ -73,7 +73,7 @@ export function securityFailure(error: unknown, context: ConnectionContext): str
       return `the TLS certificate of ${where} is not valid now (${detail}): the broker needs a current certificate`;
     }
     if (tls && /before secure TLS connection was established|wrong version number|EPROTO|packet length too long/i.test(`${message} ${e.code ?? ''}`)) {
-      return `${where} broke off the TLS handshake (${detail}): is it a TLS listener? Without TLS, leave out --tls (KAFKA_TLS, kafka.tls)`;
+      return `${where} broke off the TLS handshake (${detail}): is it a TLS listener? Without TLS, leave out the TLS settings (--tls*, KAFKA_TLS*, kafka.tls)`;
     }
     if (e.name === 'KafkaJSConnectionClosedError' && (!tls || !sasl)) {
       const missing = [...(tls ? [] : ['TLS (--tls)']), ...(sasl ? [] : ['a SASL login (--sasl-mechanism, --sasl-username, a password)'])];

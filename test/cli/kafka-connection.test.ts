@@ -142,7 +142,7 @@ test('securityFailure: kafkajs\'s SASL and TLS failures as one line with the fix
     'the TLS certificate of Kafka at b1:9094 is not trusted (self-signed certificate): give the CA that signed it with --tls-ca <file> (or KAFKA_TLS_CA, kafka.tls.ca)');
   const handshake = new KafkaJSConnectionError('Connection error: Client network socket disconnected before secure TLS connection was established', { code: 'ECONNRESET' });
   assert.equal(securityFailure(handshake, { brokers: ['b1:9092'], security: { tls: {} } }),
-    'Kafka at b1:9092 broke off the TLS handshake (Client network socket disconnected before secure TLS connection was established): is it a TLS listener? Without TLS, leave out --tls (KAFKA_TLS, kafka.tls)');
+    'Kafka at b1:9092 broke off the TLS handshake (Client network socket disconnected before secure TLS connection was established): is it a TLS listener? Without TLS, leave out the TLS settings (--tls*, KAFKA_TLS*, kafka.tls)');
   assert.equal(securityFailure(handshake, { brokers: ['b1:9092'], security: {} }), undefined, 'without TLS a reset connection is not a TLS failure');
   assert.equal(securityFailure(new KafkaJSConnectionClosedError('Closed connection'), { brokers: ['b1:9094'], security: {} }),
     'Kafka at b1:9094 closed the connection (Closed connection): if its listener wants TLS (--tls) or a SASL login (--sasl-mechanism, --sasl-username, a password), give them');
