@@ -152,7 +152,6 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
       throw e;
     }
   };
-  const tools = { load, exit: (code: number) => new ExitCode(code) };
 
   program
     .command('run')
@@ -297,6 +296,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
   registerInit(program, io, fail);
   registerInspect(program, io, fail);
   // Kafka tools, each in its own file.
+  const tools = { load, exit: (code: number) => new ExitCode(code) };
   registerTopics(program, io, tools);
   registerProduce(program, io, tools);
   registerConsume(program, io, tools);
