@@ -29,7 +29,7 @@ export { CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptio
 export { CachingStore } from './state/caching-store.js';
 export { runEmbedded, formatSummary, type EmbeddedRunOptions, type RunSummary } from './runtime/embedded.js';
 export { runKafka, formatKafkaSummary, type KafkaRunOptions, type KafkaRunSummary } from './runtime/kafka/runner.js';
-export { createKafkaJsAdapter, type KafkaAdapter, type KafkaJsAdapterOptions, type ConsumedRecord, type ProducerRecord } from './runtime/kafka/client.js';
+export { createKafkaJsAdapter, type KafkaAdapter, type KafkaJsAdapterOptions, type KafkaSecurity, type ConsumedRecord, type ProducerRecord } from './runtime/kafka/client.js';
 export { createMetrics, type PipelineMetrics } from './metrics/metrics.js';
 export { metricsCatalogue, metricsTable, type MetricDoc } from './metrics/catalogue.js';
 export { createStateServer, StateNotFound, type StateServer, type StateServerOptions } from './runtime/state-server.js';

@@ -27,7 +27,8 @@ const READY_LINE = 'Kafka Server started';
 const TESTCONTAINERS_IMAGE = process.env.KAFKA_TESTCONTAINERS_IMAGE || 'confluentinc/cp-kafka:7.9.0';
 
 /** @typedef {(line: string) => void} Log */
-/** @typedef {{ brokers: string, pid: number, dataDir: string, startMs: number, stop: () => Promise<void> }} MavenBroker */
+/** @typedef {{ ca: string, username: string, passwordFile: string, mechanisms: string[] }} SecureAccess */
+/** @typedef {{ brokers: string, pid: number, dataDir: string, startMs: number, stop: () => Promise<void>, secure?: SecureAccess }} MavenBroker */
 /** @typedef {{ brokers: string, how: 'env' | 'testcontainers' | 'maven', stop: () => Promise<void> }} ObtainedBroker */
 
 /** @param {unknown} e */
@@ -170,10 +171,11 @@ export async function stopPid(pid, timeoutMs = 15_000) {
  * (otherwise the first test meets GROUP_COORDINATOR_NOT_AVAILABLE / COORDINATOR_LOAD_IN_PROGRESS
  * retries).
  * @param {string} brokers
+ * @param {object} [security] kafkajs `ssl` / `sasl` options (the secure broker)
  */
-async function warmUp(brokers) {
+async function warmUp(brokers, security = {}) {
   const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({ clientId: 'tributary-warmup', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'tributary-warmup', brokers: brokers.split(','), logLevel: logLevel.NOTHING, ...security });
   const topic = `__tributary-warmup-${randomBytes(4).toString('hex')}`;
   const admin = kafka.admin();
   const producer = kafka.producer({ transactionalId: topic, idempotent: true, maxInFlightRequests: 1 });
@@ -200,6 +202,62 @@ async function warmUp(brokers) {
   }
 }
 
+/** The SASL user of the secure broker (its password is random per start, in `<dataDir>/sasl-password`). */
+export const SECURE_USER = 'tributary';
+const SCRAM = ['SCRAM-SHA-512', 'SCRAM-SHA-256'];
+
+/**
+ * The secure broker's listener settings, laid over the plain template: the client listener is
+ * SASL_SSL (SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN; inter-broker SCRAM-SHA-512), the controller
+ * listener stays PLAINTEXT. Later keys replace the template's.
+ * @param {string} base the filled-in template
+ * @param {{ port: number, controllerPort: number, keystore: string, storePassword: string, ca: string, password: string }} o
+ */
+function secureProperties(base, o) {
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required';
+  const plain = 'org.apache.kafka.common.security.plain.PlainLoginModule required';
+  /** @type {Record<string, string>} */
+  const overrides = {
+    listeners: `SASL_SSL://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
+    'advertised.listeners': `SASL_SSL://127.0.0.1:${o.port}`,
+    'inter.broker.listener.name': 'SASL_SSL',
+    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL',
+    'sasl.enabled.mechanisms': [...SCRAM, 'PLAIN'].join(','),
+    'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512',
+    'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': `${scram} username="${SECURE_USER}" password="${o.password}";`,
+    'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': `${scram};`,
+    'listener.name.sasl_ssl.plain.sasl.jaas.config': `${plain} username="${SECURE_USER}" password="${o.password}" user_${SECURE_USER}="${o.password}";`,
+    'ssl.keystore.type': 'PKCS12',
+    'ssl.keystore.location': o.keystore,
+    'ssl.keystore.password': o.storePassword,
+    'ssl.key.password': o.storePassword,
+    // the inter-broker client trusts the self-signed certificate (a PEM trust store, Kafka 2.7+)
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': o.ca,
+  };
+  const kept = base.split('\n').filter((line) => !Object.hasOwn(overrides, line.split('=')[0]?.trim() ?? ''));
+  return `${kept.join('\n')}\n# ---- secure broker (SASL_SSL) ----------------------------------------------\n${
+    Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1/localhost made with keytool into a PKCS12 keystore,
+ * and the same certificate as PEM for clients (their CA file). Two short JVM runs.
+ * @param {string} dir
+ * @returns {Promise<{ keystore: string, storePassword: string, ca: string }>}
+ */
+async function makeCertificate(dir) {
+  const keystore = join(dir, 'broker.p12');
+  const ca = join(dir, 'ca.pem');
+  const storePassword = randomBytes(12).toString('hex');
+  const store = ['-keystore', keystore, '-storetype', 'PKCS12', '-storepass', storePassword];
+  await run('keytool', ['-genkeypair', '-alias', 'broker', '-keyalg', 'EC', '-groupname', 'secp256r1', '-validity', '3650',
+    '-dname', 'CN=127.0.0.1', '-ext', 'SAN=ip:127.0.0.1,dns:localhost', ...store, '-keypass', storePassword],
+  'making the secure broker\'s certificate');
+  await run('keytool', ['-exportcert', '-rfc', '-alias', 'broker', ...store, '-file', ca], 'exporting the broker\'s certificate');
+  return { keystore, storePassword, ca };
+}
+
 /**
  * Starts a single-node KRaft broker (combined broker + controller) from the Maven jars:
  * writes server.properties into `dataDir`, formats the storage, spawns the JVM, waits for
@@ -208,9 +266,12 @@ async function warmUp(brokers) {
  *   const broker = await startBroker();
  *   process.env.KAFKA_BROKERS = broker.brokers; // '127.0.0.1:41234'
  *   await broker.stop();
- * @param {{ dataDir?: string, port?: number, detached?: boolean, warmUp?: boolean, timeoutMs?: number, log?: Log }} [options]
+ * @param {{ dataDir?: string, port?: number, detached?: boolean, warmUp?: boolean, timeoutMs?: number, log?: Log, secure?: boolean }} [options]
  *   dataDir: kept on stop() when given, else a fresh temp dir removed on stop();
- *   port: the client port (default: a free one); detached: the JVM outlives this process.
+ *   port: the client port (default: a free one); detached: the JVM outlives this process;
+ *   secure: a SASL_SSL client listener (self-signed certificate, `<dataDir>/ca.pem`; SCRAM-SHA-512,
+ *   SCRAM-SHA-256 and PLAIN user {@link SECURE_USER}, password in `<dataDir>/sasl-password`),
+ *   described by the result's `secure`.
  * @returns {Promise<MavenBroker>} brokers is a bootstrap list in KAFKA_BROKERS form
  */
 export async function startBroker(options = {}) {
@@ -228,12 +289,29 @@ export async function startBroker(options = {}) {
     let controllerPort;
     do controllerPort = await freePort(); while (controllerPort === port);
     const config = join(dataDir, 'server.properties');
-    writeFileSync(config, readFileSync(join(KAFKA_DIR, 'server.properties.template'), 'utf8')
+    let properties = readFileSync(join(KAFKA_DIR, 'server.properties.template'), 'utf8')
       .replaceAll('@PORT@', String(port))
       .replaceAll('@CONTROLLER_PORT@', String(controllerPort))
-      .replaceAll('@DATA_DIR@', join(dataDir, 'data')));
+      .replaceAll('@DATA_DIR@', join(dataDir, 'data'));
     const t0 = performance.now();
-    await run('java', [...jvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', config],
+    /** @type {SecureAccess | undefined} */
+    let secure;
+    /** @type {string[]} */
+    const scram = [];
+    /** @type {object} */
+    let clientSecurity = {};
+    if (options.secure) {
+      const password = randomBytes(12).toString('hex');
+      const cert = await makeCertificate(dataDir);
+      const passwordFile = join(dataDir, 'sasl-password');
+      writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+      properties = secureProperties(properties, { port, controllerPort, ...cert, password });
+      for (const m of SCRAM) scram.push('--add-scram', `${m}=[name=${SECURE_USER},password=${password}]`);
+      secure = { ca: cert.ca, username: SECURE_USER, passwordFile, mechanisms: [...SCRAM, 'PLAIN'] };
+      clientSecurity = { ssl: { ca: [readFileSync(cert.ca, 'utf8')] }, sasl: { mechanism: 'scram-sha-512', username: SECURE_USER, password } };
+    }
+    writeFileSync(config, properties, { mode: 0o600 });
+    await run('java', [...jvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', config, ...scram],
       'formatting the Kafka storage');
     const t1 = performance.now();
 
@@ -268,16 +346,16 @@ export async function startBroker(options = {}) {
     const stop = () => (stopping ??= stopChild().then(cleanUp));
     if (options.warmUp !== false) {
       try {
-        await warmUp(brokers);
+        await warmUp(brokers, clientSecurity);
       } catch (e) {
         await stopChild();
         throw new Error(`the Kafka broker started but its warm-up failed: ${message(e)}\n${tail(readLog())}`, { cause: e });
       }
     }
     const secs = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
-    log(`kafka: Maven KRaft broker at ${brokers} (pid ${pid}; format ${secs(t1 - t0)}, JVM to ready ` +
+    log(`kafka: Maven KRaft broker at ${brokers}${secure ? ' (SASL_SSL)' : ''} (pid ${pid}; ${secure ? 'certificate and ' : ''}format ${secs(t1 - t0)}, JVM to ready ` +
       `${secs(startMs)}, warm-up ${secs(performance.now() - t1 - startMs)})`);
-    return { brokers, pid, dataDir, startMs, stop };
+    return { brokers, pid, dataDir, startMs, stop, ...(secure ? { secure } : {}) };
   } catch (e) {
     cleanUp();
     throw e;

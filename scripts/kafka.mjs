@@ -6,16 +6,30 @@
 //   npm run -s kafka:start      # prints KAFKA_BROKERS=127.0.0.1:9092 (9092 unless busy or KAFKA_PORT)
 //   npm run -s kafka:stop
 //   node scripts/kafka.mjs status
+//
+// `--secure` (start, stop, status): a second broker, apart from the first, with a SASL_SSL client
+// listener (self-signed certificate, SCRAM-SHA-512/256 and PLAIN user `tributary`) on 9094 in
+// .tributary/kafka-secure/; start prints the KAFKA_* settings that reach it (secrets as files).
+//
+//   eval "$(node scripts/kafka.mjs start --secure | sed 's/^/export /')"
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, isPortFree, startBroker, stopPid } from './kafka-broker.mjs';
 
-const STATE_DIR = fileURLToPath(new URL('../.tributary/kafka', import.meta.url));
+const SECURE = process.argv.slice(3).includes('--secure');
+const STATE_DIR = fileURLToPath(new URL(SECURE ? '../.tributary/kafka-secure' : '../.tributary/kafka', import.meta.url));
 const STATE_FILE = join(STATE_DIR, 'broker.json');
-const DEFAULT_PORT = 9092;
+const DEFAULT_PORT = SECURE ? 9094 : 9092;
+const STOP = `npm run kafka:stop${SECURE ? ' -- --secure' : ''}`;
 
-/** @typedef {{ pid: number, brokers: string }} State */
+/** @typedef {{ pid: number, brokers: string, env: string[] }} State */
+
+/** @param {string} brokers @param {import('./kafka-broker.mjs').MavenBroker['secure']} secure */
+function envLines(brokers, secure) {
+  return [`KAFKA_BROKERS=${brokers}`, ...(secure ? [`KAFKA_TLS_CA=${secure.ca}`, 'KAFKA_SASL_MECHANISM=SCRAM-SHA-512',
+    `KAFKA_SASL_USERNAME=${secure.username}`, `KAFKA_SASL_PASSWORD_FILE=${secure.passwordFile}`] : [])];
+}
 
 /** @returns {State | undefined} */
 function readState() {
@@ -36,14 +50,14 @@ function running(state) {
   const cmdline = `/proc/${state.pid}/cmdline`;
   if (!existsSync(cmdline)) return true;
   const args = readFileSync(cmdline, 'utf8');
-  return args.includes('kafka.Kafka') && args.includes(STATE_DIR);
+  return args.includes('kafka.Kafka') && args.includes(join(STATE_DIR, 'server.properties'));
 }
 
 async function start() {
   const state = readState();
   if (running(state)) {
-    console.error(`kafka: already running (pid ${state?.pid}); stop it with npm run kafka:stop`);
-    console.log(`KAFKA_BROKERS=${state?.brokers}`);
+    console.error(`kafka: already running (pid ${state?.pid}); stop it with ${STOP}`);
+    console.log((state?.env ?? [`KAFKA_BROKERS=${state?.brokers}`]).join('\n'));
     return 0;
   }
   rmSync(STATE_DIR, { recursive: true, force: true }); // a stale run's data
@@ -60,10 +74,11 @@ async function start() {
     console.error(`kafka: port ${DEFAULT_PORT} is busy, using a free one (set KAFKA_PORT to choose)`);
   }
   try {
-    const broker = await startBroker({ dataDir: STATE_DIR, port, detached: true, log: console.error });
-    writeFileSync(STATE_FILE, `${JSON.stringify({ pid: broker.pid, brokers: broker.brokers })}\n`);
-    console.error(`kafka: running in the background (log: .tributary/kafka/broker.log); stop it with npm run kafka:stop`);
-    console.log(`KAFKA_BROKERS=${broker.brokers}`);
+    const broker = await startBroker({ dataDir: STATE_DIR, port, detached: true, log: console.error, secure: SECURE });
+    const env = envLines(broker.brokers, broker.secure);
+    writeFileSync(STATE_FILE, `${JSON.stringify({ pid: broker.pid, brokers: broker.brokers, env })}\n`);
+    console.error(`kafka: running in the background (log: ${STATE_DIR}/broker.log); stop it with ${STOP}`);
+    console.log(env.join('\n'));
     return 0;
   } catch (e) {
     rmSync(STATE_DIR, { recursive: true, force: true });
@@ -90,14 +105,14 @@ function status() {
     console.error('kafka: no broker running');
     return 1;
   }
-  console.log(`KAFKA_BROKERS=${state?.brokers}`);
+  console.log((state?.env ?? [`KAFKA_BROKERS=${state?.brokers}`]).join('\n'));
   return 0;
 }
 
 const command = process.argv[2];
 const commands = { start, stop, status };
 if (!command || !Object.hasOwn(commands, command)) {
-  console.error('usage: node scripts/kafka.mjs start|stop|status   (npm run kafka:start / npm run kafka:stop)');
+  console.error('usage: node scripts/kafka.mjs start|stop|status [--secure]   (npm run kafka:start / npm run kafka:stop)');
   process.exit(2);
 }
 process.exit(await commands[/** @type {keyof typeof commands} */ (command)]());

@@ -12,11 +12,12 @@ import type { Topology } from '../pipeline/compile.js';
 import type { ConsumedRecord } from '../runtime/kafka/client.js';
 import { avroEventType, CONFLUENT_MAGIC_BYTE, decodeAvroEvent } from '../serde/avro.js';
 import { decodeStreamAvro } from '../serde/derived-avro.js';
-import { SchemaRegistryClient } from '../serde/schema-registry.js';
+import type { SchemaRegistryClient } from '../serde/schema-registry.js';
 import type { CliIo } from './program.js';
-import { BAD_ARGUMENTS, brokersOf, runTool, ToolError, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
+import type { RegistryFlags, SecurityFlags } from './kafka-connection.js';
+import { BAD_ARGUMENTS, connectionOf, registryOf, runTool, ToolError, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
 
-interface ConsumeOptions {
+interface ConsumeOptions extends SecurityFlags, RegistryFlags {
   fromBeginning?: boolean;
   max?: number;
   timeout: number;
@@ -121,11 +122,10 @@ export function registerConsume(program: Command, io: CliIo, ctx: ToolContext): 
           throw ctx.exit(BAD_ARGUMENTS);
         }
       }
-      const registryUrl = opts.schemaRegistry ?? process.env.SCHEMA_REGISTRY_URL ?? topology?.definition.kafka?.schemaRegistry;
-      const decode = decoderFor(topic, topology, registryUrl ? new SchemaRegistryClient(registryUrl) : undefined, schema);
-      const brokers = brokersOf(opts.brokers, topology);
-      const adapter = toolAdapter(brokers);
-      await runTool(io, ctx, brokers, async () => {
+      const decode = decoderFor(topic, topology, registryOf(io, ctx, opts, topology, opts.pipeline), schema);
+      const conn = connectionOf(io, ctx, opts, topology, opts.pipeline);
+      const adapter = toolAdapter(conn);
+      await runTool(io, ctx, conn, async () => {
         const exists = await withAdmin(adapter, async (admin) => (await admin.describeTopics([topic])).length > 0);
         if (!exists) throw new ToolError(`topic ${topic} does not exist`);
         const consumer = await adapter.consumer({

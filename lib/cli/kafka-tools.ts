@@ -1,10 +1,14 @@
 /**
- * What the Kafka command-line tools (`topics`, `produce`, `consume`, `reset`) share: where the
- * brokers are, a quiet fail-fast client, one-line errors, and the pipeline's topics by role.
+ * What the Kafka command-line tools (`topics`, `produce`, `consume`, `reset`, `replay`) share:
+ * where the brokers are and how to reach them (TLS, SASL, the registry's login), a quiet
+ * fail-fast client, one-line errors, and the pipeline's topics by role.
  */
 import type { Topology } from '../pipeline/compile.js';
-import { createKafkaJsAdapter, type KafkaAdapter, type KafkaAdmin } from '../runtime/kafka/client.js';
+import { createKafkaJsAdapter, type KafkaAdapter, type KafkaAdmin, type KafkaSecurity } from '../runtime/kafka/client.js';
 import { planTopics, type PlannedTopic } from '../runtime/kafka/topics.js';
+import { SchemaRegistryClient } from '../serde/schema-registry.js';
+import { securityFailure } from './connection-errors.js';
+import { ConnectionSettingsError, definitionDir, loadRegistry, loadSecurity, planRegistry, planSecurity, type RegistryFlags, type SecurityFlags } from './kafka-connection.js';
 import type { CliIo } from './program.js';
 
 /** What `program.ts` hands each tool: loading a pipeline (exit 2 on a bad one) and exit codes. */
@@ -28,9 +32,49 @@ export function brokersOf(flag: string | undefined, topology?: Topology): string
   return text.split(',').map((b) => b.trim()).filter(Boolean);
 }
 
+/** Where a command connects: the brokers and how (TLS, SASL). */
+export interface KafkaConnection {
+  brokers: string[];
+  security: KafkaSecurity;
+}
+
+/** Runs `decide`; bad connection settings are one `error: …` line and exit 2. */
+function settingsOrExit<T>(io: CliIo, ctx: ToolContext, decide: () => T): T {
+  try {
+    return decide();
+  } catch (e) {
+    if (!(e instanceof ConnectionSettingsError)) throw e;
+    io.stderr(`error: ${e.message}\n`);
+    throw ctx.exit(BAD_ARGUMENTS);
+  }
+}
+
+/** TLS and SASL from the flags, the environment, then the definition (read from `file`); warnings printed. */
+export function securityOf(io: CliIo, ctx: ToolContext, flags: SecurityFlags, topology?: Topology, file?: string): KafkaSecurity {
+  return settingsOrExit(io, ctx, () => {
+    const plan = planSecurity(flags, process.env, topology?.definition.kafka, definitionDir(file));
+    for (const warning of plan.warnings) io.stderr(`warning: ${warning}\n`);
+    return loadSecurity(plan);
+  });
+}
+
+/** The brokers ({@link brokersOf}) and the security ({@link securityOf}). */
+export function connectionOf(io: CliIo, ctx: ToolContext, flags: SecurityFlags & { brokers?: string }, topology?: Topology, file?: string): KafkaConnection {
+  return { brokers: brokersOf(flags.brokers, topology), security: securityOf(io, ctx, flags, topology, file) };
+}
+
+/** The schema registry client (with its login), or undefined when no registry URL is set. */
+export function registryOf(io: CliIo, ctx: ToolContext, flags: RegistryFlags, topology?: Topology, file?: string): SchemaRegistryClient | undefined {
+  const registry = settingsOrExit(io, ctx, () => {
+    const plan = planRegistry(flags, process.env, topology?.definition.kafka, definitionDir(file));
+    return plan && loadRegistry(plan);
+  });
+  return registry && new SchemaRegistryClient(registry.url, registry.basicAuth ? { basicAuth: registry.basicAuth } : {});
+}
+
 /** A kafkajs client that logs nothing and gives up on an unreachable broker within seconds. */
-export function toolAdapter(brokers: string[], clientId = 'tributary-cli'): KafkaAdapter {
-  return createKafkaJsAdapter({ brokers, clientId, logLevel: 'nothing', connection: { timeoutMs: 2000, retries: 3 } });
+export function toolAdapter(connection: KafkaConnection, clientId = 'tributary-cli'): KafkaAdapter {
+  return createKafkaJsAdapter({ brokers: connection.brokers, security: connection.security, clientId, logLevel: 'nothing', connection: { timeoutMs: 2000, retries: 3 } });
 }
 
 /** An error to print as one line (`error: …`) with exit code 1. */
@@ -38,8 +82,11 @@ export class ToolError extends Error {}
 
 const UNREACHABLE = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|Connection (error|timeout)|connect(ion)? .*(refused|timed? ?out)|KafkaJSConnection|KafkaJSNumberOfRetriesExceeded|Closed connection|broker not available/i;
 
-/** One line for `e`: an unreachable broker is said so, with a hint; anything else by its message. */
-export function oneLine(e: unknown, brokers: string[]): string {
+/** One line for `e`: a TLS or SASL failure or an unreachable broker is said so, with the fix; anything else by its message. */
+export function oneLine(e: unknown, connection: KafkaConnection): string {
+  const { brokers } = connection;
+  const security = e instanceof ToolError ? undefined : securityFailure(e, connection);
+  if (security !== undefined) return security;
   const err = e as { name?: string; message?: string; cause?: { message?: string }; originalError?: { message?: string } };
   const message = (err?.message ?? String(e)).split('\n')[0] ?? '';
   const inner = err?.originalError?.message ?? err?.cause?.message;
@@ -53,12 +100,12 @@ export function oneLine(e: unknown, brokers: string[]): string {
  * Runs a tool's body: any failure becomes one `error: …` line and exit 1. `kafkajs` leaves
  * sockets and timers behind after a failed connect, so the tools never wait for them.
  */
-export async function runTool(io: CliIo, ctx: ToolContext, brokers: string[], body: () => Promise<void>): Promise<void> {
+export async function runTool(io: CliIo, ctx: ToolContext, connection: KafkaConnection, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (e) {
     if (e instanceof (ctx.exit(0).constructor as new () => Error)) throw e; // already reported
-    io.stderr(`error: ${oneLine(e, brokers)}\n`);
+    io.stderr(`error: ${oneLine(e, connection)}\n`);
     throw ctx.exit(RUNTIME_FAILURE);
   }
 }

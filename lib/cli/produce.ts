@@ -14,9 +14,10 @@ import { partitionForKey } from '../runtime/kafka/partitioner.js';
 import { readSourceBatches, type InputFormat } from '../runtime/sources.js';
 import { encodeAvroEvent } from '../serde/avro.js';
 import type { CliIo } from './program.js';
-import { BAD_ARGUMENTS, brokersOf, runTool, ToolError, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
+import type { SecurityFlags } from './kafka-connection.js';
+import { BAD_ARGUMENTS, connectionOf, runTool, ToolError, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
 
-interface ProduceOptions {
+interface ProduceOptions extends SecurityFlags {
   input: string;
   pipeline?: string;
   format?: InputFormat;
@@ -73,10 +74,10 @@ export function registerProduce(program: Command, io: CliIo, ctx: ToolContext): 
         throw ctx.exit(BAD_ARGUMENTS);
       }
       const format = formatOf(opts.input, opts.format);
-      const brokers = brokersOf(opts.brokers, topology);
-      const adapter = toolAdapter(brokers);
+      const conn = connectionOf(io, ctx, opts, topology, opts.pipeline);
+      const adapter = toolAdapter(conn);
       const encode = encoderFor(topology, keyFields);
-      await runTool(io, ctx, brokers, async () => {
+      await runTool(io, ctx, conn, async () => {
         const partitions = await withAdmin(adapter, async (admin) => (await admin.describeTopics([topic]))[0]?.partitions.length);
         if (partitions === undefined) {
           throw new ToolError(`topic ${topic} does not exist${topology ? ` (tributary topics ${opts.pipeline} --create makes it)` : ''}`);

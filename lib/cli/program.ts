@@ -18,11 +18,14 @@ import { loadPipelineFile } from '../pipeline/load.js';
 import { formatSummary, runEmbedded } from '../runtime/embedded.js';
 import { generateEvents, writeEventsNdjson } from '../generate/index.js';
 import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
+import { describeSecurity } from '../runtime/kafka/connection.js';
 import { formatKafkaSummary, runKafka } from '../runtime/kafka/runner.js';
 import { ProcessingError } from '../runtime/task.js';
-import { SchemaRegistryClient } from '../serde/schema-registry.js';
 import { parseDuration, type Duration } from '../time/duration.js';
+import { isSecurityLogNoise, securityFailure } from './connection-errors.js';
 import { registerConsume } from './consume.js';
+import { addRegistryAuthOptions, addSecurityOptions, type RegistryFlags, type SecurityFlags } from './kafka-connection.js';
+import { registryOf, securityOf } from './kafka-tools.js';
 import { registerProduce } from './produce.js';
 import { registerReset } from './reset.js';
 import { registerTopics } from './topics.js';
@@ -33,7 +36,7 @@ export interface CliIo {
   stderr: (text: string) => void;
 }
 
-interface RunOptions {
+interface RunOptions extends SecurityFlags, RegistryFlags {
   input?: string;
   outDir?: string;
   brokers?: string;
@@ -199,10 +202,13 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
             io.stderr(`error: ${file}: source.topic is required to run against Kafka\n`);
             throw new ExitCode(EXIT.invalid);
           }
-          const registryUrl = opts.schemaRegistry ?? process.env.SCHEMA_REGISTRY_URL ?? topology.definition.kafka?.schemaRegistry;
+          const brokerList = (brokers as string).split(',').map((b) => b.trim()).filter(Boolean);
+          const security = securityOf(io, tools, opts, topology, file);
+          const schemaRegistry = registryOf(io, tools, opts, topology, file);
+          if (!opts.quiet && (security.tls || security.sasl)) io.stderr(`kafka: ${brokerList.join(',')} over ${describeSecurity(security)}\n`);
           const summary = await runKafka({
             topology,
-            adapter: createKafkaJsAdapter({ brokers: (brokers as string).split(',').map((b) => b.trim()).filter(Boolean), clientId: topology.name, log: (line) => io.stderr(`${line}\n`) }),
+            adapter: createKafkaJsAdapter({ brokers: brokerList, security, clientId: topology.name, log: (line) => isSecurityLogNoise(line) || io.stderr(`${line}\n`) }),
             stateDir: opts.stateDir ?? 'state',
             cacheBytes: opts.cacheMb * 2 ** 20,
             bounded: opts.bounded === true,
@@ -210,9 +216,14 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
             signal: abort.signal,
             sessionTimeoutMs: opts.sessionTimeout,
             ...commitInterval((opts.commitInterval as Duration | undefined) ?? topology.definition.kafka?.commitInterval),
-            ...(registryUrl ? { schemaRegistry: new SchemaRegistryClient(registryUrl) } : {}),
+            ...(schemaRegistry ? { schemaRegistry } : {}),
             log: opts.quiet ? undefined : (line) => io.stderr(`${line}\n`),
             ...ops,
+          }).catch((e: unknown) => {
+            const line = securityFailure(e, { brokers: brokerList, security });
+            if (line === undefined) throw e;
+            io.stderr(`error: ${line}\n`);
+            throw new ExitCode(EXIT.failure);
           });
           io.stdout(formatKafkaSummary(summary) + '\n');
           checkDeadLetters(summary.records, summary.deadLetters, opts.maxDeadLetterRatio, io);
@@ -292,6 +303,11 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
   registerReset(program, io, tools);
   registerReplay(program, io, tools);
   registerBench(program, io, tools, registry);
+  // TLS and SASL for every command that talks to Kafka; the registry's login where a registry is used.
+  for (const command of program.commands) {
+    if (['run', 'topics', 'produce', 'consume', 'reset', 'replay'].includes(command.name())) addSecurityOptions(command);
+    if (['run', 'consume'].includes(command.name())) addRegistryAuthOptions(command);
+  }
 
   return program;
 }

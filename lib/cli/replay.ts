@@ -19,7 +19,8 @@ import type { Command } from 'commander';
 import { createNormalizer, type Normalizer } from '../event/normalize.js';
 import type { ConsumedRecord, KafkaAdapter } from '../runtime/kafka/client.js';
 import { formatSummary, runEmbedded } from '../runtime/embedded.js';
-import { BAD_ARGUMENTS, brokersOf, runTool, toolAdapter, ToolError, type ToolContext } from './kafka-tools.js';
+import type { SecurityFlags } from './kafka-connection.js';
+import { BAD_ARGUMENTS, connectionOf, runTool, toolAdapter, ToolError, type ToolContext } from './kafka-tools.js';
 import type { CliIo } from './program.js';
 
 /** Where each partition's range starts and ends (`upTo` inclusive; empty when `upTo` < `from`). */
@@ -100,7 +101,7 @@ async function lowWatermarks(adapter: KafkaAdapter, topic: string): Promise<{ lo
   }
 }
 
-interface ReplayOptions {
+interface ReplayOptions extends SecurityFlags {
   from: number;
   to?: number;
   outDir: string;
@@ -131,11 +132,11 @@ export function registerReplay(program: Command, io: CliIo, ctx: ToolContext): v
         io.stderr('error: --to must be after --from\n');
         throw ctx.exit(BAD_ARGUMENTS);
       }
-      const brokers = brokersOf(opts.brokers, topology);
-      const adapter = toolAdapter(brokers);
+      const conn = connectionOf(io, ctx, opts, topology, file);
+      const adapter = toolAdapter(conn);
       const scratch = mkdtempSync(join(tmpdir(), 'tributary-replay-'));
       try {
-        await runTool(io, ctx, brokers, async () => {
+        await runTool(io, ctx, conn, async () => {
           const { lows } = await lowWatermarks(adapter, topic).catch((e: unknown) => {
             throw /does not host|UNKNOWN_TOPIC|not exist/i.test(String(e)) ? new ToolError(`source topic ${topic} does not exist`) : e;
           });

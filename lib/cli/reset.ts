@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { PartitionOffset } from '../runtime/kafka/client.js';
 import type { CliIo } from './program.js';
-import { BAD_ARGUMENTS, brokersOf, pipelineTopics, refuseWhileRunning, runTool, ToolError, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
+import type { SecurityFlags } from './kafka-connection.js';
+import { BAD_ARGUMENTS, connectionOf, pipelineTopics, refuseWhileRunning, runTool, ToolError, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
 
-interface ResetOptions {
+interface ResetOptions extends SecurityFlags {
   toEarliest?: boolean;
   toDatetime?: number;
   stateDir: string;
@@ -51,9 +52,9 @@ export function registerReset(program: Command, io: CliIo, ctx: ToolContext): vo
         throw ctx.exit(BAD_ARGUMENTS);
       }
       const group = topology.name;
-      const brokers = brokersOf(opts.brokers, topology);
-      const adapter = toolAdapter(brokers);
-      await runTool(io, ctx, brokers, () => withAdmin(adapter, async (admin) => {
+      const conn = connectionOf(io, ctx, opts, topology, file);
+      const adapter = toolAdapter(conn);
+      await runTool(io, ctx, conn, () => withAdmin(adapter, async (admin) => {
         const [described] = await admin.describeTopics([source]);
         if (!described) throw new ToolError(`source topic ${source} does not exist: nothing to reset`);
         await refuseWhileRunning(admin, group, 'resetting it');

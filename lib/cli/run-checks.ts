@@ -7,11 +7,14 @@
 /** Where a flag's value came from (commander's `getOptionValueSource`). */
 export type FlagSource = (flag: string) => 'cli' | 'default' | 'env' | 'config' | 'implied' | undefined;
 
-const KAFKA_ONLY = ['brokers', 'bounded', 'schemaRegistry', 'sessionTimeout', 'commitInterval'] as const;
+const KAFKA_ONLY = ['brokers', 'bounded', 'schemaRegistry', 'sessionTimeout', 'commitInterval',
+  'tls', 'tlsCa', 'tlsCert', 'tlsKey', 'tlsSkipVerify', 'saslMechanism', 'saslUsername', 'saslPasswordFile', 'schemaRegistryUsername', 'schemaRegistryPasswordFile'] as const;
 const EMBEDDED_ONLY = ['outDir', 'format', 'checkpointEvery'] as const;
 const FLAG: Record<string, string> = {
   brokers: '--brokers', bounded: '--bounded', schemaRegistry: '--schema-registry', sessionTimeout: '--session-timeout',
-  commitInterval: '--commit-interval', outDir: '--out-dir', format: '--format', checkpointEvery: '--checkpoint-every', input: '--input',
+  commitInterval: '--commit-interval', tls: '--tls', tlsCa: '--tls-ca', tlsCert: '--tls-cert', tlsKey: '--tls-key', tlsSkipVerify: '--tls-skip-verify',
+  saslMechanism: '--sasl-mechanism', saslUsername: '--sasl-username', saslPasswordFile: '--sasl-password-file',
+  schemaRegistryUsername: '--schema-registry-username', schemaRegistryPasswordFile: '--schema-registry-password-file', outDir: '--out-dir', format: '--format', checkpointEvery: '--checkpoint-every', input: '--input',
 };
 
 /**

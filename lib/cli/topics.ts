@@ -8,7 +8,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { KafkaAdmin } from '../runtime/kafka/client.js';
 import { ensureTopics, planTopics } from '../runtime/kafka/topics.js';
 import type { CliIo } from './program.js';
-import { BAD_ARGUMENTS, brokersOf, pipelineTopics, refuseWhileRunning, runTool, table, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
+import type { SecurityFlags } from './kafka-connection.js';
+import { BAD_ARGUMENTS, connectionOf, pipelineTopics, refuseWhileRunning, runTool, table, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
 
 /** A whole number ≥ 1 (commander option parser). */
 export const positive = (name: string) => (v: string): number => {
@@ -16,7 +17,7 @@ export const positive = (name: string) => (v: string): number => {
   return Number(v);
 };
 
-interface TopicsOptions {
+interface TopicsOptions extends SecurityFlags {
   brokers?: string;
   create?: boolean;
   partitions: number;
@@ -66,9 +67,9 @@ export function registerTopics(program: Command, io: CliIo, ctx: ToolContext): v
         io.stderr('error: --create and --delete-internal do not go together: choose one\n');
         throw ctx.exit(BAD_ARGUMENTS);
       }
-      const brokers = brokersOf(opts.brokers, topology);
-      const adapter = toolAdapter(brokers);
-      await runTool(io, ctx, brokers, () => withAdmin(adapter, async (admin) => {
+      const conn = connectionOf(io, ctx, opts, topology, file);
+      const adapter = toolAdapter(conn);
+      await runTool(io, ctx, conn, () => withAdmin(adapter, async (admin) => {
         let [described] = await admin.describeTopics([source]);
         const deleted = new Set<string>();
         if (opts.create) {

@@ -69,8 +69,20 @@ export interface PipelineDefinition {
     schemaRegistry?: string;
     /** A task commits at most this often (default `100ms`; the CLI's `--commit-interval` wins). */
     commitInterval?: Duration;
+    /** TLS to the brokers; file paths are relative to the definition's directory. */
+    tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+    /** SASL login; the password from an environment variable or a file, never literal. */
+    sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string } & SecretRef;
+    /** HTTP basic auth for the schema registry. */
+    schemaRegistryAuth?: { username: string } & SecretRef;
   };
 }
 
 /** Streams every pipeline has. */
 export const BUILTIN_STREAMS = ['events', 'dead-letter', 'late'] as const;
+
+/** Where a password is: an environment variable or a file (relative to the definition's directory). */
+export interface SecretRef {
+  passwordEnv?: string;
+  passwordFile?: string;
+}

@@ -100,8 +100,53 @@ export function buildPipelineSchema(registry: OperatorRegistry): Record<string, 
           brokers: { type: 'array', items: { type: 'string', pattern: '^[^\\s,]+:[0-9]+$' }, minItems: 1, description: 'bootstrap brokers, host:port' },
           schemaRegistry: { type: 'string', pattern: '^https?://', description: 'Confluent schema registry URL (Avro with the registry wire format)' },
           commitInterval: { type: 'string', pattern: DURATION_PATTERN, description: 'a task commits at most this often (default 100ms; --commit-interval wins)' },
+          ...kafkaSecuritySchema(),
         },
       },
+    },
+  };
+}
+
+/**
+ * `kafka.tls`, `kafka.sasl` and `kafka.schemaRegistryAuth`. Secrets are never literal in a
+ * definition: a password comes from an environment variable or a file (paths relative to the
+ * definition's directory).
+ */
+function kafkaSecuritySchema() {
+  const file = { type: 'string', minLength: 1 };
+  const secret = {
+    passwordEnv: { type: 'string', minLength: 1, description: 'environment variable holding the password' },
+    passwordFile: { ...file, description: 'file holding the password (one trailing newline is ignored)' },
+  };
+  return {
+    tls: {
+      type: ['boolean', 'object'],
+      additionalProperties: false,
+      description: 'TLS to the brokers: true, or { ca, cert, key, rejectUnauthorized } (--tls, --tls-ca, … win)',
+      properties: {
+        ca: { ...file, description: 'PEM file of the CA that signed the brokers\' certificates' },
+        cert: { ...file, description: 'PEM client certificate (brokers that authenticate clients by certificate)' },
+        key: { ...file, description: 'PEM key of the client certificate' },
+        rejectUnauthorized: { type: 'boolean', description: 'verify the brokers\' certificates (default true)' },
+      },
+    },
+    sasl: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mechanism', 'username'],
+      description: 'SASL login (--sasl-mechanism, --sasl-username, --sasl-password-file, KAFKA_SASL_* win); the password from passwordEnv or passwordFile, never literal',
+      properties: {
+        mechanism: { enum: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] },
+        username: { type: 'string', minLength: 1 },
+        ...secret,
+      },
+    },
+    schemaRegistryAuth: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['username'],
+      description: 'HTTP basic auth for the schema registry (--schema-registry-username, --schema-registry-password-file, SCHEMA_REGISTRY_* win)',
+      properties: { username: { type: 'string', minLength: 1 }, ...secret },
     },
   };
 }

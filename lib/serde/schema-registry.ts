@@ -6,9 +6,9 @@
  * concurrent calls for the same id or schema share one request, so a partition's worth of
  * records with a new schema id costs one round trip.
  *
- * Only Avro schemas are supported (a `schemaType` of `PROTOBUF` or `JSON` is an error). No
- * authentication of its own (Node's fetch refuses credentials in the URL): pass a `fetch` that
- * adds an `Authorization` header.
+ * Only Avro schemas are supported (a `schemaType` of `PROTOBUF` or `JSON` is an error).
+ * HTTP basic auth with `basicAuth`, or with credentials in the URL (`https://user:password@host`),
+ * which are taken out of it: errors show the URL without them.
  */
 import avsc from 'avsc';
 import type { Type } from 'avsc';
@@ -26,6 +26,23 @@ export interface SchemaRegistryOptions {
   fetch?: typeof fetch;
   /** Abort a request after this many ms. Default 10 000. */
   timeoutMs?: number;
+  /** HTTP basic auth (Confluent's `basic.auth.user.info`); wins over credentials in the URL. */
+  basicAuth?: { username: string; password: string };
+}
+
+/** The URL without credentials, and the credentials it had. */
+function splitCredentials(url: string): { url: string; basicAuth?: { username: string; password: string } } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (parsed.username === '' && parsed.password === '') return { url };
+  const basicAuth = { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, basicAuth };
 }
 
 /**
@@ -76,12 +93,16 @@ export class SchemaRegistryClient {
   private readonly baseUrl: string;
   private readonly fetchFn: typeof fetch;
   private readonly timeoutMs: number;
+  private readonly authorization: string | undefined;
   private readonly byId = new Map<number, Type>();
   private readonly fetching = new Map<number, Promise<Type>>();
   private readonly ids = new Map<string, Promise<number>>();
 
   constructor(url: string, options?: SchemaRegistryOptions) {
-    this.baseUrl = url.replace(/\/+$/, '');
+    const split = splitCredentials(url);
+    this.baseUrl = split.url.replace(/\/+$/, '');
+    const auth = options?.basicAuth ?? split.basicAuth;
+    this.authorization = auth ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : undefined;
     this.fetchFn = options?.fetch ?? globalThis.fetch;
     this.timeoutMs = options?.timeoutMs ?? 10_000;
   }
@@ -186,7 +207,11 @@ export class SchemaRegistryClient {
     try {
       res = await this.fetchFn(url, {
         method,
-        headers: body === undefined ? { accept: CONTENT_TYPE } : { accept: CONTENT_TYPE, 'content-type': CONTENT_TYPE },
+        headers: {
+          accept: CONTENT_TYPE,
+          ...(body === undefined ? {} : { 'content-type': CONTENT_TYPE }),
+          ...(this.authorization ? { authorization: this.authorization } : {}),
+        },
         ...(body === undefined ? {} : { body }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -214,7 +239,10 @@ export class SchemaRegistryClient {
           : text === ''
             ? ''
             : `: ${text.slice(0, 200)}`;
-      throw new SchemaRegistryError(`schema registry ${method} ${url}: HTTP ${res.status} ${res.statusText}${what}`, url, res.status, errorCode, registryMessage);
+      const fix = res.status === 401 || res.status === 403
+        ? `: ${this.authorization ? 'check the registry username and password' : 'the registry wants a login (--schema-registry-username, SCHEMA_REGISTRY_USERNAME)'}`
+        : '';
+      throw new SchemaRegistryError(`schema registry ${method} ${url}: HTTP ${res.status} ${res.statusText}${what}${fix}`, url, res.status, errorCode, registryMessage);
     }
     if (json === undefined) throw new SchemaRegistryError(`schema registry ${method} ${url}: HTTP ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`, url, res.status, undefined, undefined);
     return json;

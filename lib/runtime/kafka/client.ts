@@ -49,8 +49,8 @@ import kafkajs, {
   type Transaction,
 } from 'kafkajs';
 
+import { kafkajsConfig, type KafkaJsAdapterOptions } from './connection.js';
 import { wrapAdmin } from './kafkajs-admin.js';
-import { kafkajsLevel, kafkajsLogCreator, type KafkaLogLevelName } from './kafkajs-log.js';
 import type { TopicPartition, TopicPartitionOffset, ProducerRecord, ConsumedRecord, SentBatch, ReadPartitionOptions, KafkaTransaction, KafkaProducer, KafkaConsumer, KafkaAdapter } from './adapter.js';
 
 // kafkajs is CommonJS: Node's ESM loader finds only some of its exports by name; take them from the default export.
@@ -60,19 +60,7 @@ type CompressionTypes = kafkajs.CompressionTypes;
 export type { TopicPartition, TopicPartitionOffset, ProducerRecord, ConsumedRecord, ConsumedBatch, SentBatch, ReadPartitionOptions, PartitionOffset, PartitionWatermarks, TopicSpec, TopicDescription, KafkaAdmin, KafkaTransaction, ProducerOptions, KafkaProducer, ConsumerOptions, KafkaConsumer, KafkaAdapter } from './adapter.js';
 
 export type { KafkaLogLevelName } from './kafkajs-log.js';
-
-export interface KafkaJsAdapterOptions {
-  brokers: string[];
-  clientId?: string;
-  /** kafkajs's own logging; default 'warn'. With `log`, one plain line per entry goes there (else kafkajs's JSON to the console). */
-  logLevel?: KafkaLogLevelName;
-  log?: (line: string) => void;
-  /** Compression of produced batches; default none. */
-  compression?: 'none' | 'gzip';
-  /** Fail fast (command-line tools): connection timeout in ms and retries per request; default kafkajs's 1000 ms and 5. */
-  connection?: { timeoutMs: number; retries: number };
-}
-
+export type { KafkaJsAdapterOptions, KafkaSecurity } from './connection.js';
 
 function toHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
@@ -246,13 +234,7 @@ function wrapConsumer(consumer: Consumer): KafkaConsumer {
  * ```
  */
 export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapter {
-  const kafka = new Kafka({
-    clientId: options.clientId ?? 'tributary',
-    brokers: options.brokers,
-    logLevel: kafkajsLevel(options.logLevel ?? 'warn'),
-    ...(options.log ? { logCreator: kafkajsLogCreator(options.log) } : {}),
-    ...(options.connection ? { connectionTimeout: options.connection.timeoutMs, retry: { retries: options.connection.retries } } : {}),
-  });
+  const kafka = new Kafka(kafkajsConfig(options));
   const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   return {
     async admin() {
