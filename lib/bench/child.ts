@@ -23,6 +23,7 @@ import type { OperatorRegistry } from '../operator/contract.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { parsePipeline } from '../pipeline/load.js';
 import { runEmbedded } from '../runtime/embedded.js';
+import { benchSecurity } from './kafka.js';
 import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
 import { runKafka } from '../runtime/kafka/runner.js';
 
@@ -105,7 +106,7 @@ export async function runBenchJob(job: BenchChildJob, operators: OperatorRegistr
     // Against Kafka: a bounded, final run from offset 0 of the source with empty state (the
     // definition's application id is the run's own), at-least-once or as the definition says.
     const summary = job.brokers
-      ? await runKafka({ topology, adapter: createKafkaJsAdapter({ brokers: job.brokers, clientId: `bench-${process.pid}`, logLevel: 'nothing' }), stateDir: outDir, bounded: true, final: true, registry })
+      ? await runKafka({ topology, adapter: createKafkaJsAdapter({ brokers: job.brokers, security: benchSecurity(), clientId: `bench-${process.pid}`, logLevel: 'nothing' }), stateDir: outDir, bounded: true, final: true, registry })
       : await runEmbedded({ topology, input: job.input, format: 'json', outDir, registry });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);

@@ -11,7 +11,17 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { TributaryEvent } from '../event/event.js';
 import { resolveKey } from '../event/key.js';
 import type { KafkaAdapter, KafkaProducer, ProducerRecord } from '../runtime/kafka/adapter.js';
+import type { KafkaSecurity } from '../runtime/kafka/connection.js';
 import { partitionForKey } from '../runtime/kafka/partitioner.js';
+
+/** The environment variable that hands a run's TLS/SASL settings (JSON) to its process: never in its arguments. */
+export const BENCH_SECURITY_ENV = 'TRIBUTARY_BENCH_KAFKA_SECURITY';
+
+/** The TLS/SASL settings handed to this process by `tributary bench`, if any. */
+export function benchSecurity(): KafkaSecurity | undefined {
+  const text = process.env[BENCH_SECURITY_ENV];
+  return text ? (JSON.parse(text) as KafkaSecurity) : undefined;
+}
 
 /** An id for one invocation's topics and groups: `bench-<pid>-<random>`. */
 export const benchRunId = () => `bench-${process.pid}-${randomBytes(3).toString('hex')}`;

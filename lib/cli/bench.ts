@@ -29,13 +29,14 @@ import { promisify } from 'node:util';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { BenchChildJob, BenchRunResult } from '../bench/child.js';
-import { benchRunId, deleteRunTopics, fillSourceTopic, kafkaRunDefinition } from '../bench/kafka.js';
+import { BENCH_SECURITY_ENV, benchRunId, deleteRunTopics, fillSourceTopic, kafkaRunDefinition } from '../bench/kafka.js';
 import { generateEvents, writeEventsNdjson } from '../generate/index.js';
 import type { OperatorRegistry } from '../operator/contract.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
 import { parsePipeline } from '../pipeline/load.js';
-import { brokersOf, runTool, toolAdapter, withAdmin, type ToolContext } from './kafka-tools.js';
+import type { SecurityFlags } from './kafka-connection.js';
+import { connectionOf, runTool, toolAdapter, withAdmin, type KafkaConnection, type ToolContext } from './kafka-tools.js';
 import type { CliIo } from './program.js';
 
 const run = promisify(execFile);
@@ -45,7 +46,7 @@ export const DEFAULT_BENCH_PIPELINE = fileURLToPath(new URL('../../../examples/c
 const CHILD = fileURLToPath(new URL('../../bin/bench-child.js', import.meta.url));
 const BASELINE = (name: string) => fileURLToPath(new URL(`../bench/baselines/${name}.js`, import.meta.url));
 
-interface BenchOptions {
+interface BenchOptions extends SecurityFlags {
   events: number;
   repeat: number;
   seed: number;
@@ -55,7 +56,7 @@ interface BenchOptions {
 }
 
 /** Where a run reads from: the generated file (embedded), or the invocation's source topic. */
-type Target = { kind: 'file'; input: string } | { kind: 'kafka'; brokers: string[]; topic: string; runId: string };
+type Target = { kind: 'file'; input: string } | { kind: 'kafka'; connection: KafkaConnection; topic: string; runId: string };
 
 type CaseKind = 'pipeline' | 'floor' | 'baseline';
 interface BenchCase {
@@ -150,15 +151,17 @@ async function runCase(c: BenchCase, file: string, target: Target, dir: string, 
   let argv: string[];
   const out = join(dir, `out-${runId}`);
   if (target.kind === 'kafka') {
-    const job: BenchChildJob = { pipeline: kafkaRunDefinition(c.what, target.topic, runId), file, input: '', brokers: target.brokers };
-    argv = c.kind === 'baseline' ? [BASELINE('dedupe-kafka'), target.brokers.join(','), target.topic, runId] : [CHILD, JSON.stringify(job)];
+    const job: BenchChildJob = { pipeline: kafkaRunDefinition(c.what, target.topic, runId), file, input: '', brokers: target.connection.brokers };
+    argv = c.kind === 'baseline' ? [BASELINE('dedupe-kafka'), target.connection.brokers.join(','), target.topic, runId] : [CHILD, JSON.stringify(job)];
   } else if (c.kind === 'baseline') argv = [BASELINE(c.what), target.input, out];
   else {
     const job: BenchChildJob = { pipeline: c.what, file, input: target.input };
     argv = [CHILD, JSON.stringify(job)];
   }
   try {
-    const { stdout } = await run(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 26 });
+    // TLS/SASL settings (keys, passwords) reach a child in its environment, never in its arguments.
+    const env = target.kind === 'kafka' && target.connection.security ? { ...process.env, [BENCH_SECURITY_ENV]: JSON.stringify(target.connection.security) } : process.env;
+    const { stdout } = await run(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 26, env });
     return JSON.parse(stdout.trim().split('\n').at(-1) as string) as BenchRunResult;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
@@ -203,6 +206,11 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
       }
       const shown = pipelineArg ?? 'examples/cart-abandonment/pipeline.yaml (bundled)';
       const kafka = opts.brokers !== undefined;
+      const securityFlag = Object.entries(opts).find(([k, v]) => /^(tls|sasl)/.test(k) && v !== undefined)?.[0];
+      if (!kafka && securityFlag) {
+        io.stderr(`error: --${securityFlag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for a benchmark through Kafka: add --brokers\n`);
+        throw ctx.exit(2);
+      }
       const cases: BenchCase[] = kafka
         ? [
             { name: `pipeline ${shown}: Kafka runner, bounded, LMDB state, topics out`, kind: 'pipeline', what: text },
@@ -229,17 +237,17 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
       try {
         if (kafka) {
           const topology = ctx.load(file);
-          const brokers = brokersOf(opts.brokers || undefined, topology);
-          const adapter = toolAdapter(brokers, 'tributary-bench');
+          const connection = connectionOf(io, ctx, { ...opts, brokers: opts.brokers || undefined }, topology, file);
+          const adapter = toolAdapter(connection, 'tributary-bench');
           const runId = benchRunId();
           const topic = `${runId}-source`;
-          await runTool(io, ctx, brokers, async () => {
+          await runTool(io, ctx, connection, async () => {
             try {
               await withAdmin(adapter, (admin) => admin.createTopics([{ name: topic, partitions: opts.partitions }]));
               const key = topology.source.key ?? [];
               const sent = await fillSourceTopic(adapter, topic, opts.partitions, generateEvents({ events: opts.events, seed: opts.seed }), key);
               io.stderr(`produced ${int(sent)} generated events to ${topic} (${opts.partitions} partitions, keyed by ${key.join('|')})\n`);
-              await rounds({ kind: 'kafka', brokers, topic, runId });
+              await rounds({ kind: 'kafka', connection, topic, runId });
             } finally {
               const deleted = await deleteRunTopics(adapter, runId).catch(() => []);
               io.stderr(`deleted the ${deleted.length} topics of this benchmark (${runId}-*)\n`);

@@ -305,7 +305,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
   registerBench(program, io, tools, registry);
   // TLS and SASL for every command that talks to Kafka; the registry's login where a registry is used.
   for (const command of program.commands) {
-    if (['run', 'topics', 'produce', 'consume', 'reset', 'replay'].includes(command.name())) addSecurityOptions(command);
+    if (['run', 'topics', 'produce', 'consume', 'reset', 'replay', 'bench'].includes(command.name())) addSecurityOptions(command);
     if (['run', 'consume'].includes(command.name())) addRegistryAuthOptions(command);
   }
 

@@ -14,6 +14,8 @@
  * time of one record up to its output queued (every 64th record), the sends are not in it.
  */
 import { Kafka, logLevel, type Message } from 'kafkajs';
+import { kafkajsSecurity } from '../../runtime/kafka/connection.js';
+import { benchSecurity } from '../kafka.js';
 import { TTL_MS } from './dedupe-loop.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import { memory, parseLine, passedLine } from './io.js';
@@ -43,7 +45,7 @@ class PartitionDedupe {
 
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-const kafka = new Kafka({ clientId: runId, brokers: brokerList.split(','), logLevel: logLevel.NOTHING });
+const kafka = new Kafka({ clientId: runId, brokers: brokerList.split(','), logLevel: logLevel.NOTHING, ...kafkajsSecurity(benchSecurity()) });
 const admin = kafka.admin();
 await admin.connect();
 const ends = await admin.fetchTopicOffsets(source);
