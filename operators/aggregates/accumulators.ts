@@ -13,7 +13,8 @@
  *   count (descending) then value (as JSON text, ascending), from a Space-Saving summary of
  *   `capacity` counters (default max(1000, 10 × k)): exact while the window has at most
  *   `capacity` distinct values; beyond, each count overestimates by at most the smallest
- *   counter ≤ N / capacity (N the events counted). See `space-saving.ts`.
+ *   counter ≤ N / capacity (N the events counted). See `space-saving.ts`. Sliding windows
+ *   keep exact counts instead and are exact at any number of values (`window-top.ts`).
  * - `rfm: { monetary: path, quantity?: path, order?: path }` — `{ recencyMs, lastAt,
  *   frequency, monetary }`: `lastAt` is the latest event time, `recencyMs = windowEnd − lastAt`,
  *   `frequency` the distinct values of `order` (countDistinct rules; without `order`, the
