@@ -299,11 +299,11 @@ export function aggregateSchema(conditionSchema: Record<string, unknown>): Recor
         type: 'object',
         additionalProperties: false,
         required: ['path', 'k'],
-        description: 'the k most frequent values of a field, with counts (Space-Saving: exact up to capacity distinct values, then each count overestimates by at most N/capacity)',
+        description: 'the k most frequent values of a field, with counts (Space-Saving: exact up to capacity distinct values, then each count overestimates by at most N/capacity; sliding windows: always exact)',
         properties: {
           path: pathSchema,
           k: { type: 'integer', minimum: 1 },
-          capacity: { type: 'integer', minimum: 1, description: 'counters kept (default max(1000, 10 × k)); at least k' },
+          capacity: { type: 'integer', minimum: 1, description: 'counters kept (default max(1000, 10 × k)); at least k; not used by sliding windows' },
         },
       },
       rfm: {

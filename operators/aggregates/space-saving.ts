@@ -1,7 +1,8 @@
 /**
  * The bounded summary of `topK`: Space-Saving (Metwally, Agrawal, El Abbadi, "Efficient
  * computation of frequent and top-k elements in data streams", ICDT 2005) with `capacity`
- * counters.
+ * counters, for tumbling, hopping and session windows (sliding windows keep exact counts and
+ * report from them: `window-top.ts`; the report order and `reportTop` are shared).
  *
  * - While a window has at most `capacity` distinct values, every value has its own counter and
  *   the counts are exact (the summary is the window's multiset).
