@@ -2,7 +2,7 @@
  * Incremental sliding windows: the accumulators of one window `(t − size, t]` over a key's
  * entries (sorted by event time, ties in arrival order), moved forward as `t` grows, equal at
  * every step to a left fold (`initial`, then `fold` of each contribution in entry order) over
- * the entries in the window — to the last bit.
+ * the entries in the window — to the last bit (topK: the exact top k of the window instead).
  *
  * Moving the window folds the entries that enter (they come after every entry in it, so this
  * is the fold's own order) and takes out those that leave (a prefix of the window):
