@@ -13,26 +13,41 @@
  *
  * Memory: the counts hold one number per distinct value in the window (no more than the
  * entries the window holds already); the state holds `k` counters. Taking a value of the top k
- * out needs the best value outside it, which an index of the counts (count → values with it,
- * in memory only, rebuilt from the counts when missing: after a restart or a copy) finds among
- * the values with the same or the next lower count.
+ * out needs the best value outside it: an index of the counts (count → the values with it,
+ * sorted by text; in memory only, built from the counts when first needed, again after a
+ * restart or a copy) gives it among the values with the same or the next lower count, past at
+ * most k values of the top k.
  */
 import type { Counter, TopState } from './space-saving.js';
 
-/** Per counts map: count → the values with that count (same size as the counts; never stored). */
-const levelsOf = new WeakMap<Map<string, number>, Map<number, Set<string>>>();
+/** Per counts map: count → the values with that count, sorted (same size as the counts; never stored). */
+const levelsOf = new WeakMap<Map<string, number>, Map<number, string[]>>();
 
-function levels(counts: Map<string, number>): Map<number, Set<string>> {
+function levels(counts: Map<string, number>): Map<number, string[]> {
   let byCount = levelsOf.get(counts);
   if (byCount !== undefined) return byCount;
   byCount = new Map();
   for (const [v, n] of counts) {
     const level = byCount.get(n);
-    if (level) level.add(v);
-    else byCount.set(n, new Set([v]));
+    if (level) level.push(v);
+    else byCount.set(n, [v]);
   }
+  for (const level of byCount.values()) level.sort();
   levelsOf.set(counts, byCount);
   return byCount;
+}
+
+/** The index of the first text ≥ `v` (`strict`: > `v`) in a sorted list. */
+function textBound(xs: readonly string[], v: string, strict = false): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = xs[mid] as string;
+    if (x < v || (strict && x === v)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Adds `delta` (±1) to the count of `v` (a count reaching 0 is deleted); returns the new count. */
@@ -45,13 +60,15 @@ export function bump(counts: Map<string, number>, v: string, delta: 1 | -1): num
   if (byCount !== undefined) {
     const from = byCount.get(was);
     if (from) {
-      from.delete(v);
-      if (from.size === 0) byCount.delete(was);
+      const j = textBound(from, v);
+      if (from.length === 1) byCount.delete(was);
+      else if (j === 0) from.shift(); // the oldest of increasing texts (ids, times): no copy
+      else from.splice(j, 1);
     }
     if (n > 0) {
       const to = byCount.get(n);
-      if (to) to.add(v);
-      else byCount.set(n, new Set([v]));
+      if (to) to.splice(textBound(to, v), 0, v);
+      else byCount.set(n, [v]);
     }
   }
   return n;
@@ -126,18 +143,15 @@ export function windowTopRemoved(state: TopState, counts: Map<string, number>, v
   const out = c.slice();
   const mine: Counter = [v, n];
   // With k counters, the values outside rank after (n + 1, v): those that can now rank before
-  // (n, v) have count n + 1 (text after v) or n (text before v).
+  // (n, v) have count n + 1 (text after v) or n (text before v); the first of them, if any,
+  // takes the place of v.
   let best: Counter | undefined;
   if (c.length === k) {
     const byCount = levels(counts);
-    for (const m of [n + 1, n]) {
-      for (const u of byCount.get(m) ?? []) {
-        if (has(c, u)) continue;
-        const x: Counter = [u, m];
-        if (before(x, mine) < 0 && (best === undefined || before(x, best) < 0)) best = x;
-      }
-      if (best !== undefined) break;
-    }
+    const above = byCount.get(n + 1) ?? [];
+    for (let j = textBound(above, v, true); j < above.length && best === undefined; j++) if (!has(c, above[j] as string)) best = [above[j] as string, n + 1];
+    const same = n > 0 ? (byCount.get(n) as string[]) : [];
+    for (let j = 0; j < same.length && (same[j] as string) < v && best === undefined; j++) if (!has(c, same[j] as string)) best = [same[j] as string, n];
   }
   if (best !== undefined) {
     out.splice(at, 1);

@@ -170,29 +170,30 @@ test('topK sliding: windows stored by the previous version (a Space-Saving fold 
   }
 });
 
-test('topK sliding: running windows moved and inserted into, for k 1 to 7 over 3 to 40 values, equal the exact top k at every step', () => {
+test('topK sliding: running windows moved and inserted into, for k 1 to 7 over 3 to 40 values or increasing ids, equal the exact top k at every step', () => {
   const rand = rng(17);
   for (const k of [1, 2, 4, 7]) {
-    for (const values of [3, 9, 40]) {
+    for (const values of [3, 9, 40, 0]) {
       const a = resolveAggregate('top', { topK: { path: 'v', k, capacity: k } });
-      // Skewed values with many ties; times with gaps and repeats.
+      // Skewed values with many ties (0: increasing ids, mostly once, the oldest leaving first); times with gaps and repeats.
+      const value = (j: number) => (values === 0 ? `id${String(j - Math.floor(rand() * rand() * 4)).padStart(4, '0')}` : `v${Math.floor(rand() * rand() * values)}`);
       const list: EntryList = { ts: [], cs: [] };
       for (let j = 0, t = 0; j < 600; j++, t += Math.floor(rand() * 3)) {
         list.ts.push(t);
-        list.cs.push([[0, JSON.stringify(`v${Math.floor(rand() * rand() * values)}`)]]);
+        list.cs.push([[0, JSON.stringify(value(j))]]);
       }
       const size = 5 + Math.floor(rand() * 40);
       const exact = (t: number) => topOf(list.cs.filter((_, j) => (list.ts[j] as number) > t - size && (list.ts[j] as number) <= t).map((c) => JSON.parse(c[0]?.[1] as string) as string), k);
       const run = buildRunning([a], list, size, list.ts[0] as number);
       for (let t = run.t + 1; t <= (list.ts[list.ts.length - 1] as number); t += 1 + Math.floor(rand() * 3)) {
         moveRunning([a], list, size, run, t);
-        assert.deepEqual(valueOf(a, run.acc[0] as Acc, t), exact(t), `k ${k}, ${values} values, t ${t}`);
+        assert.deepEqual(valueOf(a, run.acc[0] as Acc, t), exact(t), `k ${k}, ${values || 'increasing'} values, t ${t}`);
         // An entry arriving inside the window, before its last entry.
         if (rand() < 0.2 && upperBound(list.ts, t) - upperBound(list.ts, t - size) > 1) {
           const at = t - Math.floor(rand() * Math.min(size - 1, 4));
           const j = upperBound(list.ts, at);
           list.ts.splice(j, 0, at);
-          list.cs.splice(j, 0, [[0, JSON.stringify(`v${Math.floor(rand() * values)}`)]]);
+          list.cs.splice(j, 0, [[0, JSON.stringify(values === 0 ? value(j) : `v${Math.floor(rand() * values)}`)]]);
           insertIntoRunning([a], list, size, run, j);
           assert.deepEqual(valueOf(a, run.acc[0] as Acc, t), exact(t), `k ${k}, ${values} values, t ${t}, insert at ${at}`);
         }
