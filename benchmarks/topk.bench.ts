@@ -10,8 +10,8 @@
  * `annotate` (every event reads the current top k), a sliding 1h window with `annotate` (10
  * events a second: nothing leaves the window in 60k events) and a sliding 5m window, `emit:
  * final` (3,000 events and ~1,500 distinct ids in a window: entries leave at every record;
- * over 1,000 counters, each record refolds the window's topK). `topK capacity 8000` keeps every
- * id of the run: exact, and incremental under sliding windows.
+ * sliding windows keep exact counts, so every capacity takes the same path there). `topK
+ * capacity 8000` keeps every id of the run: exact in tumbling windows too.
  * Prints events/s and CPU µs per event per case (one run each, in this process; not asserted
  * anywhere). `countDistinct` over the same events in the same run is the baseline.
  */

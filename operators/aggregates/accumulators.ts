@@ -13,7 +13,8 @@
  *   count (descending) then value (as JSON text, ascending), from a Space-Saving summary of
  *   `capacity` counters (default max(1000, 10 × k)): exact while the window has at most
  *   `capacity` distinct values; beyond, each count overestimates by at most the smallest
- *   counter ≤ N / capacity (N the events counted). See `space-saving.ts`.
+ *   counter ≤ N / capacity (N the events counted). See `space-saving.ts`. Sliding windows
+ *   keep exact counts instead and are exact at any number of values (`window-top.ts`).
  * - `rfm: { monetary: path, quantity?: path, order?: path }` — `{ recencyMs, lastAt,
  *   frequency, monetary }`: `lastAt` is the latest event time, `recencyMs = windowEnd − lastAt`,
  *   `frequency` the distinct values of `order` (countDistinct rules; without `order`, the
@@ -298,11 +299,11 @@ export function aggregateSchema(conditionSchema: Record<string, unknown>): Recor
         type: 'object',
         additionalProperties: false,
         required: ['path', 'k'],
-        description: 'the k most frequent values of a field, with counts (Space-Saving: exact up to capacity distinct values, then each count overestimates by at most N/capacity)',
+        description: 'the k most frequent values of a field, with counts (Space-Saving: exact up to capacity distinct values, then each count overestimates by at most N/capacity; sliding windows: always exact)',
         properties: {
           path: pathSchema,
           k: { type: 'integer', minimum: 1 },
-          capacity: { type: 'integer', minimum: 1, description: 'counters kept (default max(1000, 10 × k)); at least k' },
+          capacity: { type: 'integer', minimum: 1, description: 'counters kept (default max(1000, 10 × k)); at least k; not used by sliding windows' },
         },
       },
       rfm: {

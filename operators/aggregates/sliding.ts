@@ -2,7 +2,7 @@
  * Incremental sliding windows: the accumulators of one window `(t − size, t]` over a key's
  * entries (sorted by event time, ties in arrival order), moved forward as `t` grows, equal at
  * every step to a left fold (`initial`, then `fold` of each contribution in entry order) over
- * the entries in the window — to the last bit.
+ * the entries in the window — to the last bit (topK: the exact top k of the window instead).
  *
  * Moving the window folds the entries that enter (they come after every entry in it, so this
  * is the fold's own order) and takes out those that leave (a prefix of the window):
@@ -10,11 +10,10 @@
  * - `count`: −1. `countDistinct` and the orders of `rfm`: a count per distinct value; a value
  *   leaves the set when its count reaches 0 (the state is a function of the set: the sorted
  *   list up to 1000 values, else the HyperLogLog registers, rebuilt from the remaining values).
- *   `topK` keeps a count per distinct value too: while the window has at most `capacity`
- *   distinct values, the left fold never replaced a counter and its state is the window's
- *   multiset (decremented; rebuilt from the counts when the window comes back under
- *   `capacity`); with more, Space-Saving cannot take a value out (its result depends on the
- *   order of the whole window), so that aggregate alone is refolded over the window.
+ *   `topK` keeps a count per distinct value too, and its state is the exact top k of those
+ *   counts (`window-top.ts`), at any number of distinct values: where the window has at most
+ *   `capacity` distinct values this is what the left fold reports; beyond, it is exact where
+ *   the fold's Space-Saving summary would overestimate.
  * - `sum`, `avg` and the monetary of `rfm`: subtracted only when exact — every contribution in
  *   the window an integer and Σ|v| < 2^53, so every partial sum of any order is exact; otherwise
  *   that aggregate alone is refolded over the window (floating sums never drift by a digit).
@@ -25,13 +24,14 @@
  *
  * An entry inserted inside the window (an out-of-order event, for the head window of
  * `emit: update`/`annotate`) folds directly where the result does not depend on the order
- * (count, countDistinct, topK within its capacity, first/last — ties go to the earlier
+ * (count, countDistinct, topK, first/last — ties go to the earlier
  * arrival, which the insert respects — exact sums, min/max unless tied); otherwise that
  * aggregate is refolded.
  */
 import { fold, initial, type Acc, type ResolvedAggregate } from './accumulators.js';
 import { distinctOfSet, type DistinctState } from './hyperloglog.js';
-import { foldTops, removeTop, topOfCounts, type TopState } from './space-saving.js';
+import type { TopState } from './space-saving.js';
+import { bump, isWindowTop, windowTop, windowTopAdded, windowTopRemoved } from './window-top.js';
 
 /** What one event contributes, as `[aggregate index, value]` (see `contributions`). */
 export type Contribution = Array<[number, unknown]>;
@@ -50,7 +50,7 @@ export interface Aux {
   bad: number;
   /** sum, avg, rfm: Σ|v| of the integer contributions in the window. */
   abs: number;
-  /** countDistinct, topK, rfm: occurrences of each distinct key (rfm: order) in the window (topK: null in windows stored before it kept them, which refold). */
+  /** countDistinct, topK, rfm: occurrences of each distinct key (rfm: order) in the window (topK: null in windows stored before it kept them, which refold once). */
   counts: Map<string, number> | null;
 }
 
@@ -96,8 +96,16 @@ function auxAdd(a: ResolvedAggregate, aux: Aux, v: unknown): void {
   }
   if (aux.counts) {
     const k = keyOf(a, v);
-    if (k !== null) aux.counts.set(k, (aux.counts.get(k) ?? 0) + 1);
+    if (k !== null) bump(aux.counts, k, 1);
   }
+}
+
+/** Folds the contribution `v` of an entry at `t` into aggregate `i` of `run` (topK: its window state, from the counts). */
+function add(a: ResolvedAggregate, run: Running, i: number, t: number, v: unknown): void {
+  const aux = run.aux[i] as Aux;
+  auxAdd(a, aux, v);
+  if (a.kind === 'topK') run.acc[i] = windowTopAdded(run.acc[i] as TopState, v as string, (aux.counts as Map<string, number>).get(v as string) as number, a.k);
+  else run.acc[i] = fold(a, run.acc[i] as Acc, t, v);
 }
 
 /** Whether the sum of the window is exact (so a subtraction or a reordering is too). */
@@ -106,18 +114,17 @@ const exact = (aux: Aux) => aux.bad === 0 && aux.abs < SAFE;
 /** Folds the contributions of the entries `[lo, hi)` to aggregate `i` into `run` from scratch. */
 function refold(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: number, hi: number, run: Running, i: number): void {
   const a = aggregates[i] as ResolvedAggregate;
+  const top = a.kind === 'topK';
   let acc = initial(a);
   const aux = freshAux(a);
-  const tops: string[] | null = a.kind === 'topK' ? [] : null;
   for (let j = lo; j < hi; j++) {
     for (const [k, v] of list.cs[j] as Contribution) {
       if (k !== i) continue;
-      if (tops) tops.push(v as string);
-      else acc = fold(a, acc, list.ts[j] as number, v);
+      if (!top) acc = fold(a, acc, list.ts[j] as number, v);
       auxAdd(a, aux, v);
     }
   }
-  run.acc[i] = tops ? foldTops(tops, a.capacity) : acc;
+  run.acc[i] = top ? windowTop(aux.counts as Map<string, number>, a.k) : acc;
   run.aux[i] = aux;
 }
 
@@ -134,20 +141,17 @@ export function buildRunning(aggregates: readonly ResolvedAggregate[], list: Ent
   const run: Running = { t, acc: aggregates.map((a) => initial(a)), aux: aggregates.map((a) => freshAux(a)) };
   const lo = upperBound(list.ts, t - size);
   const hi = upperBound(list.ts, t);
-  // topK: the values in order, folded at the end with `foldTops` (the same state, faster).
-  const tops = aggregates.map((a) => (a.kind === 'topK' ? ([] as string[]) : null));
   for (let j = lo; j < hi; j++) {
     const tj = list.ts[j] as number;
     for (const [i, v] of list.cs[j] as Contribution) {
       const a = aggregates[i] as ResolvedAggregate;
-      const top = tops[i];
-      if (top) top.push(v as string);
-      else run.acc[i] = fold(a, run.acc[i] as Acc, tj, v);
+      if (a.kind !== 'topK') run.acc[i] = fold(a, run.acc[i] as Acc, tj, v);
       auxAdd(a, run.aux[i] as Aux, v);
     }
   }
-  tops.forEach((top, i) => {
-    if (top) run.acc[i] = foldTops(top, (aggregates[i] as ResolvedAggregate).capacity);
+  // topK: its k first values, from the counts at the end.
+  aggregates.forEach((a, i) => {
+    if (a.kind === 'topK') run.acc[i] = windowTop((run.aux[i] as Aux).counts as Map<string, number>, a.k);
   });
   return run;
 }
@@ -192,14 +196,12 @@ function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown, resum
   }
   let gone = false; // a distinct key left the set
   let key: string | null = null;
+  let left = 0; // the key's count after
   if (aux.counts) {
     key = keyOf(a, v);
     if (key !== null) {
-      const c = (aux.counts.get(key) as number) - 1;
-      if (c === 0) {
-        aux.counts.delete(key);
-        gone = true;
-      } else aux.counts.set(key, c);
+      left = bump(aux.counts, key, -1);
+      gone = left === 0;
     }
   }
   if (aux.n === 0) {
@@ -230,14 +232,10 @@ function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown, resum
     case 'countDistinct':
       if (gone) run.acc[i] = withoutDistinct(acc as DistinctState, key as string) ?? distinctOf(aux.counts as Map<string, number>);
       return OK;
-    case 'topK': {
-      // Within capacity the left fold is exact: the multiset; beyond, only a refold is.
-      const counts = aux.counts;
-      if (counts === null || counts.size > a.capacity) return REFOLD;
-      const s = acc as TopState;
-      run.acc[i] = s.o ? topOfCounts(counts) : removeTop(s, v as string);
+    case 'topK':
+      // Counts and state are current (`upgradeTops` at the start of every move).
+      run.acc[i] = windowTopRemoved(acc as TopState, aux.counts as Map<string, number>, v as string, left, a.k);
       return OK;
-    }
     case 'rfm': {
       const s = acc as { last: number; n: number; m: number; orders: DistinctState };
       let orders = s.orders;
@@ -270,6 +268,24 @@ function resum(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: nu
   else run.acc[i] = { ...(acc as { last: number; n: number; m: number; orders: DistinctState }), m: sum };
 }
 
+/**
+ * Rebuilds the topK states of `run` written before sliding windows kept the exact top k (all
+ * the window's counters, a Space-Saving summary, or no counts at all: refolded over its
+ * window); returns the aggregates refolded.
+ */
+function upgradeTops(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, run: Running): Set<number> | undefined {
+  let refolded: Set<number> | undefined;
+  aggregates.forEach((a, i) => {
+    if (a.kind !== 'topK') return;
+    const counts = (run.aux[i] as Aux).counts;
+    if (counts === null) {
+      refold(aggregates, list, upperBound(list.ts, run.t - size), upperBound(list.ts, run.t), run, i);
+      (refolded ??= new Set()).add(i);
+    } else if (!isWindowTop(run.acc[i] as TopState, a.k)) run.acc[i] = windowTop(counts, a.k);
+  });
+  return refolded;
+}
+
 /** Moves `run` forward to the window `(t − size, t]` (`t ≥ run.t`). */
 export function moveRunning(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, run: Running, t: number): void {
   if (t - size >= run.t) {
@@ -280,6 +296,7 @@ export function moveRunning(aggregates: readonly ResolvedAggregate[], list: Entr
     run.aux = fresh.aux;
     return;
   }
+  upgradeTops(aggregates, list, size, run);
   const { ts, cs } = list;
   const outFrom = upperBound(ts, run.t - size);
   const outTo = upperBound(ts, t - size);
@@ -305,9 +322,7 @@ export function moveRunning(aggregates: readonly ResolvedAggregate[], list: Entr
         (run.aux[i] as Aux).n++;
         continue;
       }
-      const a = aggregates[i] as ResolvedAggregate;
-      run.acc[i] = fold(a, run.acc[i] as Acc, tj, v);
-      auxAdd(a, run.aux[i] as Aux, v);
+      add(aggregates[i] as ResolvedAggregate, run, i, tj, v);
     }
   }
   run.t = t;
@@ -329,15 +344,16 @@ export function insertIntoRunning(aggregates: readonly ResolvedAggregate[], list
   const t = list.ts[j] as number;
   const hi = upperBound(list.ts, run.t);
   const last = j === hi - 1;
+  // A refold here is over the window with the new entry: it is folded already.
+  const refolded = upgradeTops(aggregates, list, size, run);
   for (const [i, v] of list.cs[j] as Contribution) {
+    if (refolded?.has(i)) continue;
     const a = aggregates[i] as ResolvedAggregate;
     const before = run.acc[i] as Acc;
-    run.acc[i] = fold(a, before, t, v);
-    auxAdd(a, run.aux[i] as Aux, v);
+    add(a, run, i, t, v);
     if (last) continue;
     // Inside the window: order matters for inexact sums and for min/max ties (0 and −0).
     if (summed(a) && !exact(run.aux[i] as Aux)) resum(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
     else if ((a.kind === 'min' || a.kind === 'max') && v === before) refold(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
-    else if (a.kind === 'topK' && (run.aux[i]?.counts == null || (run.aux[i]?.counts?.size as number) > a.capacity)) refold(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The bounded summary of `topK`: Space-Saving (Metwally, Agrawal, El Abbadi, "Efficient
  * computation of frequent and top-k elements in data streams", ICDT 2005) with `capacity`
- * counters.
+ * counters, for tumbling, hopping and session windows (sliding windows keep exact counts and
+ * report from them: `window-top.ts`; the report order and `reportTop` are shared).
  *
  * - While a window has at most `capacity` distinct values, every value has its own counter and
  *   the counts are exact (the summary is the window's multiset).
@@ -88,23 +89,6 @@ export function addTop(state: TopState, v: string, capacity: number): TopState {
   return { c: out, o: 1 };
 }
 
-/** Takes one occurrence of `v` out of an exact state (no `o`); `v` must have a counter. */
-export function removeTop(state: TopState, v: string): TopState {
-  const out = state.c.slice();
-  const at = lowerBound(out, v);
-  const n = (out[at] as Counter)[1];
-  if (n === 1) out.splice(at, 1);
-  else out[at] = [v, n - 1];
-  return { c: out };
-}
-
-/** The exact state of a multiset (value text → occurrences): what folding it in any order gives while it fits. */
-export function topOfCounts(counts: ReadonlyMap<string, number>): TopState {
-  const c: Counter[] = [...counts].map(([v, n]) => [v, n]);
-  c.sort((p, q) => (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0));
-  return { c };
-}
-
 /** The floor of a state: no value without a counter occurred more often. */
 const floorOf = (s: TopState): number => (s.o && s.c.length > 0 ? Math.min(...s.c.map((x) => x[1])) : 0);
 
@@ -141,73 +125,4 @@ export function reportTop(state: TopState, k: number): Array<{ value: unknown; c
     best.splice(j, 0, x);
   }
   return best.map(([v, count]) => ({ value: JSON.parse(v) as unknown, count }));
-}
-
-/**
- * The state `addTop` gives folding `values` in order into the empty state, in O(log capacity)
- * per value (a heap ordered as the replacement rule: smallest count, then greatest text),
- * instead of a copy of the counters per value: for refolds of whole sliding windows.
- */
-export function foldTops(values: readonly string[], capacity: number): TopState {
-  interface Slot {
-    v: string;
-    n: number;
-    e: number;
-    /** Index in the heap. */
-    j: number;
-  }
-  const heap: Slot[] = [];
-  const slots = new Map<string, Slot>();
-  const first = (p: Slot, q: Slot) => p.n < q.n || (p.n === q.n && p.v > q.v);
-  const down = (x: Slot) => {
-    let j = x.j;
-    for (;;) {
-      let c = 2 * j + 1;
-      if (c >= heap.length) break;
-      if (c + 1 < heap.length && first(heap[c + 1] as Slot, heap[c] as Slot)) c++;
-      const y = heap[c] as Slot;
-      if (!first(y, x)) break;
-      heap[j] = y;
-      y.j = j;
-      j = c;
-    }
-    heap[j] = x;
-    x.j = j;
-  };
-  const up = (x: Slot) => {
-    let j = x.j;
-    while (j > 0) {
-      const p = (j - 1) >>> 1;
-      const y = heap[p] as Slot;
-      if (!first(x, y)) break;
-      heap[j] = y;
-      y.j = j;
-      j = p;
-    }
-    heap[j] = x;
-    x.j = j;
-  };
-  let o = false;
-  for (const v of values) {
-    const x = slots.get(v);
-    if (x !== undefined) {
-      x.n++;
-      down(x);
-    } else if (heap.length < capacity) {
-      const y: Slot = { v, n: 1, e: 0, j: heap.length };
-      heap.push(y);
-      slots.set(v, y);
-      up(y);
-    } else {
-      const y = heap[0] as Slot;
-      slots.delete(y.v);
-      const m = y.n;
-      const z: Slot = { v, n: m + 1, e: m, j: 0 };
-      slots.set(v, z);
-      down(z);
-      o = true;
-    }
-  }
-  const c = heap.map((x) => counter(x.v, x.n, x.e)).sort((p, q) => (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0));
-  return o ? { c, o: 1 } : { c };
 }

@@ -1,8 +1,8 @@
 /**
  * Incremental sliding windows (operators/aggregates/sliding.ts) against a full recomputation:
  * a reference that keeps every entry and, for every record, folds the window's entries in
- * (time, arrival) order with accumulators.ts `initial`/`fold`/`valuesOf` — and the restart of
- * the one-value-per-key layout from LMDB.
+ * (time, arrival) order with accumulators.ts `initial`/`fold`/`valuesOf` (topK: the exact top
+ * k of the window, counted here) — and the restart of the one-value-per-key layout from LMDB.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,7 +43,7 @@ const AGGS: WindowAggregateOptions['aggregates'] = {
   lp: { last: 'properties.price', where: { event: 'purchase' } },
   d: { countDistinct: 'properties.productId' },
   top: { topK: { path: 'properties.category', k: 3 } },
-  // 12 product ids over 4 counters: Space-Saving past its capacity, refolded under retraction.
+  // 12 product ids, capacity 4: sliding windows are exact past it.
   topSmall: { topK: { path: 'properties.productId', k: 2, capacity: 4 } },
   rfm: { rfm: { monetary: 'properties.price', quantity: 'properties.qty', order: 'properties.orderId' }, where: { 'properties.orderId': { $not: { $regex: '^C' } } } },
   rfmInt: { rfm: { monetary: 'properties.units' } },
@@ -101,7 +101,15 @@ class Reference {
     const inWindow = (this.keys.get(key)?.entries ?? []).map((e, seq) => ({ ...e, seq })).filter((e) => e.t > t - size && e.t <= t);
     inWindow.sort((a, b) => a.t - b.t || a.seq - b.seq);
     for (const e of inWindow) for (const [i, v] of e.c) acc[i] = fold(aggregates[i] as ResolvedAggregate, acc[i] as Acc, e.t, v);
-    return valuesOf(aggregates, acc, t);
+    const values = valuesOf(aggregates, acc, t);
+    aggregates.forEach((a, i) => {
+      if (a.kind !== 'topK') return;
+      const counts = new Map<string, number>();
+      for (const e of inWindow) for (const [j, v] of e.c) if (j === i) counts.set(v as string, (counts.get(v as string) ?? 0) + 1);
+      const sorted = [...counts].sort((p, q) => q[1] - p[1] || (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0));
+      values[a.name] = sorted.slice(0, a.k).map(([v, count]) => ({ value: JSON.parse(v) as unknown, count }));
+    });
+    return values;
   }
 
   private record(key: string, t: number, final: boolean, n: number) {
