@@ -26,7 +26,9 @@
  * - `line` is the 1-based physical line where the record starts (the header is line 1).
  */
 import { CsvRecordReader } from './csv-reader.js';
+import { DEFAULT_CSV_MAX_RECORD_BYTES } from './csv-types.js';
 import type { CsvItem, CsvReadOptions } from './csv-types.js';
+import { Utf8LineDecoder } from './utf8-lines.js';
 
 export { CsvRecordReader } from './csv-reader.js';
 export { CsvHeaderError, DEFAULT_CSV_MAX_RECORD_BYTES } from './csv-types.js';
@@ -54,12 +56,16 @@ export async function* readCsv(
     return;
   }
   const reader = new CsvRecordReader(options);
-  const decoder = new TextDecoder('utf-8');
+  const decoder = new Utf8LineDecoder(options?.maxRecordBytes ?? DEFAULT_CSV_MAX_RECORD_BYTES);
   for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
-    yield* reader.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    if (typeof chunk === 'string') yield* reader.push(chunk);
+    else {
+      const d = decoder.push(chunk);
+      yield* reader.push(d.text, d.invalid);
+    }
   }
-  const tail = decoder.decode();
-  if (tail.length > 0) yield* reader.push(tail);
+  const tail = decoder.end();
+  if (tail.text.length > 0) yield* reader.push(tail.text, tail.invalid);
   yield* reader.end();
 }
 
@@ -76,6 +82,9 @@ export async function* readCsv(
  */
 export function parseCsv(input: string | Uint8Array, options?: CsvReadOptions): CsvItem[] {
   const reader = new CsvRecordReader(options);
-  const text = typeof input === 'string' ? input : new TextDecoder('utf-8').decode(input);
-  return [...reader.push(text), ...reader.end()];
+  if (typeof input === 'string') return [...reader.push(input), ...reader.end()];
+  const decoder = new Utf8LineDecoder(options?.maxRecordBytes ?? DEFAULT_CSV_MAX_RECORD_BYTES);
+  const whole = decoder.push(input);
+  const rest = decoder.end();
+  return [...reader.push(whole.text, whole.invalid), ...reader.push(rest.text, rest.invalid), ...reader.end()];
 }
