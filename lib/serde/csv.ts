@@ -5,7 +5,8 @@
  *
  * How it reads:
  * - **Framing** (where a record ends) is done in csv-reader.ts, quote-aware: a record ends at
- *   a newline outside a quoted field, so quoted fields may hold commas and newlines. **Fields**
+ *   a newline outside a quoted field, so quoted fields may hold commas, and line breaks only
+ *   with `maxRecordLines` above its default 1 (see {@link CsvReadOptions.maxRecordLines}). **Fields**
  *   are parsed by csv-parse (csv-fields.ts), one record at a time. (csv-parse's own stream recovery after a quote
  *   error swallows the following rows, which would lose data; framing records first keeps one
  *   bad row from touching its neighbours.) Rows without any `"` take a fast path, `split`,
@@ -17,8 +18,11 @@
  *   is kept as text (`7" FRAME`, `"a"b`), as csv-parse's `relax_quotes` does; with
  *   `relaxQuotes: false` such rows are rejected `malformed-csv` with csv-parse's message.
  * - An unclosed quote could swallow the rest of the file; instead, when a quoted record reaches
- *   end of input, or grows past `maxRecordBytes` across several lines, its **first line** is
- *   rejected and reading resumes on the next line.
+ *   end of input, spans more than `maxRecordLines` lines (default 1: any line end) or grows past
+ *   `maxRecordBytes` across several lines, or when a record over several lines does not make a
+ *   row, its **first line** is rejected and reading resumes on the next line.
+ * - Bytes that are not UTF-8 make their record `invalid-utf8` (raw: the bytes in base64), see
+ *   utf8-lines.ts.
  * - A UTF-8 byte-order mark is stripped; `\n` and `\r\n` line ends are accepted; empty lines are
  *   skipped (they still count for line numbers).
  * - **Empty cells are absent**: `a,,c` gives `{ a, c }` with no `b`, so the mapping's
