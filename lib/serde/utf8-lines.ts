@@ -7,6 +7,7 @@
  * waits for the next chunk) and its whole lines are decoded at once with a fatal decoder. Only
  * when that throws are the chunk's lines decoded one by one to find the bad ones.
  */
+import { isUtf8 } from 'node:buffer';
 
 /** A line whose bytes are not valid UTF-8. */
 export interface InvalidLine {
@@ -143,23 +144,17 @@ export class Utf8LineDecoder {
     } catch {
       // Some line is not UTF-8: find which, decoding line by line.
     }
-    const parts: string[] = [];
+    // Replacement never takes a line end with it: the lenient text has the same lines.
     const invalid: InvalidLine[] = [];
     let start = 0;
     for (let index = 0; start < bytes.length; index++) {
       let nl = bytes.indexOf(LF, start);
       if (nl === -1) nl = bytes.length;
       const line = bytes.subarray(start, nl);
-      try {
-        parts.push(this.fatal.decode(line));
-      } catch {
-        parts.push(this.lenient.decode(line));
-        invalid.push({ index, bytes: Uint8Array.from(line), detail: invalidUtf8Detail(line, 'line') });
-      }
+      if (!isUtf8(line)) invalid.push({ index, bytes: Uint8Array.from(line), detail: invalidUtf8Detail(line, 'line') });
       start = nl + 1;
     }
-    const text = parts.join('\n');
-    return { text: bytes[bytes.length - 1] === LF ? `${text}\n` : text, invalid };
+    return { text: this.lenient.decode(bytes), invalid };
   }
 }
 
