@@ -25,6 +25,7 @@ export interface DecodedLines {
 }
 
 const LF = 0x0a;
+const BOM = [0xef, 0xbb, 0xbf];
 
 /**
  * The offset of the first byte of `bytes` that does not belong to a valid UTF-8 sequence
@@ -106,7 +107,8 @@ export class Utf8LineDecoder {
     let bytes = this.carry === undefined ? chunk : Buffer.concat([this.carry, chunk]);
     this.carry = undefined;
     if (!this.started) {
-      if (bytes.length < 3 && chunk.length > 0) {
+      // A byte-order mark may be split across chunks: wait for its third byte.
+      if (bytes.length < 3 && bytes.length > 0 && bytes.every((b, k) => b === BOM[k])) {
         this.carry = bytes;
         return { text: '', invalid: undefined };
       }

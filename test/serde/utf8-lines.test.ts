@@ -61,3 +61,10 @@ test('readNdjson: a line of bytes that are not UTF-8 is invalid-utf8 with its by
     assert.deepEqual(await collect(Readable.from(chunks)), expected, `chunks of ${size}`);
   }
 });
+
+test('Utf8LineDecoder: a short first chunk is passed on at once unless it may begin a byte-order mark', () => {
+  assert.deepEqual(new Utf8LineDecoder(64).push(Buffer.from('1\n')), { text: '1\n', invalid: undefined });
+  const d = new Utf8LineDecoder(64);
+  assert.deepEqual(d.push(Buffer.from([0xef, 0xbb])), { text: '', invalid: undefined });
+  assert.deepEqual(d.push(Buffer.from([0xbf, 0x61, 0x0a])), { text: 'a\n', invalid: undefined });
+});
