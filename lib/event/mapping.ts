@@ -103,6 +103,7 @@ export type SourceFormat = 'json' | 'csv' | 'avro';
  */
 export type RejectReason =
   | 'malformed-json'      // not parseable as JSON
+  | 'invalid-utf8'        // bytes that are not valid UTF-8 (a file line, a Kafka message value)
   | 'malformed-csv'       // wrong column count / unparseable CSV row
   | 'malformed-avro'      // bytes that do not decode with the event schema
   | 'not-an-object'       // JSON that is not an object (array, string, number, null)
@@ -110,6 +111,7 @@ export type RejectReason =
   | 'too-deep'            // JSON nested more than 256 levels (deeper overflows the stack of JSON.stringify and of recursive code)
   | 'missing-timestamp'   // no event-time field
   | 'invalid-timestamp'   // present but not a date / out of range
+  | 'future-timestamp'    // more than the source's maxFutureSkew ahead of processing time
   | 'invalid-type'        // `type` not one of track, identify, alias, page, screen
   | 'missing-event-name'  // a `track` event without `event`
   | 'missing-message-id'  // no messageId and the mapping says `require`

@@ -77,6 +77,8 @@ export interface ResolvedSource {
   key: string[] | undefined;
   allowedLatenessMs: number;
   idleTimeoutMs: number;
+  /** An event more than this far ahead of processing time is a dead letter (`future-timestamp`); `Infinity`: no bound. */
+  maxFutureSkewMs: number;
   maxRecordBytes: number;
   mapping: SourceMapping;
 }
@@ -94,6 +96,9 @@ export interface Topology {
   definition: PipelineDefinition;
 }
 
+/** Default `source.maxFutureSkew`: a day, beyond any clock drift or time zone mistake. */
+export const DEFAULT_MAX_FUTURE_SKEW = '1d';
+
 function resolveSource(s: SourceDefinition): ResolvedSource {
   const mapping: SourceMapping = structuredClone(s.mapping ?? {});
   if (s.timestamp && s.timestamp !== 'timestamp') mapping.fields = { ...mapping.fields, timestamp: s.timestamp };
@@ -103,6 +108,7 @@ function resolveSource(s: SourceDefinition): ResolvedSource {
     key: s.key === undefined ? undefined : Array.isArray(s.key) ? s.key : [s.key],
     allowedLatenessMs: parseDuration(s.allowedLateness ?? 0),
     idleTimeoutMs: parseDuration(s.idleTimeout ?? '30s'),
+    maxFutureSkewMs: parseDuration(s.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW),
     maxRecordBytes: s.maxRecordBytes ?? 1024 * 1024,
     mapping,
   };

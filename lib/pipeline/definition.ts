@@ -19,6 +19,11 @@ export interface SourceDefinition {
   allowedLateness?: Duration;
   /** A partition silent this long (processing time) stops holding the watermark back. Default `30s`. */
   idleTimeout?: Duration;
+  /**
+   * An event whose time is more than this ahead of processing time goes to dead-letter
+   * (`future-timestamp`) and does not move the watermark. Default `1d`.
+   */
+  maxFutureSkew?: Duration;
   /** Records larger than this go to dead-letter (`oversized`). Default 1 MiB. */
   maxRecordBytes?: number;
   /** Field mapping from other layouts (snake_case, CSV columns) onto the canonical event. */

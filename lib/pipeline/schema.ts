@@ -32,6 +32,7 @@ export const sourceSchema = {
     timestamp: { type: 'string', minLength: 1 },
     allowedLateness: duration,
     idleTimeout: duration,
+    maxFutureSkew: duration,
     maxRecordBytes: { type: 'integer', minimum: 1 },
     mapping: {
       type: 'object',

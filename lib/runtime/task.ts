@@ -8,7 +8,6 @@ import { countRuleOutcome, TaskGauges } from './task-metrics.js';
 import type { TributaryEvent } from '../event/event.js';
 import { resolveKey } from '../event/key.js';
 import type { RejectReason } from '../event/mapping.js';
-import { createNormalizer, type Normalizer } from '../event/normalize.js';
 import { tally, type PipelineMetrics } from '../metrics/metrics.js';
 import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../operator/contract.js';
 import type { CompiledStep, Topology } from '../pipeline/compile.js';
@@ -19,6 +18,7 @@ import type { Clock } from '../time/clock.js';
 import { TimerFailures } from '../time/timers.js';
 import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
 import { ProcessingError, safeJson, sourceOf, type DeadLetterRecord, type RecordOrigin, type SourceInput } from './records.js';
+import { createSourceNormalizer, type SourceNormalizer } from './source-normalizer.js';
 
 export { ProcessingError, safeJson, sourceOf, type DeadLetterRecord, type RecordOrigin, type SourceInput } from './records.js';
 
@@ -77,7 +77,7 @@ export class Task {
   private lastAdvanced = -Infinity;
   /** The event the steps are processing, when the task owns it (see {@link OperatorContext.annotate}). */
   private flowing: TributaryEvent | undefined;
-  private readonly normalize: Normalizer;
+  private readonly normalize: SourceNormalizer;
   private readonly gauges: TaskGauges;
   private readonly pipeline: string;
   private sampled = 0;
@@ -97,7 +97,7 @@ export class Task {
     const { topology, metrics, clock } = options;
     this.stores = options.stores instanceof CachingStoreFactory ? options.stores : new CachingStoreFactory(options.stores);
     this.pipeline = topology.name;
-    this.normalize = createNormalizer(topology.source.mapping);
+    this.normalize = createSourceNormalizer(topology.source, clock);
     this.watermarks = new WatermarkTracker({
       allowedLateness: topology.source.allowedLatenessMs,
       idleTimeout: topology.source.idleTimeoutMs,

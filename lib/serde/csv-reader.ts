@@ -5,6 +5,7 @@
 import { parseFields } from './csv-fields.js';
 import { CsvHeaderError, DEFAULT_CSV_MAX_RECORD_BYTES } from './csv-types.js';
 import type { CsvItem, CsvReadOptions } from './csv-types.js';
+import { InvalidLines, type InvalidLine } from './utf8-lines.js';
 
 const QUOTE = 0x22;
 const LF = 0x0a;
@@ -37,6 +38,9 @@ export class CsvRecordReader {
   private readonly relaxQuotes: boolean;
   private readonly unwrap: boolean;
   private readonly max: number;
+  private readonly maxLines: number;
+  /** Lines whose bytes were not UTF-8, by line number, until their record is read. */
+  private readonly invalid = new InvalidLines();
   private header: readonly string[] | undefined;
   private buf = '';
   private recStart = 0;
@@ -66,6 +70,8 @@ export class CsvRecordReader {
     this.relaxQuotes = options.relaxQuotes ?? true;
     this.unwrap = options.unwrapQuotedRows ?? false;
     this.max = options.maxRecordBytes ?? DEFAULT_CSV_MAX_RECORD_BYTES;
+    this.maxLines = options.maxRecordLines ?? 1;
+    if (!Number.isInteger(this.maxLines) || this.maxLines < 1) throw new TypeError(`CSV maxRecordLines must be a whole number ≥ 1, got ${this.maxLines}`);
     if (options.columns !== undefined) this.header = this.checkHeader([...options.columns]);
   }
 
@@ -83,19 +89,22 @@ export class CsvRecordReader {
 
   /**
    * Feeds more text; returns the items it completes. Throws {@link CsvHeaderError} for an
-   * unusable header row.
+   * unusable header row. `invalid` lists the lines of `text` (0: the line it starts in) whose
+   * bytes were not UTF-8 (see `Utf8LineDecoder`): their records are rejected `invalid-utf8`.
    *
    * @example
    * ```ts
    * new CsvRecordReader().push('\ufeffa,b\n1,2\n'); // [{ ok: true, record: { a: '1', b: '2' }, line: 2, raw: '1,2' }]
    * ```
    */
-  push(text: string): CsvItem[] {
+  push(text: string, invalid?: readonly InvalidLine[]): CsvItem[] {
     if (this.ended) throw new Error('CsvRecordReader: push after end');
     if (!this.started && text.length > 0) {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
+    // Every line end before the buffer's end is counted: the text starts on this line.
+    if (invalid !== undefined) this.invalid.add(this.line + this.newlinesInRecord, invalid);
     this.buf += text;
     const out: CsvItem[] = [];
     this.drain(out, false);
@@ -123,28 +132,39 @@ export class CsvRecordReader {
     for (;;) {
       this.scanRecords(out);
       const pending = this.buf.length - this.recStart;
-      if (this.state === S.Quoted && this.newlinesInRecord > 0 && (final || pending > this.max)) {
+      if (this.state === S.Quoted && this.newlinesInRecord > 0 && (final || pending > this.max || this.newlinesInRecord >= this.maxLines)) {
         // Unclosed quote: give up on the record's first line only, and read on from the next.
-        const nl = this.buf.indexOf('\n', this.recStart);
-        const raw = stripCr(this.buf.slice(this.recStart, nl));
-        out.push({ ok: false, reason: 'malformed-csv', detail: `unclosed quote: the quoted cell opened on line ${this.line} is not closed`, line: this.line, raw });
-        this.recStart = nl + 1;
-        this.scan = this.recStart;
-        this.state = S.FieldStart;
-        this.line += 1;
-        this.newlinesInRecord = 0;
+        const where = this.maxLines === 1 ? 'on that line (a quoted cell cannot span lines)' : `within ${this.maxLines} lines`;
+        this.rejectFirstLine(out, `unclosed quote: the quoted cell opened on line ${this.line} is not closed ${where}; the next line is read as a new row`);
         continue;
       }
+      if (final && this.recStart < this.buf.length) {
+        const rest = this.buf.slice(this.recStart);
+        if (this.newlinesInRecord === 0) this.emit(out, rest, this.line);
+        else if (!this.emitSpanning(out, rest)) {
+          this.rejectFirstLine(out, noRow(this.line));
+          continue;
+        }
+        this.recStart = this.buf.length;
+      }
       break;
-    }
-    if (final && this.recStart < this.buf.length) {
-      this.emit(out, this.buf.slice(this.recStart), this.line);
-      this.recStart = this.buf.length;
     }
     this.buf = this.buf.slice(this.recStart);
     this.scan -= this.recStart;
     if (this.scan < 0) this.scan = 0;
     this.recStart = 0;
+  }
+
+  /** Rejects the first line of the record being framed and goes on from the next line. */
+  private rejectFirstLine(out: CsvItem[], detail: string): void {
+    const nl = this.buf.indexOf('\n', this.recStart);
+    const raw = stripCr(this.buf.slice(this.recStart, nl));
+    out.push(this.invalid.reject(this.line, this.line, raw) ?? { ok: false, reason: 'malformed-csv', detail, line: this.line, raw });
+    this.recStart = nl + 1;
+    this.scan = this.recStart;
+    this.state = S.FieldStart;
+    this.line += 1;
+    this.newlinesInRecord = 0;
   }
 
   /** Finds complete records from `scan` on and emits them. */
@@ -172,6 +192,7 @@ export class CsvRecordReader {
         }
       }
       let ended = false;
+      let overLines = false;
       for (; i < buf.length; i++) {
         const c = buf.charCodeAt(i);
         switch (state) {
@@ -186,7 +207,8 @@ export class CsvRecordReader {
             break;
           case S.Quoted:
             if (c === QUOTE) state = S.QuoteInQuoted;
-            else if (c === LF) this.newlinesInRecord++;
+            // Past maxRecordLines: stop here, the caller rejects the record's first line.
+            else if (c === LF && ++this.newlinesInRecord >= this.maxLines) overLines = true;
             break;
           case S.QuoteInQuoted:
             if (c === QUOTE) state = S.Quoted;
@@ -195,10 +217,19 @@ export class CsvRecordReader {
             else if (c !== CR) state = S.Unquoted; // junk after a closing quote: csv-parse decides
             break;
         }
-        if (ended) break;
+        if (ended || overLines) break;
       }
       if (!ended) break;
-      this.emit(out, buf.slice(this.recStart, i), this.line);
+      if (this.newlinesInRecord > 0 && !this.emitSpanning(out, buf.slice(this.recStart, i))) {
+        // Quotes that frame several lines but do not make a row (a stray quote closed by another):
+        // only the first line is rejected; the others are read again as rows of their own.
+        this.rejectFirstLine(out, noRow(this.line));
+        i = this.recStart;
+        state = S.FieldStart;
+        q = -1;
+        continue;
+      }
+      if (this.newlinesInRecord === 0) this.emit(out, buf.slice(this.recStart, i), this.line);
       this.line += this.newlinesInRecord + 1;
       this.newlinesInRecord = 0;
       state = S.FieldStart;
@@ -209,9 +240,25 @@ export class CsvRecordReader {
     this.state = state;
   }
 
+  /** Emits a record framed over several lines when it makes a row; false (nothing emitted) when not. */
+  private emitSpanning(out: CsvItem[], text: string): boolean {
+    const items: CsvItem[] = [];
+    this.emit(items, text, this.line);
+    const item = items[0];
+    if (item !== undefined && !item.ok && item.reason !== 'invalid-utf8') return false;
+    out.push(...items);
+    return true;
+  }
+
   private emit(out: CsvItem[], text: string, line: number): void {
     const raw = stripCr(text);
     if (raw.length === 0) return;
+    const invalid = this.invalid.reject(line, this.invalid.size === 0 ? line : line + countLf(raw), raw);
+    if (invalid !== undefined) {
+      if (this.header === undefined) throw new CsvHeaderError(`line ${line} is not valid UTF-8 (${invalid.detail})`);
+      out.push(invalid);
+      return;
+    }
     if (this.header !== undefined && raw.length > this.max && Buffer.byteLength(raw, 'utf8') > this.max) {
       out.push({ ok: false, reason: 'oversized', detail: `row is ${Buffer.byteLength(raw, 'utf8')} bytes, more than maxRecordBytes ${this.max}`, line, raw });
       return;
@@ -257,6 +304,16 @@ export class CsvRecordReader {
     }
     return Object.freeze(header);
   }
+}
+
+function noRow(line: number): string {
+  return `unclosed quote: the quoted cell opened on line ${line} does not make a row with the lines after it; the next line is read as a new row`;
+}
+
+function countLf(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 function stripCr(s: string): string {

@@ -40,6 +40,15 @@ export interface CsvReadOptions {
   unwrapQuotedRows?: boolean;
   /** A record longer than this many UTF-8 bytes is rejected `oversized`. Default 1 MiB. */
   maxRecordBytes?: number;
+  /**
+   * How many lines a record may span (a quoted cell holding line breaks). Default 1: a quoted
+   * cell cannot span lines, so a quote left open at the end of its line rejects that line only
+   * (a stray quote closed by another one lines later would otherwise merge the rows between
+   * into one cell). Above 1, a quote still open after this many lines rejects its first line,
+   * and so does a record over several lines that does not make a row; reading goes on from the
+   * next line either way.
+   */
+  maxRecordLines?: number;
 }
 
 /**
@@ -50,7 +59,7 @@ export interface CsvReadOptions {
  * const reason: CsvRejectReason = 'malformed-csv';
  * ```
  */
-export type CsvRejectReason = Extract<RejectReason, 'malformed-csv' | 'oversized'>;
+export type CsvRejectReason = Extract<RejectReason, 'malformed-csv' | 'oversized' | 'invalid-utf8'>;
 
 /**
  * One CSV row as read: a record, or a rejection; `raw` is the row's text without its line end.

@@ -5,7 +5,8 @@
  *
  * How it reads:
  * - **Framing** (where a record ends) is done in csv-reader.ts, quote-aware: a record ends at
- *   a newline outside a quoted field, so quoted fields may hold commas and newlines. **Fields**
+ *   a newline outside a quoted field, so quoted fields may hold commas, and line breaks only
+ *   with `maxRecordLines` above its default 1 (see {@link CsvReadOptions.maxRecordLines}). **Fields**
  *   are parsed by csv-parse (csv-fields.ts), one record at a time. (csv-parse's own stream recovery after a quote
  *   error swallows the following rows, which would lose data; framing records first keeps one
  *   bad row from touching its neighbours.) Rows without any `"` take a fast path, `split`,
@@ -17,8 +18,11 @@
  *   is kept as text (`7" FRAME`, `"a"b`), as csv-parse's `relax_quotes` does; with
  *   `relaxQuotes: false` such rows are rejected `malformed-csv` with csv-parse's message.
  * - An unclosed quote could swallow the rest of the file; instead, when a quoted record reaches
- *   end of input, or grows past `maxRecordBytes` across several lines, its **first line** is
- *   rejected and reading resumes on the next line.
+ *   end of input, spans more than `maxRecordLines` lines (default 1: any line end) or grows past
+ *   `maxRecordBytes` across several lines, or when a record over several lines does not make a
+ *   row, its **first line** is rejected and reading resumes on the next line.
+ * - Bytes that are not UTF-8 make their record `invalid-utf8` (raw: the bytes in base64), see
+ *   utf8-lines.ts.
  * - A UTF-8 byte-order mark is stripped; `\n` and `\r\n` line ends are accepted; empty lines are
  *   skipped (they still count for line numbers).
  * - **Empty cells are absent**: `a,,c` gives `{ a, c }` with no `b`, so the mapping's
@@ -26,7 +30,9 @@
  * - `line` is the 1-based physical line where the record starts (the header is line 1).
  */
 import { CsvRecordReader } from './csv-reader.js';
+import { DEFAULT_CSV_MAX_RECORD_BYTES } from './csv-types.js';
 import type { CsvItem, CsvReadOptions } from './csv-types.js';
+import { Utf8LineDecoder } from './utf8-lines.js';
 
 export { CsvRecordReader } from './csv-reader.js';
 export { CsvHeaderError, DEFAULT_CSV_MAX_RECORD_BYTES } from './csv-types.js';
@@ -54,12 +60,16 @@ export async function* readCsv(
     return;
   }
   const reader = new CsvRecordReader(options);
-  const decoder = new TextDecoder('utf-8');
+  const decoder = new Utf8LineDecoder(options?.maxRecordBytes ?? DEFAULT_CSV_MAX_RECORD_BYTES);
   for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
-    yield* reader.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    if (typeof chunk === 'string') yield* reader.push(chunk);
+    else {
+      const d = decoder.push(chunk);
+      yield* reader.push(d.text, d.invalid);
+    }
   }
-  const tail = decoder.decode();
-  if (tail.length > 0) yield* reader.push(tail);
+  const tail = decoder.end();
+  if (tail.text.length > 0) yield* reader.push(tail.text, tail.invalid);
   yield* reader.end();
 }
 
@@ -76,6 +86,9 @@ export async function* readCsv(
  */
 export function parseCsv(input: string | Uint8Array, options?: CsvReadOptions): CsvItem[] {
   const reader = new CsvRecordReader(options);
-  const text = typeof input === 'string' ? input : new TextDecoder('utf-8').decode(input);
-  return [...reader.push(text), ...reader.end()];
+  if (typeof input === 'string') return [...reader.push(input), ...reader.end()];
+  const decoder = new Utf8LineDecoder(options?.maxRecordBytes ?? DEFAULT_CSV_MAX_RECORD_BYTES);
+  const whole = decoder.push(input);
+  const rest = decoder.end();
+  return [...reader.push(whole.text, whole.invalid), ...reader.push(rest.text, rest.invalid), ...reader.end()];
 }

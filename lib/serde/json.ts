@@ -3,6 +3,7 @@
  * and encoding output lines.
  */
 import type { RejectReason } from '../event/mapping.js';
+import { InvalidLines, invalidUtf8Detail, Utf8LineDecoder, type InvalidLine } from './utf8-lines.js';
 
 /**
  * Default {@link JsonDecodeOptions.maxRecordBytes}: 1 MiB.
@@ -35,7 +36,7 @@ export interface JsonDecodeOptions {
  * const reason: JsonRejectReason = 'malformed-json';
  * ```
  */
-export type JsonRejectReason = Extract<RejectReason, 'malformed-json' | 'not-an-object' | 'oversized' | 'too-deep'>;
+export type JsonRejectReason = Extract<RejectReason, 'malformed-json' | 'invalid-utf8' | 'not-an-object' | 'oversized' | 'too-deep'>;
 
 /**
  * Nesting a record may have. Deeper values parse (JSON.parse is iterative) but overflow the stack
@@ -89,7 +90,8 @@ function byteLengthOver(text: string, limit: number): boolean {
 /**
  * Decodes one JSON record (an NDJSON line without its newline, a Kafka message value) into an
  * object. Rejections: `oversized` (more than `maxRecordBytes` UTF-8 bytes, checked before
- * parsing), `malformed-json` (invalid UTF-8, empty input, or a syntax error — the detail is
+ * parsing), `invalid-utf8` (bytes that are not UTF-8; the detail says which byte),
+ * `malformed-json` (empty input, or a syntax error — the detail is
  * the parser's message with its position), `not-an-object` (valid JSON that is an array,
  * string, number, boolean or null). A leading byte-order mark and surrounding whitespace
  * (including a trailing `\r`) are ignored.
@@ -116,7 +118,7 @@ export function decodeJsonRecord(input: string | Uint8Array, options?: JsonDecod
     try {
       text = utf8.decode(input);
     } catch {
-      return { ok: false, reason: 'malformed-json', detail: 'not valid UTF-8' };
+      return { ok: false, reason: 'invalid-utf8', detail: invalidUtf8Detail(input, 'value') };
     }
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -169,7 +171,8 @@ export type NdjsonItem =
  * Reads NDJSON from a string, a buffer, or a stream of chunks (a `Readable`, `process.stdin`):
  * one item per non-blank line, in order, with its 1-based line number and its raw text (for
  * dead letters). Lines may end in `\n` or `\r\n`; a last line without a newline counts; blank
- * lines are skipped. UTF-8 sequences split across chunks are handled. A bad line is reported
+ * lines are skipped. UTF-8 sequences split across chunks are handled; a line of bytes that are
+ * not UTF-8 is rejected `invalid-utf8` (raw: its bytes in base64). A bad line is reported
  * and reading continues.
  *
  * @example
@@ -206,16 +209,20 @@ export async function* readNdjsonBatches(
     yield splitter.push(input.charCodeAt(0) === 0xfeff ? input.slice(1) : input, true);
     return;
   }
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  const decoder = new Utf8LineDecoder(options?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
   if (input instanceof Uint8Array) {
-    yield splitter.push(decoder.decode(input), true);
+    const whole = decoder.push(input);
+    const rest = decoder.end();
+    yield [...splitter.push(whole.text, false, whole.invalid), ...splitter.push(rest.text, true, rest.invalid)];
     return;
   }
   for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
-    const batch = splitter.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), false);
+    const d = typeof chunk === 'string' ? { text: chunk, invalid: undefined } : decoder.push(chunk);
+    const batch = splitter.push(d.text, false, d.invalid);
     if (batch.length > 0) yield batch;
   }
-  const last = splitter.push(decoder.decode(), true);
+  const rest = decoder.end();
+  const last = splitter.push(rest.text, true, rest.invalid);
   if (last.length > 0) yield last;
 }
 
@@ -226,13 +233,19 @@ class NdjsonSplitter {
   /** A line longer than maxRecordBytes being skipped to its end: its first KiB and its length so far. */
   private skipping: { head: string; chars: number } | undefined;
   private readonly max: number;
+  /** Lines whose bytes were not UTF-8, until they are read. */
+  private readonly invalid = new InvalidLines();
   constructor(private readonly options: JsonDecodeOptions | undefined) {
     this.max = options?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   }
 
-  /** The items of the complete lines in `text` (and of the rest too when `final`). */
-  push(text: string, final: boolean): NdjsonItem[] {
+  /**
+   * The items of the complete lines in `text` (and of the rest too when `final`); `invalid`: its
+   * lines that were not UTF-8 (0: the line it starts in).
+   */
+  push(text: string, final: boolean, invalid?: readonly InvalidLine[]): NdjsonItem[] {
     const out: NdjsonItem[] = [];
+    if (invalid !== undefined) this.invalid.add(this.skipping ? this.line : this.line + 1, invalid);
     if (this.skipping) {
       // The rest of a line too long to keep: read past it without holding it.
       const nl = text.indexOf('\n');
@@ -273,6 +286,7 @@ class NdjsonSplitter {
   }
 
   private skipped(head: string, chars: number, out: NdjsonItem[]): void {
+    this.invalid.drop(this.line);
     out.push({
       ok: false, reason: 'oversized', line: this.line, raw: `${head}…`,
       detail: `line of ${chars} characters, more than maxRecordBytes ${this.max}; skipped without reading it whole (raw: its first 1024 characters)`,
@@ -285,6 +299,11 @@ class NdjsonSplitter {
     const c = raw.charCodeAt(0);
     if (raw.length === 0 || ((c <= 32 || c >= 0xa0) && raw.trim() === '')) return;
     const line = this.line;
+    const invalid = this.invalid.reject(line, line, raw);
+    if (invalid !== undefined) {
+      out.push(invalid);
+      return;
+    }
     const r = decodeJsonRecord(raw, this.options);
     out.push(r.ok ? { ok: true, value: r.value, line, raw } : { ok: false, reason: r.reason, detail: r.detail, line, raw });
   }

@@ -26,7 +26,10 @@ export interface TestDriverOptions {
   registry: OperatorRegistry;
   /** Keep state in LMDB here (to test restarts); default in memory. */
   stateDir?: string;
-  /** Initial processing time. Default 0. */
+  /**
+   * Initial processing time. Default 0, and then `source.maxFutureSkew` is not applied (every
+   * event would be ahead of 1970); give `now` to test it.
+   */
   now?: number;
 }
 
@@ -59,8 +62,10 @@ export class TestDriver {
     // The caching layer over LMDB or memory, as the runners assemble it.
     this.stores = new CachingStoreFactory(options.stateDir ? new LmdbStoreFactory({ path: options.stateDir }) : new MemoryStoreFactory());
     for (const s of this.topology.streams) this.streams.set(s.name, []);
+    // Without a processing time to be ahead of, no event is in the future.
+    const unbounded = { ...this.topology, source: { ...this.topology.source, maxFutureSkewMs: Infinity } };
     this.task = new Task({
-      topology: this.topology,
+      topology: options.now === undefined ? unbounded : this.topology,
       stores: this.stores,
       clock: this.clock,
       metrics: this.metrics,

@@ -115,7 +115,7 @@ test('JSON source (cart-abandonment pipeline): poison pills go to dead-letter wi
     json('missing-key', { ...template, messageId: 'poison-no-key', userId: null, anonymousId: null }),
     json('invalid-timestamp', { ...template, messageId: 'poison-bad-timestamp', timestamp: 'not a date' }),
     json('invalid-type', { ...template, messageId: 'poison-bad-type', type: 'purchase' }),
-    { reason: 'malformed-json', value: notUtf8, raw: notUtf8.toString('base64') },
+    { reason: 'invalid-utf8', value: notUtf8, raw: notUtf8.toString('base64') },
     json('missing-timestamp', { ...noTimestamp, messageId: 'poison-no-timestamp-2' }),
   ];
 

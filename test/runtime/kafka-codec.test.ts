@@ -92,7 +92,7 @@ test('json: a good record, malformed, not an object, oversized, invalid UTF-8, a
     [Buffer.from('{"type":'), { ok: false, reason: 'malformed-json', detail: 'Unexpected end of JSON input', raw: '{"type":', source: SRC }],
     [Buffer.from('[1,2]'), { ok: false, reason: 'not-an-object', detail: 'expected a JSON object, got an array', raw: '[1,2]', source: SRC }],
     [Buffer.from(`{"a":"${'x'.repeat(40)}"}`), { ok: false, reason: 'oversized', detail: 'record is 48 bytes, more than maxRecordBytes 40', raw: `{"a":"${'x'.repeat(40)}"}`, source: SRC }],
-    [Buffer.from([0x7b, 0xff, 0x7d]), { ok: false, reason: 'malformed-json', detail: 'not valid UTF-8', raw: 'e/99', source: SRC }],
+    [Buffer.from([0x7b, 0xff, 0x7d]), { ok: false, reason: 'invalid-utf8', detail: "not valid UTF-8: byte 1 of the value is 0xff (raw is the value's bytes in base64)", raw: 'e/99', source: SRC }],
     [null, { ok: false, reason: 'malformed-json', detail: 'null value (tombstone)', raw: '', source: SRC }],
   ];
   for (const [value, expected] of cases) assert.deepStrictEqual(d.decode(value, SRC), expected);

@@ -33,8 +33,22 @@ const EXPECTED: CsvItem[] = [
   { ok: true, record: { id: '7', name: 'last', price: '9' }, line: 10, raw: '7,last,9' },
 ];
 
-test('quoted commas, wrong column counts, BOM, multi-line cells, line numbers', () => {
-  assert.deepEqual(parseCsv(TEXT), EXPECTED);
+const MULTI_LINE: CsvReadOptions = { maxRecordLines: 2 };
+
+test('quoted commas, wrong column counts, BOM, multi-line cells (maxRecordLines: 2), line numbers', () => {
+  assert.deepEqual(parseCsv(TEXT, MULTI_LINE), EXPECTED);
+});
+
+test('by default a quoted cell cannot span lines: each of its lines is read as a row of its own', () => {
+  const items = parseCsv(TEXT);
+  assert.deepEqual(items.slice(2, 4), [
+    {
+      ok: false, reason: 'malformed-csv', line: 4, raw: '3,"two',
+      detail: 'unclosed quote: the quoted cell opened on line 4 is not closed on that line (a quoted cell cannot span lines); the next line is read as a new row',
+    },
+    { ok: false, reason: 'malformed-csv', detail: 'expected 3 columns (as the header), got 2', line: 5, raw: 'lines",4' },
+  ]);
+  assert.deepEqual([...items.slice(0, 2), ...items.slice(4)], EXPECTED.filter((i) => i.line !== 4));
 });
 
 test('the same from a stream, in any chunking (UTF-8 split across chunks too)', async () => {
@@ -47,11 +61,11 @@ test('the same from a stream, in any chunking (UTF-8 split across chunks too)', 
   for (const size of [1, 2, 3, 7, 64, bytes.length]) {
     const chunks: Buffer[] = [];
     for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
-    assert.deepEqual(await collect(Readable.from(chunks)), expected, `chunks of ${size}`);
+    assert.deepEqual(await collect(Readable.from(chunks), MULTI_LINE), expected, `chunks of ${size}`);
   }
-  assert.deepEqual(await collect(text), expected);
-  assert.deepEqual(await collect(bytes), expected);
-  assert.deepEqual(await collect([text]), expected);
+  assert.deepEqual(await collect(text, MULTI_LINE), expected);
+  assert.deepEqual(await collect(bytes, MULTI_LINE), expected);
+  assert.deepEqual(await collect([text], MULTI_LINE), expected);
 });
 
 test('empty cells are absent unless keepEmpty', () => {
@@ -75,7 +89,10 @@ test('bad quoting is malformed-csv and the next rows are still read', () => {
 test('an unclosed quote costs one line, not the rest of the file', () => {
   const text = 'a,b\n1,"never closed\n2,x\n3,y\n';
   assert.deepEqual(parseCsv(text), [
-    { ok: false, reason: 'malformed-csv', detail: 'unclosed quote: the quoted cell opened on line 2 is not closed', line: 2, raw: '1,"never closed' },
+    {
+      ok: false, reason: 'malformed-csv', line: 2, raw: '1,"never closed',
+      detail: 'unclosed quote: the quoted cell opened on line 2 is not closed on that line (a quoted cell cannot span lines); the next line is read as a new row',
+    },
     { ok: true, record: { a: '2', b: 'x' }, line: 3, raw: '2,x' },
     { ok: true, record: { a: '3', b: 'y' }, line: 4, raw: '3,y' },
   ]);
@@ -84,7 +101,7 @@ test('an unclosed quote costs one line, not the rest of the file', () => {
   assert.equal(last.length, 2);
   assert.deepEqual([last[1]?.ok, last[1]?.line, !last[1]?.ok && last[1]?.reason], [false, 3, 'malformed-csv']);
   // Streaming: a quoted cell growing past maxRecordBytes over several lines is given up early.
-  const reader = new CsvRecordReader({ maxRecordBytes: 20 });
+  const reader = new CsvRecordReader({ maxRecordBytes: 20, maxRecordLines: 100 });
   const items = [...reader.push('a,b\n1,"open\n'), ...reader.push('2,two\n3,three\n4,four\n'), ...reader.end()];
   assert.deepEqual(items.map((i) => [i.line, i.ok]), [[2, false], [3, true], [4, true], [5, true]]);
 });
@@ -126,4 +143,57 @@ test('headers: duplicates throw, empty names are numbered, __proto__ is a plain 
   assert.deepEqual(reader.columns, ['x', 'y']);
   assert.deepEqual(parseCsv(''), []);
   assert.deepEqual(parseCsv('a,b\n'), []);
+});
+
+test('stray quotes cost their own rows only: 2,000 rows, 53 with a quote left open, 37 with an inch mark', () => {
+  const lines = ['id,desc,price'];
+  for (let i = 1; i <= 2000; i++) {
+    // An opening quote that never closes, and an inch mark that looks like a closing quote.
+    const desc = i % 53 === 0 ? `item ${i} 12"` : i % 37 === 0 ? `"item ${i}` : `item ${i}`;
+    lines.push(`${i},${desc},${i}.5`);
+  }
+  const items = parseCsv(`${lines.join('\n')}\n`);
+  const bad = items.filter((i) => !i.ok);
+  assert.equal(items.length, 2000);
+  assert.deepEqual(bad.map((i) => i.line), Array.from({ length: 54 }, (_, k) => 37 * (k + 1) + 1).filter((l) => (l - 1) % 53 !== 0));
+  assert.equal(bad.length, 53);
+  assert.ok(bad.every((i) => !i.ok && i.reason === 'malformed-csv' && i.raw === lines[i.line - 1]));
+  const good = items.filter((i) => i.ok).map((i) => i.ok && i.record);
+  assert.equal(good.length, 1947);
+  assert.deepEqual(good.find((r) => r && r.id === '53'), { id: '53', desc: 'item 53 12"', price: '53.5' });
+  assert.ok(good.every((r) => r && r.price === `${r.id}.5`), 'no row took another row into a cell');
+});
+
+test('maxRecordLines > 1: a quoted record over several lines that does not make a row rejects its first line only', () => {
+  // Line 3 opens a quote that line 5 "closes": framed together they have 4 cells, not 3.
+  const text = 'id,desc,price\n1,a,1\n2,"b,2\n3,c,3\n4,d 12",x,4\n5,e,5\n';
+  const items = parseCsv(text, { maxRecordLines: 5 });
+  assert.deepEqual(items.map((i) => [i.line, i.ok ? i.record.id : i.reason]), [
+    [2, '1'], [3, 'malformed-csv'], [4, '3'], [5, 'malformed-csv'], [6, '5'],
+  ]);
+  assert.equal((items[1] as CsvItem & { ok: false }).detail, 'unclosed quote: the quoted cell opened on line 3 does not make a row with the lines after it; the next line is read as a new row');
+  assert.equal((items[3] as CsvItem & { ok: false }).detail, 'expected 3 columns (as the header), got 4');
+  // A quote still open after maxRecordLines lines.
+  const open = parseCsv('a,b\n1,"x\n2,y\n3,z\n4,w\n', { maxRecordLines: 2 });
+  assert.deepEqual(open.map((i) => [i.line, i.ok]), [[2, false], [3, true], [4, true], [5, true]]);
+  assert.match((open[0] as CsvItem & { ok: false }).detail, /not closed within 2 lines/);
+  assert.throws(() => new CsvRecordReader({ maxRecordLines: 0 }), /maxRecordLines must be a whole number ≥ 1, got 0/);
+});
+
+test('a row whose bytes are not UTF-8 is invalid-utf8 (raw: its bytes in base64), in any chunking; the header too is checked', async () => {
+  const bad = Buffer.from([0x32, 0x2c, 0x62, 0xe9, 0x74, 0x65, 0x2c, 0x32]); // 2,b\xe9te,2 (Latin-1)
+  const bytes = Buffer.concat([Buffer.from('\ufeffid,name,n\r\n1,ok,1\r\n'), bad, Buffer.from('\r\n3,\ufffd is fine,3\r\n4,é,4')]);
+  const expected: CsvItem[] = [
+    { ok: true, record: { id: '1', name: 'ok', n: '1' }, line: 2, raw: '1,ok,1' },
+    { ok: false, reason: 'invalid-utf8', detail: "not valid UTF-8: byte 3 of the line is 0xe9 (raw is the line's bytes in base64)", line: 3, raw: bad.toString('base64') },
+    { ok: true, record: { id: '3', name: '\ufffd is fine', n: '3' }, line: 4, raw: '3,\ufffd is fine,3' },
+    { ok: true, record: { id: '4', name: 'é', n: '4' }, line: 5, raw: '4,é,4' },
+  ];
+  assert.deepEqual(parseCsv(bytes), expected);
+  for (const size of [1, 2, 3, 5, 16, bytes.length]) {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+    assert.deepEqual(await collect(Readable.from(chunks)), expected, `chunks of ${size}`);
+  }
+  assert.throws(() => parseCsv(Buffer.from([0x61, 0xff, 0x0a, 0x31, 0x0a])), /CSV header: line 1 is not valid UTF-8 \(not valid UTF-8: byte 1 of the line is 0xff/);
 });

@@ -58,8 +58,9 @@ const TOMBSTONE = 'null value (tombstone)';
 /**
  * A decoder for the source's format.
  *
- * - `json`: {@link decodeJsonRecord} (`oversized`, `malformed-json`, `not-an-object`); `raw` is
- *   the text (base64 of the bytes when they are not UTF-8).
+ * - `json`: {@link decodeJsonRecord} (`oversized`, `invalid-utf8`, `malformed-json`,
+ *   `not-an-object`); `raw` is the text (base64 of the bytes when they are not UTF-8), as for a
+ *   line of a file.
  * - `avro`: a value whose first byte is 0 and that has at least 5 bytes is the Confluent wire
  *   format: with a registry its writer schema is fetched by id (once) and resolved to
  *   `tributary.Event`; without one it is decoded with the current event schema. Any other
@@ -84,7 +85,7 @@ export function createSourceDecoder(opts: SourceDecoderOptions): SourceDecoder {
         if (value === null) return { ok: false, reason: 'malformed-json', detail: TOMBSTONE, raw: '', source };
         const r = decodeJsonRecord(value, { maxRecordBytes });
         if (r.ok) return { ok: true, value: r.value, raw: value.toString('utf8'), source };
-        const raw = r.detail === 'not valid UTF-8' ? value.toString('base64') : value.toString('utf8');
+        const raw = r.reason === 'invalid-utf8' ? value.toString('base64') : value.toString('utf8');
         return { ok: false, reason: r.reason, detail: r.detail, raw, source };
       },
     };

@@ -1,0 +1,98 @@
+// No record can stop or poison a run over a file: a far-future timestamp, a stray CSV quote and
+// bytes that are not UTF-8 each cost their own record only (a dead letter with its reason and
+// file:line), run as a user runs the CLI.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tributary } from '../support/cli.js';
+import { tempDir } from '../support/tmp.js';
+
+const readNdjson = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const T0 = Date.UTC(2026, 0, 1);
+
+function run(dir: string, pipeline: string, inputName: string, input: string | Buffer) {
+  const pipelineFile = join(dir, 'p.yaml');
+  writeFileSync(pipelineFile, pipeline);
+  const inputFile = join(dir, inputName);
+  writeFileSync(inputFile, input);
+  const out = join(dir, 'out');
+  const r = tributary(['run', pipelineFile, '--input', inputFile, '--out-dir', out, '--quiet']);
+  const stream = (name: string) => readNdjson(join(out, `${name}.ndjson`));
+  return { r, stream };
+}
+
+const view = (i: number, timestamp: number | string) => JSON.stringify({ messageId: `m${i}`, type: 'track', event: 'view', anonymousId: `a${i % 50}`, timestamp });
+
+test('a far-future timestamp is a dead letter (future-timestamp) and does not move the watermark: the other 9,999 events pass', () => {
+  const lines = Array.from({ length: 10_000 }, (_, i) => view(i, i === 99 ? '2099-12-31T00:00:00Z' : T0 + i * 1000));
+  const pipeline = (skew: string) => `name: future\nsource:\n  key: anonymousId\n${skew}steps:\n  - dedupe: {}\n`;
+
+  const { r, stream } = run(tempDir(), pipeline(''), 'in.ndjson', lines.join('\n') + '\n');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(stream('events').length, 9_999);
+  assert.equal(stream('late').length, 0);
+  const dead = stream('dead-letter');
+  assert.deepEqual(dead.map((d) => [d.reason, d.source, d.raw]), [['future-timestamp', 'in.ndjson:100', lines[99]]]);
+  assert.match(String(dead[0]?.detail), /^timestamp 2099-12-31T00:00:00\.000Z is more than maxFutureSkew 1d ahead of processing time \d{4}-\d\d-\d\dT[\d:.]+Z \(latest accepted: \d{4}-\d\d-\d\dT[\d:.]+Z\)$/);
+  assert.match(r.stdout, /dead letters: future-timestamp 1; late: 0/);
+
+  // A bound wide enough to take 2099 gives the old behaviour: the watermark jumps, the rest is late.
+  const wide = run(tempDir(), pipeline('  maxFutureSkew: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
+  assert.equal(wide.r.code, 0, wide.r.stderr);
+  assert.deepEqual([wide.stream('events').length, wide.stream('late').length, wide.stream('dead-letter').length], [100, 9_900, 0]);
+});
+
+test('maxFutureSkew is a duration: anything else is a definition error (exit 2, file:line:column, the fix)', () => {
+  const { r } = run(tempDir(), 'name: future\nsource:\n  key: anonymousId\n  maxFutureSkew: 1 day\nsteps:\n  - dedupe: {}\n', 'in.ndjson', '');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^\S*p\.yaml:4:18 source\.maxFutureSkew: "1 day" is not a duration \(use 1d\)$/m);
+});
+
+test('CSV: a quote left open costs its own row; 1,947 of 2,000 rows come through, the 53 others are malformed-csv with file:line', () => {
+  const rows = ['id,user,desc,ts'];
+  for (let i = 1; i <= 2000; i++) {
+    const desc = i % 53 === 0 ? `frame 12"` : i % 37 === 0 ? `"glass star` : `item ${i}`;
+    rows.push(`${i},u${i % 40},${desc},${new Date(T0 + i * 1000).toISOString()}`);
+  }
+  const pipeline = [
+    'name: quotes', 'source:', '  format: csv', '  key: userId', '  timestamp: ts',
+    '  mapping: { fields: { event: desc, userId: user, messageId: id }, defaults: { type: track } }',
+    'steps:', '  - dedupe: {}', '',
+  ].join('\n');
+  const { r, stream } = run(tempDir(), pipeline, 'in.csv', rows.join('\n') + '\n');
+  assert.equal(r.code, 0, r.stderr);
+  const events = stream('events');
+  assert.equal(events.length, 1947);
+  assert.deepEqual(events.filter((e) => e.event === 'frame 12"').length, 37);
+  const dead = stream('dead-letter');
+  const expectedLines = Array.from({ length: 54 }, (_, k) => 37 * (k + 1)).filter((i) => i % 53 !== 0).map((i) => i + 1);
+  assert.deepEqual(dead.map((d) => d.source), expectedLines.map((l) => `in.csv:${l}`));
+  assert.ok(dead.every((d, k) => d.reason === 'malformed-csv' && d.raw === rows[expectedLines[k]! - 1]));
+  assert.equal(dead[0]?.detail, 'unclosed quote: the quoted cell opened on line 38 is not closed on that line (a quoted cell cannot span lines); the next line is read as a new row');
+  assert.equal(stream('late').length, 0);
+});
+
+test('bytes that are not UTF-8 make their line a dead letter (invalid-utf8, raw in base64), in NDJSON and CSV; U+FFFD written as UTF-8 passes', () => {
+  const latin1 = (s: string) => Buffer.from(s, 'latin1');
+  const bad = [latin1(view(2, T0 + 2000).replace('view', 'caf\u00e9')), latin1(view(5, T0 + 5000).replace('view', '\u00fcber'))];
+  const ndjson = Buffer.concat([
+    Buffer.from(`${view(1, T0 + 1000)}\n`), bad[0]!, Buffer.from(`\n${view(3, T0 + 3000).replace('view', '\ufffd')}\n${view(4, T0 + 4000)}\r\n`), bad[1]!, Buffer.from(`\r\n${view(6, T0 + 6000)}`),
+  ]);
+  const json = run(tempDir(), 'name: utf8\nsource: { key: anonymousId }\nsteps:\n  - dedupe: {}\n', 'in.ndjson', ndjson);
+  assert.equal(json.r.code, 0, json.r.stderr);
+  assert.deepEqual(json.stream('events').map((e) => [e.messageId, e.event]), [['m1', 'view'], ['m3', '\ufffd'], ['m4', 'view'], ['m6', 'view']]);
+  assert.deepEqual(json.stream('dead-letter').map((d) => [d.reason, d.source, d.raw, d.detail]), [
+    ['invalid-utf8', 'in.ndjson:2', bad[0]!.toString('base64'), "not valid UTF-8: byte 45 of the line is 0xe9 (raw is the line's bytes in base64)"],
+    ['invalid-utf8', 'in.ndjson:5', bad[1]!.toString('base64'), "not valid UTF-8: byte 42 of the line is 0xfc (raw is the line's bytes in base64)"],
+  ]);
+
+  const csvBad = latin1('2,u2,caf\u00e9,2026-01-01T00:00:02Z');
+  const csv = Buffer.concat([Buffer.from('id,user,desc,ts\n1,u1,view,2026-01-01T00:00:01Z\n'), csvBad, Buffer.from('\n3,u3,\u00e9t\u00e9,2026-01-01T00:00:03Z\n')]);
+  const pipeline = 'name: utf8\nsource:\n  format: csv\n  key: userId\n  timestamp: ts\n  mapping: { fields: { event: desc, userId: user, messageId: id }, defaults: { type: track } }\nsteps:\n  - dedupe: {}\n';
+  const c = run(tempDir(), pipeline, 'in.csv', csv);
+  assert.equal(c.r.code, 0, c.r.stderr);
+  assert.deepEqual(c.stream('events').map((e) => [e.messageId, e.event]), [['1', 'view'], ['3', '\u00e9t\u00e9']]);
+  assert.deepEqual(c.stream('dead-letter').map((d) => [d.reason, d.source, d.raw]), [['invalid-utf8', 'in.csv:3', csvBad.toString('base64')]]);
+  assert.match(c.r.stdout, /dead letters: invalid-utf8 1; late: 0/);
+});
