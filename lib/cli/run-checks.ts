@@ -8,10 +8,10 @@
 export type FlagSource = (flag: string) => 'cli' | 'default' | 'env' | 'config' | 'implied' | undefined;
 
 const KAFKA_ONLY = ['brokers', 'bounded', 'schemaRegistry', 'sessionTimeout', 'commitInterval'] as const;
-const EMBEDDED_ONLY = ['outDir', 'format', 'checkpointEvery'] as const;
+const EMBEDDED_ONLY = ['outDir', 'format', 'checkpointEvery', 'restart'] as const;
 const FLAG: Record<string, string> = {
   brokers: '--brokers', bounded: '--bounded', schemaRegistry: '--schema-registry', sessionTimeout: '--session-timeout',
-  commitInterval: '--commit-interval', outDir: '--out-dir', format: '--format', checkpointEvery: '--checkpoint-every', input: '--input',
+  commitInterval: '--commit-interval', outDir: '--out-dir', format: '--format', checkpointEvery: '--checkpoint-every', restart: '--restart', input: '--input',
 };
 
 /**
