@@ -88,7 +88,7 @@ export function startOf(previous: Checkpoint | undefined, input: InputIdentity, 
     if (change.kind === 'changed') {
       return {
         kind: 'refuse',
-        message: `cannot resume: ${input!.path} changed since the interrupted run over it (${change.what}, ${previous.position} records read); ` +
+        message: `cannot resume: ${input!.path} changed since the interrupted run over it (${change.what}); ` +
           'run again with --restart to start over, or restore the input',
       };
     }
