@@ -82,6 +82,36 @@ test('the main database\'s root page overwritten: exit 1 naming the page', () =>
   assert.equal(r.stderr, refused(data, state, `page ${root}, the root of the main database, holds other bytes`));
 });
 
+/**
+ * A leaf page below the root of the first named database two or more levels deep, in the newest
+ * snapshot of an LMDB data file: past what the probe reads.
+ */
+function deepLeaf(bytes: Buffer): number {
+  const page = (n: number) => bytes.subarray(n * 4096, (n + 1) * 4096);
+  const newest = bytes.readBigUInt64LE(24 + 128) >= bytes.readBigUInt64LE(4096 + 24 + 128) ? 0 : 4096;
+  const main = page(Number(bytes.readBigUInt64LE(newest + 24 + 72 + 40)));
+  for (let i = 0; i < main.readUInt16LE(20) >> 1; i++) {
+    const node = 24 + main.readUInt16LE(24 + 2 * i);
+    const db = node + 8 + main.readUInt16LE(node + 6); // the named database's record follows its name
+    if (main.readUInt16LE(db + 6) !== 2) continue; // depth: a branch root over leaves
+    const root = page(Number(main.readBigUInt64LE(db + 40)));
+    const first = 24 + root.readUInt16LE(24);
+    return root.readUInt16LE(first) + root.readUInt16LE(first + 2) * 2 ** 16 + root.readUInt16LE(first + 4) * 2 ** 32;
+  }
+  throw new Error('no named database two levels deep');
+}
+
+test('damage below the root pages, which LMDB reports (MDB_CORRUPTED): the same one line, exit 1', () => {
+  const leaf = deepLeaf(readFileSync(join(sound, 'data.mdb')));
+  // The leaf's page type set to "overflow": LMDB finds it where a leaf must be.
+  const { state, data } = damaged('deep', (f) => overwrite(f, leaf * 4096 + 18, Buffer.from([0x04, 0x00])));
+  const r = run(state);
+  assert.equal(r.signal, null);
+  assert.equal(r.code, 1);
+  // LMDB also prints its own diagnostic line to stderr before the error comes back.
+  assert.equal(r.stderr.split('\n').filter(Boolean).at(-1), refused(data, state, 'MDB_CORRUPTED: Located page was wrong type').trimEnd());
+});
+
 test('--restart over a damaged state directory starts over: exit 0, the outputs of a fresh run', () => {
   const { state } = damaged('restarted', (f) => truncateSync(f, 3 * 4096));
   const r = run(state, '--restart');
