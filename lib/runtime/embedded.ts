@@ -7,6 +7,8 @@
  * transaction. A run that stops (crash, kill -9, Ctrl-C) resumes from its last checkpoint
  * when started again with the same input and state directory: outputs are cut back to the
  * checkpoint and the records after it replayed, so the outputs equal an uninterrupted run.
+ * "The same input": the same path, size and first/last 64 KiB (`input-identity.ts`); the file
+ * changed in place since is refused, and `restart` starts over.
  *
  * End of input: a final run moves the watermark to +∞ (every timer fires, every session and
  * window closes, dedupe forgets every key). A run that is not final (the default with an explicit
