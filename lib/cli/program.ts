@@ -42,6 +42,7 @@ interface RunOptions extends SecurityFlags, RegistryFlags {
   brokers?: string;
   bounded?: boolean;
   final?: boolean;
+  restart?: boolean;
   schemaRegistry?: string;
   sessionTimeout: number;
   commitInterval?: string;
@@ -162,6 +163,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('-b, --brokers <host:port,...>', 'Kafka: bootstrap brokers (default KAFKA_BROKERS, then kafka.brokers of the definition)')
     .option('--bounded', 'Kafka: stop at the end offsets the source topic has at start (a replay or backfill); the state stays open for a later run unless --final')
     .option('--final', 'at the end of input close everything: every timer fires, every session and window closes, dedupe forgets its keys (default: embedded without --state-dir; off with --state-dir and for --bounded, whose state a later run continues)')
+    .option('--restart', 'embedded: start over: delete the state directory\'s state (an interrupted run\'s checkpoint, what a previous run left open) and write the outputs from empty')
     .option('--schema-registry <url>', 'Kafka: Confluent schema registry for Avro (default SCHEMA_REGISTRY_URL, then kafka.schemaRegistry)')
     .option('--session-timeout <ms>', 'Kafka: consumer group session timeout', int('--session-timeout'), 30_000)
     .option('--commit-interval <duration>', 'Kafka: a task commits at most this often (default 100ms; 0ms: after every fetched batch)', durationArg('--commit-interval'))
@@ -236,6 +238,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
           outDir: opts.outDir as string,
           stateDir: opts.stateDir,
           ...(opts.final ? { final: true } : {}),
+          ...(opts.restart ? { restart: true } : {}),
           checkpointEvery: opts.checkpointEvery,
           cacheBytes: opts.cacheMb * 2 ** 20,
           ...ops,

@@ -9,12 +9,12 @@ export type FlagSource = (flag: string) => 'cli' | 'default' | 'env' | 'config' 
 
 const KAFKA_ONLY = ['brokers', 'bounded', 'schemaRegistry', 'sessionTimeout', 'commitInterval',
   'tls', 'tlsCa', 'tlsCert', 'tlsKey', 'tlsSkipVerify', 'saslMechanism', 'saslUsername', 'saslPasswordFile', 'schemaRegistryUsername', 'schemaRegistryPasswordFile'] as const;
-const EMBEDDED_ONLY = ['outDir', 'format', 'checkpointEvery'] as const;
+const EMBEDDED_ONLY = ['outDir', 'format', 'checkpointEvery', 'restart'] as const;
 const FLAG: Record<string, string> = {
   brokers: '--brokers', bounded: '--bounded', schemaRegistry: '--schema-registry', sessionTimeout: '--session-timeout',
   commitInterval: '--commit-interval', tls: '--tls', tlsCa: '--tls-ca', tlsCert: '--tls-cert', tlsKey: '--tls-key', tlsSkipVerify: '--tls-skip-verify',
   saslMechanism: '--sasl-mechanism', saslUsername: '--sasl-username', saslPasswordFile: '--sasl-password-file',
-  schemaRegistryUsername: '--schema-registry-username', schemaRegistryPasswordFile: '--schema-registry-password-file', outDir: '--out-dir', format: '--format', checkpointEvery: '--checkpoint-every', input: '--input',
+  schemaRegistryUsername: '--schema-registry-username', schemaRegistryPasswordFile: '--schema-registry-password-file', outDir: '--out-dir', format: '--format', checkpointEvery: '--checkpoint-every', restart: '--restart', input: '--input',
 };
 
 /**

@@ -11,11 +11,21 @@
  * - **fresh**: nothing to go on from (no state, or a final run closed it: its watermark was
  *   +∞, so it is not restored), the state as it is.
  * - **wipe**: the default (private) state directory of a finished or different run: start clean.
+ * - **refuse**: the last run over this very file was interrupted, and the file changed since
+ *   (another size, or other bytes at its start or end): resuming would misfile records, and
+ *   continuing would count what the interrupted run read twice. The user says which (restart).
+ *
+ * The same input: the same path, size and hash of the first and last 64 KiB. A changed
+ * modification time alone (`touch`, a copy that kept the bytes) does not make another input.
  */
 import type { WatermarkSnapshot } from '../time/watermark.js';
 
-/** The identity of an input file (`null`: stdin, never the same input twice). */
-export type InputIdentity = { path: string; size: number; mtimeMs: number } | null;
+/**
+ * The identity of an input file (`null`: stdin or another non-regular file, never the same input
+ * twice). `sample`: a hash of the file's first and last 64 KiB, absent in checkpoints written
+ * before it existed (those compare the modification time instead).
+ */
+export type InputIdentity = { path: string; size: number; mtimeMs: number; sample?: string } | null;
 
 /** The checkpoint record an embedded run keeps in its state directory (`_meta`/`checkpoint`). */
 export interface Checkpoint {
@@ -36,10 +46,28 @@ export type StartDecision =
   | { kind: 'fresh' }
   | { kind: 'wipe' }
   | { kind: 'resume'; skip: number; outputs: Record<string, number>; watermark: WatermarkSnapshot }
-  | { kind: 'continue'; watermark: WatermarkSnapshot };
+  | { kind: 'continue'; watermark: WatermarkSnapshot }
+  | { kind: 'refuse'; message: string };
 
-export const sameInput = (a: InputIdentity, b: InputIdentity): boolean =>
-  a !== null && b !== null && a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
+/**
+ * How `now` relates to the input `before` a checkpoint was written over: the same file, another
+ * one, or the same path with other contents (what changed).
+ *
+ * @example
+ * ```ts
+ * inputChange(a, { ...a, mtimeMs: a.mtimeMs + 1 });  // { kind: 'same' } (touched)
+ * inputChange(a, { ...a, size: a.size + 10 });       // { kind: 'changed', what: 'its size went from … to … bytes' }
+ * ```
+ */
+export function inputChange(before: InputIdentity, now: InputIdentity): { kind: 'same' | 'other' } | { kind: 'changed'; what: string } {
+  if (before === null || now === null || before.path !== now.path) return { kind: 'other' };
+  if (before.size !== now.size) return { kind: 'changed', what: `its size went from ${before.size} to ${now.size} bytes` };
+  if (before.sample === undefined) {
+    return before.mtimeMs === now.mtimeMs ? { kind: 'same' } : { kind: 'changed', what: 'it was modified' };
+  }
+  if (before.sample !== now.sample) return { kind: 'changed', what: 'its first or last 64 KiB differ' };
+  return { kind: 'same' };
+}
 
 /**
  * How a run over `input` starts from the checkpoint `previous` found in its state directory
@@ -54,8 +82,16 @@ export const sameInput = (a: InputIdentity, b: InputIdentity): boolean =>
  */
 export function startOf(previous: Checkpoint | undefined, input: InputIdentity, defaultState: boolean): StartDecision {
   if (previous === undefined) return { kind: 'fresh' };
-  if (!previous.done && sameInput(previous.input, input)) {
-    return { kind: 'resume', skip: previous.position, outputs: previous.outputs, watermark: previous.watermark };
+  if (!previous.done) {
+    const change = inputChange(previous.input, input);
+    if (change.kind === 'same') return { kind: 'resume', skip: previous.position, outputs: previous.outputs, watermark: previous.watermark };
+    if (change.kind === 'changed') {
+      return {
+        kind: 'refuse',
+        message: `cannot resume: ${input!.path} changed since the interrupted run over it (${change.what}); ` +
+          'run again with --restart to start over, or restore the input',
+      };
+    }
   }
   if (defaultState) return { kind: 'wipe' };
   // Interrupted over another input: its state is mid-stream at a real watermark, as a non-final end leaves it.

@@ -7,6 +7,8 @@
  * transaction. A run that stops (crash, kill -9, Ctrl-C) resumes from its last checkpoint
  * when started again with the same input and state directory: outputs are cut back to the
  * checkpoint and the records after it replayed, so the outputs equal an uninterrupted run.
+ * "The same input": the same path, size and first/last 64 KiB (`input-identity.ts`); the file
+ * changed in place since is refused, and `restart` starts over.
  *
  * End of input: a final run moves the watermark to +∞ (every timer fires, every session and
  * window closes, dedupe forgets every key). A run that is not final (the default with an explicit
@@ -14,18 +16,20 @@
  * run over another input with the same state directory continues from them, as one run over
  * both inputs would (see `continuation.ts`).
  */
-import { rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { createMetrics, counterValues, type PipelineMetrics } from '../metrics/metrics.js';
 import type { Topology } from '../pipeline/compile.js';
 import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../state/caching.js';
-import { LmdbStoreFactory } from '../state/engines/lmdb/env.js';
+import { stateCorruption } from '../state/engines/lmdb/corruption.js';
+import { deleteLmdbEnvironment, LmdbStoreFactory } from '../state/engines/lmdb/env.js';
 import type { KeyValueStore } from '../state/store.js';
 import { systemClock, type Clock } from '../time/clock.js';
-import { isFinal, startOf, type Checkpoint, type InputIdentity } from './continuation.js';
+import { isFinal, startOf, type Checkpoint } from './continuation.js';
 import { FileSinks } from './file-sink.js';
+import { inputIdentity } from './input-identity.js';
 import { readSourceBatches, type InputFormat } from './sources.js';
 import { createOpsServer, Liveness } from './ops-server.js';
 import { Task } from './task.js';
@@ -52,6 +56,11 @@ export interface EmbeddedRunOptions {
    * `final: true` to close what is open).
    */
   final?: boolean;
+  /**
+   * Start over: delete the state directory's state (an interrupted run's checkpoint, or what a
+   * previous run left open) and write the outputs from empty. Default false.
+   */
+  restart?: boolean;
   /** Records between checkpoints. Default 10 000. */
   checkpointEvery?: number;
   /**
@@ -110,12 +119,6 @@ export interface RunSummary {
   continued: boolean;
 }
 
-function inputIdentity(input: string): InputIdentity {
-  if (input === '-') return null;
-  const st = statSync(input);
-  return { path: resolve(input), size: st.size, mtimeMs: st.mtimeMs };
-}
-
 /**
  * Runs a compiled pipeline over a bounded input.
  *
@@ -126,6 +129,15 @@ function inputIdentity(input: string): InputIdentity {
  * ```
  */
 export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSummary> {
+  try {
+    return await run(options);
+  } catch (error) {
+    // LMDB reporting a damaged file (at open, or at a read mid-run): the same one line as the probe's.
+    throw stateCorruption(error, join(resolve(options.stateDir ?? join(options.outDir, '.state')), 'data.mdb')) ?? error;
+  }
+}
+
+async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
   const started = performance.now();
   const { topology } = options;
   const clock = options.clock ?? systemClock;
@@ -134,10 +146,15 @@ export async function runEmbedded(options: EmbeddedRunOptions): Promise<RunSumma
   const stateDir = resolve(options.stateDir ?? join(outDir, '.state'));
   const identity = inputIdentity(options.input);
 
+  if (options.restart) deleteLmdbEnvironment(stateDir);
   let stores = new LmdbStoreFactory({ path: stateDir });
   let meta = stores.open<string, Checkpoint>('_meta');
   const start = startOf(meta.get('checkpoint'), identity, defaultState);
   const final = isFinal(options.final, defaultState);
+  if (start.kind === 'refuse') {
+    await stores.close();
+    throw new Error(start.message);
+  }
   if (start.kind === 'wipe') {
     // A finished (or different) run's private state: start clean.
     await stores.close();

@@ -56,7 +56,7 @@ export class FileSinks {
         // A resumed run appends after the checkpoint's bytes: a shorter file was changed since
         // (truncated, rewritten), and appending to it would misfile records without a word.
         closeSync(fd);
-        throw new Error(`${this.path(stream)} has ${size} bytes but the checkpoint it resumes from wrote ${want}: the output was changed since; remove the outputs and the state dir to start over`);
+        throw new Error(`${this.path(stream)} has ${size} bytes but the checkpoint it resumes from wrote ${want}: the output was changed since; run again with --restart to start over, or restore the output`);
       }
       const keep = want;
       ftruncateSync(fd, keep);

@@ -12,6 +12,7 @@ export { compareKeys, describeKey, InvalidKeyError, MAX_KEY_BYTES, validateKey }
 export { MemoryStore, MemoryStoreFactory, type MemoryStoreOptions } from './engines/memory.js';
 export { LmdbStoreFactory, type LmdbStoreFactoryOptions } from './engines/lmdb/env.js';
 export { LmdbStore } from './engines/lmdb/store.js';
+export { StateCorruptedError } from './engines/lmdb/corruption.js';
 export { CachingStoreFactory, DEFAULT_CACHE_BYTES, type CachingStoreFactoryOptions } from './caching.js';
 export { CachingStore } from './caching-store.js';
 export { ChangeloggingStoreFactory } from './changelog.js';

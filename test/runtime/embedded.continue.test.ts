@@ -147,3 +147,25 @@ test('startOf: resume the same interrupted input, continue what a run left open,
   assert.deepEqual(startOf(cp({ final: undefined }), b, false), { kind: 'fresh' }, 'a checkpoint from before `final` existed: it closed everything');
   assert.deepEqual(startOf(cp({}), b, true), { kind: 'wipe' });
 });
+
+test('startOf over an interrupted checkpoint: same path and bytes resume (a touch too); the same path changed is refused; another path continues', () => {
+  const wm = { partitions: [['0', 5000, false]] as Array<[string, number, boolean]>, floor: -Infinity, emitted: 4000 };
+  const a = { path: '/in/a.ndjson', size: 10, mtimeMs: 1, sample: 'sha256:aa' };
+  const cp: Checkpoint = { input: a, position: 7, outputs: { events: 70 }, watermark: wm, done: false, final: false };
+  const refused = (what: string) => ({
+    kind: 'refuse',
+    message: `cannot resume: /in/a.ndjson changed since the interrupted run over it (${what}); run again with --restart to start over, or restore the input`,
+  });
+  assert.equal(startOf(cp, a, false).kind, 'resume');
+  assert.equal(startOf(cp, { ...a, mtimeMs: 99 }, false).kind, 'resume', 'touched: same size and sample');
+  assert.deepEqual(startOf(cp, { ...a, sample: 'sha256:bb' }, false), refused('its first or last 64 KiB differ'));
+  assert.deepEqual(startOf(cp, { ...a, sample: 'sha256:bb' }, true), refused('its first or last 64 KiB differ'), 'the private state dir too');
+  assert.deepEqual(startOf(cp, { ...a, size: 12 }, false), refused('its size went from 10 to 12 bytes'));
+  assert.deepEqual(startOf(cp, { ...a, path: '/in/b.ndjson' }, false), { kind: 'continue', watermark: wm });
+  assert.deepEqual(startOf(cp, { ...a, path: '/in/b.ndjson' }, true), { kind: 'wipe' });
+  assert.equal(startOf({ ...cp, done: true }, { ...a, sample: 'sha256:bb' }, false).kind, 'continue', 'a finished run over the same path: the next one continues');
+  // A checkpoint written before the sample existed: the modification time decides.
+  const old: Checkpoint = { ...cp, input: { path: a.path, size: 10, mtimeMs: 1 } };
+  assert.equal(startOf(old, a, false).kind, 'resume');
+  assert.deepEqual(startOf(old, { ...a, mtimeMs: 2 }, false), refused('it was modified'));
+});

@@ -27,6 +27,6 @@ test('an output truncated after an interrupted run: the resume refuses, naming t
   assert.ok(size > 100);
   truncateSync(events, 10);
   await assert.rejects(runEmbedded({ topology, input, outDir: out }), {
-    message: `${events} has 10 bytes but the checkpoint it resumes from wrote ${size}: the output was changed since; remove the outputs and the state dir to start over`,
+    message: `${events} has 10 bytes but the checkpoint it resumes from wrote ${size}: the output was changed since; run again with --restart to start over, or restore the output`,
   });
 });

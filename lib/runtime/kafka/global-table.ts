@@ -17,7 +17,6 @@ import { ChangeloggingStoreFactory } from '../../state/changelog.js';
 import { changelogTopic, decodeChangelogKey, decodeChangelogValue } from '../../state/changelog-codec.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
 import { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
-import { lmdbFileProblem } from '../../state/engines/lmdb/probe.js';
 import type { KeyValueStore, StoreKey } from '../../state/store.js';
 import type { KafkaAdapter, KafkaAdmin } from './client.js';
 
@@ -59,11 +58,9 @@ export class GlobalTable {
     const dir = resolve(join(this.options.stateDir, app, `global-${name}`));
     let lmdb: LmdbStoreFactory;
     try {
-      const problem = lmdbFileProblem(join(dir, 'data.mdb')); // lmdb-js segfaults on a garbage file
-      if (problem) throw new Error(problem);
-      lmdb = new LmdbStoreFactory({ path: dir, maxDbs: stores.length * 4 + 8 });
+      lmdb = new LmdbStoreFactory({ path: dir, maxDbs: stores.length * 4 + 8 }); // probes the file first: a damaged one throws
     } catch (error) {
-      log(`global table ${name}: local copy at ${dir} unusable (${String(error)}); rebuilding it`);
+      log(`warning: global table ${name}: local copy at ${dir} unusable (${error instanceof Error ? error.message : String(error)}); rebuilding it`);
       rmSync(dir, { recursive: true, force: true });
       lmdb = new LmdbStoreFactory({ path: dir, maxDbs: stores.length * 4 + 8 });
     }

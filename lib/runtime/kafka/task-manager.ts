@@ -29,7 +29,7 @@ import { ChangeloggingStoreFactory } from '../../state/changelog.js';
 import { changelogTopic, isOffset } from '../../state/changelog-codec.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
 import { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
-import { lmdbFileProblem } from '../../state/engines/lmdb/probe.js';
+import { StateCorruptedError } from '../../state/engines/lmdb/corruption.js';
 import { Task } from '../task.js';
 import type { TopicPartition } from './client.js';
 import { INPUT_META, parseCommitMetadata, type Committer } from './committer.js';
@@ -312,17 +312,16 @@ export class TaskManager {
 }
 
 /**
- * The task's LMDB environment; a damaged one is deleted and rebuilt from the changelogs
- * (lmdb-js crashes the process, SIGSEGV, on a data file whose meta pages are garbage: LMDB's
- * magic number is checked before opening).
+ * The task's LMDB environment; a damaged one (truncated, garbage meta pages: the factory probes
+ * the file before LMDB maps it, which would crash the process) is deleted and rebuilt from the
+ * changelogs, with one warning line.
  */
 function openEnvironment(dir: string, maxDbs: number, log: (line: string) => void, task: string): LmdbStoreFactory {
   try {
-    const problem = lmdbFileProblem(join(dir, 'data.mdb'));
-    if (problem) throw new Error(problem);
     return new LmdbStoreFactory({ path: dir, maxDbs });
   } catch (error) {
-    log(`task ${task}: local state at ${dir} unusable (${String(error)}); rebuilding it from the changelogs`);
+    const why = error instanceof StateCorruptedError ? `${error.file} (${error.why})` : `${dir} (${error instanceof Error ? error.message : String(error)})`;
+    log(`warning: task ${task}: local state unusable: ${why}; rebuilding it from the changelogs`);
     rmSync(dir, { recursive: true, force: true });
     return new LmdbStoreFactory({ path: dir, maxDbs });
   }

@@ -58,11 +58,14 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import * as lmdb from 'lmdb';
 import type { Database, Key, RootDatabase } from 'lmdb';
 import type { KeyValueStore, StoreFactory, StoreKey } from '../../store.js';
 import { type Codec, type ValueCodec, decodeStored } from './codec.js';
+import { StateCorruptedError, stateCorruption } from './corruption.js';
+import { lmdbFileProblem } from './probe.js';
 import { LmdbStore } from './store.js';
 
 export interface LmdbStoreFactoryOptions {
@@ -93,6 +96,14 @@ function layoutError(path: string, found: string): Error {
 }
 
 /**
+ * Deletes the LMDB environment at `path` (its data and lock files; the directory and anything
+ * else in it stay). Only while no factory has it open.
+ */
+export function deleteLmdbEnvironment(path: string): void {
+  for (const file of ['data.mdb', 'lock.mdb']) rmSync(join(path, file), { force: true });
+}
+
+/**
  * Creates the LMDB stores of one task, all in ONE LMDB environment at `path`, and commits them
  * together.
  *
@@ -115,10 +126,16 @@ export class LmdbStoreFactory implements StoreFactory {
   private readonly stores = new Map<string, LmdbStore<StoreKey, unknown>>();
   private closed = false;
 
-  /** Opens (or creates) the environment; throws if it was written with another layout. */
+  /**
+   * Opens (or creates) the environment; throws if it was written with another layout, and a
+   * {@link StateCorruptedError} if its data file is damaged (checked before LMDB maps it).
+   */
   constructor(options: LmdbStoreFactoryOptions) {
     this.path = options.path;
     mkdirSync(options.path, { recursive: true });
+    const dataFile = join(options.path, 'data.mdb');
+    const problem = lmdbFileProblem(dataFile);
+    if (problem) throw new StateCorruptedError(dataFile, problem);
     const rootOptions = {
       path: options.path,
       maxDbs: options.maxDbs ?? 256,
@@ -128,13 +145,17 @@ export class LmdbStoreFactory implements StoreFactory {
       ...(options.mapSize === undefined ? {} : { mapSize: options.mapSize }),
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
     };
-    this.root = lmdb.open(rootOptions);
+    try {
+      this.root = lmdb.open(rootOptions);
+    } catch (error) {
+      throw stateCorruption(error, dataFile) ?? error;
+    }
     try {
       this.checkLayout();
       this.metaDb = this.openDb(META_DB);
     } catch (error) {
       this.root.close().catch(() => undefined);
-      throw error;
+      throw stateCorruption(error, dataFile) ?? error;
     }
     const codec = this.metaDb as unknown as Codec;
     this.codec = { encode: (v) => codec.encoder.encode(v), decode: (b, o) => codec.decoder.decode(b, o) };

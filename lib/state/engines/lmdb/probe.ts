@@ -1,27 +1,186 @@
 /**
- * A check of an LMDB data file before opening it: lmdb-js crashes the process (SIGSEGV) on a data
- * file whose meta pages are garbage, so the Kafka runner and its global tables probe LMDB's magic
- * number first and rebuild the state when the file is not sound.
+ * A check of an LMDB data file before lmdb-js maps it. LMDB trusts its meta pages: a data file
+ * cut short (a disk that filled up, a copy that stopped, `truncate`) makes the process die of
+ * SIGBUS when a page past the end is read, and garbage meta pages make it die of SIGSEGV, with no
+ * message either way. So the file's meta pages are read with `fs` first and checked against the
+ * file's size.
+ *
+ * The layout read here (LMDB as lmdb-js builds it, 64-bit): a page starts with a 24-byte header
+ * (page number, txnid, pad, flags at byte 18); the meta pages are page 0 and page 1 (and, with
+ * lmdb-js's overlapping sync, a third meta in the second half of page 0). A meta, right after the
+ * page header, holds: magic 0xBEEFC0DE (+0), data version (+4, low 16 bits: 2), map size (+16),
+ * the free and main databases (+24, 48 bytes each; the page size is the free database's first
+ * field, +24), the last page used (+120) and the txnid that wrote it (+128). LMDB opens with the
+ * meta of the highest txnid, so that one's last page must lie inside the file. The root pages
+ * that meta names (free list, main database) and the roots of the named databases listed in a
+ * main database of one page are checked too: each page header repeats its page number, so a page
+ * overwritten with other bytes shows. (Damage deeper in a tree is not looked for: that would read
+ * the whole file; LMDB reports some of it as `MDB_CORRUPTED`/`MDB_PAGE_NOTFOUND`, `corruption.ts`.)
  *
  * @module
  */
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 
-/** LMDB's meta-page magic number (MDB_MAGIC), right after the first page's header. */
+/** LMDB's meta-page magic number (MDB_MAGIC). */
 const LMDB_MAGIC = 0xbeefc0de;
+/** The data file format LMDB reads and writes (MDB_DATA_VERSION). */
+const DATA_VERSION = 2;
+/** Bytes of a page header (before the meta). */
+const PAGE_HEADER = 24;
+const P_META = 0x08;
+/** Bytes of a meta read here (through the txnid). */
+const META_BYTES = 136;
+/** The largest page size LMDB supports: reading twice this covers both meta pages. */
+const MAX_PAGE = 0x10000;
+/** How many bytes of the file {@link lmdbBytesProblem} needs. */
+export const PROBE_BYTES = 2 * MAX_PAGE;
 
-/** Why an LMDB data file cannot be opened safely, or undefined (absent, empty or sound meta pages). */
+interface Meta {
+  magic: number;
+  version: number;
+  pageSize: number;
+  /** Root pages of the free-list and main databases (P_INVALID: empty). */
+  roots: [bigint, bigint];
+  lastPage: bigint;
+  txnid: bigint;
+}
+
+/** A page number: none (an empty database). */
+const P_INVALID = 0xffffffffffffffffn;
+const P_BRANCH = 0x01;
+const P_LEAF = 0x02;
+/** A main-database node whose data is a named database's record (MDB_db). */
+const F_SUBDATA = 0x02;
+/** Offset of `md_root` in an MDB_db record. */
+const DB_ROOT = 40;
+
+function metaAt(bytes: Uint8Array, offset: number): Meta | undefined {
+  if (bytes.length < offset + META_BYTES) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, META_BYTES);
+  return {
+    magic: view.getUint32(0, true),
+    version: view.getUint32(4, true) & 0xffff,
+    pageSize: view.getUint32(24, true),
+    roots: [view.getBigUint64(24 + DB_ROOT, true), view.getBigUint64(72 + DB_ROOT, true)],
+    lastPage: view.getBigUint64(120, true),
+    txnid: view.getBigUint64(128, true),
+  };
+}
+
+const flagsOf = (bytes: Uint8Array, page: number) => bytes[page + 18]! | (bytes[page + 19]! << 8);
+
+/** Why meta page `n` (at `page`) is not one, or undefined. */
+function badMetaPage(bytes: Uint8Array, page: number, n: number): string | undefined {
+  const meta = metaAt(bytes, page + PAGE_HEADER);
+  if (meta === undefined) return `meta page ${n} is cut off`;
+  if ((flagsOf(bytes, page) & P_META) === 0 || meta.magic !== LMDB_MAGIC) return `meta page ${n} is not an LMDB meta page`;
+  if (meta.version !== DATA_VERSION) return `meta page ${n} is LMDB data version ${meta.version}, expected ${DATA_VERSION}`;
+  return undefined;
+}
+
+/** Reads page `pgno` of the file (its first bytes at least: the header and node pointers), or undefined past its end. */
+export type PageReader = (pgno: bigint, pageSize: number) => Uint8Array | undefined;
+
+/** Why root page `pgno` (of `what`) is not a tree page of its own number, or undefined. */
+function badRoot(pgno: bigint, what: string, lastPage: bigint, pageSize: number, pageAt: PageReader): string | undefined {
+  if (pgno === P_INVALID) return undefined;
+  if (pgno < 2n || pgno > lastPage) return `the root page of ${what} is page ${pgno}, outside pages 2 to ${lastPage}`;
+  const page = pageAt(pgno, pageSize);
+  if (page === undefined || page.length < PAGE_HEADER) return `the root page of ${what} (page ${pgno}) is past the end of the file`;
+  const view = new DataView(page.buffer, page.byteOffset, page.length);
+  const flags = view.getUint16(18, true);
+  if (view.getBigUint64(0, true) !== pgno || (flags & (P_BRANCH | P_LEAF)) === 0) return `page ${pgno}, the root of ${what}, holds other bytes`;
+  return undefined;
+}
+
+/** The named databases' root pages listed in a main database whose root is a leaf page (else none). */
+function namedRoots(page: Uint8Array): bigint[] {
+  const view = new DataView(page.buffer, page.byteOffset, page.length);
+  if ((view.getUint16(18, true) & P_LEAF) === 0) return [];
+  const count = view.getUint16(20, true) >> 1;
+  const roots: bigint[] = [];
+  for (let i = 0; i < count && PAGE_HEADER + 2 * i + 2 <= page.length; i++) {
+    const node = PAGE_HEADER + view.getUint16(PAGE_HEADER + 2 * i, true);
+    if (node + 8 > page.length) break;
+    const keySize = view.getUint16(node + 6, true);
+    const data = node + 8 + keySize;
+    if ((view.getUint16(node + 4, true) & F_SUBDATA) !== 0 && data + DB_ROOT + 8 <= page.length) roots.push(view.getBigUint64(data + DB_ROOT, true));
+  }
+  return roots;
+}
+
+/**
+ * Why an LMDB data file cannot be opened safely, from its first {@link PROBE_BYTES} bytes (or all
+ * of it, when shorter), its size and a reader of its root pages; undefined when it is sound as
+ * far as its meta and root pages tell, or empty (LMDB initializes an empty file).
+ *
+ * @example
+ * ```ts
+ * const file = readFileSync('state/data.mdb');
+ * const pageAt: PageReader = (n, size) => file.subarray(Number(n) * size, Number(n + 1n) * size);
+ * lmdbBytesProblem(file.subarray(0, 4096), 4096, pageAt); // 'truncated: 4096 bytes, its last commit uses 57344 (page 13)'
+ * lmdbBytesProblem(new Uint8Array(8192).fill(7), 8192, pageAt); // 'meta page 0 is not an LMDB meta page'
+ * ```
+ */
+export function lmdbBytesProblem(bytes: Uint8Array, fileSize: number, pageAt: PageReader): string | undefined {
+  if (fileSize === 0) return undefined;
+  const first = badMetaPage(bytes, 0, 0);
+  if (first) return first === 'meta page 0 is cut off' ? `truncated: ${fileSize} bytes, shorter than a meta page` : first;
+  const meta0 = metaAt(bytes, PAGE_HEADER)!;
+  const pageSize = meta0.pageSize;
+  if (pageSize < 512 || pageSize > MAX_PAGE || (pageSize & (pageSize - 1)) !== 0) return `meta page 0 records a page size of ${pageSize}`;
+  if (fileSize < 2 * pageSize) return `truncated: ${fileSize} bytes, shorter than its two meta pages (${2 * pageSize})`;
+  const second = badMetaPage(bytes, pageSize, 1);
+  if (second) return second;
+  // LMDB picks the meta of the highest txnid, the overlapping-sync one (no magic of its own) included.
+  const candidates = [meta0, metaAt(bytes, pageSize + PAGE_HEADER)!, metaAt(bytes, pageSize / 2 + PAGE_HEADER)!];
+  const latest = candidates.reduce((a, b) => (b.txnid > a.txnid ? b : a));
+  if (latest.pageSize !== pageSize) return `its latest meta records a page size of ${latest.pageSize}, meta page 0 ${pageSize}`;
+  const needed = (latest.lastPage + 1n) * BigInt(pageSize);
+  if (latest.lastPage < 1n || needed > BigInt(fileSize)) {
+    return `truncated: ${fileSize} bytes, its last commit uses ${needed} (page ${latest.lastPage})`;
+  }
+  const [freeRoot, mainRoot] = latest.roots;
+  const core = badRoot(freeRoot, 'the free list', latest.lastPage, pageSize, pageAt) ?? badRoot(mainRoot, 'the main database', latest.lastPage, pageSize, pageAt);
+  if (core) return core;
+  if (mainRoot === P_INVALID) return undefined;
+  for (const root of namedRoots(pageAt(mainRoot, pageSize)!)) {
+    const bad = badRoot(root, 'a named database', latest.lastPage, pageSize, pageAt);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
+function readAt(fd: number, length: number, position: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let n = 0;
+  while (n < length) {
+    const read = readSync(fd, buf, n, length - n, position + n);
+    if (read === 0) break;
+    n += read;
+  }
+  return buf.subarray(0, n);
+}
+
+/**
+ * {@link lmdbBytesProblem} of a data file on disk (undefined when the file is absent).
+ *
+ * @example
+ * ```ts
+ * const why = lmdbFileProblem('state/data.mdb');
+ * if (why) throw new StateCorruptedError('state/data.mdb', 'state', why);
+ * ```
+ */
 export function lmdbFileProblem(file: string): string | undefined {
   if (!existsSync(file)) return undefined;
   const fd = openSync(file, 'r');
   try {
-    const head = Buffer.alloc(32);
-    const n = readSync(fd, head, 0, head.length, 0);
-    if (n === 0) return undefined;
-    // The magic follows the page header: 16 bytes in LMDB 0.9, 24 in the LMDB 1.x lmdb-js ships.
-    const magicAt = (offset: number) => n >= offset + 4 && head.readUInt32LE(offset) === LMDB_MAGIC;
-    if (!magicAt(24) && !magicAt(16)) return `${file} is not an LMDB data file (bad meta page)`;
-    return undefined;
+    const size = fstatSync(fd).size;
+    const pageAt: PageReader = (pgno, pageSize) => {
+      const at = Number(pgno) * pageSize;
+      return at >= size ? undefined : readAt(fd, Math.min(pageSize, size - at), at);
+    };
+    return lmdbBytesProblem(readAt(fd, Math.min(size, PROBE_BYTES), 0), size, pageAt);
   } finally {
     closeSync(fd);
   }
