@@ -39,7 +39,8 @@ export async function startServingRun(args: string[]): Promise<ServingRun> {
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b));
   const exited = new Promise<number | null>((ok) => child.on('exit', ok));
-  for (let i = 0; i < 400; i++) {
+  // A busy machine can take seconds to start node and compile the pipeline: up to 60 s.
+  for (const until = performance.now() + 60_000; performance.now() < until; ) {
     const base = /operations endpoint: (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(stderr)?.[1];
     if (base) return { child, base, stderr: () => stderr, exited };
     await new Promise((ok) => setTimeout(ok, 10));
