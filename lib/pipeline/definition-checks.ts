@@ -1,0 +1,99 @@
+/**
+ * Checks of a definition that its JSON Schema cannot express, decided before anything runs:
+ * field paths that can never name a field (an empty segment, `__proto__`, `constructor`,
+ * `prototype`), numbers the runtime cannot hold exactly (beyond 2^53, or infinite), and a
+ * record size limit too large to be one. Pure: each finding says where it is and the fix.
+ */
+import { validateMapping } from '../event/apply-mapping.js';
+import { pathProblem } from '../event/paths.js';
+import type { PipelineDefinition } from './definition.js';
+
+type PathPart = string | number;
+
+/** One problem: the value at `at` (or the key `key` inside it), and what to do. */
+export interface Finding {
+  at: PathPart[];
+  key?: string;
+  message: string;
+}
+
+/** The largest `source.maxRecordBytes`: a record is held whole in memory, and V8 strings stop at about 512 MiB. */
+export const MAX_RECORD_BYTES_LIMIT = 256 * 2 ** 20;
+
+const PATH_FIX = 'write a dotted path of field names, e.g. properties.productId';
+
+function pathFinding(at: PathPart[], path: unknown, key?: string): Finding[] {
+  if (typeof path !== 'string') return [];
+  const problem = pathProblem(path);
+  if (problem === undefined) return [];
+  return [{ at, ...(key === undefined ? {} : { key }), message: `${JSON.stringify(path)} is not a usable field path (${problem}); ${PATH_FIX}` }];
+}
+
+/** A path option written as one path or a list of paths. */
+function pathsAt(at: PathPart[], value: unknown): Finding[] {
+  if (Array.isArray(value)) return value.flatMap((p, i) => pathFinding([...at, i], p));
+  return pathFinding(at, value);
+}
+
+function mappingFindings(mapping: unknown): Finding[] {
+  if (typeof mapping !== 'object' || mapping === null) return [];
+  const m = mapping as Record<string, Record<string, unknown> | undefined>;
+  const at = ['source', 'mapping'];
+  const out: Finding[] = [];
+  for (const section of ['fields', 'values', 'defaults', 'types'] as const) {
+    for (const [canonical, value] of Object.entries(m[section] ?? {})) {
+      out.push(...pathFinding([...at, section], canonical, canonical));
+      if (section === 'fields') out.push(...pathFinding([...at, section, canonical], value));
+    }
+  }
+  // Anything else the normalizer would refuse (the same rules it applies when a run starts).
+  if (out.length === 0) {
+    for (const problem of validateMapping(mapping as never)) out.push({ at, message: problem });
+  }
+  return out;
+}
+
+/** Every number in `value` that is infinite, or an integer beyond 2^53 (no longer exact). */
+function inexactNumbers(value: unknown, at: PathPart[], out: Finding[]): void {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) out.push({ at, message: `${value} is not a finite number; write a number of at most 15 digits` });
+    else if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      out.push({ at, message: `${value} is too large to be exact (at most ${Number.MAX_SAFE_INTEGER}); use a smaller number, or quote it if it is an identifier` });
+    }
+    return;
+  }
+  if (Array.isArray(value)) value.forEach((v, i) => inexactNumbers(v, [...at, i], out));
+  else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) inexactNumbers(v, [...at, k], out);
+  }
+}
+
+/**
+ * What is wrong in a definition that passed its schema, beyond the schema.
+ *
+ * @example
+ * ```ts
+ * definitionFindings({ name: 'p', source: { key: '__proto__.id' }, steps: [] });
+ * // [{ at: ['source', 'key'], message: '"__proto__.id" is not a usable field path (segment "__proto__" is not allowed); …' }]
+ * ```
+ */
+export function definitionFindings(def: PipelineDefinition): Finding[] {
+  const out: Finding[] = [];
+  inexactNumbers(def, [], out);
+  const source = def.source ?? {};
+  out.push(...pathsAt(['source', 'key'], source.key));
+  out.push(...pathFinding(['source', 'timestamp'], source.timestamp));
+  out.push(...mappingFindings(source.mapping));
+  const max = source.maxRecordBytes;
+  if (typeof max === 'number' && Number.isSafeInteger(max) && max > MAX_RECORD_BYTES_LIMIT) {
+    out.push({ at: ['source', 'maxRecordBytes'], message: `${max} bytes is more than a record can be (at most ${MAX_RECORD_BYTES_LIMIT}, 256 MiB); use a smaller limit` });
+  }
+  (def.steps ?? []).forEach((step, i) => {
+    const op = Object.keys(step)[0];
+    const options = op === undefined ? undefined : step[op];
+    if (op !== undefined && typeof options === 'object' && options !== null && 'key' in options) {
+      out.push(...pathsAt(['steps', i, op, 'key'], options.key));
+    }
+  });
+  return out;
+}
