@@ -1,11 +1,12 @@
 /**
  * Checks of a definition that its JSON Schema cannot express, decided before anything runs:
  * field paths that can never name a field (an empty segment, `__proto__`, `constructor`,
- * `prototype`), numbers the runtime cannot hold exactly (beyond 2^53, or infinite), and a
- * record size limit too large to be one. Pure: each finding says where it is and the fix.
+ * `prototype`), numbers the runtime cannot hold exactly (beyond 2^53, or infinite), a record
+ * size limit too large to be one, and a commit interval longer than a timer can wait. Pure: each finding says where it is and the fix.
  */
 import { validateMapping } from '../event/apply-mapping.js';
 import { pathProblem } from '../event/paths.js';
+import { parseDuration } from '../time/duration.js';
 import type { PipelineDefinition } from './definition.js';
 
 type PathPart = string | number;
@@ -53,6 +54,17 @@ function mappingFindings(mapping: unknown): Finding[] {
   return out;
 }
 
+/** The longest wait of a Node.js timer (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function commitIntervalTooLong(value: string): boolean {
+  try {
+    return parseDuration(value) > MAX_TIMER_MS;
+  } catch {
+    return false; // not a duration: the schema says so
+  }
+}
+
 /** Every number in `value` that is infinite, or an integer beyond 2^53 (no longer exact). */
 function inexactNumbers(value: unknown, at: PathPart[], out: Finding[]): void {
   if (typeof value === 'number') {
@@ -87,6 +99,10 @@ export function definitionFindings(def: PipelineDefinition): Finding[] {
   const max = source.maxRecordBytes;
   if (typeof max === 'number' && Number.isSafeInteger(max) && max > MAX_RECORD_BYTES_LIMIT) {
     out.push({ at: ['source', 'maxRecordBytes'], message: `${max} bytes is more than a record can be (at most ${MAX_RECORD_BYTES_LIMIT}, 256 MiB); use a smaller limit` });
+  }
+  const commit = def.kafka?.commitInterval;
+  if (typeof commit === 'string' && commitIntervalTooLong(commit)) {
+    out.push({ at: ['kafka', 'commitInterval'], message: `${JSON.stringify(commit)} is longer than the longest timer (24d), which Node.js would cut to 1 ms; use at most 24d (the default is 100ms)` });
   }
   (def.steps ?? []).forEach((step, i) => {
     const op = Object.keys(step)[0];

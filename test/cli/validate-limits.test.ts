@@ -64,6 +64,18 @@ test('numbers beyond exact integers, infinities and a record limit no record can
   ]);
 });
 
+test('a hopping window whose advance puts each event in more than 10000 windows, a commit interval no timer can wait: definition errors', () => {
+  assert.deepEqual(refused(`${HEAD}steps:\n  - windowAggregate: { key: userId, window: { hopping: 99999d, advance: 1ms }, aggregates: { n: { count: {} } } }\n`), [
+    'p.yaml:5:22 steps[0].windowAggregate: window.advance: "1ms" puts each event in 8639913600000 windows of "99999d", more than 10000; use an advance of at least 10d',
+  ]);
+  assert.deepEqual(refused(`${HEAD}kafka: { commitInterval: 25d }\nsteps: []\n`), [
+    'p.yaml:4:26 kafka.commitInterval: "25d" is longer than the longest timer (24d), which Node.js would cut to 1 ms; use at most 24d (the default is 100ms)',
+  ]);
+  const dir = tempDir();
+  writeFileSync(join(dir, 'p.yaml'), `${HEAD}kafka: { commitInterval: 24d }\nsteps:\n  - windowAggregate: { key: userId, window: { hopping: 1d, advance: 1m }, aggregates: { n: { count: {} } } }\n`);
+  assert.equal(cli(dir, ['validate', 'p.yaml']).code, 0);
+});
+
 test('field paths that can never name a field (__proto__, constructor, prototype, empty segments) are definition errors', () => {
   const fix = 'write a dotted path of field names, e.g. properties.productId';
   assert.deepEqual(refused(`name: p
