@@ -2,8 +2,10 @@
  * Checks of a definition that its JSON Schema cannot express, decided before anything runs:
  * field paths that can never name a field (an empty segment, `__proto__`, `constructor`,
  * `prototype`), numbers the runtime cannot hold exactly (beyond 2^53, or infinite), a record
- * size limit too large to be one, and a commit interval longer than a timer can wait. Pure: each finding says where it is and the fix.
+ * size limit too large to be one, a commit interval longer than a timer can wait, and a metrics
+ * host that is neither an IP address nor a host name. Pure: each finding says where it is and the fix.
  */
+import { isIP } from 'node:net';
 import { validateMapping } from '../event/apply-mapping.js';
 import { pathProblem } from '../event/paths.js';
 import { parseDuration } from '../time/duration.js';
@@ -54,6 +56,9 @@ function mappingFindings(mapping: unknown): Finding[] {
   return out;
 }
 
+/** A host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
 /** The longest wait of a Node.js timer (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -99,6 +104,10 @@ export function definitionFindings(def: PipelineDefinition): Finding[] {
   const max = source.maxRecordBytes;
   if (typeof max === 'number' && Number.isSafeInteger(max) && max > MAX_RECORD_BYTES_LIMIT) {
     out.push({ at: ['source', 'maxRecordBytes'], message: `${max} bytes is more than a record can be (at most ${MAX_RECORD_BYTES_LIMIT}, 256 MiB); use a smaller limit` });
+  }
+  const host = def.metrics?.host;
+  if (typeof host === 'string' && isIP(host) === 0 && !HOST_NAME.test(host)) {
+    out.push({ at: ['metrics', 'host'], message: `${JSON.stringify(host)} is not an IP address or a host name; use an address of this machine, e.g. 127.0.0.1, 0.0.0.0 or localhost` });
   }
   const commit = def.kafka?.commitInterval;
   if (typeof commit === 'string' && commitIntervalTooLong(commit)) {

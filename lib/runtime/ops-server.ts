@@ -155,7 +155,7 @@ export function createOpsServer(options: OpsOptions): OpsServer {
         // A slow or stuck client holds a connection for at most this long.
         const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, handle);
         server.once('error', (e: NodeJS.ErrnoException) =>
-          reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use: choose another with --metrics-port` : `cannot listen on ${host}:${port}: ${e.message}`)));
+          reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use: choose another with --metrics-port` : `cannot listen on ${host}:${port} (${e.message}): choose an address of this machine with --metrics-host (e.g. 127.0.0.1 or 0.0.0.0)`)));
         // A burst of connections waits in a long queue rather than being refused by the kernel.
         server.listen({ port, host, backlog: 1024 }, () => {
           servers.push(server);

@@ -76,6 +76,17 @@ test('a hopping window whose advance puts each event in more than 10000 windows,
   assert.equal(cli(dir, ['validate', 'p.yaml']).code, 0);
 });
 
+test('a metrics host that is no address is a definition error; an address of another machine fails the run at once with the fix', () => {
+  assert.deepEqual(refused(`${HEAD}metrics: { host: 'not a host!' }\nsteps: []\n`), [
+    'p.yaml:4:18 metrics.host: "not a host!" is not an IP address or a host name; use an address of this machine, e.g. 127.0.0.1, 0.0.0.0 or localhost',
+  ]);
+  const dir = tempDir();
+  writeFileSync(join(dir, 'p.yaml'), `${HEAD}steps: []\n`);
+  writeFileSync(join(dir, 'e.ndjson'), '');
+  const r = cli(dir, ['run', 'p.yaml', '--input', 'e.ndjson', '--out-dir', 'out', '--metrics-port', '0', '--metrics-host', '10.255.255.1']);
+  assert.deepEqual([r.code, r.stderr], [1, 'error: cannot listen on 10.255.255.1:0 (listen EADDRNOTAVAIL: address not available 10.255.255.1): choose an address of this machine with --metrics-host (e.g. 127.0.0.1 or 0.0.0.0)\n']);
+});
+
 test('field paths that can never name a field (__proto__, constructor, prototype, empty segments) are definition errors', () => {
   const fix = 'write a dotted path of field names, e.g. properties.productId';
   assert.deepEqual(refused(`name: p
