@@ -2,8 +2,8 @@
  * Checks of a definition that its JSON Schema cannot express, decided before anything runs:
  * field paths that can never name a field (an empty segment, `__proto__`, `constructor`,
  * `prototype`), numbers the runtime cannot hold exactly (beyond 2^53, or infinite), a record
- * size limit too large to be one, a commit interval longer than a timer can wait, and a metrics
- * host that is neither an IP address nor a host name. Pure: each finding says where it is and the fix.
+ * size limit too large to be one, a commit interval longer than a timer can wait, a metrics
+ * host that is neither an IP address nor a host name, and names too long for Kafka topics. Pure: each finding says where it is and the fix.
  */
 import { isIP } from 'node:net';
 import { validateMapping } from '../event/apply-mapping.js';
@@ -59,6 +59,17 @@ function mappingFindings(mapping: unknown): Finding[] {
 /** A host name: dot-separated labels of letters, digits and inner hyphens. */
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+/**
+ * The longest pipeline, step or stream name: Kafka topics are named from them
+ * (`<name>-<step>.<store>-changelog`, `<name>-<stream>`), and a topic name stops at 249 characters.
+ */
+export const MAX_NAME_LENGTH = 100;
+
+function nameLength(at: PathPart[], name: unknown): Finding[] {
+  if (typeof name !== 'string' || name.length <= MAX_NAME_LENGTH) return [];
+  return [{ at, message: `a name of ${name.length} characters is too long (at most ${MAX_NAME_LENGTH}: Kafka topics are named from it and stop at 249 characters); use a shorter one` }];
+}
+
 /** The longest wait of a Node.js timer (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -105,6 +116,12 @@ export function definitionFindings(def: PipelineDefinition): Finding[] {
   if (typeof max === 'number' && Number.isSafeInteger(max) && max > MAX_RECORD_BYTES_LIMIT) {
     out.push({ at: ['source', 'maxRecordBytes'], message: `${max} bytes is more than a record can be (at most ${MAX_RECORD_BYTES_LIMIT}, 256 MiB); use a smaller limit` });
   }
+  out.push(...nameLength(['name'], def.name));
+  (def.steps ?? []).forEach((step, i) => {
+    const op = Object.keys(step)[0];
+    const options = op === undefined ? undefined : (step[op] as Record<string, unknown> | undefined);
+    for (const k of ['name', 'output']) if (op !== undefined && options && typeof options[k] === 'string') out.push(...nameLength(['steps', i, op, k], options[k]));
+  });
   const host = def.metrics?.host;
   if (typeof host === 'string' && isIP(host) === 0 && !HOST_NAME.test(host)) {
     out.push({ at: ['metrics', 'host'], message: `${JSON.stringify(host)} is not an IP address or a host name; use an address of this machine, e.g. 127.0.0.1, 0.0.0.0 or localhost` });

@@ -87,6 +87,16 @@ test('a metrics host that is no address is a definition error; an address of ano
   assert.deepEqual([r.code, r.stderr], [1, 'error: cannot listen on 10.255.255.1:0 (listen EADDRNOTAVAIL: address not available 10.255.255.1): choose an address of this machine with --metrics-host (e.g. 127.0.0.1 or 0.0.0.0)\n']);
 });
 
+test('a pipeline, step or stream name over 100 characters (Kafka topics are named from them) is a definition error', () => {
+  const long = `a${'b'.repeat(100)}`;
+  const message = 'a name of 101 characters is too long (at most 100: Kafka topics are named from it and stop at 249 characters); use a shorter one';
+  assert.deepEqual(refused(`name: ${long}\nsource:\n  key: [userId]\nsteps:\n  - dedupe: { name: ${long}, output: ${long} }\n`), [
+    `p.yaml:1:7 name: ${message}`,
+    `p.yaml:5:21 steps[0].dedupe.name: ${message}`,
+    `p.yaml:5:132 steps[0].dedupe.output: ${message}`,
+  ]);
+});
+
 test('field paths that can never name a field (__proto__, constructor, prototype, empty segments) are definition errors', () => {
   const fix = 'write a dotted path of field names, e.g. properties.productId';
   assert.deepEqual(refused(`name: p
