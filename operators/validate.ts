@@ -1,22 +1,22 @@
 /**
  * `validate`: checks each event against the canonical Avro schema
  * (`schema: avro`, the one in `schema/event.avsc`) or a JSON Schema (inline `jsonSchema`, or
- * `jsonSchemaFile` read when the pipeline loads). An event that fails goes to `dead-letter` as
+ * `jsonSchemaFile`, a file inside the working directory, read when the pipeline loads). An event that fails goes to `dead-letter` as
  * `{ reason: 'invalid-schema', detail, raw, source }` and is counted; the pipeline goes on.
  */
-import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { OperatorFunction } from 'rxjs';
 import type { TributaryEvent } from '../lib/event/event.js';
 import { defineStatelessOperator, type OperatorContext, type OperatorLogic } from '../lib/operator/contract.js';
 import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/operator/rx.js';
 import { encodeAvroEvent } from '../lib/serde/avro.js';
+import { readSchemaFile } from './validate-schema-file.js';
 
 /** Options of `validate`: exactly one of `schema: avro`, `jsonSchema`, `jsonSchemaFile`. */
 export interface ValidateOptions {
   schema?: 'avro';
   jsonSchema?: Record<string, unknown>;
-  /** Path of a JSON Schema file, relative to the working directory. */
+  /** Path of a JSON Schema file (at most 1 MiB), relative to the working directory and inside it. */
   jsonSchemaFile?: string;
   name?: string;
 }
@@ -85,12 +85,7 @@ export const validateOperator = defineStatelessOperator<ValidateOptions, Validat
       };
     }
     if (o.jsonSchema) return { check: jsonChecker(o.jsonSchema, 'jsonSchema') };
-    let schema: Record<string, unknown>;
-    try {
-      schema = JSON.parse(readFileSync(o.jsonSchemaFile as string, 'utf8')) as Record<string, unknown>;
-    } catch (e) {
-      throw new Error(`jsonSchemaFile: cannot read ${o.jsonSchemaFile}: ${(e as Error).message}`, { cause: e });
-    }
+    const schema = readSchemaFile(o.jsonSchemaFile as string);
     return { check: jsonChecker(schema, `jsonSchemaFile ${o.jsonSchemaFile}`) };
   },
   create: (c, ctx) => new ValidateLogic(c, ctx),

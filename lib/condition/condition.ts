@@ -13,6 +13,7 @@
  */
 import v8 from 'node:v8';
 import sift from 'sift';
+import { pathProblem } from '../event/paths.js';
 
 // A `$regex` like ^(a+)+$ backtracks exponentially on some values (35 a's and a b: hours) and
 // would stall the pipeline on one record. V8 switches a regexp that backtracks excessively to
@@ -66,6 +67,9 @@ export function conditionProblems(condition: unknown, path = ''): string[] {
       }
       if ((k === '$and' || k === '$or' || k === '$nor') && !Array.isArray(v)) problems.push(`${at(k)}: must be a list of conditions`);
       if ((k === '$in' || k === '$nin' || k === '$all') && !Array.isArray(v)) problems.push(`${at(k)}: must be a list of values`);
+    } else {
+      const bad = pathProblem(k);
+      if (bad !== undefined) problems.push(`${at(k)}: ${JSON.stringify(k)} is not a usable field path (${bad}); write a dotted path of field names, e.g. properties.price`);
     }
     if (v !== null && typeof v === 'object') problems.push(...conditionProblems(v, at(k)));
   }

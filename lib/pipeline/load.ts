@@ -2,13 +2,15 @@
  * Loading a pipeline definition: YAML or JSON text → validated {@link PipelineDefinition},
  * or a {@link DefinitionError} naming file:line:column, the key and the fix for every issue.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
 import type { OperatorRegistry } from '../operator/contract.js';
-import { DURATION_PATTERN, durationHint } from '../time/duration.js';
+import { DURATION_PATTERN, durationProblem } from '../time/duration.js';
+import { definitionFindings } from './definition-checks.js';
 import { BUILTIN_STREAMS, type PipelineDefinition } from './definition.js';
 import { DefinitionError, didYouMean, type DefinitionIssue } from './errors.js';
+import { EVENTS_HINT, MAX_DEFINITION_BYTES, readDefinitionText, tooLarge } from './read-definition.js';
 import { buildPipelineSchema } from './schema.js';
 
 type PathPart = string | number;
@@ -75,7 +77,11 @@ function valueAt(root: unknown, path: PathPart[]): unknown {
   return v;
 }
 
-const show = (v: unknown): string => (typeof v === 'string' ? `"${v}"` : JSON.stringify(v));
+/** A value quoted for a message, cut short so an issue stays one readable line. */
+const show = (v: unknown): string => {
+  const text = typeof v === 'string' ? `"${v}"` : typeof v === 'number' ? String(v) : String(JSON.stringify(v));
+  return text.length > 60 ? `${text.slice(0, 40)}… (${text.length} characters)` : text;
+};
 
 /** Turns Ajv errors into issues with a fix each; one issue per place. */
 function ajvIssues(errors: ErrorObject[], root: unknown, base: PathPart[], pos: Positions): DefinitionIssue[] {
@@ -101,7 +107,7 @@ function ajvIssues(errors: ErrorObject[], root: unknown, base: PathPart[], pos: 
     } else if (e.keyword === 'pattern') {
       const pattern = (e.params as { pattern: string }).pattern;
       issue = pattern === DURATION_PATTERN
-        ? pos.issue(path, `${show(value)} is not a duration (${durationHint(String(value))})`)
+        ? pos.issue(path, `${show(value)} ${durationProblem(String(value))}`)
         : pos.issue(path, `${show(value)} is not a valid name (use lowercase letters, digits and -, starting with a letter)`);
     } else if (e.keyword === 'enum') {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
@@ -168,16 +174,14 @@ export function parsePipeline(text: string, file: string, registry: OperatorRegi
 
 /** Syntax errors reported before the rest are summed up in one line. */
 const MAX_SYNTAX_ISSUES = 20;
-/** A definition is a few KB; a file this large is not one (an events file passed by mistake). */
-const MAX_DEFINITION_BYTES = 1 << 20;
-
 /**
  * Why `text` is not a pipeline definition at a glance (undefined when it may be one): NDJSON
  * (two lines that are each a JSON object) or more than 1 MiB. Decided before parsing, so an
  * events file given as the pipeline is refused at once instead of parsed into errors per line.
  */
 export function eventsFileHint(text: string): string | undefined {
-  if (text.length > MAX_DEFINITION_BYTES) return tooLarge(text.length);
+  const bytes = text.length > MAX_DEFINITION_BYTES / 4 ? Buffer.byteLength(text) : text.length;
+  if (bytes > MAX_DEFINITION_BYTES) return tooLarge(bytes);
   const lines = text.split('\n', 50).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   const objectLine = (l: string | undefined) => {
     if (l === undefined || !l.startsWith('{') || !l.endsWith('}')) return false;
@@ -191,25 +195,22 @@ export function eventsFileHint(text: string): string | undefined {
   return undefined;
 }
 
-const EVENTS_HINT = 'is it an events file? Give the pipeline definition first, the events with --input: tributary run <pipeline.yaml> --input <events>';
-const tooLarge = (bytes: number) => `${Math.round(bytes / 1024)} KiB is not a pipeline definition (a definition is a few KB); ${EVENTS_HINT}`;
-
 /**
  * Reads, parses and validates a definition file (`.yaml`, `.yml` or `.json`).
  */
 export function loadPipelineFile(path: string, registry: OperatorRegistry): PipelineDefinition {
-  let text: string;
+  const refuse = (message: string) => new DefinitionError([{ file: path, line: 1, column: 1, path: '', message }]);
+  let read: ReturnType<typeof readDefinitionText>;
   try {
     const size = statSync(path).size;
-    if (size > MAX_DEFINITION_BYTES) {
-      throw new DefinitionError([{ file: path, line: 1, column: 1, path: '', message: tooLarge(size) }]);
-    }
-    text = readFileSync(path, 'utf8');
+    if (size > MAX_DEFINITION_BYTES) throw refuse(tooLarge(size));
+    read = readDefinitionText(path);
   } catch (e) {
     if (e instanceof DefinitionError) throw e;
-    throw new DefinitionError([{ file: path, line: 1, column: 1, path: '', message: `cannot read the file: ${(e as Error).message}` }]);
+    throw refuse(`cannot read the file: ${(e as Error).message}`);
   }
-  return parsePipeline(text, path, registry);
+  if ('refused' in read) throw refuse(read.refused);
+  return parsePipeline(read.text, path, registry);
 }
 
 /**
@@ -266,6 +267,7 @@ export function validatePipeline(value: unknown, registry: OperatorRegistry, pos
     }
   });
 
+  for (const f of definitionFindings(def)) issues.push(positions.issue(f.at, f.message, f.key));
   const names = issues.length === 0 ? stepNames(def) : [];
   names.forEach((n, i) => {
     const j = names.indexOf(n);

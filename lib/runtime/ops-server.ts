@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { withBudget } from './ops-admission.js';
 import { stateHandler, type StateServerOptions } from './state-server.js';
 
 /** A probe's answer. */
@@ -37,6 +38,8 @@ export interface OpsOptions {
   read?: StateServerOptions['read'];
   /** Called before each scrape (e.g. to set gauges computed on demand). */
   onScrape?: () => void;
+  /** Where an endpoint's internal error goes (one line; never in a response body); default stderr. */
+  log?: (line: string) => void;
 }
 
 /**
@@ -81,7 +84,8 @@ export function livenessOf(sinceMs: number, stallMs: number, loopDelayP99Ms: num
 const withDefaults = new WeakSet<Registry>();
 
 /**
- * The handler for `/metrics`, `/healthz`, `/readyz` and `/state/…`; anything else is 404.
+ * The handler for `/metrics`, `/healthz`, `/readyz` and `/state/…`; anything else is 404. At
+ * most 64 requests are answered at once; more get `503` with `Retry-After` (see `ops-admission.ts`).
  *
  * @example
  * ```ts
@@ -94,19 +98,23 @@ export function opsHandler(options: OpsOptions): (req: IncomingMessage, res: Ser
     withDefaults.add(options.registry);
     collectDefaultMetrics({ register: options.registry });
   }
-  const state = options.read ? stateHandler(options.read) : undefined;
-  return (req, res) => {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const state = options.read ? stateHandler(options.read, log) : undefined;
+  return withBudget((req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (path.startsWith('/state/') && state) return state(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end(`${req.method ?? ''} not allowed\n`);
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end(`${String(req.method).slice(0, 20)} not allowed\n`);
       return;
     }
     if (path === '/metrics') {
       options.onScrape?.();
       options.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text),
-        (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`metrics failed: ${String(e)}\n`),
+        (e: unknown) => {
+          log(`operations endpoint: collecting /metrics failed: ${String(e)}`);
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('collecting the metrics failed; the error is in the run\'s log\n');
+        },
       );
       return;
     }
@@ -115,8 +123,9 @@ export function opsHandler(options: OpsOptions): (req: IncomingMessage, res: Ser
       res.writeHead(p.ok ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8' }).end(`${p.ok ? 'ok' : 'not ok'}: ${p.detail}\n`);
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`no such resource ${path} (GET /metrics, /healthz, /readyz${state ? ', /state/<step>/<key>' : ''})\n`);
-  };
+    const shown = path.length > 100 ? `${path.slice(0, 100)}…` : path;
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`no such resource ${shown} (GET /metrics, /healthz, /readyz${state ? ', /state/<step>/<key>' : ''})\n`);
+  });
 }
 
 /** An operations server listening on one or more ports. */
@@ -143,10 +152,12 @@ export function createOpsServer(options: OpsOptions): OpsServer {
   return {
     listen: (port, host = '127.0.0.1') =>
       new Promise<number>((resolve, reject) => {
-        const server = createServer(handle);
+        // A slow or stuck client holds a connection for at most this long.
+        const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, handle);
         server.once('error', (e: NodeJS.ErrnoException) =>
-          reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use: choose another with --metrics-port` : `cannot listen on ${host}:${port}: ${e.message}`)));
-        server.listen(port, host, () => {
+          reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use: choose another with --metrics-port` : `cannot listen on ${host}:${port} (${e.message}): choose an address of this machine with --metrics-host (e.g. 127.0.0.1 or 0.0.0.0)`)));
+        // A burst of connections waits in a long queue rather than being refused by the kernel.
+        server.listen({ port, host, backlog: 1024 }, () => {
           servers.push(server);
           resolve((server.address() as AddressInfo).port);
         });

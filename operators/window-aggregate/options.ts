@@ -4,7 +4,7 @@
  */
 import { conditionSchema } from '../../lib/condition/condition.js';
 import { aggregateSchema, resolveAggregate, type AggregateSpec, type ResolvedAggregate } from '../aggregates/accumulators.js';
-import { DURATION_PATTERN, parseDuration, type Duration } from '../../lib/time/duration.js';
+import { DURATION_PATTERN, formatDuration, parseDuration, type Duration } from '../../lib/time/duration.js';
 
 /** A window as written in a pipeline (exactly one kind). */
 export type WindowSpec = { tumbling: Duration } | { hopping: Duration; advance: Duration } | { sliding: Duration } | { session: Duration };
@@ -54,6 +54,12 @@ function positive(option: string, value: Duration, example: string): number {
   return ms;
 }
 
+/** Windows one event may fall in (hopping size ÷ advance): each is state and work per event. */
+export const MAX_HOPPING_WINDOWS = 10_000;
+
+/** `ms` rounded up to whole seconds, or whole minutes from a minute on (a duration a user writes). */
+const roundUp = (ms: number) => (ms >= 60_000 ? Math.ceil(ms / 60_000) * 60_000 : ms >= 1000 ? Math.ceil(ms / 1000) * 1000 : ms);
+
 function resolveWindow(w: WindowSpec | undefined): WindowAggregateConfig['window'] {
   if (w === undefined || w === null || typeof w !== 'object') throw new Error('window: required, one of { tumbling: 1h }, { hopping: 1h, advance: 15m }, { sliding: 90d }, { session: 30m }');
   const kinds = (['tumbling', 'hopping', 'sliding', 'session'] as const).filter((k) => k in w);
@@ -66,6 +72,9 @@ function resolveWindow(w: WindowSpec | undefined): WindowAggregateConfig['window
     const size = positive('window.hopping', w.hopping, '1h');
     const adv = positive('window.advance', w.advance, '15m');
     if (adv > size) throw new Error(`window.advance: ${JSON.stringify(w.advance)} is longer than the window (${JSON.stringify(w.hopping)}); use an advance ≤ the size`);
+    if (size / adv > MAX_HOPPING_WINDOWS) {
+      throw new Error(`window.advance: ${JSON.stringify(w.advance)} puts each event in ${Math.ceil(size / adv)} windows of ${JSON.stringify(w.hopping)}, more than ${MAX_HOPPING_WINDOWS}; use an advance of at least ${formatDuration(roundUp(Math.ceil(size / MAX_HOPPING_WINDOWS)))}`);
+    }
     return { kind: 'hopping', sizeMs: size, advanceMs: adv };
   }
   if ('session' in w) {

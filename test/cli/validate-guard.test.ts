@@ -28,7 +28,7 @@ test('a 2 MiB file is not a definition; 60 syntax errors are reported as 20 and 
   const big = join(dir, 'big.yaml');
   writeFileSync(big, `# ${'x'.repeat(2 << 20)}\n`);
   const r = tributary(['validate', big]);
-  assert.deepEqual([r.code, r.stderr.split('\n')[0]], [2, `${big}:1:1 (root): 2048 KiB is not a pipeline definition (a definition is a few KB); ${HINT}`]);
+  assert.deepEqual([r.code, r.stderr.split('\n')[0]], [2, `${big}:1:1 (root): 2048 KiB is not a pipeline definition (a definition is a few KB, at most 1024 KiB); ${HINT}`]);
   const broken = join(dir, 'broken.yaml');
   writeFileSync(broken, ']\n'.repeat(60));
   const b = tributary(['validate', broken]);

@@ -62,7 +62,11 @@ test('validate against the Avro event schema; jsonSchemaFile; exactly one schema
   const dir = tempDir();
   const file = join(dir, 'purchase.schema.json');
   writeFileSync(file, JSON.stringify({ type: 'object', properties: { event: { const: 'purchase' } } }));
-  const f = TestDriver.fromYaml(`name: v\nsource: {}\nsteps:\n  - validate: { jsonSchemaFile: ${JSON.stringify(file)} }\n`, { registry: defaultRegistry });
+  // The path is relative to the working directory (and must stay inside it).
+  const cwd = process.cwd();
+  process.chdir(dir);
+  const f = TestDriver.fromYaml('name: v\nsource: {}\nsteps:\n  - validate: { jsonSchemaFile: purchase.schema.json }\n', { registry: defaultRegistry });
+  process.chdir(cwd);
   f.pipe([ev('a', 1, { event: 'purchase' }), ev('b', 2)]);
   assert.deepEqual(f.read('events').map((r) => r.messageId), ['a']);
   await f.close();

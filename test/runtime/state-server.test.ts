@@ -59,19 +59,44 @@ test('state server: GET /state/<step>/<key> serves a running pipeline’s curren
   }
 });
 
-test('state server: an error in read is a 500 with its message, and the server keeps serving', async () => {
+test('state server: an error in read is a 500 whose body names no internal detail (the error goes to the log), and the server keeps serving', async () => {
   let fail = true;
+  const logged: string[] = [];
   const states = createStateServer({
     read: () => {
-      if (fail) throw new Error('store closed');
+      if (fail) throw new Error('store closed at /var/lib/tributary/state/features');
       return { ok: true };
     },
+    log: (line) => logged.push(line),
   });
   const port = await states.listen(0);
   try {
-    assert.deepEqual(await get(port, '/state/s/k'), { status: 500, body: { error: 'store closed' } });
+    assert.deepEqual(await get(port, '/state/s/k'), { status: 500, body: { error: 'reading the state failed; the error is in the run\'s log' } });
+    assert.deepEqual(logged, ['state endpoint: reading key "k" in step "s" failed: store closed at /var/lib/tributary/state/features']);
     fail = false;
     assert.deepEqual(await get(port, '/state/s/k'), { status: 200, body: { ok: true } });
+  } finally {
+    await states.close();
+  }
+});
+
+test('state server: 400 for a key no state can have (%00, other control characters, malformed percent-encoding, over 512 bytes), before reading', async () => {
+  const asked: string[] = [];
+  const states = createStateServer({ read: (_step, key) => (asked.push(key), undefined) });
+  const port = await states.listen(0);
+  try {
+    const control = { status: 400, body: { error: 'the key contains a control character (such as %00); state keys are printable text' } };
+    const encoding = { status: 400, body: { error: 'malformed percent-encoding in the step or key (encode them with encodeURIComponent)' } };
+    assert.deepEqual(await get(port, '/state/s/a%00b'), control);
+    assert.deepEqual(await get(port, '/state/s/%0A'), control);
+    assert.deepEqual(await get(port, '/state/s%7F/k'), control);
+    assert.deepEqual(await get(port, '/state/s/%E0%A4%A'), encoding);
+    assert.deepEqual(await get(port, '/state/s/%'), encoding);
+    assert.deepEqual(await get(port, '/state/s/%C0%AF'), encoding, 'an overlong UTF-8 form');
+    assert.deepEqual(await get(port, `/state/s/${'é'.repeat(257)}`.replace(/é/g, '%C3%A9')), { status: 400, body: { error: 'the key is 514 bytes, longer than any state key (at most 512)' } });
+    assert.deepEqual(asked, [], 'nothing was read for a refused key');
+    assert.deepEqual(await get(port, `/state/s/${'k'.repeat(512)}`), { status: 404, body: { error: `no state for key "${'k'.repeat(512)}" in step "s"` } });
+    assert.deepEqual(asked, ['k'.repeat(512)]);
   } finally {
     await states.close();
   }
