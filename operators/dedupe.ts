@@ -165,8 +165,10 @@ export class DedupeLogic implements OperatorLogic {
     // +1: the key must still be remembered while the watermark equals f + ttl (inclusive bound).
     const expiresAt = t + this.config.ttlMs + 1;
     if (expiresAt > seg.expiresAt) {
+      // The segment's timer is set at its first key only: when it fires before the segment's
+      // (since grown) expiry, it is moved there (see advance), instead of at every key.
+      if (seg.expiresAt === -Infinity) this.expiries.register({ id: String(this.openNumber), time: expiresAt, data: this.openNumber });
       seg.expiresAt = expiresAt;
-      this.expiries.register({ id: String(this.openNumber), time: expiresAt, data: this.openNumber });
     }
     // Changed in place and put back: the store writes it at the next checkpoint.
     this.seen.put(this.openNumber, seg);
@@ -185,6 +187,10 @@ export class DedupeLogic implements OperatorLogic {
     this.expiries.fireDue(watermark, ({ data: n }) => {
       const seg = this.seen.get(n);
       if (seg === undefined) return;
+      if (seg.expiresAt > watermark) {
+        this.expiries.register({ id: String(n), time: seg.expiresAt, data: n });
+        return;
+      }
       for (const key of seg.keys) if (this.index.get(key)?.segment === n) this.index.delete(key);
       this.seen.delete(n);
       if (n === this.openNumber) this.startSegment();
