@@ -187,8 +187,17 @@ export async function* readNdjson(
 }
 
 /**
- * {@link readNdjson} a chunk at a time: one array of items per input chunk (a 1 MiB read is a few
- * thousand lines), so a reader loops over records synchronously, without a promise per record.
+ * Lines decoded per batch of {@link readNdjsonBatches}. A 1 MiB read is a few thousand lines:
+ * decoded all at once, their records would live until the last of them is processed and be
+ * copied to the old generation by the collections meanwhile; a few hundred at a time die young,
+ * where collecting them costs next to nothing.
+ */
+const BATCH_LINES = 256;
+
+/**
+ * {@link readNdjson} a batch at a time: arrays of up to a few hundred items, each decoded only
+ * when its batch is asked for, so a reader loops over records synchronously, without a promise
+ * per record.
  *
  * @example
  * ```ts
@@ -203,20 +212,18 @@ export async function* readNdjsonBatches(
 ): AsyncGenerator<NdjsonItem[]> {
   const splitter = new NdjsonSplitter(options);
   if (typeof input === 'string') {
-    yield splitter.push(input.charCodeAt(0) === 0xfeff ? input.slice(1) : input, true);
+    yield* splitter.batches(input.charCodeAt(0) === 0xfeff ? input.slice(1) : input, true);
     return;
   }
   const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
   if (input instanceof Uint8Array) {
-    yield splitter.push(decoder.decode(input), true);
+    yield* splitter.batches(decoder.decode(input), true);
     return;
   }
   for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
-    const batch = splitter.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), false);
-    if (batch.length > 0) yield batch;
+    yield* splitter.batches(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), false);
   }
-  const last = splitter.push(decoder.decode(), true);
-  if (last.length > 0) yield last;
+  yield* splitter.batches(decoder.decode(), true);
 }
 
 /** Splits text into NDJSON items across chunk boundaries (the state of {@link readNdjsonBatches}). */
@@ -226,24 +233,44 @@ class NdjsonSplitter {
   /** A line longer than maxRecordBytes being skipped to its end: its first KiB and its length so far. */
   private skipping: { head: string; chars: number } | undefined;
   private readonly max: number;
+  /** The non-blank lines of the last {@link push} (or their rejection, already made), and their line numbers. */
+  private readonly raws: Array<string | NdjsonItem> = [];
+  private readonly lines: number[] = [];
   constructor(private readonly options: JsonDecodeOptions | undefined) {
     this.max = options?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   }
 
-  /** The items of the complete lines in `text` (and of the rest too when `final`). */
-  push(text: string, final: boolean): NdjsonItem[] {
-    const out: NdjsonItem[] = [];
+  /** The items of the complete lines in `text` (and of the rest too when `final`), a batch at a time, decoded as they are taken. */
+  *batches(text: string, final: boolean): Generator<NdjsonItem[]> {
+    const n = this.push(text, final);
+    for (let from = 0; from < n; from += BATCH_LINES) {
+      const to = Math.min(n, from + BATCH_LINES);
+      const out: NdjsonItem[] = new Array(to - from);
+      for (let i = from; i < to; i++) {
+        const raw = this.raws[i]!;
+        out[i - from] = typeof raw === 'string' ? this.decode(raw, this.lines[i]!) : raw;
+      }
+      yield out;
+    }
+    this.raws.length = 0;
+    this.lines.length = 0;
+  }
+
+  /** Collects the complete lines in `text` (and the rest too when `final`); returns how many. */
+  private push(text: string, final: boolean): number {
+    this.raws.length = 0;
+    this.lines.length = 0;
     if (this.skipping) {
       // The rest of a line too long to keep: read past it without holding it.
       const nl = text.indexOf('\n');
       if (nl === -1 && !final) {
         this.skipping.chars += text.length;
-        return out;
+        return 0;
       }
       const end = nl === -1 ? text.length : nl;
-      this.skipped(this.skipping.head, this.skipping.chars + end, out);
+      this.skipped(this.skipping.head, this.skipping.chars + end);
       this.skipping = undefined;
-      if (nl === -1) return out;
+      if (nl === -1) return this.raws.length;
       text = text.slice(nl + 1);
     }
     const all = this.pending.length > 0 ? this.pending + text : text;
@@ -252,7 +279,7 @@ class NdjsonSplitter {
       const nl = all.indexOf('\n', start);
       if (nl === -1) break;
       this.line++;
-      this.one(all.slice(start, nl), out);
+      this.one(all.slice(start, nl));
       start = nl + 1;
     }
     this.pending = start === 0 ? all : all.slice(start);
@@ -261,31 +288,36 @@ class NdjsonSplitter {
       this.line++;
       this.skipping = { head: this.pending.slice(0, 1024), chars: this.pending.length };
       this.pending = '';
-      return out;
+      return this.raws.length;
     }
     if (final && this.pending.length > 0) {
       this.line++;
       const last = this.pending;
       this.pending = '';
-      this.one(last, out);
+      this.one(last);
     }
-    return out;
+    return this.raws.length;
   }
 
-  private skipped(head: string, chars: number, out: NdjsonItem[]): void {
-    out.push({
+  private skipped(head: string, chars: number): void {
+    this.raws.push({
       ok: false, reason: 'oversized', line: this.line, raw: `${head}…`,
       detail: `line of ${chars} characters, more than maxRecordBytes ${this.max}; skipped without reading it whole (raw: its first 1024 characters)`,
     });
+    this.lines.push(this.line);
   }
 
-  private one(rawLine: string, out: NdjsonItem[]): void {
+  private one(rawLine: string): void {
     const raw = rawLine.charCodeAt(rawLine.length - 1) === 13 ? rawLine.slice(0, -1) : rawLine;
     // Blank lines are skipped; only a line starting with a space-like character can be blank.
     const c = raw.charCodeAt(0);
     if (raw.length === 0 || ((c <= 32 || c >= 0xa0) && raw.trim() === '')) return;
-    const line = this.line;
+    this.raws.push(raw);
+    this.lines.push(this.line);
+  }
+
+  private decode(raw: string, line: number): NdjsonItem {
     const r = decodeJsonRecord(raw, this.options);
-    out.push(r.ok ? { ok: true, value: r.value, line, raw } : { ok: false, reason: r.reason, detail: r.detail, line, raw });
+    return r.ok ? { ok: true, value: r.value, line, raw } : { ok: false, reason: r.reason, detail: r.detail, line, raw };
   }
 }
