@@ -52,12 +52,6 @@ export interface SeenSegment {
   expiresAt: number;
 }
 
-/** Where an idempotency key was first seen: its event time and segment. */
-interface Seen {
-  at: number;
-  segment: number;
-}
-
 /** A segment closes at this many keys, */
 const SEGMENT_KEYS = 4096;
 /** or this many UTF-16 units of keys (a changelog record stays far under Kafka's 1 MB), */
@@ -72,7 +66,7 @@ const SEGMENT_SPAN_DIVISOR = 8;
  * changes a result: once the watermark passes `f + ttl`, no event within ttl of `f` can arrive
  * without being late. So state is kept and dropped by **segment**, not by key:
  *
- * - Keys are remembered in memory (a `Map` of key → first-seen time and segment) and appended to
+ * - Keys are remembered in memory (a `Map` of key → first-seen time) and appended to
  *   the open segment, the one value of `seen` that changes: `seen` maps a segment number to a
  *   {@link SeenSegment}. A checkpoint writes each changed segment once (one LMDB entry, one
  *   changelog record) instead of two LMDB writes per key, and expiry deletes a whole segment
@@ -83,6 +77,8 @@ const SEGMENT_SPAN_DIVISOR = 8;
  *   when the state is reloaded.
  * - Opening the logic (a restart, a Kafka task after its restore) reads the segments once to
  *   rebuild the in-memory index and the segment expiry timers.
+ * - A segment that expires forgets the keys whose remembered first-seen time is the one it
+ *   holds for them: a key seen again after its ttl holds the time of that sighting (never the same).
  *
  * The price: the keys of the ttl (plus at most one segment's span) are resident in memory,
  * about 70 bytes per key in the JS heap for short keys (benchmarks/RESULTS.md).
@@ -96,7 +92,7 @@ const SEGMENT_SPAN_DIVISOR = 8;
  */
 export class DedupeLogic implements OperatorLogic {
   private readonly seen: KeyValueStore<number, SeenSegment>;
-  private readonly index = new Map<string, Seen>();
+  private readonly index = new Map<string, number>();
   private readonly expiries = new MemoryTimers<number>();
   private open: SeenSegment = { keys: [], at: [], expiresAt: -Infinity };
   private openNumber = 0;
@@ -117,7 +113,7 @@ export class DedupeLogic implements OperatorLogic {
       }
       const seg = value as SeenSegment;
       const at = n as number;
-      for (let i = 0; i < seg.keys.length; i++) this.index.set(seg.keys[i]!, { at: seg.at[i]!, segment: at });
+      for (let i = 0; i < seg.keys.length; i++) this.index.set(seg.keys[i]!, seg.at[i]!);
       this.expiries.register({ id: String(at), time: seg.expiresAt, data: at });
       last = at;
     }
@@ -138,10 +134,10 @@ export class DedupeLogic implements OperatorLogic {
   process(event: TributaryEvent, key: string): TributaryEvent | null {
     const t = event.timestamp;
     const first = this.index.get(key);
-    if (first !== undefined && Math.abs(t - first.at) <= this.config.ttlMs) {
+    if (first !== undefined && Math.abs(t - first) <= this.config.ttlMs) {
       this.ctx.drop('duplicate');
       if (this.config.output) {
-        const dup: DuplicateRecord = { ...event, duplicateKey: key, firstSeenAt: first.at };
+        const dup: DuplicateRecord = { ...event, duplicateKey: key, firstSeenAt: first };
         this.ctx.emit(this.config.output, dup);
       }
       return null;
@@ -161,12 +157,14 @@ export class DedupeLogic implements OperatorLogic {
     seg.keys.push(key);
     seg.at.push(t);
     this.openUnits += key.length;
-    this.index.set(key, { at: t, segment: this.openNumber });
+    this.index.set(key, t);
     // +1: the key must still be remembered while the watermark equals f + ttl (inclusive bound).
     const expiresAt = t + this.config.ttlMs + 1;
     if (expiresAt > seg.expiresAt) {
+      // The segment's timer is set at its first key only: when it fires before the segment's
+      // (since grown) expiry, it is moved there (see advance), instead of at every key.
+      if (seg.expiresAt === -Infinity) this.expiries.register({ id: String(this.openNumber), time: expiresAt, data: this.openNumber });
       seg.expiresAt = expiresAt;
-      this.expiries.register({ id: String(this.openNumber), time: expiresAt, data: this.openNumber });
     }
     // Changed in place and put back: the store writes it at the next checkpoint.
     this.seen.put(this.openNumber, seg);
@@ -185,7 +183,12 @@ export class DedupeLogic implements OperatorLogic {
     this.expiries.fireDue(watermark, ({ data: n }) => {
       const seg = this.seen.get(n);
       if (seg === undefined) return;
-      for (const key of seg.keys) if (this.index.get(key)?.segment === n) this.index.delete(key);
+      if (seg.expiresAt > watermark) {
+        this.expiries.register({ id: String(n), time: seg.expiresAt, data: n });
+        return;
+      }
+      // A key seen again after its ttl was filed again: its index entry holds that other time.
+      for (let i = 0; i < seg.keys.length; i++) if (this.index.get(seg.keys[i]!) === seg.at[i]) this.index.delete(seg.keys[i]!);
       this.seen.delete(n);
       if (n === this.openNumber) this.startSegment();
     });
@@ -198,7 +201,7 @@ export class DedupeLogic implements OperatorLogic {
 
   /** When `key` was first seen, if it is remembered (the query API). */
   firstSeen(key: string): number | undefined {
-    return this.index.get(key)?.at;
+    return this.index.get(key);
   }
 }
 

@@ -8,12 +8,16 @@ import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, writeSync, fstatS
 import { join } from 'node:path';
 import type { DerivedRecord } from '../operator/contract.js';
 
-const FLUSH_AT = 1 << 20;
+/** Bytes each stream buffers before writing them to its file. */
+const BUFFER_BYTES = 256 * 1024;
 
 interface SinkFile {
   fd: number;
+  /** Bytes in the file, buffered ones excluded. */
   bytes: number;
-  pending: string[];
+  /** Lines encoded as UTF-8, not yet written; allocated at the first write. */
+  buffer: Buffer | undefined;
+  used: number;
   records: number;
 }
 
@@ -31,7 +35,6 @@ interface SinkFile {
  */
 export class FileSinks {
   private readonly files = new Map<string, SinkFile>();
-  private pendingTotal = 0;
 
   /**
    * @param truncateTo byte length to cut each file back to (resume); streams not listed start empty.
@@ -60,31 +63,49 @@ export class FileSinks {
       }
       const keep = want;
       ftruncateSync(fd, keep);
-      f = { fd, bytes: keep, pending: [], records: 0 };
+      f = { fd, bytes: keep, buffer: undefined, used: 0, records: 0 };
       this.files.set(stream, f);
     }
     return f;
   }
 
+  /**
+   * Buffers one record as a line. The line is encoded straight into the stream's buffer: no
+   * line string with its newline, no joined string of many lines, and the JSON text is garbage
+   * as soon as it is copied (young, so collecting it is cheap).
+   */
   write(stream: string, record: DerivedRecord): void {
     const f = this.files.get(stream) ?? this.file(stream);
-    const line = JSON.stringify(record) + '\n';
-    f.pending.push(line);
+    const text = JSON.stringify(record);
     f.records++;
-    // UTF-16 units: a bound of the bytes within 3×, enough to decide when to drain; the exact
-    // byte count comes from the write.
-    this.pendingTotal += line.length;
-    if (this.pendingTotal >= FLUSH_AT) this.drain();
+    // A UTF-16 unit takes at most 3 UTF-8 bytes: room for the worst case, plus the newline.
+    const room = text.length * 3 + 1;
+    let buffer = f.buffer;
+    if (buffer === undefined) buffer = f.buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+    if (buffer.length - f.used < room) {
+      this.drainFile(f);
+      if (room > buffer.length) {
+        f.bytes += writeSync(f.fd, `${text}\n`);
+        return;
+      }
+    }
+    const n = buffer.write(text, f.used);
+    buffer[f.used + n] = 10;
+    f.used += n + 1;
+  }
+
+  /** Writes a stream's buffered lines to its file (not yet durable). */
+  private drainFile(f: SinkFile): void {
+    if (f.used === 0 || f.buffer === undefined) return;
+    let off = 0;
+    while (off < f.used) off += writeSync(f.fd, f.buffer, off, f.used - off);
+    f.bytes += f.used;
+    f.used = 0;
   }
 
   /** Writes buffered lines to the files (not yet durable). */
   private drain(): void {
-    for (const f of this.files.values()) {
-      if (f.pending.length === 0) continue;
-      f.bytes += writeSync(f.fd, f.pending.join(''));
-      f.pending = [];
-    }
-    this.pendingTotal = 0;
+    for (const f of this.files.values()) this.drainFile(f);
   }
 
   /**

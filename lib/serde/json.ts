@@ -190,15 +190,17 @@ export async function* readNdjson(
 }
 
 /**
- * Characters of a chunk parsed at once (about 800 events, a few ms): a 1 MiB read comes out as
- * four batches, so a reader that lets other work in between batches (the embedded runner's
- * operations endpoint) never waits for a whole megabyte to be parsed.
+ * Lines decoded per batch of {@link readNdjsonBatches}. A 1 MiB read is a few thousand lines:
+ * decoded all at once, their records would live until the last of them is processed and be
+ * copied to the old generation by the collections meanwhile; a few hundred at a time die young,
+ * where collecting them costs next to nothing.
  */
-const BATCH_CHARS = 256 * 1024;
+const BATCH_LINES = 256;
 
 /**
- * {@link readNdjson} a slice at a time: one array of items per 256 Ki characters of input (a few
- * hundred lines), so a reader loops over records synchronously, without a promise per record.
+ * {@link readNdjson} a batch at a time: arrays of up to a few hundred items, each decoded only
+ * when its batch is asked for, so a reader loops over records synchronously, without a promise
+ * per record.
  *
  * @example
  * ```ts
@@ -213,34 +215,23 @@ export async function* readNdjsonBatches(
 ): AsyncGenerator<NdjsonItem[]> {
   const splitter = new NdjsonSplitter(options);
   if (typeof input === 'string') {
-    yield splitter.push(input.charCodeAt(0) === 0xfeff ? input.slice(1) : input, true);
+    yield* splitter.batches(input.charCodeAt(0) === 0xfeff ? input.slice(1) : input, true);
     return;
   }
   const decoder = new Utf8LineDecoder(options?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
   if (input instanceof Uint8Array) {
     const whole = decoder.push(input);
     const rest = decoder.end();
-    yield [...splitter.push(whole.text, false, whole.invalid), ...splitter.push(rest.text, true, rest.invalid)];
+    yield* splitter.batches(whole.text, false, whole.invalid);
+    yield* splitter.batches(rest.text, true, rest.invalid);
     return;
   }
   for await (const chunk of input as AsyncIterable<string | Uint8Array>) {
     const d = typeof chunk === 'string' ? { text: chunk, invalid: undefined } : decoder.push(chunk);
-    // Handed on in slices (the loop between them lets operations requests in); a chunk with lines
-    // that are not UTF-8 goes whole, as their line numbers count from its start.
-    const { text } = d;
-    if (d.invalid !== undefined || text.length <= BATCH_CHARS) {
-      const batch = splitter.push(text, false, d.invalid);
-      if (batch.length > 0) yield batch;
-      continue;
-    }
-    for (let at = 0; at < text.length; at += BATCH_CHARS) {
-      const batch = splitter.push(text.slice(at, at + BATCH_CHARS), false);
-      if (batch.length > 0) yield batch;
-    }
+    yield* splitter.batches(d.text, false, d.invalid);
   }
   const rest = decoder.end();
-  const last = splitter.push(rest.text, true, rest.invalid);
-  if (last.length > 0) yield last;
+  yield* splitter.batches(rest.text, true, rest.invalid);
 }
 
 /** Splits text into NDJSON items across chunk boundaries (the state of {@link readNdjsonBatches}). */
@@ -252,28 +243,48 @@ class NdjsonSplitter {
   private readonly max: number;
   /** Lines whose bytes were not UTF-8, until they are read. */
   private readonly invalid = new InvalidLines();
+  /** The non-blank lines of the last {@link push} (or their rejection, already made), and their line numbers. */
+  private readonly raws: Array<string | NdjsonItem> = [];
+  private readonly lines: number[] = [];
   constructor(private readonly options: JsonDecodeOptions | undefined) {
     this.max = options?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   }
 
   /**
-   * The items of the complete lines in `text` (and of the rest too when `final`); `invalid`: its
-   * lines that were not UTF-8 (0: the line it starts in).
+   * The items of the complete lines in `text` (and of the rest too when `final`), a batch at a
+   * time, decoded as they are taken; `invalid`: its lines that were not UTF-8 (0: the line it starts in).
    */
-  push(text: string, final: boolean, invalid?: readonly InvalidLine[]): NdjsonItem[] {
-    const out: NdjsonItem[] = [];
+  *batches(text: string, final: boolean, invalid?: readonly InvalidLine[]): Generator<NdjsonItem[]> {
+    const n = this.push(text, final, invalid);
+    for (let from = 0; from < n; from += BATCH_LINES) {
+      const to = Math.min(n, from + BATCH_LINES);
+      const out: NdjsonItem[] = new Array(to - from);
+      for (let i = from; i < to; i++) {
+        const raw = this.raws[i]!;
+        out[i - from] = typeof raw === 'string' ? this.decode(raw, this.lines[i]!) : raw;
+      }
+      yield out;
+    }
+    this.raws.length = 0;
+    this.lines.length = 0;
+  }
+
+  /** Collects the complete lines in `text` (and the rest too when `final`); returns how many. */
+  private push(text: string, final: boolean, invalid?: readonly InvalidLine[]): number {
+    this.raws.length = 0;
+    this.lines.length = 0;
     if (invalid !== undefined) this.invalid.add(this.skipping ? this.line : this.line + 1, invalid);
     if (this.skipping) {
       // The rest of a line too long to keep: read past it without holding it.
       const nl = text.indexOf('\n');
       if (nl === -1 && !final) {
         this.skipping.chars += text.length;
-        return out;
+        return 0;
       }
       const end = nl === -1 ? text.length : nl;
-      this.skipped(this.skipping.head, this.skipping.chars + end, out);
+      this.skipped(this.skipping.head, this.skipping.chars + end);
       this.skipping = undefined;
-      if (nl === -1) return out;
+      if (nl === -1) return this.raws.length;
       text = text.slice(nl + 1);
     }
     const all = this.pending.length > 0 ? this.pending + text : text;
@@ -282,7 +293,7 @@ class NdjsonSplitter {
       const nl = all.indexOf('\n', start);
       if (nl === -1) break;
       this.line++;
-      this.one(all.slice(start, nl), out);
+      this.one(all.slice(start, nl));
       start = nl + 1;
     }
     this.pending = start === 0 ? all : all.slice(start);
@@ -291,37 +302,38 @@ class NdjsonSplitter {
       this.line++;
       this.skipping = { head: this.pending.slice(0, 1024), chars: this.pending.length };
       this.pending = '';
-      return out;
+      return this.raws.length;
     }
     if (final && this.pending.length > 0) {
       this.line++;
       const last = this.pending;
       this.pending = '';
-      this.one(last, out);
+      this.one(last);
     }
-    return out;
+    return this.raws.length;
   }
 
-  private skipped(head: string, chars: number, out: NdjsonItem[]): void {
+  private skipped(head: string, chars: number): void {
     this.invalid.drop(this.line);
-    out.push({
+    this.raws.push({
       ok: false, reason: 'oversized', line: this.line, raw: `${head}…`,
       detail: `line of ${chars} characters, more than maxRecordBytes ${this.max}; skipped without reading it whole (raw: its first 1024 characters)`,
     });
+    this.lines.push(this.line);
   }
 
-  private one(rawLine: string, out: NdjsonItem[]): void {
+  private one(rawLine: string): void {
     const raw = rawLine.charCodeAt(rawLine.length - 1) === 13 ? rawLine.slice(0, -1) : rawLine;
     // Blank lines are skipped; only a line starting with a space-like character can be blank.
     const c = raw.charCodeAt(0);
     if (raw.length === 0 || ((c <= 32 || c >= 0xa0) && raw.trim() === '')) return;
-    const line = this.line;
-    const invalid = this.invalid.reject(line, line, raw);
-    if (invalid !== undefined) {
-      out.push(invalid);
-      return;
-    }
+    const invalid = this.invalid.reject(this.line, this.line, raw);
+    this.raws.push(invalid ?? raw);
+    this.lines.push(this.line);
+  }
+
+  private decode(raw: string, line: number): NdjsonItem {
     const r = decodeJsonRecord(raw, this.options);
-    out.push(r.ok ? { ok: true, value: r.value, line, raw } : { ok: false, reason: r.reason, detail: r.detail, line, raw });
+    return r.ok ? { ok: true, value: r.value, line, raw } : { ok: false, reason: r.reason, detail: r.detail, line, raw };
   }
 }

@@ -21,8 +21,8 @@ interface HeapEntry<D> {
   time: number;
   id: string;
   data: D;
-  /** False once cancelled or moved: skipped when it reaches the top (lazy deletion). */
-  live: boolean;
+  /** Where the entry is in the heap array (kept by every move, so it can be moved or removed in place). */
+  at: number;
 }
 
 /** (time, id) order, ids in code point order like the store keys the durable timers used. */
@@ -55,9 +55,9 @@ export class TimerFailures extends Error {
  * store keys are) and a map from id to its pending entry. Nothing is stored (see the module
  * notes): the owner re-registers its timers from its state when it is created.
  *
- * Costs: register, move and cancel O(log n) (cancel and move leave a dead entry in the heap that
- * is dropped when it reaches the top, or when dead entries outnumber live ones); `next` O(1)
- * amortised; `fireDue` O(log n) per timer fired.
+ * Costs: register, move and cancel O(log n), in place (an entry knows its position in the heap:
+ * moving a timer allocates nothing and leaves nothing behind); `next` O(1); `fireDue` O(log n)
+ * per timer fired.
  *
  * @example
  * ```ts
@@ -74,24 +74,26 @@ export class MemoryTimers<D = unknown> {
   register(timer: Timer<D>): void {
     const previous = this.byId.get(timer.id);
     if (previous !== undefined) {
-      if (previous.time === timer.time) {
-        previous.data = timer.data;
-        return;
-      }
-      previous.live = false;
+      previous.data = timer.data;
+      if (previous.time === timer.time) return;
+      const earlier = timer.time < previous.time;
+      previous.time = timer.time;
+      if (earlier) this.up(previous);
+      else this.down(previous);
+      return;
     }
-    const entry: HeapEntry<D> = { time: timer.time, id: timer.id, data: timer.data, live: true };
+    const entry: HeapEntry<D> = { time: timer.time, id: timer.id, data: timer.data, at: this.heap.length };
     this.byId.set(timer.id, entry);
-    this.push(entry);
-    if (this.heap.length > 64 && this.heap.length > 2 * this.byId.size) this.compact();
+    this.heap.push(entry);
+    this.up(entry);
   }
 
   /** Cancels the timer `id`; returns whether one was pending. */
   cancel(id: string): boolean {
     const entry = this.byId.get(id);
     if (entry === undefined) return false;
-    entry.live = false;
     this.byId.delete(id);
+    this.removeAt(entry.at);
     return true;
   }
 
@@ -110,10 +112,10 @@ export class MemoryTimers<D = unknown> {
     let fired = 0;
     let failed: TimerFailure[] | undefined;
     for (;;) {
-      const top = this.peekLive();
+      // Read afresh: a callback may clear the timers.
+      const top = this.heap[0];
       if (top === undefined || top.time > watermark) break;
-      this.pop();
-      top.live = false;
+      this.removeAt(0);
       this.byId.delete(top.id);
       fired++;
       try {
@@ -129,13 +131,13 @@ export class MemoryTimers<D = unknown> {
 
   /** The earliest pending timer. */
   next(): Timer<D> | undefined {
-    const top = this.peekLive();
+    const top = this.heap[0];
     return top === undefined ? undefined : { time: top.time, id: top.id, data: top.data };
   }
 
   /** Time of the earliest pending timer, +∞ when none (no allocation: the per-event check). */
   nextTime(): number {
-    return this.peekLive()?.time ?? Infinity;
+    return this.heap[0]?.time ?? Infinity;
   }
 
   /** Number of pending timers. */
@@ -149,48 +151,51 @@ export class MemoryTimers<D = unknown> {
     this.byId.clear();
   }
 
-  private peekLive(): HeapEntry<D> | undefined {
+  /** Removes the entry at `i`: the last entry takes its place and moves up or down from there. */
+  private removeAt(i: number): void {
     const heap = this.heap;
-    while (heap.length > 0 && !heap[0]!.live) this.pop();
-    return heap[0];
+    const last = heap.pop()!;
+    if (i === heap.length) return;
+    const gone = heap[i]!;
+    heap[i] = last;
+    last.at = i;
+    if (before(last, gone)) this.up(last);
+    else this.down(last);
   }
 
-  private push(entry: HeapEntry<D>): void {
+  /** Moves `entry` towards the root while it sorts before its parent. */
+  private up(entry: HeapEntry<D>): void {
     const heap = this.heap;
-    let i = heap.length;
-    heap.push(entry);
+    let i = entry.at;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = heap[parent]!;
       if (!before(entry, p)) break;
       heap[i] = p;
+      p.at = i;
       i = parent;
     }
     heap[i] = entry;
+    entry.at = i;
   }
 
-  private pop(): void {
+  /** Moves `entry` towards the leaves while a child sorts before it. */
+  private down(entry: HeapEntry<D>): void {
     const heap = this.heap;
-    const last = heap.pop()!;
     const n = heap.length;
-    if (n === 0) return;
-    let i = 0;
+    let i = entry.at;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
       const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
-      if (!before(heap[c]!, last)) break;
-      heap[i] = heap[c]!;
+      const child = heap[c]!;
+      if (!before(child, entry)) break;
+      heap[i] = child;
+      child.at = i;
       i = c;
     }
-    heap[i] = last;
-  }
-
-  /** Rebuilds the heap from the live entries only. */
-  private compact(): void {
-    const live = [...this.byId.values()];
-    this.heap = [];
-    for (const e of live) this.push(e);
+    heap[i] = entry;
+    entry.at = i;
   }
 }

@@ -60,6 +60,20 @@ export function refOf(e: TributaryEvent): SessionEventRef {
   return { messageId: e.messageId, event: eventName(e), timestamp: e.timestamp, page: pageOf(e) };
 }
 
+/**
+ * `[name, count]` pairs as an object, like `Object.fromEntries` (same keys, same order) but
+ * built by assignment, which gives an object with fast properties: about twice as quick to make
+ * and to write as JSON. `__proto__` is defined as an own property, as `Object.fromEntries` does.
+ */
+function countsObject(counts: ReadonlyArray<readonly [string, number]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, n] of counts) {
+    if (name === '__proto__') Object.defineProperty(out, name, { value: n, enumerable: true, writable: true, configurable: true });
+    else out[name] = n;
+  }
+  return out;
+}
+
 /** The sessions record of a closed session. */
 export function sessionRecord(key: string, start: number, s: SessionState): SessionRecord {
   return {
@@ -69,7 +83,7 @@ export function sessionRecord(key: string, start: number, s: SessionState): Sess
     end: s.end,
     durationMs: s.end - start,
     eventCount: s.count,
-    eventCounts: Object.fromEntries(s.counts),
+    eventCounts: countsObject(s.counts),
     firstEvent: s.first,
     lastEvent: s.last,
     channels: s.channels,
