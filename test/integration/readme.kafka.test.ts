@@ -5,13 +5,21 @@
 // test/support/readme.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isKafkaBlock, readmeWorkdir, runBlock, shellBlocks } from '../support/readme.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../support/cli.js';
+import { isKafkaBlock, readmeWorkdir, runBlock, runElsewhere, shellBlocks } from '../support/readme.js';
 import { kafkaBrokers, skipReason } from '../support/kafka.js';
 import { tempDir } from '../support/tmp.js';
 
 const skip = kafkaBrokers() ? false : skipReason();
-const blocks = shellBlocks().filter(isKafkaBlock);
+const kafkaBlocks = shellBlocks().filter(isKafkaBlock);
+const blocks = kafkaBlocks.filter((b) => !runElsewhere(b));
 const newUser = blocks.find((b) => b.lines.some((l) => /tributary topics .*--create/.test(l)));
+
+test('the README\'s Kafka blocks run elsewhere name a test file that exists', () => {
+  for (const b of kafkaBlocks.filter(runElsewhere)) assert.ok(existsSync(join(ROOT, runElsewhere(b) as string)), `block at line ${b.line}`);
+});
 
 test('the README\'s Kafka blocks run against the broker, the new user\'s path first', { skip, timeout: 600_000 }, () => {
   assert.ok(newUser, 'a block creates the topics (tributary topics … --create)');

@@ -53,6 +53,14 @@ export const NOT_RUN: ReadonlyArray<readonly [RegExp, string]> = [
   [/^npm run kafka:(start|stop)\b/, 'the suite has its broker already (KAFKA_BROKERS); stopping it would end the other tests'],
 ];
 
+/** Whole blocks another test runs (it names the file), and why not here. */
+export const RUN_ELSEWHERE: ReadonlyArray<readonly [RegExp, string, string]> = [
+  [/kafka\.mjs start --secure/, 'test/integration/kafka.secure.test.ts', 'it starts a secure broker of its own and runs these commands over SASL_SSL; two secure brokers at once would share port 9094'],
+];
+
+/** The test file that runs this block instead (see {@link RUN_ELSEWHERE}), if any. */
+export const runElsewhere = (b: ReadmeBlock) => RUN_ELSEWHERE.find(([re]) => b.lines.some((l) => re.test(l)))?.[1];
+
 /** Lines run in a changed form, and why. */
 export const REWRITES = [
   'npx tributary → tributary (the built CLI on PATH)',
