@@ -6,23 +6,14 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { InputIdentity } from './continuation.js';
+import { readAt } from '../util/read-at.js';
 
 /** Bytes hashed at each end of the file. */
 export const SAMPLE_BYTES = 64 * 1024;
 
-function readAt(fd: number, length: number, position: number): Buffer {
-  const buf = Buffer.alloc(length);
-  let n = 0;
-  while (n < length) {
-    const read = readSync(fd, buf, n, length - n, position + n);
-    if (read === 0) break;
-    n += read;
-  }
-  return buf.subarray(0, n);
-}
 
 /**
  * The identity of `input`: null for stdin (`-`) and anything that is not a regular file (a pipe,

@@ -44,8 +44,8 @@ export const EMPTY_TOP: TopState = { c: [] };
 const errorOf = (c: Counter): number => (c.length === 3 ? c[2] : 0);
 const counter = (v: string, n: number, e: number): Counter => (e > 0 ? [v, n, e] : [v, n]);
 
-/** The index of the first counter whose text is ≥ `v`. */
-function lowerBound(c: readonly Counter[], v: string): number {
+/** The index of the first counter whose text is ≥ `v` (counters sorted by text). */
+export function lowerBound(c: readonly Counter[], v: string): number {
   let lo = 0;
   let hi = c.length;
   while (lo < hi) {

@@ -18,7 +18,7 @@
  * restart or a copy) gives it among the values with the same or the next lower count, past at
  * most k values of the top k.
  */
-import type { Counter, TopState } from './space-saving.js';
+import { lowerBound, type Counter, type TopState } from './space-saving.js';
 
 /** Per counts map: count → the values with that count, sorted (same size as the counts; never stored). */
 const levelsOf = new WeakMap<Map<string, number>, Map<number, string[]>>();
@@ -77,18 +77,6 @@ export function bump(counts: Map<string, number>, v: string, delta: 1 | -1): num
 const byText = (p: Counter, q: Counter): number => (p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : 0);
 /** Report order: count descending, then text ascending. Negative when `p` comes first. */
 const before = (p: Counter, q: Counter): number => q[1] - p[1] || byText(p, q);
-
-/** The index of the first counter whose text is ≥ `v`. */
-function lowerBound(c: readonly Counter[], v: string): number {
-  let lo = 0;
-  let hi = c.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((c[mid] as Counter)[0] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 const has = (c: readonly Counter[], v: string): boolean => c[lowerBound(c, v)]?.[0] === v;
 

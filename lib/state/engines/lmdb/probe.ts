@@ -19,7 +19,8 @@
  *
  * @module
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
+import { readAt } from '../../../util/read-at.js';
 
 /** LMDB's meta-page magic number (MDB_MAGIC). */
 const LMDB_MAGIC = 0xbeefc0de;
@@ -151,16 +152,6 @@ export function lmdbBytesProblem(bytes: Uint8Array, fileSize: number, pageAt: Pa
   return undefined;
 }
 
-function readAt(fd: number, length: number, position: number): Buffer {
-  const buf = Buffer.alloc(length);
-  let n = 0;
-  while (n < length) {
-    const read = readSync(fd, buf, n, length - n, position + n);
-    if (read === 0) break;
-    n += read;
-  }
-  return buf.subarray(0, n);
-}
 
 /**
  * {@link lmdbBytesProblem} of a data file on disk (undefined when the file is absent).
