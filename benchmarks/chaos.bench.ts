@@ -19,12 +19,23 @@
  *
  * Options: --rate <events/s> (default 1000), --events <max produced> (kill/rebalance, default
  * 60000), --cycles <n> (default 20), --seed <n>, --seconds <n> (kafka soak, default 3600),
- * --keep (keep the scenario's temporary directory).
+ * --good <n> (hostile: good events among the 10 000 hostile ones, default 10000),
+ * --keying person|source-key (default person: every event of a person in one partition, so the
+ * Kafka run is comparable record for record with the embedded run; source-key: placed as
+ * `tributary produce --pipeline` places them, whose cross-partition order changes identity
+ * resolution, so only the events stream is compared by messageId), --keep (keep the scenario's
+ * temporary directory).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { brokerRestartScenario } from './chaos/broker-restart.js';
+import { hostileScenario } from './chaos/hostile-run.js';
+import { killScenario } from './chaos/kill.js';
+import { rebalanceScenario } from './chaos/rebalance.js';
+import type { Keying } from './chaos/load.js';
+import { guaranteesOf } from './chaos/scenario.js';
 import { embeddedSoak, kafkaSoak } from './chaos/soak.js';
 
 const { values: opts } = parseArgs({
@@ -38,6 +49,8 @@ const { values: opts } = parseArgs({
     seed: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '3600' },
     keep: { type: 'boolean', default: false },
+    keying: { type: 'string', default: 'person' },
+    good: { type: 'string', default: '10000' },
   },
 });
 
@@ -49,11 +62,39 @@ function brokerList(): string[] {
   return b;
 }
 
+function keying(): Keying {
+  if (opts.keying !== 'person' && opts.keying !== 'source-key') throw new Error(`--keying must be person or source-key, got ${opts.keying}`);
+  return opts.keying;
+}
+
 async function main(): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-chaos-'));
   log(`working directory ${dir}`);
   try {
     switch (opts.scenario) {
+      case 'kill': {
+        const out = [];
+        for (const guarantee of guaranteesOf(opts.guarantee)) {
+          out.push(await killScenario(dir, brokerList(), { guarantee, rate: Number(opts.rate), maxEvents: Number(opts.events), cycles: Number(opts.cycles), seed: Number(opts.seed), partitions: 3, keying: keying() }, log));
+        }
+        return out;
+      }
+      case 'rebalance': {
+        const out = [];
+        for (const guarantee of guaranteesOf(opts.guarantee)) {
+          out.push(await rebalanceScenario(dir, brokerList(), { guarantee, rate: Number(opts.rate), maxEvents: Number(opts.events), cycles: Number(opts.cycles), seed: Number(opts.seed), partitions: 3, keying: keying() }, log));
+        }
+        return out;
+      }
+      case 'broker-restart': {
+        const out = [];
+        for (const guarantee of guaranteesOf(opts.guarantee)) {
+          out.push(await brokerRestartScenario(dir, { guarantee, rate: Number(opts.rate), maxEvents: Number(opts.events), cycles: Number(opts.cycles), seed: Number(opts.seed), partitions: 3, keying: keying() }, log));
+        }
+        return out;
+      }
+      case 'hostile':
+        return await hostileScenario(dir, process.env.KAFKA_BROKERS ? brokerList() : undefined, Number(opts.good), Number(opts.seed), log);
       case 'soak':
         return opts.soak === 'embedded'
           ? await embeddedSoak(dir, Number(opts.events === '60000' ? 10_000_000 : opts.events), log)

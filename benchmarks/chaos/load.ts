@@ -12,6 +12,7 @@ import type { TributaryEvent } from '../../lib/event/event.js';
 import { resolveKey } from '../../lib/event/key.js';
 import { generateEvents } from '../../lib/generate/index.js';
 import { partitionForKey } from '../../lib/runtime/kafka/partitioner.js';
+import { personPartitioner } from '../../test/support/kafka-pipeline.js';
 
 export interface LoadOptions {
   brokers: string[];
@@ -26,7 +27,15 @@ export interface LoadOptions {
   /** NDJSON file receiving every acknowledged event, in send order. */
   record: string;
   log?: (line: string) => void;
+  /**
+   * `source-key` (default): the partition of the key, as `tributary produce --pipeline` places
+   * it. `person`: all events of a person (identifiers linked by any event) in one partition, as
+   * a producer keyed by customer places them; needs the whole stream up front (held in memory).
+   */
+  keying?: Keying;
 }
+
+export type Keying = 'source-key' | 'person';
 
 export interface LoadReport {
   produced: number;
@@ -51,7 +60,15 @@ export function dueNow(rate: number, elapsedMs: number, sent: number, cap: numbe
 export function startLoad(o: LoadOptions): Load {
   const client = new Kafka({ clientId: 'tributary-chaos-load', brokers: o.brokers, logLevel: logLevel.NOTHING, retry: { retries: 8 } });
   const producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });
-  const events = generateEvents({ events: o.maxEvents, seed: o.seed, lateRate: 0, maxDisorderMs: 20_000 });
+  const generate = () => generateEvents({ events: o.maxEvents, seed: o.seed, lateRate: 0, maxDisorderMs: 20_000 });
+  let events: Iterator<TributaryEvent> = generate();
+  let partitionOf: ((e: TributaryEvent, key: Buffer | null) => number) = (_e, key) => (key === null ? 0 : partitionForKey(key, o.partitions));
+  if (o.keying === 'person') {
+    const all = [...generate()] as TributaryEvent[];
+    const person = personPartitioner(all, o.partitions);
+    partitionOf = (e) => person(e);
+    events = all[Symbol.iterator]();
+  }
   const fd = openSync(o.record, 'w');
   let produced = 0;
   let resent = 0;
@@ -83,7 +100,7 @@ export function startLoad(o: LoadOptions): Load {
       const messages = batch.map((e) => {
         const k = resolveKey(e, o.key);
         const key = k === undefined ? null : Buffer.from(k, 'utf8');
-        return { key, value: JSON.stringify(e), partition: key === null ? 0 : partitionForKey(key, o.partitions) };
+        return { key, value: JSON.stringify(e), partition: partitionOf(e, key) };
       });
       for (;;) {
         try {
