@@ -80,7 +80,9 @@ function reasons(dead: Map<number, string>): Record<string, number> {
   return out;
 }
 
-export async function hostileScenario(dir: string, brokers: string[] | undefined, good: number, seed: number, log: (l: string) => void): Promise<HostileRun[]> {
+export interface HostileOptions { good: number; seed: number; exclude: string[] }
+
+export async function hostileScenario(dir: string, brokers: string[] | undefined, o: HostileOptions, log: (l: string) => void): Promise<HostileRun[]> {
   const suffix = chaosSuffix();
   const file = join(dir, `chaos-hostile-${suffix}.yaml`);
   writeFileSync(file, stringify(definition(suffix)));
@@ -89,7 +91,7 @@ export async function hostileScenario(dir: string, brokers: string[] | undefined
   const ids: Array<string | undefined> = [];
   const input = join(dir, 'hostile.ndjson');
   const fd = openSync(input, 'w');
-  for (const r of hostileInput(good, seed)) {
+  for (const r of hostileInput(o.good, o.seed, o.exclude)) {
     classes.push(r.cls);
     ids.push(r.messageId);
     writeSync(fd, r.bytes);
@@ -138,7 +140,7 @@ export async function hostileScenario(dir: string, brokers: string[] | undefined
         batch = [];
         bytes = 0;
       };
-      for (const r of hostileInput(good, seed)) {
+      for (const r of hostileInput(o.good, o.seed, o.exclude)) {
         batch.push({ value: r.bytes, partition: 0 });
         bytes += r.bytes.length;
         if (batch.length >= 500 || bytes > 512 * 1024) await flush();
