@@ -16,6 +16,11 @@ export interface RunnerOptions {
   extra?: string[];
   /** Samples the runner's memory into this NDJSON file. */
   memoryLog?: string;
+  /**
+   * `--session-timeout`: default 6000 ms (the broker's minimum), so the group notices a killed
+   * instance within seconds; `null` leaves the CLI's default (30 s), as a user runs it.
+   */
+  sessionTimeoutMs?: number | null;
 }
 
 export interface Runner {
@@ -29,7 +34,8 @@ export interface Runner {
 
 export function startRunner(o: RunnerOptions): Runner {
   const node = o.memoryLog ? ['--import', PROBE] : [];
-  const args = [...node, BIN, 'run', o.pipeline, '--brokers', o.brokers, '--state-dir', o.stateDir, '--session-timeout', '6000', ...(o.extra ?? [])];
+  const args = [...node, BIN, 'run', o.pipeline, '--brokers', o.brokers, '--state-dir', o.stateDir,
+    ...(o.sessionTimeoutMs === null ? [] : ['--session-timeout', String(o.sessionTimeoutMs ?? 6000)]), ...(o.extra ?? [])];
   const child = spawn(process.execPath, args, {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...(o.memoryLog ? { CHAOS_MEMORY_LOG: o.memoryLog } : {}) },

@@ -63,6 +63,8 @@ export interface KafkaSoakReport {
   lagAtStop: number;
   lagAfter: number;
   runnerExit: string;
+  /** Source lag sampled every minute: whether the runner kept up. */
+  lagSamples: number[];
   memory: MemorySummary;
   memoryLog: string;
   resent: number;
@@ -74,18 +76,20 @@ export async function kafkaSoak(dir: string, brokers: string[], seconds: number,
   await createSourceTopic(adapter, p.source, 3);
   const memoryLog = join(dir, 'kafka-soak.memory.ndjson');
   try {
-    const runner = startRunner({ pipeline: p.file, brokers: brokers.join(','), stateDir: join(dir, 'soak-state'), memoryLog, extra: ['--quiet'] });
+    const runner = startRunner({ pipeline: p.file, brokers: brokers.join(','), stateDir: join(dir, 'soak-state'), memoryLog, extra: ['--quiet'], sessionTimeoutMs: null });
     const load = startLoad({
       brokers, topic: p.source, partitions: 3, key: p.topology.source.key ?? ['anonymousId', 'userId'], rate, seed: 21,
       maxEvents: Math.ceil(rate * seconds), record: join(dir, 'kafka-soak.events.ndjson'), log,
     });
     const t0 = performance.now();
+    const lagSamples: number[] = [];
     let alive = true;
     void runner.exited.then(() => (alive = false));
     while (alive && performance.now() - t0 < seconds * 1000) {
       await sleep(Math.min(60_000, Math.max(1000, seconds * 1000 - (performance.now() - t0))));
       const last = readSamples(memoryLog).at(-1);
       const l = await lag(adapter, p.topology.name, p.source).catch(() => -1);
+      lagSamples.push(l);
       log(`kafka soak: ${Math.round((performance.now() - t0) / 1000)} s, produced ${load.produced()}, lag ${l}, rss ${((last?.rss ?? 0) / 2 ** 20).toFixed(0)} MB, heap ${((last?.heapUsed ?? 0) / 2 ** 20).toFixed(0)} MB`);
     }
     const report = await load.stop();
@@ -96,7 +100,7 @@ export async function kafkaSoak(dir: string, brokers: string[], seconds: number,
     const stopped = await runner.kill('SIGTERM');
     log(`kafka soak: runner stopped ${JSON.stringify(stopped)}`);
     return {
-      seconds: report.seconds, produced: report.produced, rate, lagAtStop, lagAfter, runnerExit: exit,
+      seconds: report.seconds, produced: report.produced, rate, lagAtStop, lagAfter, runnerExit: exit, lagSamples,
       memory: summarise(readSamples(memoryLog)), memoryLog, resent: report.resent,
     };
   } finally {
