@@ -43,6 +43,8 @@ export interface StreamCount {
   foreign: number;
   /** Records equal to a reference record, byte for byte (canonical JSON): the exact multiset match. */
   exact: boolean;
+  /** The distinct records equal the reference's distinct records: any duplicates are identical copies (no value counted twice). */
+  sameDistinct: boolean;
   example?: string;
 }
 
@@ -74,7 +76,10 @@ export function compareRecords(stream: string, kind: string, reference: unknown[
   const a = reference.map(canonical).sort();
   const b = got.map(canonical).sort();
   const exact = a.length === b.length && a.every((x, i) => x === b[i]);
-  return { stream, reference: reference.length, got: got.length, lost, duplicated, foreign, exact, ...(example ? { example } : {}) };
+  const da = [...new Set(a)];
+  const db = [...new Set(b)];
+  const sameDistinct = da.length === db.length && da.every((x, i) => x === db[i]);
+  return { stream, reference: reference.length, got: got.length, lost, duplicated, foreign, exact, sameDistinct, ...(example ? { example } : {}) };
 }
 
 /** Every record of a stream's topic, decoded (JSON or Avro, as the stream says); committed ones only by default. */
