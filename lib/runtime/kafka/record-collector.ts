@@ -189,8 +189,23 @@ export class RecordCollector {
 /** `topic/partition/offset` of a consumed record. */
 export const sourceOf = (r: ConsumedRecord): string => `${r.topic}/${r.partition}/${r.offset}`;
 
+/**
+ * Characters of a dead letter's `raw` kept in Kafka. A broker takes records up to 1 MB by
+ * default; a rejected record near `maxRecordBytes` (or over it: `oversized`) copied whole into
+ * its dead letter would be refused, fail every commit of its task and stop the pipeline on that
+ * record. The source topic/partition/offset still point at the whole record.
+ */
+export const DEAD_LETTER_RAW_MAX = 64 * 1024;
+
+/** `dl` with `raw` cut to {@link DEAD_LETTER_RAW_MAX} characters, the cut said in `detail`. */
+export function boundedDeadLetter(dl: DeadLetterRecord): DeadLetterRecord {
+  if (dl.raw.length <= DEAD_LETTER_RAW_MAX) return dl;
+  return { ...dl, raw: dl.raw.slice(0, DEAD_LETTER_RAW_MAX), detail: `${dl.detail} (raw: the first ${DEAD_LETTER_RAW_MAX} of ${dl.raw.length} characters)` };
+}
+
 /** A dead letter with its headers: reason, detail, and the input record's topic/partition/offset. */
-function deadLetterPending(dl: DeadLetterRecord, c: ConsumedRecord | undefined): PendingRecord {
+function deadLetterPending(whole: DeadLetterRecord, c: ConsumedRecord | undefined): PendingRecord {
+  const dl = boundedDeadLetter(whole);
   return {
     stream: 'dead-letter',
     record: dl,

@@ -1,0 +1,43 @@
+// A rejected record near or over maxRecordBytes must not stop the pipeline: its dead letter
+// carries the first 64 KiB of it (the source offset points at the whole record), so the broker
+// (1 MB records by default) takes it. Before, the dead letter of a 5 MB record (oversized) or of
+// a 990 KB line of quotes (malformed-json, twice as long once escaped) was refused by the
+// broker, every commit of the task failed and the run exited 1 on that record, again after each
+// restart.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tributary } from '../support/cli.js';
+import { produceEvents, readTopic, testAdapter, testEvents, uniquePipeline } from '../support/kafka-pipeline.js';
+import { createTopic, deleteTopics, kafkaBrokers, skipReason } from '../support/kafka.js';
+import { tempDir } from '../support/tmp.js';
+
+const skip = kafkaBrokers() ? false : skipReason();
+const MAX = 64 * 1024;
+
+test('dead letters of huge records are cut to 64 KiB of raw: the run goes on', { skip, timeout: 300_000 }, async (t) => {
+  const dir = tempDir();
+  const p = uniquePipeline('examples/cart-abandonment/pipeline.yaml', dir);
+  t.after(() => deleteTopics(p.source, ...Object.values(p.topics)));
+  await createTopic(p.source, { partitions: 1, configs: { 'max.message.bytes': String(8 * 1024 * 1024) } });
+  const [a, b, c] = testEvents(3, 4);
+  const huge = Buffer.from(JSON.stringify({ ...a, messageId: 'huge', properties: { blob: 'y'.repeat(5 * 1024 * 1024) } }));
+  const quotes = Buffer.from(`{"a":${'"'.repeat(990_000)}`);
+  const adapter = testAdapter();
+  await produceEvents(adapter, p.source, [a!, huge, b!, quotes, c!], p.topology.source.key, () => 0);
+
+  const run = tributary(['run', p.file, '--brokers', kafkaBrokers()!.join(','), '--state-dir', join(dir, 'state'), '--bounded', '--final', '--quiet']);
+  assert.equal(run.code, 0, run.stderr);
+
+  const letters = (await readTopic(adapter, p.topics['dead-letter']!)).map((r) => JSON.parse(r.value!.toString()) as { reason: string; detail: string; raw: string; source: string });
+  assert.deepEqual(letters.map((l) => [l.reason, l.source, l.raw.length]), [
+    ['oversized', `${p.source}/0/1`, MAX],
+    ['malformed-json', `${p.source}/0/3`, MAX],
+  ]);
+  assert.equal(letters[0]!.raw, huge.toString('utf8').slice(0, MAX));
+  assert.match(letters[0]!.detail, new RegExp(`^record is ${huge.length} bytes, more than maxRecordBytes 1048576 \\(raw: the first ${MAX} of ${huge.length} characters\\)$`));
+  assert.equal(letters[1]!.raw, quotes.toString('utf8').slice(0, MAX));
+  assert.match(letters[1]!.detail, new RegExp(`\\(raw: the first ${MAX} of ${quotes.length} characters\\)$`));
+  const events = (await readTopic(adapter, p.topics.events!)).map((r) => (JSON.parse(r.value!.toString()) as { messageId: string }).messageId).sort();
+  assert.deepEqual(events, [a!.messageId, b!.messageId, c!.messageId].sort());
+});
