@@ -43,6 +43,12 @@ export function describeFailure(error: unknown, context: { brokers?: string } = 
     // The operations endpoint's own failures already say what to do (and are not about Kafka).
     if (/^(cannot listen on |port \d+ on .* is in use)/.test(e.message)) return firstLine(e.message);
     if (n.code === 'ENOSPC') return `no space left on the device${where ? ` (writing ${where})` : ''}: free some space, then run the same command again to resume`;
+    // Dropped from the group by the coordinator (no heartbeat within the session timeout): the
+    // broker is up, the instance was too slow. Checked before the retries-exceeded wrapper below.
+    const dropped = chain(e).find((x): x is Error => x instanceof Error && /not aware of this member|UNKNOWN_MEMBER_ID/i.test(`${x.name} ${x.message} ${(x as { type?: string }).type ?? ''}`));
+    if (dropped) {
+      return `Kafka${context.brokers ? ` at ${context.brokers}` : ''} dropped this instance from its consumer group (${firstLine(dropped.message)}): it sent no heartbeat within the session timeout (a busy machine or a slow batch); run it again (it resumes from its last commit), with a longer --session-timeout if this recurs`;
+    }
     if (/KafkaJSConnectionError|KafkaJSNumberOfRetriesExceeded|KafkaJSNonRetriableError/.test(e.name) || /Connection error|ECONNREFUSED|getaddrinfo/.test(e.message)) {
       const root = chain(e).filter((x): x is Error => x instanceof Error).at(-1) as Error;
       return `cannot reach Kafka${context.brokers ? ` at ${context.brokers}` : ''} (${firstLine(root.message)}): is the broker running? (npm run kafka:start starts a local one)`;

@@ -101,7 +101,8 @@ export class TaskManager {
       this.tasks.set(tpKey(tp.topic, tp.partition), task);
       opening.push(task.lock(() => this.open(task)).then(
         () => {
-          if (!task.closed) consumer.resume([tp]);
+          // A stop may have disconnected the consumer meanwhile: kafkajs throws on resume then.
+          if (!task.closed && !this.ctx.stopping) consumer.resume([tp]);
         },
         (error: unknown) => this.ctx.fail(new Error(`task ${task.id}: ${messageOf(error)}`, { cause: error })),
       ));
@@ -306,6 +307,7 @@ export class TaskManager {
         await sleep(Math.min(10_000, 500 * attempt));
       }
     }
+    if (ctx.stopping) return; // the consumer may be disconnected already
     if (fresh.committed !== undefined) ctx.consumer.seek({ ...tp, offset: fresh.committed });
     ctx.consumer.resume([tp]);
   }
