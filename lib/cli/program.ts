@@ -77,11 +77,14 @@ const int = (name: string) => (v: string) => {
 };
 
 const durationArg = (name: string) => (v: string) => {
+  let ms: number;
   try {
-    parseDuration(v as Duration);
+    ms = parseDuration(v as Duration);
   } catch {
     throw new InvalidArgumentError(`${name} must be a duration such as 100ms, 2s or 1m, got "${v}"`);
   }
+  // Node.js cuts a longer timer to 1 ms.
+  if (ms > 2 ** 31 - 1) throw new InvalidArgumentError(`${name} must be at most 24d (the longest timer Node.js keeps), got "${v}"`);
   return v;
 };
 

@@ -42,3 +42,10 @@ test('the CLI: a CSV without a mapping warns and exits 0; with --max-dead-letter
   assert.equal(badRatio.code, 2);
   assert.match(badRatio.stderr, /--max-dead-letter-ratio must be a number from 0 to 1, got "2"/);
 });
+
+test('--commit-interval longer than the longest timer Node.js keeps (24d) is refused, exit 2, before connecting', () => {
+  const r = tributary(['run', 'examples/cart-abandonment/pipeline.yaml', '--brokers', '127.0.0.1:1', '--commit-interval', '30d']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--commit-interval must be at most 24d \(the longest timer Node\.js keeps\), got "30d"/);
+  assert.equal(tributary(['run', 'examples/cart-abandonment/pipeline.yaml', '--brokers', '127.0.0.1:1', '--commit-interval', '24d', '--bounded']).code, 1); // accepted; no broker there
+});
