@@ -155,7 +155,9 @@ test('register POSTs the schema as a JSON string with the registry content type,
   const schema = avroEventSchema();
   const [id, again] = await Promise.all([client.register('behavior events-value', schema), client.register('behavior events-value', schema)]);
   assert.equal(again, id);
-  assert.deepEqual(seen, [
+  // POSTs only: on a busy machine the previous test's timed-out GET can reach the server late.
+  const posts = () => seen.filter((r) => r.method === 'POST');
+  assert.deepEqual(posts(), [
     {
       method: 'POST',
       path: '/subjects/behavior%20events-value/versions',
@@ -165,11 +167,11 @@ test('register POSTs the schema as a JSON string with the registry content type,
   ]);
   assert.equal(await client.register('behavior events-value', schema), id);
   assert.equal(client.cachedSchemaById(id)?.name, 'tributary.Event');
-  assert.equal(seen.length, 1);
+  assert.equal(posts().length, 1);
   // Another subject is another request (and, on this registry, the same schema text gets a new id).
   const other = await client.register('other-value', schema);
-  assert.equal(seen.length, 2);
-  assert.equal(seen[1]?.path, '/subjects/other-value/versions');
+  assert.equal(posts().length, 2);
+  assert.equal(posts()[1]?.path, '/subjects/other-value/versions');
   assert.equal(typeof other, 'number');
 });
 
