@@ -11,6 +11,7 @@ import { compilePipeline, type Topology } from '../../lib/pipeline/compile.js';
 import { loadPipelineFile } from '../../lib/pipeline/load.js';
 import { createKafkaJsAdapter, type KafkaAdapter } from '../../lib/runtime/kafka/client.js';
 import { defaultRegistry } from '../../operators/index.js';
+import { withSuffix } from '../../test/support/kafka-pipeline.js';
 import { ROOT } from './runner.js';
 
 export interface ChaosPipeline {
@@ -26,15 +27,12 @@ export const chaosSuffix = () => `chaos-${process.pid}-${randomBytes(3).toString
 /** Copies `examples/<path>` into `dir` renamed with `suffix`; `edit` may change more. */
 export function pipelineCopy(path: string, dir: string, suffix: string, edit?: (def: PipelineDefinition) => void): ChaosPipeline {
   const def = parse(readFileSync(join(ROOT, path), 'utf8')) as PipelineDefinition;
-  def.name = `${def.name}-${suffix}`;
-  def.source.topic = `${def.source.topic ?? 'events'}-${suffix}`;
-  if (def.sink?.topic) def.sink.topic = `${def.sink.topic}-${suffix}`;
-  for (const target of Object.values(def.outputs ?? {})) if (target.topic) target.topic = `${target.topic}-${suffix}`;
+  withSuffix(def, suffix);
   edit?.(def);
   const file = join(dir, `${def.name}.yaml`);
   writeFileSync(file, stringify(def));
   const topology = compilePipeline(loadPipelineFile(file, defaultRegistry), defaultRegistry);
-  return { file, topology, source: def.source.topic, suffix };
+  return { file, topology, source: def.source.topic as string, suffix };
 }
 
 export function adapterFor(brokers: string[]): KafkaAdapter {

@@ -24,20 +24,24 @@ export interface TestPipeline {
   source: string;
 }
 
-/** Copies `examples/<path>` into `dir` with a unique name and topics (`edit` may change more). */
-export function uniquePipeline(path: string, dir: string, edit?: (def: PipelineDefinition) => void): TestPipeline {
-  const def = parse(readFileSync(join(ROOT, path), 'utf8')) as PipelineDefinition;
-  const suffix = uniqueName('').replace(/^-/, '');
+/** Renames a definition's application id and every topic it names with `-<suffix>` (in place). */
+export function withSuffix(def: PipelineDefinition, suffix: string): void {
   def.name = `${def.name}-${suffix}`;
   def.source.topic = `${def.source.topic ?? 'events'}-${suffix}`;
   if (def.sink?.topic) def.sink.topic = `${def.sink.topic}-${suffix}`;
   for (const target of Object.values(def.outputs ?? {})) if (target.topic) target.topic = `${target.topic}-${suffix}`;
+}
+
+/** Copies `examples/<path>` into `dir` with a unique name and topics (`edit` may change more). */
+export function uniquePipeline(path: string, dir: string, edit?: (def: PipelineDefinition) => void): TestPipeline {
+  const def = parse(readFileSync(join(ROOT, path), 'utf8')) as PipelineDefinition;
+  withSuffix(def, uniqueName('').replace(/^-/, ''));
   edit?.(def);
   const file = join(dir, `${def.name}.yaml`);
   writeFileSync(file, stringify(def));
   const topology = compilePipeline(loadPipelineFile(file, defaultRegistry), defaultRegistry);
   const topics = Object.fromEntries(topology.streams.map((s) => [s.name, s.topic]));
-  return { file, topology, topics, source: def.source.topic };
+  return { file, topology, topics, source: def.source.topic as string };
 }
 
 export function testAdapter(clientId = 'tributary-test'): KafkaAdapter {
