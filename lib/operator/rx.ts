@@ -120,8 +120,8 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
     let lastAdvanced = -Infinity;
     let sinceFlush = 0;
     let chain: Promise<void> = Promise.resolve();
-    const advance = () => {
-      const wm = watermarks.current();
+    const advance = (now?: number) => {
+      const wm = watermarks.current(now);
       if (wm > lastAdvanced) {
         lastAdvanced = wm;
         logic.advance?.(wm);
@@ -157,12 +157,13 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
           event = n.event;
         }
         try {
-          const wm = watermarks.current();
+          const now = clock.now(); // once per event: idle detection works in seconds
+          const wm = watermarks.current(now);
           if (event.timestamp < wm) {
             deliver(options.outputs?.late, { ...event, watermark: wm });
             return;
           }
-          watermarks.observe('0', event.timestamp);
+          watermarks.observe('0', event.timestamp, now);
           const key = keyPaths ? resolveKey(event, keyPaths) : '';
           if (key === undefined) return reject('missing-key', `event ${event.messageId} has none of the key fields ${keyPaths?.join(', ')}`, event);
           let out: TributaryEvent | null;
@@ -173,7 +174,7 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
             return reject(reason, `${step} threw on this record: ${e instanceof Error ? e.message : String(e)}`, event);
           }
           if (out) subscriber.next(out);
-          advance();
+          advance(now);
           if (++sinceFlush >= every) {
             sinceFlush = 0;
             chain = chain.then(() => stores.flush()).catch(fail);

@@ -234,15 +234,16 @@ export class Task {
   }
 
   private pipeEvent(event: TributaryEvent, partition: string, input: RecordOrigin | undefined, owned: boolean): void {
-    const watermark = this.watermarks.current();
+    const now = this.options.clock.now(); // once per event: idle detection works in seconds
+    const watermark = this.watermarks.current(now);
     if (event.timestamp < watermark) {
       this.counters.late.inc();
       this.write('late', { ...event, watermark });
       return;
     }
-    this.watermarks.observe(partition, event.timestamp);
+    this.watermarks.observe(partition, event.timestamp, now);
     this.runSteps(event, input, owned);
-    this.advance();
+    this.advance(now);
   }
 
   /**
@@ -305,8 +306,8 @@ export class Task {
   }
 
   /** Re-evaluates the watermark (idle partitions release it with processing time) and lets steps fire. */
-  advance(): void {
-    const wm = this.watermarks.current();
+  advance(now?: number): void {
+    const wm = this.watermarks.current(now);
     if (wm <= this.lastAdvanced) return;
     this.lastAdvanced = wm;
     for (const s of this.steps) {
@@ -346,7 +347,6 @@ export class Task {
     this.watermarks.advanceTo(time);
     this.advance();
   }
-
   /** Ends one bounded partition. */
   endPartition(partition = '0'): void {
     this.watermarks.end(partition);

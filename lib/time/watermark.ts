@@ -61,15 +61,15 @@ export class WatermarkTracker {
     }
   }
 
-  /** Records an event's time on its partition. Call after {@link isLate}. */
-  observe(partition: string, eventTime: number): void {
+  /** Records an event's time on its partition (`now`: processing time, read by the caller once per event). Call after {@link isLate}. */
+  observe(partition: string, eventTime: number, now = this.clock.now()): void {
     let p = this.partitions.get(partition);
     if (!p) {
       p = { maxEventTime: -Infinity, lastSeen: 0, ended: false };
       this.partitions.set(partition, p);
     }
     if (eventTime > p.maxEventTime) p.maxEventTime = eventTime;
-    p.lastSeen = this.clock.now();
+    p.lastSeen = now;
     p.ended = false;
   }
 
@@ -90,9 +90,8 @@ export class WatermarkTracker {
     if (time > this.floor) this.floor = time;
   }
 
-  /** The current watermark, monotonic. */
-  current(): number {
-    const now = this.clock.now();
+  /** The current watermark, monotonic (`now`: processing time, for idle partitions). */
+  current(now = this.clock.now()): number {
     let min = Infinity;
     let active = 0;
     for (const p of this.partitions.values()) {
