@@ -33,8 +33,8 @@ export const windowAggregateOperator = defineOperator<WindowAggregateOptions, Wi
   keyPaths: (c) => c.key,
   outputs: (c) => (c.output ? [{ stream: c.output, kind: 'aggregates', key: ['key'] }] : []),
   // Timers are in memory, rebuilt from these when the logic is created.
-  stores: () => ['windows', 'entries'],
-  query: (c, store, key) => windowAggregateQuery(c, { windows: store('windows'), entries: store('entries') }, key),
+  stores: (c) => (c.window.kind === 'sliding' ? ['windows', 'entries', 'chunks'] : ['windows', 'entries']),
+  query: (c, store, key) => windowAggregateQuery(c, { windows: store('windows'), entries: store('entries'), chunks: store('chunks') }, key),
   create: (c, ctx) => new WindowAggregateLogic(c, ctx),
   // Stored values are replaced, or (sliding) changed in place and put back in the same call.
   immutableState: true,

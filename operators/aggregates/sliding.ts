@@ -42,6 +42,40 @@ export interface EntryList {
   cs: Contribution[];
 }
 
+/**
+ * Read access to a key's entries in order, however they are kept: two arrays in memory
+ * ({@link EntryList}), or time buckets loaded as they are reached (`window-aggregate/chunks.ts`).
+ */
+export interface Entries {
+  readonly length: number;
+  /** The time of entry `j`. */
+  time(j: number): number;
+  /** What entry `j` contributes. */
+  contribution(j: number): Contribution;
+  /** The index of the first entry with a time > `x`. */
+  upperBound(x: number): number;
+}
+
+/** {@link Entries} over two arrays. */
+class FlatEntries implements Entries {
+  constructor(private readonly list: EntryList) {}
+  get length(): number {
+    return this.list.ts.length;
+  }
+  time(j: number): number {
+    return this.list.ts[j] as number;
+  }
+  contribution(j: number): Contribution {
+    return this.list.cs[j] as Contribution;
+  }
+  upperBound(x: number): number {
+    return upperBound(this.list.ts, x);
+  }
+}
+
+/** The entries of `list`, as {@link Entries} (arrays are read in place). */
+export const entriesOf = (list: EntryList | Entries): Entries => ('ts' in list ? new FlatEntries(list) : list);
+
 /** Per aggregate bookkeeping of a running window (plain data, stored with it). */
 export interface Aux {
   /** Contributions in the window. */
@@ -112,15 +146,15 @@ function add(a: ResolvedAggregate, run: Running, i: number, t: number, v: unknow
 const exact = (aux: Aux) => aux.bad === 0 && aux.abs < SAFE;
 
 /** Folds the contributions of the entries `[lo, hi)` to aggregate `i` into `run` from scratch. */
-function refold(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: number, hi: number, run: Running, i: number): void {
+function refold(aggregates: readonly ResolvedAggregate[], list: Entries, lo: number, hi: number, run: Running, i: number): void {
   const a = aggregates[i] as ResolvedAggregate;
   const top = a.kind === 'topK';
   let acc = initial(a);
   const aux = freshAux(a);
   for (let j = lo; j < hi; j++) {
-    for (const [k, v] of list.cs[j] as Contribution) {
+    for (const [k, v] of list.contribution(j)) {
       if (k !== i) continue;
-      if (!top) acc = fold(a, acc, list.ts[j] as number, v);
+      if (!top) acc = fold(a, acc, list.time(j), v);
       auxAdd(a, aux, v);
     }
   }
@@ -129,21 +163,22 @@ function refold(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: n
 }
 
 /** `first` after its first contribution left: the first contributing entry of `[lo, hi)`. */
-function nextFirst(list: EntryList, lo: number, hi: number, i: number): Acc {
+function nextFirst(list: Entries, lo: number, hi: number, i: number): Acc {
   for (let j = lo; j < hi; j++) {
-    for (const [k, v] of list.cs[j] as Contribution) if (k === i) return { t: list.ts[j] as number, v };
+    for (const [k, v] of list.contribution(j)) if (k === i) return { t: list.time(j), v };
   }
   return null;
 }
 
 /** The window `(t − size, t]` folded from scratch. */
-export function buildRunning(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, t: number): Running {
+export function buildRunning(aggregates: readonly ResolvedAggregate[], entries: EntryList | Entries, size: number, t: number): Running {
+  const list = entriesOf(entries);
   const run: Running = { t, acc: aggregates.map((a) => initial(a)), aux: aggregates.map((a) => freshAux(a)) };
-  const lo = upperBound(list.ts, t - size);
-  const hi = upperBound(list.ts, t);
+  const lo = list.upperBound(t - size);
+  const hi = list.upperBound(t);
   for (let j = lo; j < hi; j++) {
-    const tj = list.ts[j] as number;
-    for (const [i, v] of list.cs[j] as Contribution) {
+    const tj = list.time(j);
+    for (const [i, v] of list.contribution(j)) {
       const a = aggregates[i] as ResolvedAggregate;
       if (a.kind !== 'topK') run.acc[i] = fold(a, run.acc[i] as Acc, tj, v);
       auxAdd(a, run.aux[i] as Aux, v);
@@ -247,14 +282,14 @@ function remove(a: ResolvedAggregate, run: Running, i: number, v: unknown, resum
 }
 
 /** The sum part of a sum/avg/rfm aggregate as the left fold over `[lo, hi)` computes it (the rest is exact already). */
-function resum(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: number, hi: number, run: Running, i: number): void {
+function resum(aggregates: readonly ResolvedAggregate[], list: Entries, lo: number, hi: number, run: Running, i: number): void {
   const a = aggregates[i] as ResolvedAggregate;
   const aux = run.aux[i] as Aux;
   let sum = 0;
   aux.bad = 0;
   aux.abs = 0;
   for (let j = lo; j < hi; j++) {
-    for (const [k, v] of list.cs[j] as Contribution) {
+    for (const [k, v] of list.contribution(j)) {
       if (k !== i) continue;
       const x = amountOf(a, v);
       sum = sum + x;
@@ -273,13 +308,13 @@ function resum(aggregates: readonly ResolvedAggregate[], list: EntryList, lo: nu
  * the window's counters, a Space-Saving summary, or no counts at all: refolded over its
  * window); returns the aggregates refolded.
  */
-function upgradeTops(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, run: Running): Set<number> | undefined {
+function upgradeTops(aggregates: readonly ResolvedAggregate[], list: Entries, size: number, run: Running): Set<number> | undefined {
   let refolded: Set<number> | undefined;
   aggregates.forEach((a, i) => {
     if (a.kind !== 'topK') return;
     const counts = (run.aux[i] as Aux).counts;
     if (counts === null) {
-      refold(aggregates, list, upperBound(list.ts, run.t - size), upperBound(list.ts, run.t), run, i);
+      refold(aggregates, list, list.upperBound(run.t - size), list.upperBound(run.t), run, i);
       (refolded ??= new Set()).add(i);
     } else if (!isWindowTop(run.acc[i] as TopState, a.k)) run.acc[i] = windowTop(counts, a.k);
   });
@@ -287,7 +322,8 @@ function upgradeTops(aggregates: readonly ResolvedAggregate[], list: EntryList, 
 }
 
 /** Moves `run` forward to the window `(t − size, t]` (`t ≥ run.t`). */
-export function moveRunning(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, run: Running, t: number): void {
+export function moveRunning(aggregates: readonly ResolvedAggregate[], entries: EntryList | Entries, size: number, run: Running, t: number): void {
+  const list = entriesOf(entries);
   if (t - size >= run.t) {
     // Nothing of the old window stays: fold the new one.
     const fresh = buildRunning(aggregates, list, size, t);
@@ -297,15 +333,14 @@ export function moveRunning(aggregates: readonly ResolvedAggregate[], list: Entr
     return;
   }
   upgradeTops(aggregates, list, size, run);
-  const { ts, cs } = list;
-  const outFrom = upperBound(ts, run.t - size);
-  const outTo = upperBound(ts, t - size);
-  const inFrom = upperBound(ts, run.t);
-  const inTo = upperBound(ts, t);
+  const outFrom = list.upperBound(run.t - size);
+  const outTo = list.upperBound(t - size);
+  const inFrom = list.upperBound(run.t);
+  const inTo = list.upperBound(t);
   let refolds: Set<number> | undefined;
   let resums: Set<number> | undefined;
   for (let j = outFrom; j < outTo; j++) {
-    for (const [i, v] of cs[j] as Contribution) {
+    for (const [i, v] of list.contribution(j)) {
       if (refolds?.has(i)) {
         (run.aux[i] as Aux).n--; // kept for `first`; a refold rebuilds the rest
         continue;
@@ -316,8 +351,8 @@ export function moveRunning(aggregates: readonly ResolvedAggregate[], list: Entr
     }
   }
   for (let j = inFrom; j < inTo; j++) {
-    const tj = ts[j] as number;
-    for (const [i, v] of cs[j] as Contribution) {
+    const tj = list.time(j);
+    for (const [i, v] of list.contribution(j)) {
       if (refolds?.has(i)) {
         (run.aux[i] as Aux).n++;
         continue;
@@ -340,20 +375,21 @@ export function moveRunning(aggregates: readonly ResolvedAggregate[], list: Entr
  * Folds the entry at index `j` (already inserted in `list`, with `run.t − size < t ≤ run.t`)
  * into `run`: appended when it is the window's last entry, else inserted.
  */
-export function insertIntoRunning(aggregates: readonly ResolvedAggregate[], list: EntryList, size: number, run: Running, j: number): void {
-  const t = list.ts[j] as number;
-  const hi = upperBound(list.ts, run.t);
+export function insertIntoRunning(aggregates: readonly ResolvedAggregate[], entries: EntryList | Entries, size: number, run: Running, j: number): void {
+  const list = entriesOf(entries);
+  const t = list.time(j);
+  const hi = list.upperBound(run.t);
   const last = j === hi - 1;
   // A refold here is over the window with the new entry: it is folded already.
   const refolded = upgradeTops(aggregates, list, size, run);
-  for (const [i, v] of list.cs[j] as Contribution) {
+  for (const [i, v] of list.contribution(j)) {
     if (refolded?.has(i)) continue;
     const a = aggregates[i] as ResolvedAggregate;
     const before = run.acc[i] as Acc;
     add(a, run, i, t, v);
     if (last) continue;
     // Inside the window: order matters for inexact sums and for min/max ties (0 and −0).
-    if (summed(a) && !exact(run.aux[i] as Aux)) resum(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
-    else if ((a.kind === 'min' || a.kind === 'max') && v === before) refold(aggregates, list, upperBound(list.ts, run.t - size), hi, run, i);
+    if (summed(a) && !exact(run.aux[i] as Aux)) resum(aggregates, list, list.upperBound(run.t - size), hi, run, i);
+    else if ((a.kind === 'min' || a.kind === 'max') && v === before) refold(aggregates, list, list.upperBound(run.t - size), hi, run, i);
   }
 }

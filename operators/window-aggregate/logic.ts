@@ -47,10 +47,11 @@ import type { TributaryEvent } from '../../lib/event/event.js';
 import { contributions, fold, initial, merge, valuesOf, type Acc, type ResolvedAggregate } from '../aggregates/accumulators.js';
 import type { KeyValueStore } from '../../lib/state/store.js';
 import { MemoryTimers } from '../../lib/time/timers.js';
-import { buildRunning, insertIntoRunning, moveRunning, upperBound, type Running } from '../aggregates/sliding.js';
+import { buildRunning, insertIntoRunning, moveRunning, type Running } from '../aggregates/sliding.js';
+import { addEntry, bucketWidth, ChunkView, dropAll, dropThrough, emptyIndex, insertAt, toBuckets, type Chunk, type ChunkStore } from './chunks.js';
 import type { WindowAggregateConfig } from './options.js';
 import { readValuesAt, windowAggregateQuery, type CurrentValues } from './query.js';
-import { checkLayout, current, slidingAt, type OpenWindow, type SlidingEntry, type SlidingState } from './state.js';
+import { beforeBuckets, checkLayout, isBucketed, slidingAt, type OpenWindow, type SlidingEntry, type SlidingState, type StoredSliding } from './state.js';
 
 /** A record of the aggregates output. */
 export interface AggregateRecord extends DerivedRecord {
@@ -79,7 +80,8 @@ type TimerData = readonly [string, number];
  */
 export class WindowAggregateLogic implements OperatorLogic {
   private readonly windows: KeyValueStore<string, OpenWindow[]>;
-  private readonly entries: KeyValueStore<string, SlidingState>;
+  private readonly entries: KeyValueStore<string, StoredSliding>;
+  private readonly chunks: ChunkStore;
   /** Close timers, rebuilt from the stores when the logic is created (they hold all it needs). */
   private readonly timers = new MemoryTimers<TimerData>();
   /** Sliding: keep the head window (for `emit: update` and `annotate`). */
@@ -87,18 +89,23 @@ export class WindowAggregateLogic implements OperatorLogic {
 
   constructor(private readonly config: WindowAggregateConfig, private readonly ctx: OperatorContext) {
     this.windows = ctx.store<string, OpenWindow[]>('windows');
-    this.entries = ctx.store<string, SlidingState>('entries');
+    this.entries = ctx.store<string, StoredSliding>('entries');
+    this.chunks = ctx.store<readonly [string, number], Chunk>('chunks');
     this.head = config.emit === 'update' || config.annotate !== undefined;
     const { kind, sizeMs: size } = config.window;
     const grace = config.graceMs;
     // One pass over the state (restored by a Kafka task, or reopened from LMDB): a pending
     // close timer per open window, and per key its earliest pending sliding final.
     if (kind === 'sliding') {
+      const earlier: string[] = [];
       for (const { key, value } of this.entries.range()) {
         checkLayout(this.entries.name, key);
+        if (!isBucketed(value)) earlier.push(key);
         const at = value.p[0];
         if (at !== undefined) this.timers.register({ id: `s:${at}:${key}`, time: at + 1 + grace, data: [key, at] });
+        this.timers.register({ id: `z:${key}`, time: value.until, data: [key, value.until] });
       }
+      for (const key of earlier) this.toBuckets(key);
     } else {
       for (const { key, value } of this.windows.range()) {
         checkLayout(this.windows.name, key);
@@ -160,6 +167,20 @@ export class WindowAggregateLogic implements OperatorLogic {
     this.windows.put(key, list);
   }
 
+  /** Rewrites a key's value of the layout before buckets as an index and its buckets. */
+  private toBuckets(key: string): void {
+    const old = beforeBuckets(this.entries.get(key) as Exclude<StoredSliding, SlidingState>);
+    const { ts, c, ...rest } = old;
+    const { index, chunks } = toBuckets(ts, c, bucketWidth(this.config.window.sizeMs));
+    for (const [start, chunk] of chunks) this.chunks.put([key, start], chunk);
+    this.entries.put(key, { ...rest, ...index }, { expiresAt: old.until });
+  }
+
+  /** The key's entries, read through its buckets. */
+  private view(state: SlidingState, key: string): ChunkView {
+    return new ChunkView(state, (start) => this.chunks.get([key, start]) as Chunk);
+  }
+
   /**
    * Adds the event's entry to its key's state and schedules its final record; returns the
    * accumulators of `(t − size, t]` when they are needed (`emit: update`, `annotate`).
@@ -168,26 +189,18 @@ export class WindowAggregateLogic implements OperatorLogic {
     const { aggregates, graceMs, emit } = this.config;
     const size = this.config.window.sizeMs;
     // The key's value is changed in place and put back below, in this call (see `immutableState`).
-    const old = this.entries.get(key);
-    const state: SlidingState = old ? current(old) : { ts: [], c: { ts: [], cs: [] }, p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
-    const c = state.c;
-    insertAt(state.ts, upperBound(state.ts, t), t);
-    // Only entries that count in some aggregate keep a contribution (the window folds nothing else).
-    let j = -1;
-    if (contrib.length > 0) {
-      j = upperBound(c.ts, t);
-      insertAt(c.ts, j, t);
-      insertAt(c.cs, j, contrib);
-    }
+    const state = (this.entries.get(key) as SlidingState | undefined) ?? { ...emptyIndex(bucketWidth(size)), p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
+    const j = addEntry(state, this.chunks, key, t, contrib);
     // Not late, so after the last final record; if not (a replay), fold that window afresh.
     if (state.f !== null && t <= state.f.t) state.f = null;
     let acc: Acc[] | undefined;
     if (this.head) {
+      const list = this.view(state, key);
       const h = state.h;
-      if (h === null || (t - size >= h.t && t > h.t)) state.h = buildRunning(aggregates, c, size, Math.max(t, h?.t ?? t));
-      else if (t > h.t) moveRunning(aggregates, c, size, h, t);
-      else if (t > h.t - size && j >= 0) insertIntoRunning(aggregates, c, size, h, j);
-      acc = (state.h as Running).t === t ? (state.h as Running).acc : slidingAt(aggregates, state, size, t).acc;
+      if (h === null || (t - size >= h.t && t > h.t)) state.h = buildRunning(aggregates, list, size, Math.max(t, h?.t ?? t));
+      else if (t > h.t) moveRunning(aggregates, list, size, h, t);
+      else if (t > h.t - size && j >= 0) insertIntoRunning(aggregates, list, size, h, j);
+      acc = (state.h as Running).t === t ? (state.h as Running).acc : slidingAt(aggregates, state, list, size, t).acc;
     }
     const p = state.p;
     let k = p.length;
@@ -206,7 +219,12 @@ export class WindowAggregateLogic implements OperatorLogic {
       this.emitRecord(key, t - size, t, acc as Acc[], false, state.updates);
     }
     // The value outlives every entry of the key, so the update counter lives as long as one does.
-    state.until = Math.max(state.until, t + size + graceMs);
+    // At `until` the key's value and what is left of its buckets are deleted (timer `z:`, which
+    // sorts after a final record due at the same time).
+    if (t + size + graceMs > state.until) {
+      state.until = t + size + graceMs;
+      this.schedule(`z:${key}`, state.until, [key, state.until]);
+    }
     this.entries.put(key, state, { expiresAt: state.until });
     return acc;
   }
@@ -282,7 +300,8 @@ export class WindowAggregateLogic implements OperatorLogic {
       this.timers.fireDue(watermark, (timer) => {
         const [key, at] = timer.data;
         if (sliding) {
-          this.closeSliding(key, at);
+          if (timer.id.startsWith('z:')) this.forgetSliding(key);
+          else this.closeSliding(key, at);
           return;
         }
         const list = this.windows.get(key);
@@ -297,28 +316,29 @@ export class WindowAggregateLogic implements OperatorLogic {
     if (sliding) this.entries.expire(watermark);
   }
 
+  /** The key's last entry is `size + grace` behind the watermark: its value and buckets go. */
+  private forgetSliding(key: string): void {
+    const state = this.entries.get(key);
+    if (!state) return;
+    if (isBucketed(state)) dropAll(state, this.chunks, key);
+    this.entries.delete(key);
+  }
+
   /** The final record of `(at − size, at]`: the final window moves forward to `at`; entries no window needs any more are dropped. */
   private closeSliding(key: string, at: number): void {
-    const old = this.entries.get(key);
-    if (!old) return;
     // Changed in place and put back below, in this call (see `immutableState`).
-    const state = current(old);
+    const state = this.entries.get(key) as SlidingState | undefined;
+    if (!state) return;
     const { aggregates, graceMs } = this.config;
     const size = this.config.window.sizeMs;
-    const c = state.c;
+    const list = this.view(state, key);
     let f = state.f;
-    if (f === null || at - size >= f.t || at < f.t) f = buildRunning(aggregates, c, size, at);
-    else if (f.t < at) moveRunning(aggregates, c, size, f, at);
+    if (f === null || at - size >= f.t || at < f.t) f = buildRunning(aggregates, list, size, at);
+    else if (f.t < at) moveRunning(aggregates, list, size, f, at);
     state.f = f;
     this.emitRecord(key, at - size, at, f.acc, true, 0);
     // Every later window (finals after `at`, the head window, new events) starts after at − size.
-    const drop = upperBound(state.ts, at - size);
-    if (drop > 0) state.ts.splice(0, drop);
-    const dropC = upperBound(c.ts, at - size);
-    if (dropC > 0) {
-      c.ts.splice(0, dropC);
-      c.cs.splice(0, dropC);
-    }
+    dropThrough(state, this.chunks, key, at - size);
     const k = state.p.indexOf(at);
     if (k >= 0) state.p.splice(k, 1);
     const next = state.p[0];
@@ -332,17 +352,11 @@ export class WindowAggregateLogic implements OperatorLogic {
    * window there.
    */
   valuesAt(key: string, t: number): CurrentValues | undefined {
-    return readValuesAt(this.config, { windows: this.windows, entries: this.entries }, key, t);
+    return readValuesAt(this.config, { windows: this.windows, entries: this.entries, chunks: this.chunks }, key, t);
   }
 
   /** The key's current values: the window of its latest event (the query API). */
   current(key: string): CurrentValues | undefined {
-    return windowAggregateQuery(this.config, { windows: this.windows, entries: this.entries }, key);
+    return windowAggregateQuery(this.config, { windows: this.windows, entries: this.entries, chunks: this.chunks }, key);
   }
-}
-
-/** Inserts `x` at `i` (an append when `i` is the length). */
-function insertAt<T>(list: T[], i: number, x: T): void {
-  if (i === list.length) list.push(x);
-  else list.splice(i, 0, x);
 }

@@ -3,10 +3,11 @@
  * running pipeline ({@link windowAggregateQuery}) and for annotating events (`readValuesAt`).
  */
 import { valuesOf } from '../aggregates/accumulators.js';
-import { upperBound } from '../aggregates/sliding.js';
+import { entriesOf, upperBound, type Entries } from '../aggregates/sliding.js';
 import type { KeyValueStore } from '../../lib/state/store.js';
+import { ChunkView, type Chunk, type ChunkStore } from './chunks.js';
 import type { WindowAggregateConfig } from './options.js';
-import { current, slidingAt, type OpenWindow, type SlidingState } from './state.js';
+import { beforeBuckets, isBucketed, slidingAt, type OpenWindow, type StoredSliding } from './state.js';
 
 /** The current values of one key, as read by the query API. */
 export interface CurrentValues {
@@ -18,7 +19,26 @@ export interface CurrentValues {
 /** The stores the query API reads. */
 export interface WindowAggregateStores {
   windows: KeyValueStore<string, OpenWindow[]>;
-  entries: KeyValueStore<string, SlidingState>;
+  entries: KeyValueStore<string, StoredSliding>;
+  /** Sliding windows: the buckets of the keys' entries. */
+  chunks: ChunkStore;
+}
+
+/** A key's sliding entries to read: the counting ones, how many of all are at or before a time, the latest time. */
+interface SlidingRead {
+  entries: Entries;
+  allUpTo(x: number): number;
+  latest(): number | undefined;
+}
+
+/** Reads a key's stored sliding value, whatever layout wrote it; never writes. */
+function slidingRead(value: StoredSliding, chunks: ChunkStore, key: string): SlidingRead {
+  if (isBucketed(value)) {
+    const view = new ChunkView(value, (start) => chunks.get([key, start]) as Chunk);
+    return { entries: view, allUpTo: (x) => view.allUpTo(x), latest: () => view.latest() };
+  }
+  const old = beforeBuckets(value);
+  return { entries: entriesOf(old.c), allUpTo: (x) => upperBound(old.ts, x), latest: () => old.ts.at(-1) };
 }
 
 /**
@@ -30,9 +50,10 @@ export function readValuesAt(config: WindowAggregateConfig, stores: WindowAggreg
   const { kind, sizeMs: size, advanceMs: adv } = config.window;
   if (kind === 'sliding') {
     const stored = stores.entries.get(key);
-    if (!stored || upperBound(stored.ts, t - size) === upperBound(stored.ts, t)) return undefined;
-    const state = current(stored);
-    const run = state.h?.t === t ? state.h : slidingAt(config.aggregates, state, size, t);
+    if (!stored) return undefined;
+    const read = slidingRead(stored, stores.chunks, key);
+    if (read.allUpTo(t - size) === read.allUpTo(t)) return undefined;
+    const run = stored.h?.t === t ? stored.h : slidingAt(config.aggregates, stored, read.entries, size, t);
     return { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, run.acc, t) };
   }
   const list = stores.windows.get(key);
@@ -69,8 +90,8 @@ export function readValuesAt(config: WindowAggregateConfig, stores: WindowAggreg
  */
 export function windowAggregateQuery(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string): CurrentValues | undefined {
   if (config.window.kind === 'sliding') {
-    const ts = stores.entries.get(key)?.ts;
-    const latest = ts?.[ts.length - 1];
+    const stored = stores.entries.get(key);
+    const latest = stored && slidingRead(stored, stores.chunks, key).latest();
     return latest === undefined ? undefined : readValuesAt(config, stores, key, latest);
   }
   const list = stores.windows.get(key);

@@ -1,6 +1,6 @@
 /**
  * The per-key state layout of `windowAggregate` and its pure helpers: reading a value written
- * by an earlier layout ({@link current}, {@link checkLayout}) and the sliding accumulators of a
+ * by an earlier layout ({@link beforeBuckets}, {@link checkLayout}) and the sliding accumulators of a
  * window without changing the state ({@link slidingAt}).
  *
  * State, only through the store interface (a restart from LMDB or a restored changelog resumes
@@ -12,30 +12,35 @@
  * - `windows` (tumbling/hopping/session): key → its open windows `[{ start, end?, acc,
  *   updates, lastUpdate }]` sorted by start; a window leaves the list when it closes, the key
  *   when its last window does. Per event: the key's few windows, no scan.
- * - `entries` (sliding): key → `{ ts, c, p, updates, lastUpdate, until, f, h }`: the times
- *   of the key's entries (ascending, ties in arrival order), `c = { ts, cs }` the times and
- *   contributions of those that count in some aggregate (an entry that counts nowhere keeps
- *   only its time: windows fold nothing of it), the event times
- *   whose final record is pending, the update bookkeeping, and two running windows
- *   (`aggregates/sliding.ts`): `f`, the window of the last final record, moved forward by
- *   the next one (entries that enter are folded, those that leave taken out — subtracted when
- *   exact, else only that aggregate refolded), and, with `emit: update` or `annotate`, `h`,
- *   the window ending at the key's latest event. A final record costs the entries that enter
- *   and leave its window instead of a fold of the whole window; entries no window can include
- *   any more (at or before the last final's `t − size`) are dropped then. The value expires
+ * - `entries` (sliding): key → `{ w, b, n, m, p, updates, lastUpdate, until, f, h }`: where
+ *   the key's entries are (`chunks.ts`: bucket width, bucket starts, entries per bucket, counting
+ *   entries per bucket), the event times whose final record is pending, the update bookkeeping,
+ *   and two running windows (`aggregates/sliding.ts`): `f`, the window of the last final
+ *   record, moved forward by the next one (entries that enter are folded, those that leave
+ *   taken out — subtracted when exact, else only that aggregate refolded), and, with `emit:
+ *   update` or `annotate`, `h`, the window ending at the key's latest event. The value expires
  *   at the latest `t + size + grace` (the update counter lives as long as the key's entries).
- *   An out-of-order event (before the head) costs a move of a copy of `f` over the entries
- *   since the last final; records are identical to a left fold over the window in entry order.
+ * - `chunks` (sliding): `[key, bucket start]` → `{ ts, c }`: the times of the bucket's entries
+ *   (ascending, ties in arrival order) and, in `c = { ts, cs }`, the times and contributions of
+ *   those that count in some aggregate (an entry that counts nowhere keeps only its time:
+ *   windows fold nothing of it). An event changes one bucket; a final record costs the entries
+ *   that enter and leave its window instead of a fold of the whole window; entries no window can
+ *   include any more (at or before the last final's `t − size`) are dropped then, a bucket at a
+ *   time. A bucket expires `size + grace` after its latest entry. An out-of-order event (before
+ *   the head) costs a move of a copy of `f` over the entries since the last final; records are
+ *   identical to a left fold over the window in entry order.
  * - Close timers are in memory ({@link MemoryTimers}, (time, id) order as before): one per
  *   open window and, for sliding windows, one per key at its earliest pending final; the logic
  *   rebuilds them from the stores with one `range()` when it is created (after a task restored
  *   its stores, or an embedded run reopened its LMDB state), so a pending window still closes
- *   once, with the same record, after a restart. A sliding value of the previous layout
- *   (`cs`, one contribution list per entry) is read as the current one; state from the layout
- *   before (`[key, start]` keys) is refused with a message: delete it and replay.
+ *   once, with the same record, after a restart. A sliding value of the two layouts before
+ *   buckets (every entry in the value: `ts` with `c`, or `cs` one contribution list per entry) is
+ *   split into buckets when the logic opens; state from the layout before those (`[key, start]`
+ *   keys) is refused with a message: delete it and replay.
  */
 import type { Acc, ResolvedAggregate } from '../aggregates/accumulators.js';
-import { buildRunning, cloneRunning, moveRunning, type EntryList, type Running } from '../aggregates/sliding.js';
+import { buildRunning, cloneRunning, moveRunning, type Entries, type EntryList, type Running } from '../aggregates/sliding.js';
+import type { ChunkIndex } from './chunks.js';
 
 /** A window's accumulators and update bookkeeping. */
 export interface WindowState {
@@ -57,12 +62,8 @@ export interface OpenWindow extends WindowState {
 /** A sliding-window entry: what one event contributes, as `[aggregate index, value]`. */
 export type SlidingEntry = Array<[number, unknown]>;
 
-/** A key's sliding-window state: the value of `entries` at the key. */
-export interface SlidingState {
-  /** The times of the key's entries, ascending (ties in arrival order). */
-  ts: number[];
-  /** The entries that count in some aggregate: their times and contributions, in the same order. */
-  c: EntryList;
+/** A key's sliding-window state: the value of `entries` at the key (its entries are in `chunks`). */
+export interface SlidingState extends ChunkIndex {
   /** Event times whose final record is pending, ascending. */
   p: number[];
   /** Updates emitted so far, and the event time of the last one. */
@@ -76,30 +77,42 @@ export interface SlidingState {
   h: Running | null;
 }
 
+/** A key's value as written before buckets: every entry in it (`ts`, and the counting ones in `c`). */
+export interface SlidingStateV2 extends Omit<SlidingState, keyof ChunkIndex> {
+  ts: number[];
+  c: EntryList;
+}
+
 /**
- * The accumulators of `(t − size, t]` without changing the state: a copy of the final window
- * moved forward when it is at or before `t` (an out-of-order event is after the last final
- * record), else a fold of the window.
+ * The accumulators of `(t − size, t]` over `entries` without changing the state: a copy of the
+ * final window moved forward when it is at or before `t` (an out-of-order event is after the
+ * last final record), else a fold of the window.
  */
-export function slidingAt(aggregates: readonly ResolvedAggregate[], state: SlidingState, size: number, t: number): Running {
+export function slidingAt(aggregates: readonly ResolvedAggregate[], state: Pick<SlidingState, 'f'>, entries: Entries, size: number, t: number): Running {
   if (state.f?.t === t) return state.f;
-  if (state.f === null || state.f.t > t || t - size >= state.f.t) return buildRunning(aggregates, state.c, size, t);
+  if (state.f === null || state.f.t > t || t - size >= state.f.t) return buildRunning(aggregates, entries, size, t);
   const run = cloneRunning(state.f);
-  moveRunning(aggregates, state.c, size, run, t);
+  moveRunning(aggregates, entries, size, run, t);
   return run;
 }
 
 /** A key's value as written before contributions were kept apart (`cs` parallel to `ts`). */
-interface SlidingStateV1 extends Omit<SlidingState, 'c'> {
+export interface SlidingStateV1 extends Omit<SlidingStateV2, 'c'> {
   c?: undefined;
   cs: SlidingEntry[];
 }
 
+/** A value of `entries` as any layout since one value per key wrote it. */
+export type StoredSliding = SlidingState | SlidingStateV2 | SlidingStateV1;
+
+/** Whether a value of `entries` keeps its entries in buckets (else it is an earlier layout's). */
+export const isBucketed = (state: StoredSliding): state is SlidingState => (state as SlidingState).b !== undefined;
+
 /**
- * The value in the current layout: one written by the earlier layout (`cs`, one contribution
- * list per entry) is read into a new object, the stored one left as it is.
+ * A value of the layout before buckets, in its last form (`ts` and `c`): one written with `cs`
+ * (one contribution list per entry) is read into a new object, the stored one left as it is.
  */
-export function current(state: SlidingState | SlidingStateV1): SlidingState {
+export function beforeBuckets(state: SlidingStateV2 | SlidingStateV1): SlidingStateV2 {
   if (state.c !== undefined) return state;
   const { cs, ...rest } = state;
   const c: EntryList = { ts: [], cs: [] };

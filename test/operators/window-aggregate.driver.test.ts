@@ -55,7 +55,7 @@ test('windowAggregate driver: final records when the watermark passes the window
     ],
   );
   const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { tumbling: '1h' }, aggregates: { views: { count: {} }, carts: { count: {}, where: { event: 'add_to_cart' } }, spent: { sum: 'properties.price' }, top: { max: 'properties.price' }, avgPrice: { avg: 'properties.price' }, lastPage: { last: 'properties.page' } } });
-  const stores = { windows: d.store<never, never>('windowAggregate', 'windows'), entries: d.store<never, never>('windowAggregate', 'entries') };
+  const stores = { windows: d.store<never, never>('windowAggregate', 'windows'), entries: d.store<never, never>('windowAggregate', 'entries'), chunks: d.store<never, never>('windowAggregate', 'chunks') };
   assert.deepEqual(windowAggregateQuery(config, stores, 'a1'), { windowStart: HOUR, windowEnd: 2 * HOUR, values: { views: 1, carts: 0, spent: 1, top: 1, avgPrice: 1, lastPage: '/c' } });
   d.end();
   assert.deepEqual(d.read('aggregates').map((r) => [r.key, r.windowStart, r.final, (r.values as Record<string, unknown>).views]), [['a1', HOUR, true, 1]]);

@@ -17,6 +17,7 @@ import { compareKeys } from '../../lib/state/key-order.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { contributions, fold, initial, valuesOf, type Acc, type ResolvedAggregate } from '../../operators/aggregates/accumulators.js';
 import { WindowAggregateLogic, windowAggregateOperator, type SlidingState, type WindowAggregateConfig, type WindowAggregateOptions } from '../../operators/window-aggregate.js';
+import { flatten, type Chunk } from '../../operators/window-aggregate/chunks.js';
 import { ev, MIN } from '../support/events.js';
 import { rng } from '../support/random.js';
 
@@ -285,29 +286,38 @@ test('windowAggregate: every window kind, stopped after a flush, reopened from L
   }
 });
 
-test('windowAggregate sliding: state written by the earlier layout (a contribution list per entry, `cs`), reopened from LMDB, resumes with the records of an uninterrupted run', async () => {
-  const lateness = 20 * MIN;
-  const events = stream(8, 900, 3, lateness, 3 * MIN);
-  const aggregates = Object.fromEntries(Object.entries(AGGS).filter(([name]) => name !== 'zlo' && name !== 'zhi'));
-  for (const options of [{ window: { sliding: '45m' }, emit: 'update', annotate: 'features' }, { window: { sliding: '45m' }, grace: '5m', aggregates: WHERE_AGGS }] as Array<Partial<WindowAggregateOptions>>) {
-    const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { sliding: '1h' }, aggregates, output: 'aggregates', ...options });
-    for (const cut of [333, 700]) {
-      await assertResumes(config, events, lateness, cut, JSON.stringify(options), (stores) => {
-        // Rewrite every value as the earlier layout stored it: `cs` parallel to `ts`, [] for an entry that counts nowhere.
-        const entries = stores.open<string, SlidingState & { c?: { ts: number[]; cs: unknown[] }; cs?: unknown[] }>(`${STEP}.entries`);
-        let rewritten = 0;
-        for (const { key, value } of [...entries.range()]) {
-          const c = value.c as { ts: number[]; cs: unknown[] };
-          let k = 0;
-          const cs = value.ts.map((t) => (k < c.ts.length && c.ts[k] === t ? c.cs[k++] : []));
-          assert.equal(k, c.ts.length, 'every contribution has its entry');
-          const old: Record<string, unknown> = { ...value, cs };
-          delete old.c;
-          entries.put(key, old as never, { expiresAt: value.until });
-          rewritten++;
-        }
-        assert.ok(rewritten > 0, 'some state to rewrite');
-      });
+for (const layout of ['cs', 'c'] as const) {
+  const what = layout === 'cs' ? 'every entry in the value, a contribution list per entry (`cs`)' : 'every entry in the value, the counting ones apart (`ts` and `c`)';
+  test(`windowAggregate sliding: state written by an earlier layout (${what}), reopened from LMDB, is split into buckets and resumes with the records of an uninterrupted run`, async () => {
+    const lateness = 20 * MIN;
+    const events = stream(8, 900, 3, lateness, 3 * MIN);
+    const aggregates = Object.fromEntries(Object.entries(AGGS).filter(([name]) => name !== 'zlo' && name !== 'zhi'));
+    for (const options of [{ window: { sliding: '45m' }, emit: 'update', annotate: 'features' }, { window: { sliding: '45m' }, grace: '5m', aggregates: WHERE_AGGS }] as Array<Partial<WindowAggregateOptions>>) {
+      const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { sliding: '1h' }, aggregates, output: 'aggregates', ...options });
+      for (const cut of [333, 700]) {
+        await assertResumes(config, events, lateness, cut, JSON.stringify(options), (stores) => {
+          // Rewrite every value as the earlier layout stored it: every entry in the value, its buckets deleted.
+          const entries = stores.open<string, SlidingState>(`${STEP}.entries`);
+          const chunks = stores.open<readonly [string, number], Chunk>(`${STEP}.chunks`);
+          let rewritten = 0;
+          for (const { key, value } of [...entries.range()]) {
+            const { ts, c } = flatten(value, (start) => chunks.get([key, start]) as Chunk);
+            for (const start of value.b) chunks.delete([key, start]);
+            const { w: _w, b: _b, n: _n, m: _m, ...rest } = value;
+            if (layout === 'c') entries.put(key, { ...rest, ts, c } as never, { expiresAt: value.until });
+            else {
+              // `cs` parallel to `ts`, [] for an entry that counts nowhere.
+              let k = 0;
+              const cs = ts.map((t) => (k < c.ts.length && c.ts[k] === t ? c.cs[k++] : []));
+              assert.equal(k, c.ts.length, 'every contribution has its entry');
+              entries.put(key, { ...rest, ts, cs } as never, { expiresAt: value.until });
+            }
+            rewritten++;
+          }
+          assert.equal(chunks.count(), 0, 'no buckets left: the earlier layouts kept every entry in the value');
+          assert.ok(rewritten > 0, 'some state to rewrite');
+        });
+      }
     }
-  }
-});
+  });
+}

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { deriveId } from '../../lib/operator/ids.js';
+import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
+import type { KeyValueStore, StoreFactory, StoreKey } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { WindowAggregateLogic, windowAggregateOperator, type AggregateRecord, type SlidingState, type WindowAggregateOptions } from '../../operators/window-aggregate.js';
+import { flatten, type Chunk } from '../../operators/window-aggregate/chunks.js';
 import { ev, HOUR, MIN } from '../support/events.js';
 import { rng } from '../support/random.js';
 
@@ -155,9 +158,14 @@ test('windowAggregate logic: sliding entries are kept only within size + grace o
   }
   // watermark 180m: the final of 160m moved the window to (100m, 160m]: entries at or before 100m are dropped; 180m is pending.
   const stored = [...ctx.stores.open('wa.entries').range()];
-  assert.deepEqual(stored.map((e) => [e.key, (e.value as SlidingState).ts, (e.value as SlidingState).p]), [['a1', [120 * MIN, 140 * MIN, 160 * MIN, 180 * MIN], [180 * MIN]]]);
+  const chunks = ctx.stores.open<readonly [string, number], Chunk>('wa.chunks');
+  const times = (state: SlidingState) => flatten(state, (start) => chunks.get(['a1', start]) as Chunk).ts;
+  assert.deepEqual(stored.map((e) => [e.key, times(e.value as SlidingState), (e.value as SlidingState).p]), [['a1', [120 * MIN, 140 * MIN, 160 * MIN, 180 * MIN], [180 * MIN]]]);
+  // Buckets of 1h / 32 (112.5 s): every entry alone in its bucket, the dropped ones deleted.
+  assert.deepEqual([...chunks.range()].map((e) => e.key[1]), [120 * MIN, 140 * MIN, 160 * MIN, 180 * MIN].map((t) => Math.floor(t / 112_500) * 112_500));
   logic.advance(240 * MIN + 1);
   assert.equal(ctx.stores.open('wa.entries').count(), 0, 'the value expires with its last entry (180m + 60m)');
+  assert.equal(chunks.count(), 0, 'and its buckets with it');
 });
 
 test('windowAggregate logic: annotate adds the key current values right after the event', () => {
@@ -319,4 +327,39 @@ test('windowAggregate logic: countDistinct, topK and rfm merge across session wi
   };
   assert.deepEqual(run({ session: '15m' }), [{ ...want, rfm: { ...want.rfm, recencyMs: 31 * MIN - 30 * MIN } }]);
   assert.deepEqual(run({ tumbling: '1h' }), [{ ...want, rfm: { ...want.rfm, recencyMs: HOUR - 30 * MIN } }]);
+});
+
+test('windowAggregate sliding: what one event writes stays bounded as the key’s history grows (its bucket and the key’s index), not the whole window', () => {
+  // Every put, as JSON bytes, per store: the state a checkpoint would encode for that key.
+  const base = new MemoryStoreFactory();
+  const written = new Map<string, number[]>();
+  const stores: StoreFactory = {
+    open: <K extends StoreKey, V>(name: string): KeyValueStore<K, V> => {
+      const s = base.open<K, V>(name);
+      const sizes = written.get(name) ?? written.set(name, []).get(name)!;
+      return { name: s.name, get: (k) => s.get(k), has: (k) => s.has(k), delete: (k) => s.delete(k), range: (o) => s.range(o), expire: (w) => s.expire(w), count: () => s.count(), flush: () => s.flush(), clear: () => s.clear(), close: () => s.close(), put: (k, v, o) => (sizes.push(JSON.stringify(v).length), s.put(k, v, o)) };
+    },
+    flush: () => base.flush(),
+    close: () => base.close(),
+  };
+  const ctx = recordingContext('wa', stores);
+  const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { sliding: '90d' }, aggregates: { n: { count: {} }, revenue: { sum: 'properties.price' } }, output: 'aggregates' });
+  const logic = new WindowAggregateLogic(config, ctx);
+  // 3,000 events of one key, 5 minutes apart (10.4 days, all inside the 90-day window).
+  for (let i = 0; i < 3000; i++) {
+    logic.process(ev(`m${i}`, i * 5 * MIN, p(i % 7)), 'a1');
+    logic.advance(i * 5 * MIN);
+  }
+  assert.deepEqual((records(ctx).at(-1) as AggregateRecord).values, { n: 2999, revenue: [...Array(2999).keys()].reduce((s, i) => s + (i % 7), 0) }, 'the window holds every event but the one still pending');
+  const last = (name: string) => (written.get(name) as number[]).slice(-1000);
+  const chunk = Math.max(...last('wa.chunks'));
+  const head = Math.max(...last('wa.entries'));
+  // A bucket is 90d / 32 = 2.8 days (~810 events here); the index lists ~4 buckets.
+  assert.ok(chunk < 60_000, `a bucket put is one bucket's entries: ${chunk} bytes`);
+  assert.ok(head < 1_000, `the key's value holds the index, not the entries: ${head} bytes`);
+  // What the layout before buckets wrote per event: every entry of the key in its value.
+  const state = ctx.stores.open<string, SlidingState>('wa.entries').get('a1') as SlidingState;
+  const chunks = ctx.stores.open<readonly [string, number], Chunk>('wa.chunks');
+  const whole = JSON.stringify(flatten(state, (start) => chunks.get(['a1', start]) as Chunk)).length;
+  assert.ok(chunk + head < whole / 2, `the last events write ${chunk + head} bytes each at most, under half of the key's ${whole} bytes of entries`);
 });

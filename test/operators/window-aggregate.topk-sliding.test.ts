@@ -15,6 +15,7 @@ import { recordingContext } from '../../lib/testing/context.js';
 import { fold, initial, resolveAggregate, valueOf, type Acc } from '../../operators/aggregates/accumulators.js';
 import { buildRunning, insertIntoRunning, moveRunning, upperBound, type EntryList } from '../../operators/aggregates/sliding.js';
 import type { TopState } from '../../operators/aggregates/space-saving.js';
+import { flatten, type Chunk } from '../../operators/window-aggregate/chunks.js';
 import { WindowAggregateLogic, windowAggregateOperator, type AggregateRecord, type SlidingState } from '../../operators/window-aggregate.js';
 import { tributary } from '../support/cli.js';
 import { ev, MIN } from '../support/events.js';
@@ -140,12 +141,14 @@ test('topK sliding: windows stored by the previous version (a Space-Saving fold 
     // Write the topK states back as the previous version kept them: the left fold of the window.
     const entries = stores.open<string, SlidingState>(`${STEP}.entries`);
     const stored = entries.get('a1') as SlidingState;
+    const chunks = stores.open<readonly [string, number], Chunk>(`${STEP}.chunks`);
+    const { c } = flatten(stored, (start) => chunks.get(['a1', start]) as Chunk);
     const forms = new Set<string>();
     for (const run of [stored.f, stored.h]) {
       if (run === null) continue;
       let acc: Acc = initial(a);
-      for (let j = upperBound(stored.c.ts, run.t - SIZE); j < upperBound(stored.c.ts, run.t); j++) {
-        for (const [i, v] of stored.c.cs[j] as Array<[number, unknown]>) if (i === 1) acc = fold(a, acc, stored.c.ts[j] as number, v);
+      for (let j = upperBound(c.ts, run.t - SIZE); j < upperBound(c.ts, run.t); j++) {
+        for (const [i, v] of c.cs[j] as Array<[number, unknown]>) if (i === 1) acc = fold(a, acc, c.ts[j] as number, v);
       }
       forms.add((acc as TopState).o === 1 ? 'summary' : 'every counter');
       run.acc[1] = acc;

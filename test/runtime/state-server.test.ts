@@ -37,7 +37,7 @@ async function get(port: number, path: string, method = 'GET'): Promise<{ status
 test('state server: GET /state/<step>/<key> serves a running pipeline’s current windowAggregate values over real HTTP', async () => {
   const driver = TestDriver.fromYaml(yaml, { registry: defaultRegistry });
   const config = windowAggregateOperator.resolve(options);
-  const stores = { windows: driver.store<never, never>('features', 'windows'), entries: driver.store<never, never>('features', 'entries') };
+  const stores = { windows: driver.store<never, never>('features', 'windows'), entries: driver.store<never, never>('features', 'entries'), chunks: driver.store<never, never>('features', 'chunks') };
   const states = createStateServer({ read: (step, key) => (step === 'features' ? windowAggregateQuery(config, stores, key) : undefined) });
   const port = await states.listen(0);
   try {

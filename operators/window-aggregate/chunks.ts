@@ -1,0 +1,257 @@
+/**
+ * Sliding-window entries kept in time buckets: a key's entries are split by event time into
+ * buckets of a fixed width (`w`, 1/32 of the window, at least a second), each bucket one value of
+ * the step's `chunks` store under `[key, bucket start]`, and the key's value in `entries` keeps
+ * only the index: the bucket starts with their entry counts. An event changes one bucket, and a
+ * checkpoint (or a Kafka commit) writes only the buckets that changed: the state written per
+ * event no longer grows with the key's history (a 90-day window of an active customer used to be
+ * re-encoded whole at every checkpoint). Entries no window can include any more are dropped a
+ * bucket at a time (the oldest bucket is cut where the window starts); buckets have no expiry of
+ * their own: what is left of a key's buckets goes with its value (the logic deletes both).
+ *
+ * {@link ChunkView} reads the buckets as one ordered list ({@link Entries}), loading a bucket only
+ * when an index or a time inside it is asked for.
+ *
+ * @module
+ */
+import type { KeyValueStore } from '../../lib/state/store.js';
+import { upperBound, type Contribution, type Entries, type EntryList } from '../aggregates/sliding.js';
+
+/** One bucket of a key's entries: every entry's time, and those that count in some aggregate. */
+export interface Chunk {
+  ts: number[];
+  c: EntryList;
+}
+
+/** Where a key's buckets are: part of its value in `entries`. */
+export interface ChunkIndex {
+  /** Bucket width in ms (fixed when the key's first bucket is made). */
+  w: number;
+  /** Bucket starts, ascending (multiples of `w`). */
+  b: number[];
+  /** Entries per bucket, all of them. */
+  n: number[];
+  /** Entries per bucket that count in some aggregate. */
+  m: number[];
+}
+
+/** The `chunks` store: `[key, bucket start]` → bucket. */
+export type ChunkStore = KeyValueStore<readonly [string, number], Chunk>;
+
+/** The bucket width for a sliding window of `size` ms: 1/32 of it, at least a second. */
+export const bucketWidth = (size: number): number => Math.max(1000, Math.ceil(size / 32));
+
+/** An empty index. */
+export const emptyIndex = (w: number): ChunkIndex => ({ w, b: [], n: [], m: [] });
+
+/** The index of the last bucket starting at or before `x`, or −1. */
+function bucketAtOrBefore(b: readonly number[], x: number): number {
+  return upperBound(b, x) - 1;
+}
+
+/**
+ * A key's buckets as one ordered list of the entries that count ({@link Entries}); with
+ * {@link ChunkView.allUpTo} the count of every entry. Built per operation: the index is not
+ * changed while a view is in use.
+ */
+export class ChunkView implements Entries {
+  /** prefix[i]: counting entries before bucket i. */
+  private readonly prefix: number[];
+  private readonly loaded: Array<Chunk | undefined>;
+  /** The bucket of the last index asked for (indices are mostly read in order). */
+  private at = 0;
+
+  constructor(private readonly index: ChunkIndex, private readonly load: (start: number) => Chunk) {
+    const { m } = index;
+    this.prefix = new Array<number>(m.length + 1);
+    let sum = 0;
+    for (let i = 0; i < m.length; i++) {
+      this.prefix[i] = sum;
+      sum += m[i] as number;
+    }
+    this.prefix[m.length] = sum;
+    this.loaded = new Array<Chunk | undefined>(m.length);
+  }
+
+  get length(): number {
+    return this.prefix[this.prefix.length - 1] as number;
+  }
+
+  private chunk(i: number): Chunk {
+    let c = this.loaded[i];
+    if (c === undefined) c = this.loaded[i] = this.load(this.index.b[i] as number);
+    return c;
+  }
+
+  /** The bucket holding counting entry `j`. */
+  private bucketOf(j: number): number {
+    const p = this.prefix;
+    let i = this.at;
+    if (i >= p.length - 1 || (p[i] as number) > j || (p[i + 1] as number) <= j) {
+      i = upperBound(p, j) - 1;
+      // Skip buckets without counting entries (equal prefixes).
+      while ((p[i + 1] as number) <= j) i++;
+      this.at = i;
+    }
+    return i;
+  }
+
+  time(j: number): number {
+    const i = this.bucketOf(j);
+    return this.chunk(i).c.ts[j - (this.prefix[i] as number)] as number;
+  }
+
+  contribution(j: number): Contribution {
+    const i = this.bucketOf(j);
+    return this.chunk(i).c.cs[j - (this.prefix[i] as number)] as Contribution;
+  }
+
+  upperBound(x: number): number {
+    const { b, w } = this.index;
+    const i = bucketAtOrBefore(b, x);
+    if (i < 0) return 0;
+    // Every entry of bucket i is at or before x when x reaches its end: no need to load it.
+    if (x >= (b[i] as number) + w - 1) return this.prefix[i + 1] as number;
+    return (this.prefix[i] as number) + upperBound(this.chunk(i).c.ts, x);
+  }
+
+  /** How many of all the key's entries (counting or not) are at or before `x`. */
+  allUpTo(x: number): number {
+    const { b, n, w } = this.index;
+    const i = bucketAtOrBefore(b, x);
+    let before = 0;
+    for (let k = 0; k < i; k++) before += n[k] as number;
+    if (i < 0) return 0;
+    if (x >= (b[i] as number) + w - 1) return before + (n[i] as number);
+    return before + upperBound(this.chunk(i).ts, x);
+  }
+
+  /** The time of the key's latest entry, or undefined when it has none. */
+  latest(): number | undefined {
+    const last = this.index.b.length - 1;
+    return last < 0 ? undefined : this.chunk(last).ts.at(-1);
+  }
+}
+
+/** Inserts `x` at `i` (an append when `i` is the length). */
+export function insertAt<T>(list: T[], i: number, x: T): void {
+  if (i === list.length) list.push(x);
+  else list.splice(i, 0, x);
+}
+
+/**
+ * Adds an entry at `t` to its bucket (made when missing) and puts the bucket back. Returns the
+ * entry's index among the counting entries (for {@link ChunkView}), or −1 when it counts nowhere.
+ */
+export function addEntry(index: ChunkIndex, chunks: ChunkStore, key: string, t: number, contrib: Contribution): number {
+  const { w, b, n, m } = index;
+  const start = Math.floor(t / w) * w;
+  let i = bucketAtOrBefore(b, start);
+  let chunk: Chunk;
+  if (i >= 0 && b[i] === start) chunk = chunks.get([key, start]) as Chunk;
+  else {
+    i++;
+    insertAt(b, i, start);
+    insertAt(n, i, 0);
+    insertAt(m, i, 0);
+    chunk = { ts: [], c: { ts: [], cs: [] } };
+  }
+  insertAt(chunk.ts, upperBound(chunk.ts, t), t);
+  n[i] = (n[i] as number) + 1;
+  let j = -1;
+  if (contrib.length > 0) {
+    const local = upperBound(chunk.c.ts, t);
+    insertAt(chunk.c.ts, local, t);
+    insertAt(chunk.c.cs, local, contrib);
+    m[i] = (m[i] as number) + 1;
+    j = local;
+    for (let k = 0; k < i; k++) j += m[k] as number;
+  }
+  chunks.put([key, start], chunk);
+  return j;
+}
+
+/** Drops every entry at or before `x`: whole buckets deleted, the bucket cut by `x` put back shorter. */
+export function dropThrough(index: ChunkIndex, chunks: ChunkStore, key: string, x: number): void {
+  const { w, b, n, m } = index;
+  let whole = 0;
+  while (whole < b.length && (b[whole] as number) + w - 1 <= x) chunks.delete([key, b[whole++] as number]);
+  if (whole > 0) {
+    b.splice(0, whole);
+    n.splice(0, whole);
+    m.splice(0, whole);
+  }
+  if (b.length === 0 || (b[0] as number) > x) return;
+  const chunk = chunks.get([key, b[0] as number]) as Chunk;
+  const drop = upperBound(chunk.ts, x);
+  if (drop === 0) return;
+  if (drop === chunk.ts.length) {
+    chunks.delete([key, b[0] as number]);
+    b.shift();
+    n.shift();
+    m.shift();
+    return;
+  }
+  chunk.ts.splice(0, drop);
+  const dropC = upperBound(chunk.c.ts, x);
+  if (dropC > 0) {
+    chunk.c.ts.splice(0, dropC);
+    chunk.c.cs.splice(0, dropC);
+  }
+  n[0] = chunk.ts.length;
+  m[0] = chunk.c.ts.length;
+  chunks.put([key, b[0] as number], chunk);
+}
+
+/** Deletes every bucket of a key. */
+export function dropAll(index: ChunkIndex, chunks: ChunkStore, key: string): void {
+  for (const start of index.b) chunks.delete([key, start]);
+}
+
+/**
+ * Splits a key's entries kept whole (the layout before buckets: every time in `ts`, the counting
+ * entries in `c`, a subsequence of them) into buckets of width `w`: the index, and the buckets
+ * by start. Equal times fall into one bucket, so each keeps its ties in their order.
+ */
+export function toBuckets(ts: readonly number[], c: EntryList, w: number): { index: ChunkIndex; chunks: Map<number, Chunk> } {
+  const index = emptyIndex(w);
+  const chunks = new Map<number, Chunk>();
+  const bucket = (t: number): [number, Chunk] => {
+    const start = Math.floor(t / w) * w;
+    let chunk = chunks.get(start);
+    if (chunk === undefined) {
+      chunks.set(start, (chunk = { ts: [], c: { ts: [], cs: [] } }));
+      index.b.push(start);
+      index.n.push(0);
+      index.m.push(0);
+    }
+    return [index.b.length - 1, chunk];
+  };
+  for (const t of ts) {
+    const [i, chunk] = bucket(t);
+    chunk.ts.push(t);
+    index.n[i] = (index.n[i] as number) + 1;
+  }
+  c.ts.forEach((t, k) => {
+    const start = Math.floor(t / w) * w;
+    const chunk = chunks.get(start) as Chunk;
+    chunk.c.ts.push(t);
+    chunk.c.cs.push(c.cs[k] as Contribution);
+    const i = index.b.indexOf(start);
+    index.m[i] = (index.m[i] as number) + 1;
+  });
+  return { index, chunks };
+}
+
+/** Every entry of a key, its buckets read in order into one `ts` and one `c` (the layout before buckets; for tests and tools). */
+export function flatten(index: ChunkIndex, load: (start: number) => Chunk): { ts: number[]; c: EntryList } {
+  const ts: number[] = [];
+  const c: EntryList = { ts: [], cs: [] };
+  for (const start of index.b) {
+    const chunk = load(start);
+    ts.push(...chunk.ts);
+    c.ts.push(...chunk.c.ts);
+    c.cs.push(...chunk.c.cs);
+  }
+  return { ts, c };
+}
