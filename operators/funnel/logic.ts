@@ -29,6 +29,9 @@
  *   reports the attempt from its new start.
  * - **Duplicates** count as the source gives them (the same messageId twice is two events):
  *   put `dedupe` first.
+ * - **Bounds.** A key keeps at most 10,000 matching events (and 256 Ki characters of their
+ *   messageIds) that may still count; a further matching event of that key goes to
+ *   `dead-letter` (reason `funnel-key-full`) instead of growing it, until its attempts close.
  */
 import type { OperatorContext, OperatorLogic } from '../../lib/operator/contract.js';
 import type { TributaryEvent } from '../../lib/event/event.js';
@@ -36,7 +39,7 @@ import { MemoryTimers } from '../../lib/time/timers.js';
 import { firstAttempt, type Attempt } from './attempt.js';
 import type { FunnelConfig } from './options.js';
 import { funnelRecord } from './records.js';
-import { firstAfter, withEvent, type BufferedEvent, type FunnelKeyState, type FunnelStore } from './state.js';
+import { bufferFull, firstAfter, withEvent, type BufferedEvent, type FunnelKeyState, type FunnelStore } from './state.js';
 
 /**
  * The per-key logic of funnel, usable with plain calls (see the module notes for the exact
@@ -69,11 +72,18 @@ export class FunnelLogic implements OperatorLogic {
     return mask;
   }
 
-  process(event: TributaryEvent, key: string): TributaryEvent {
+  process(event: TributaryEvent, key: string): TributaryEvent | null {
     const mask = this.maskOf(event);
     if (mask === 0) return event;
     const entry: BufferedEvent = [event.timestamp, event.messageId, mask];
     const s = this.keys.get(key);
+    const full = s === undefined ? undefined : bufferFull(s.events);
+    if (full !== undefined) {
+      // A key flooding the step (a bot) must not stall it or outgrow a changelog record: the event is refused, visibly.
+      this.ctx.emit('dead-letter', { reason: 'funnel-key-full', detail: `funnel key ${JSON.stringify(key)}: ${full}`, raw: JSON.stringify(event), source: `step ${this.ctx.step}` });
+      this.ctx.drop('key-full');
+      return null;
+    }
     this.settle(key, s === undefined ? [entry] : withEvent(s.events, entry), s?.updated);
     return event;
   }

@@ -28,6 +28,24 @@ export interface FunnelKeyState {
 /** `keys`: funnel key → its state. */
 export type FunnelStore = KeyValueStore<string, FunnelKeyState>;
 
+/**
+ * The most events one key may keep: its matching events within an attempt's window plus the
+ * allowed lateness. Far beyond any person (a bot); it bounds the work per event and keeps the
+ * key's value well under a Kafka record's 1 MB as a changelog record.
+ */
+export const MAX_BUFFERED_EVENTS = 10_000;
+/** The most characters of messageIds one key may keep (same reason). */
+export const MAX_BUFFERED_ID_CHARS = 256 * 1024;
+
+/** Why `events` can take no further event, or `undefined` when it can. */
+export function bufferFull(events: readonly BufferedEvent[]): string | undefined {
+  if (events.length >= MAX_BUFFERED_EVENTS) return `the key already keeps ${events.length} events that may still count (at most ${MAX_BUFFERED_EVENTS})`;
+  if (events.length < 1000) return undefined;
+  let chars = 0;
+  for (const e of events) chars += e[1].length;
+  return chars >= MAX_BUFFERED_ID_CHARS ? `the key already keeps ${chars} characters of messageIds that may still count (at most ${MAX_BUFFERED_ID_CHARS})` : undefined;
+}
+
 /** The 0-based index of the first step `mask` matches. */
 export function firstStepOf(mask: number): number {
   return 31 - Math.clz32(mask & -mask);

@@ -156,3 +156,19 @@ test('funnel driver: a run stopped mid-attempt and resumed from its LMDB store w
     assert.deepEqual(got, want, `cut after ${cut} events`);
   }
 });
+
+test('funnel driver: a key flooding the step: beyond 10,000 kept events a matching event goes to dead-letter, the rest goes on', async () => {
+  const d = driver();
+  const flood = Array.from({ length: 10_001 }, (_, i) => view(`v${i}`, i));
+  d.pipe([...flood, view('other', 5, 'p2'), ev('x', 10_001, { event: 'page_viewed', personId: 'p1' })]);
+  const dead = d.read('dead-letter');
+  assert.deepEqual(dead.map((r) => [r.reason, r.detail, r.source, JSON.parse(r.raw as string).messageId]), [
+    ['funnel-key-full', 'funnel key "p1": the key already keeps 10000 events that may still count (at most 10000)', 'step funnel', 'v10000'],
+  ]);
+  assert.equal(d.read('events').length, 10_002, 'every other event passes, events matching no step included');
+  d.end();
+  assert.deepEqual(d.read<FunnelRecord>('funnels').map(shape), [['p1', 0, ['v0'], false, 'view'], ['p2', 5, ['other'], false, 'view']]);
+  const text = await d.metrics.registry.metrics();
+  assert.match(text, /tributary_step_records_dropped_total\{pipeline="funnel-test",step="funnel",reason="key-full"\} 1/);
+  await d.close();
+});
