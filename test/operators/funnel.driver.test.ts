@@ -172,3 +172,17 @@ test('funnel driver: a key flooding the step: beyond 10,000 kept events a matchi
   assert.match(text, /tributary_step_records_dropped_total\{pipeline="funnel-test",step="funnel",reason="key-full"\} 1/);
   await d.close();
 });
+
+test('funnel driver: per-session funnels after sessionize (key sessionId): a cart in the next session does not advance the view of the previous one', async () => {
+  const steps = `  - sessionize: { key: personId, gap: 30m }\n${FUNNEL.replace('key: personId', 'key: sessionId')}`;
+  const d = driver(undefined, steps);
+  const e = [view('v1', 0), view('v2', 31 * MIN), cart('c2', 40 * MIN), cart('c3', 75 * MIN)];
+  d.pipe(e).end();
+  const sid = (start: number) => deriveId('session', 'p1', start);
+  assert.deepEqual(d.read('events').map((x) => [x.messageId, x.sessionId]), [['v1', sid(0)], ['v2', sid(31 * MIN)], ['c2', sid(31 * MIN)], ['c3', sid(75 * MIN)]]);
+  assert.deepEqual(d.read<FunnelRecord>('funnels').map(shape), [
+    [sid(0), 0, ['v1'], false, 'view'],
+    [sid(31 * MIN), 31 * MIN, ['v2', 'c2'], false, 'cart'],
+  ]);
+  await d.close();
+});
