@@ -67,8 +67,9 @@ export class FunnelLogic implements OperatorLogic {
   /** The steps `event` matches, as a mask (bit i = step i + 1). */
   private maskOf(event: TributaryEvent): number {
     let mask = 0;
-    const steps = this.config.steps;
-    for (let i = 0; i < steps.length; i++) if ((steps[i] as { where: (e: unknown) => boolean }).where(event)) mask |= 1 << i;
+    this.config.steps.forEach((step, i) => {
+      if (step.where(event)) mask |= 1 << i;
+    });
     return mask;
   }
 
