@@ -5,6 +5,7 @@
 import type { OperatorDefinition, OperatorRegistry } from '../lib/operator/contract.js';
 import { dedupeOperator } from './dedupe.js';
 import { filterOperator } from './filter.js';
+import { funnelOperator } from './funnel.js';
 import { mapOperator } from './map.js';
 import { maskOperator } from './mask.js';
 import { routeOperator } from './route.js';
@@ -18,6 +19,7 @@ export { dedupe, dedupeOperator, dedupeQuery, DedupeLogic, type DedupeKeyState, 
 export { joinIdentity, joinIdentityOperator, joinIdentityQuery, JoinIdentityLogic, type PersonState, type IdentityQueryStores, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
 export { sessionize, sessionizeOperator, sessionizeQuery, sessionRecord, type SessionizeKeyState, type OpenSessionState, SessionizeLogic, type SessionizeOptions, type SessionizeConfig, type SessionRecord, type SessionEventRef, type SessionState } from './sessionize.js';
 export { windowAggregate, windowAggregateOperator, windowAggregateQuery, WindowAggregateLogic, AGGREGATE_KINDS, type WindowAggregateOptions, type WindowAggregateConfig, type WindowAggregateStores, type AggregateRecord, type AggregateSpec, type WindowSpec, type CurrentValues, type WindowState, type SlidingEntry } from './window-aggregate.js';
+export { funnel, funnelOperator, funnelQuery, funnelRecord, firstAttempt, FunnelLogic, type FunnelOptions, type FunnelConfig, type FunnelRecord, type FunnelKeyQuery, type FunnelKeyState } from './funnel.js';
 export { filterEvents, filterOperator, FilterLogic, type FilterOptions, type FilterConfig } from './filter.js';
 export { mapEvents, mapOperator, MapLogic, type MapOptions } from './map.js';
 export { maskEvents, maskOperator, MaskLogic, maskValue, type MaskOptions, type MaskConfig } from './mask.js';
@@ -27,5 +29,5 @@ export { trigger, triggerOperator, triggerQuery, TriggerLogic, type TriggerKeySt
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator, funnelOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );
