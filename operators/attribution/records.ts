@@ -71,7 +71,7 @@ export function conversionValueOf(event: TributaryEvent, path: string | undefine
   const v = getPath(event, path);
   if (typeof v === 'number' && Number.isFinite(v)) return { value: v };
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return { value: Number(v) };
-  const shown = v === undefined ? 'missing' : JSON.stringify(v)?.slice(0, 40);
+  const shown = v === undefined ? 'missing' : typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)).slice(0, 40);
   return { problem: `conversion ${event.messageId}: the value at ${path} is ${shown}, not a finite number` };
 }
 
