@@ -44,7 +44,8 @@ test('attribution driver: written once the watermark passes the conversion; an o
   assert.deepEqual(brief(records), [['p1', ['c1', 'c2'], 0]]);
   assert.equal(records[0]?.id, deriveId('attribution', 'attribution', 'a1', 'p1'));
   d.pipe(click('late', DAY - 1)); // behind the watermark
-  assert.deepEqual(d.read('late').map((r) => [r.messageId, r.watermark]), [['late', DAY + 1]]);
+  d.pipe(buy('late-p', DAY)); // a conversion behind the watermark too
+  assert.deepEqual(d.read('late').map((r) => [r.messageId, r.watermark]), [['late', DAY + 1], ['late-p', DAY + 1]]);
   d.end();
   assert.deepEqual(d.read('attributions'), [], 'nothing rewritten');
   assert.deepEqual(d.read('channel-credits').map((r) => [r.conversionId, r.channel, r.campaign, r.touchpoints]), [['p1', 'email', 'spring', 2]]);
