@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
-import type { StoreFactory } from '../../lib/state/store.js';
+import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
+import type { KeyValueStore, StoreFactory, StoreKey } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { AttributionLogic, attributionOperator, type AttributionRecord, type JourneyState } from '../../operators/attribution.js';
 import { ev, HOUR } from '../support/events.js';
@@ -96,4 +97,41 @@ test('attribution over LMDB: closed mid-stream, reopened, a new logic: the same 
     assert.equal(second.open('attribution.journeys').count(), 0, 'no state left');
     await second.close();
   }
+});
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/** Memory stores without cloning whose values are frozen on put: any later change of one throws. */
+function freezingStores(): StoreFactory {
+  const inner = new MemoryStoreFactory({ clone: false });
+  return {
+    open<K extends StoreKey, V>(name: string): KeyValueStore<K, V> {
+      const store = inner.open<K, V>(name);
+      return new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === 'put') return (k: K, v: V, o?: Parameters<typeof store.put>[2]) => target.put(k, deepFreeze(v), o);
+          const value: unknown = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    },
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+  };
+}
+
+test('attribution never changes a stored value (immutableState: stores may hand out their own objects)', () => {
+  assert.equal(attributionOperator.immutableState, true);
+  const events = stream();
+  const reference = feed(recordingContext('x').stores, events, -Infinity);
+  reference.logic.advance(Infinity);
+  const frozen = feed(freezingStores(), events, -Infinity);
+  frozen.logic.advance(Infinity);
+  assert.deepEqual(frozen.ctx.emitted, reference.ctx.emitted);
 });
