@@ -14,6 +14,7 @@ import { joinIdentityOperator } from './join-identity.js';
 import { sessionizeOperator } from './sessionize.js';
 import { triggerOperator } from './trigger.js';
 import { windowAggregateOperator } from './window-aggregate.js';
+import { attributionOperator } from './attribution.js';
 
 export { dedupe, dedupeOperator, dedupeQuery, DedupeLogic, type DedupeKeyState, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
 export { joinIdentity, joinIdentityOperator, joinIdentityQuery, JoinIdentityLogic, type PersonState, type IdentityQueryStores, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
@@ -26,8 +27,9 @@ export { maskEvents, maskOperator, MaskLogic, maskValue, type MaskOptions, type 
 export { routeEvents, routeOperator, RouteLogic, type RouteOptions, type RouteConfig } from './route.js';
 export { validateEvents, validateOperator, ValidateLogic, type ValidateOptions, type ValidateConfig } from './validate.js';
 export { trigger, triggerOperator, triggerQuery, TriggerLogic, type TriggerKeyState, type RuleQueryState, type KeptEvent, type TriggerQueryStores, type TriggerOptions, type TriggerConfig, type TriggerRecord, type SuppressedRecord, type SuppressionReason, type TriggerRuleOptions, type PairRuleOptions, type ThresholdRuleOptions, type SegmentRuleOptions, type ChannelOption, type TriggerRule, type PairRule, type ThresholdRule, type SegmentRule, type RuleCommon } from './trigger.js';
+export { attribution, attributionOperator, attributionQuery, AttributionLogic, MODEL_NAMES, credits, firstTouch, lastTouch, linear, positionBased, timeDecay, type ModelName, type ModelParams, type AttributionKeyState, type AttributionOptions, type AttributionConfig, type AttributionRecord, type ChannelCreditRecord, type CreditedTouchpoint, type Credits, type JourneyState, type PendingConversion, type Touchpoint } from './attribution.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator, funnelOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator, funnelOperator, attributionOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );

@@ -40,6 +40,7 @@ const TUMBLING = `windowAggregate: { key: [userId, anonymousId], window: { tumbl
 const SLIDING = `windowAggregate: { key: [userId, anonymousId], window: { sliding: 90d }, ${AGGREGATES}, output: features }`;
 const TRIGGER = 'trigger: { key: [userId, anonymousId], rules: [ { name: cart-abandoned, absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }, cooldown: 24h } ], output: campaign-triggers }';
 const FUNNEL = 'funnel: { key: [userId, anonymousId], steps: [ { name: view, where: { event: product_viewed } }, { name: cart, where: { event: add_to_cart } }, { name: checkout, where: { event: checkout_started } }, { name: purchase, where: { event: purchase } } ], within: 1h, output: funnels }';
+const ATTRIBUTION = 'attribution: { key: [userId, anonymousId], touchpoints: { where: { $or: [ { event: { $in: [email_clicked, store_visit] } }, { type: { $in: [page, screen] }, name: Home } ] } }, conversion: { where: { event: purchase }, value: properties.revenue }, lookback: 7d, output: attributions, aggregateOutput: channel-credits }';
 const CART_ABANDONMENT = readFileSync(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url), 'utf8');
 
 /** Every case, in the order they run (and are printed). */
@@ -64,6 +65,7 @@ export const CASES: BenchCase[] = [
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d', spec: { kind: 'task', yaml: pipeline('alone-sliding', SLIDING) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): trigger', spec: { kind: 'task', yaml: pipeline('alone-trigger', TRIGGER) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): funnel', spec: { kind: 'task', yaml: pipeline('alone-funnel', FUNNEL) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): attribution', spec: { kind: 'task', yaml: pipeline('alone-attribution', ATTRIBUTION) } },
   { name: 'RxJS dedupe operator alone (memory state)', spec: { kind: 'rx', operator: 'dedupe' } },
   { name: 'RxJS joinIdentity operator alone (memory state)', spec: { kind: 'rx', operator: 'joinIdentity' } },
   { name: 'RxJS sessionize operator alone (memory state)', spec: { kind: 'rx', operator: 'sessionize' } },
