@@ -1,16 +1,19 @@
 /**
  * Sliding-window entries kept in time buckets: a key's entries are split by event time into
- * buckets of a fixed width (`w`, 1/32 of the window, at least a second), each bucket one value of
- * the step's `chunks` store under `[key, bucket start]`, and the key's value in `entries` keeps
- * only the index: the bucket starts with their entry counts. An event changes one bucket, and a
- * checkpoint (or a Kafka commit) writes only the buckets that changed: the state written per
- * event no longer grows with the key's history (a 90-day window of an active customer used to be
- * re-encoded whole at every checkpoint). Entries no window can include any more are dropped a
- * bucket at a time (the oldest bucket is cut where the window starts); buckets have no expiry of
+ * buckets of a fixed width (`w`, 1/32 of the window, at least a second). The newest bucket is
+ * kept in the key's value in `entries` (`l`), with the index of all buckets (their starts and
+ * entry counts); every older bucket is one value of the step's `chunks` store under
+ * `[key, bucket start]`, written once when a newer bucket begins (and again only when an
+ * out-of-order event lands in it). So what a checkpoint (or a Kafka commit) writes for a key is
+ * its newest bucket and index, not its whole history: a 90-day window of an active customer used
+ * to be re-encoded whole every time it changed, and the per-event work is the same one value as
+ * before. Entries no window can include any more are dropped a bucket at a time, once the
+ * whole bucket is behind the window (the algorithms skip older entries by time, so the few left
+ * in a bucket the window starts inside cost nothing but their bytes). Buckets have no expiry of
  * their own: what is left of a key's buckets goes with its value (the logic deletes both).
  *
- * {@link ChunkView} reads the buckets as one ordered list ({@link Entries}), loading a bucket only
- * when an index or a time inside it is asked for.
+ * {@link ChunkView} reads the buckets as one ordered list ({@link Entries}), loading an older
+ * bucket only when an index or a time inside it is asked for.
  *
  * @module
  */
@@ -33,6 +36,8 @@ export interface ChunkIndex {
   n: number[];
   /** Entries per bucket that count in some aggregate. */
   m: number[];
+  /** The newest bucket's entries (the last of `b`), or null when there is none. */
+  l: Chunk | null;
 }
 
 /** The `chunks` store: `[key, bucket start]` → bucket. */
@@ -42,7 +47,7 @@ export type ChunkStore = KeyValueStore<readonly [string, number], Chunk>;
 export const bucketWidth = (size: number): number => Math.max(1000, Math.ceil(size / 32));
 
 /** An empty index. */
-export const emptyIndex = (w: number): ChunkIndex => ({ w, b: [], n: [], m: [] });
+export const emptyIndex = (w: number): ChunkIndex => ({ w, b: [], n: [], m: [], l: null });
 
 /** The index of the last bucket starting at or before `x`, or −1. */
 function bucketAtOrBefore(b: readonly number[], x: number): number {
@@ -57,7 +62,7 @@ function bucketAtOrBefore(b: readonly number[], x: number): number {
 export class ChunkView implements Entries {
   /** prefix[i]: counting entries before bucket i. */
   private readonly prefix: number[];
-  private readonly loaded: Array<Chunk | undefined>;
+  private loaded: Array<Chunk | undefined> | undefined;
   /** The bucket of the last index asked for (indices are mostly read in order). */
   private at = 0;
 
@@ -70,7 +75,6 @@ export class ChunkView implements Entries {
       sum += m[i] as number;
     }
     this.prefix[m.length] = sum;
-    this.loaded = new Array<Chunk | undefined>(m.length);
   }
 
   get length(): number {
@@ -78,8 +82,11 @@ export class ChunkView implements Entries {
   }
 
   private chunk(i: number): Chunk {
-    let c = this.loaded[i];
-    if (c === undefined) c = this.loaded[i] = this.load(this.index.b[i] as number);
+    const { b, l } = this.index;
+    if (i === b.length - 1) return l as Chunk;
+    const loaded = (this.loaded ??= []);
+    let c = loaded[i];
+    if (c === undefined) c = loaded[i] = this.load(b[i] as number);
     return c;
   }
 
@@ -139,22 +146,43 @@ export function insertAt<T>(list: T[], i: number, x: T): void {
   else list.splice(i, 0, x);
 }
 
+/** A bucket with no entries. */
+const emptyChunk = (): Chunk => ({ ts: [], c: { ts: [], cs: [] } });
+
 /**
- * Adds an entry at `t` to its bucket (made when missing) and puts the bucket back. Returns the
- * entry's index among the counting entries (for {@link ChunkView}), or −1 when it counts nowhere.
+ * Adds an entry at `t` to its bucket: the newest one (in the index, so the caller's put of the
+ * key's value writes it), a new newest one (the previous newest is written to `chunks`), or an
+ * older one (an out-of-order event: that bucket is read and written back). Returns the entry's
+ * index among the counting entries (for {@link ChunkView}), or −1 when it counts nowhere.
  */
 export function addEntry(index: ChunkIndex, chunks: ChunkStore, key: string, t: number, contrib: Contribution): number {
   const { w, b, n, m } = index;
   const start = Math.floor(t / w) * w;
-  let i = bucketAtOrBefore(b, start);
+  const last = b.length - 1;
+  let i: number;
   let chunk: Chunk;
-  if (i >= 0 && b[i] === start) chunk = chunks.get([key, start]) as Chunk;
-  else {
-    i++;
-    insertAt(b, i, start);
-    insertAt(n, i, 0);
-    insertAt(m, i, 0);
-    chunk = { ts: [], c: { ts: [], cs: [] } };
+  let older = false;
+  if (last < 0 || start > (b[last] as number)) {
+    if (last >= 0) chunks.put([key, b[last] as number], index.l as Chunk);
+    b.push(start);
+    n.push(0);
+    m.push(0);
+    i = last + 1;
+    chunk = index.l = emptyChunk();
+  } else if (start === b[last]) {
+    i = last;
+    chunk = index.l as Chunk;
+  } else {
+    older = true;
+    i = bucketAtOrBefore(b, start);
+    if (i >= 0 && b[i] === start) chunk = chunks.get([key, start]) as Chunk;
+    else {
+      i++;
+      insertAt(b, i, start);
+      insertAt(n, i, 0);
+      insertAt(m, i, 0);
+      chunk = emptyChunk();
+    }
   }
   insertAt(chunk.ts, upperBound(chunk.ts, t), t);
   n[i] = (n[i] as number) + 1;
@@ -167,51 +195,34 @@ export function addEntry(index: ChunkIndex, chunks: ChunkStore, key: string, t: 
     j = local;
     for (let k = 0; k < i; k++) j += m[k] as number;
   }
-  chunks.put([key, start], chunk);
+  if (older) chunks.put([key, start], chunk);
   return j;
 }
 
-/** Drops every entry at or before `x`: whole buckets deleted, the bucket cut by `x` put back shorter. */
+/** Drops the buckets whose every entry is at or before `x` (entries before a window are never read: a bucket the window starts inside is kept whole). */
 export function dropThrough(index: ChunkIndex, chunks: ChunkStore, key: string, x: number): void {
   const { w, b, n, m } = index;
   let whole = 0;
-  while (whole < b.length && (b[whole] as number) + w - 1 <= x) chunks.delete([key, b[whole++] as number]);
-  if (whole > 0) {
-    b.splice(0, whole);
-    n.splice(0, whole);
-    m.splice(0, whole);
-  }
-  if (b.length === 0 || (b[0] as number) > x) return;
-  const chunk = chunks.get([key, b[0] as number]) as Chunk;
-  const drop = upperBound(chunk.ts, x);
-  if (drop === 0) return;
-  if (drop === chunk.ts.length) {
-    chunks.delete([key, b[0] as number]);
-    b.shift();
-    n.shift();
-    m.shift();
-    return;
-  }
-  chunk.ts.splice(0, drop);
-  const dropC = upperBound(chunk.c.ts, x);
-  if (dropC > 0) {
-    chunk.c.ts.splice(0, dropC);
-    chunk.c.cs.splice(0, dropC);
-  }
-  n[0] = chunk.ts.length;
-  m[0] = chunk.c.ts.length;
-  chunks.put([key, b[0] as number], chunk);
+  while (whole < b.length && (b[whole] as number) + w - 1 <= x) whole++;
+  if (whole === 0) return;
+  const all = whole === b.length;
+  for (let k = 0; k < (all ? whole - 1 : whole); k++) chunks.delete([key, b[k] as number]);
+  b.splice(0, whole);
+  n.splice(0, whole);
+  m.splice(0, whole);
+  if (all) index.l = null;
 }
 
-/** Deletes every bucket of a key. */
+/** Deletes every bucket of a key that is in `chunks` (all but the newest). */
 export function dropAll(index: ChunkIndex, chunks: ChunkStore, key: string): void {
-  for (const start of index.b) chunks.delete([key, start]);
+  for (let k = 0; k < index.b.length - 1; k++) chunks.delete([key, index.b[k] as number]);
 }
 
 /**
  * Splits a key's entries kept whole (the layout before buckets: every time in `ts`, the counting
- * entries in `c`, a subsequence of them) into buckets of width `w`: the index, and the buckets
- * by start. Equal times fall into one bucket, so each keeps its ties in their order.
+ * entries in `c`, a subsequence of them) into buckets of width `w`: the index (with the newest
+ * bucket), and the older buckets by start. Equal times fall into one bucket, so each keeps its
+ * ties in their order.
  */
 export function toBuckets(ts: readonly number[], c: EntryList, w: number): { index: ChunkIndex; chunks: Map<number, Chunk> } {
   const index = emptyIndex(w);
@@ -240,6 +251,11 @@ export function toBuckets(ts: readonly number[], c: EntryList, w: number): { ind
     const i = index.b.indexOf(start);
     index.m[i] = (index.m[i] as number) + 1;
   });
+  const newest = index.b.at(-1);
+  if (newest !== undefined) {
+    index.l = chunks.get(newest) as Chunk;
+    chunks.delete(newest);
+  }
   return { index, chunks };
 }
 
@@ -247,8 +263,8 @@ export function toBuckets(ts: readonly number[], c: EntryList, w: number): { ind
 export function flatten(index: ChunkIndex, load: (start: number) => Chunk): { ts: number[]; c: EntryList } {
   const ts: number[] = [];
   const c: EntryList = { ts: [], cs: [] };
-  for (const start of index.b) {
-    const chunk = load(start);
+  for (const [i, start] of index.b.entries()) {
+    const chunk = i === index.b.length - 1 ? (index.l as Chunk) : load(start);
     ts.push(...chunk.ts);
     c.ts.push(...chunk.c.ts);
     c.cs.push(...chunk.c.cs);

@@ -48,7 +48,7 @@ import { contributions, fold, initial, merge, valuesOf, type Acc, type ResolvedA
 import type { KeyValueStore } from '../../lib/state/store.js';
 import { MemoryTimers } from '../../lib/time/timers.js';
 import { buildRunning, insertIntoRunning, moveRunning, type Running } from '../aggregates/sliding.js';
-import { addEntry, bucketWidth, ChunkView, dropAll, dropThrough, emptyIndex, insertAt, toBuckets, type Chunk, type ChunkStore } from './chunks.js';
+import { addEntry, bucketWidth, ChunkView, dropAll, dropThrough, insertAt, toBuckets, type Chunk, type ChunkStore } from './chunks.js';
 import type { WindowAggregateConfig } from './options.js';
 import { readValuesAt, windowAggregateQuery, type CurrentValues } from './query.js';
 import { beforeBuckets, checkLayout, isBucketed, slidingAt, type OpenWindow, type SlidingEntry, type SlidingState, type StoredSliding } from './state.js';
@@ -189,7 +189,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     const { aggregates, graceMs, emit } = this.config;
     const size = this.config.window.sizeMs;
     // The key's value is changed in place and put back below, in this call (see `immutableState`).
-    const state = (this.entries.get(key) as SlidingState | undefined) ?? { ...emptyIndex(bucketWidth(size)), p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
+    const state = (this.entries.get(key) as SlidingState | undefined) ?? { w: bucketWidth(size), b: [], n: [], m: [], l: null, p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
     const j = addEntry(state, this.chunks, key, t, contrib);
     // Not late, so after the last final record; if not (a replay), fold that window afresh.
     if (state.f !== null && t <= state.f.t) state.f = null;
@@ -220,11 +220,9 @@ export class WindowAggregateLogic implements OperatorLogic {
     }
     // The value outlives every entry of the key, so the update counter lives as long as one does.
     // At `until` the key's value and what is left of its buckets are deleted (timer `z:`, which
-    // sorts after a final record due at the same time).
-    if (t + size + graceMs > state.until) {
-      state.until = t + size + graceMs;
-      this.schedule(`z:${key}`, state.until, [key, state.until]);
-    }
+    // sorts after a final record due at the same time; set once, moved when it fires early).
+    if (state.until === -Infinity) this.schedule(`z:${key}`, t + size + graceMs, [key, t + size + graceMs]);
+    state.until = Math.max(state.until, t + size + graceMs);
     this.entries.put(key, state, { expiresAt: state.until });
     return acc;
   }
@@ -300,7 +298,7 @@ export class WindowAggregateLogic implements OperatorLogic {
       this.timers.fireDue(watermark, (timer) => {
         const [key, at] = timer.data;
         if (sliding) {
-          if (timer.id.startsWith('z:')) this.forgetSliding(key);
+          if (timer.id.startsWith('z:')) this.forgetSliding(key, at);
           else this.closeSliding(key, at);
           return;
         }
@@ -316,10 +314,14 @@ export class WindowAggregateLogic implements OperatorLogic {
     if (sliding) this.entries.expire(watermark);
   }
 
-  /** The key's last entry is `size + grace` behind the watermark: its value and buckets go. */
-  private forgetSliding(key: string): void {
+  /** The watermark reached `at`: when that is the key's `until` (its last entry is `size + grace` behind), its value and buckets go; else the timer moves there. */
+  private forgetSliding(key: string, at: number): void {
     const state = this.entries.get(key);
     if (!state) return;
+    if (state.until > at) {
+      this.schedule(`z:${key}`, state.until, [key, state.until]);
+      return;
+    }
     if (isBucketed(state)) dropAll(state, this.chunks, key);
     this.entries.delete(key);
   }
