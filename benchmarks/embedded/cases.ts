@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 export type CaseSpec =
   | { kind: 'embedded'; yaml: string }
   | { kind: 'baseline'; script: 'dedupe-map' | 'dedupe-lmdb' }
-  | { kind: 'task'; yaml: string }
+  | { kind: 'task'; yaml: string; /** Fold the events onto this many users (long histories per key). */ keys?: number }
   | { kind: 'rx'; operator: 'dedupe' | 'joinIdentity' | 'sessionize' }
   | { kind: 'heap'; state: 'lmdb' | 'memory' | 'map' };
 
@@ -63,6 +63,7 @@ export const CASES: BenchCase[] = [
   { name: 'operator alone (Task + LMDB state, no file I/O): sessionize', spec: { kind: 'task', yaml: pipeline('alone-sessions', SESSIONIZE) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate tumbling 1h', spec: { kind: 'task', yaml: pipeline('alone-tumbling', TUMBLING) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d', spec: { kind: 'task', yaml: pipeline('alone-sliding', SLIDING) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d, the events of 20 users (10k each)', spec: { kind: 'task', yaml: pipeline('alone-sliding-20', SLIDING), keys: 20 } },
   { name: 'operator alone (Task + LMDB state, no file I/O): trigger', spec: { kind: 'task', yaml: pipeline('alone-trigger', TRIGGER) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): funnel', spec: { kind: 'task', yaml: pipeline('alone-funnel', FUNNEL) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): attribution', spec: { kind: 'task', yaml: pipeline('alone-attribution', ATTRIBUTION) } },

@@ -64,8 +64,12 @@ async function run(job: ChildJob): Promise<Measured> {
   switch (spec.kind) {
     case 'embedded':
       return embedded(spec.yaml, job.input);
-    case 'task':
-      return runTaskAlone(spec.yaml, [...generateEvents({ events: job.events, seed: job.seed })]);
+    case 'task': {
+      const events = [...generateEvents({ events: job.events, seed: job.seed })];
+      // Long histories: every event given to one of `keys` users, in turn.
+      const folded = spec.keys === undefined ? events : events.map((e, i) => ({ ...e, userId: `u${i % (spec.keys as number)}`, anonymousId: null }));
+      return runTaskAlone(spec.yaml, folded);
+    }
     case 'rx':
       return rx(spec.operator, job.events, job.seed);
     case 'heap':
