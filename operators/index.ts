@@ -13,6 +13,8 @@ import { joinIdentityOperator } from './join-identity.js';
 import { sessionizeOperator } from './sessionize.js';
 import { triggerOperator } from './trigger.js';
 import { windowAggregateOperator } from './window-aggregate.js';
+import { scoreOperator } from './score.js';
+import { consentOperator } from './consent.js';
 
 export { dedupe, dedupeOperator, dedupeQuery, DedupeLogic, type DedupeKeyState, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
 export { joinIdentity, joinIdentityOperator, joinIdentityQuery, JoinIdentityLogic, type PersonState, type IdentityQueryStores, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
@@ -24,8 +26,10 @@ export { maskEvents, maskOperator, MaskLogic, maskValue, type MaskOptions, type 
 export { routeEvents, routeOperator, RouteLogic, type RouteOptions, type RouteConfig } from './route.js';
 export { validateEvents, validateOperator, ValidateLogic, type ValidateOptions, type ValidateConfig } from './validate.js';
 export { trigger, triggerOperator, triggerQuery, TriggerLogic, type TriggerKeyState, type RuleQueryState, type KeptEvent, type TriggerQueryStores, type TriggerOptions, type TriggerConfig, type TriggerRecord, type SuppressedRecord, type SuppressionReason, type TriggerRuleOptions, type PairRuleOptions, type ThresholdRuleOptions, type SegmentRuleOptions, type ChannelOption, type TriggerRule, type PairRule, type ThresholdRule, type SegmentRule, type RuleCommon } from './trigger.js';
+export { scoreEvents, scoreOperator, ScoreLogic, resolveScoreOptions, scoreEvent, sigmoid, type ScoreOptions, type ScoreConfig, type LinearModelOptions, type ScoreModel, type ScoreOutcome, type ScoreReason } from './score.js';
+export { consentEvents, consentOperator, consentQuery, ConsentLogic, resolveConsentOptions, type ConsentOptions, type ConsentConfig, type ConsentKeyState, type ConsentState, type ChannelHistory } from './consent.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator, scoreOperator, consentOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );

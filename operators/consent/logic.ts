@@ -1,0 +1,51 @@
+/**
+ * The per-key logic of `consent`: records the consent flags an event carries (per channel, by
+ * event time) and annotates the event with the merged consent in force at its event time.
+ */
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { getPath } from '../../lib/event/paths.js';
+import type { OperatorContext, OperatorLogic } from '../../lib/operator/contract.js';
+import type { KeyValueStore } from '../../lib/state/store.js';
+import { annotateAt } from '../annotate-path.js';
+import type { ConsentConfig } from './options.js';
+import { consentAt, flagsObject, readFlags, record, type ConsentState } from './state.js';
+
+/**
+ * Per channel the value of the latest consent event by event time wins (ties: the later
+ * arrival), so an older consent event arriving late never overrides a newer one. Each event
+ * leaves with the consent in force at its own event time — the channels' latest values at or
+ * before it — which makes the result the same in any arrival order within the allowed lateness.
+ * An event before any known consent of its key passes unchanged. Flags that are not booleans are
+ * ignored and counted (`invalid-consent`). No timers: consent does not expire.
+ *
+ * @example
+ * ```ts
+ * const logic = new ConsentLogic(consentOperator.resolve({}), ctx);
+ * logic.process(ev('i1', 10, { context: { consent: { email: true, sms: true } } }), 'p1');
+ * logic.process(ev('i2', 20, { context: { consent: { sms: false } } }), 'p1'); // context.consent = { email: true, sms: false }
+ * logic.process(ev('v1', 15), 'p1');                                             // context.consent = { email: true, sms: true }
+ * ```
+ */
+export class ConsentLogic implements OperatorLogic {
+  private readonly keys: KeyValueStore<string, ConsentState>;
+
+  constructor(private readonly config: ConsentConfig, private readonly ctx: OperatorContext) {
+    this.keys = ctx.store('keys');
+  }
+
+  process(event: TributaryEvent, key: string): TributaryEvent {
+    const t = event.timestamp;
+    const carried = readFlags(getPath(event, this.config.from));
+    let state = this.keys.get(key);
+    if (carried !== undefined) {
+      if (carried.invalid > 0) this.ctx.count('invalid-consent');
+      if (carried.flags.length > 0) {
+        state = record(state, t, carried.flags, this.ctx.watermark());
+        this.keys.put(key, state);
+      }
+    }
+    const inForce = consentAt(state, t);
+    if (inForce.length === 0) return event;
+    return annotateAt(this.ctx, event, this.config.field, flagsObject(inForce));
+  }
+}
