@@ -71,7 +71,8 @@ export type ScoreFunction = (event: Record<string, unknown>) => unknown;
 /**
  * Loads the scoring module at `path` once (Node.js caches it) and returns its `score` export.
  * A CommonJS module (`.cjs`, or `.js` outside an ES-module package) loads on every Node.js;
- * an ES module (`.mjs`) on Node.js versions whose `require` loads ES modules (22.12 and later).
+ * an ES module (`.mjs`, no top-level await) on Node.js versions whose `require` loads ES modules
+ * (20.19 and 22.12 onwards).
  * The module runs in-process: it is trusted code, like the pipeline definition itself.
  */
 export function loadScoreModule(path: string, cwd: string): ScoreFunction {
@@ -81,7 +82,8 @@ export function loadScoreModule(path: string, cwd: string): ScoreFunction {
     exported = createRequire(real)(real);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_REQUIRE_ESM') throw new Error(`module ${quoted(path)} is an ES module, which this Node.js (${process.version}) cannot load synchronously; write it as CommonJS (a .cjs file: module.exports.score = (event) => …), or run Node.js 22.12 or later`, { cause: e });
+    if (err.code === 'ERR_REQUIRE_ASYNC_MODULE') throw new Error(`module ${quoted(path)} uses top-level await, so it cannot be loaded synchronously when the pipeline loads; compute what it awaits at first use instead`, { cause: e });
+    if (err.code === 'ERR_REQUIRE_ESM') throw new Error(`module ${quoted(path)} is an ES module, which this Node.js (${process.version}) cannot load synchronously; write it as CommonJS (a .cjs file: module.exports.score = (event) => …), or run Node.js 20.19, 22.12 or later`, { cause: e });
     throw new Error(`module ${quoted(path)} failed to load: ${firstLine(err)}`, { cause: e });
   }
   const score = (exported as { score?: unknown } | null)?.score;
