@@ -13,10 +13,12 @@ import { consentAt, flagsObject, readFlags, record, type ConsentState } from './
 /**
  * Per channel the value of the latest consent event by event time wins (ties: the later
  * arrival), so an older consent event arriving late never overrides a newer one. Each event
- * leaves with the consent in force at its own event time — the channels' latest values at or
- * before it — which makes the result the same in any arrival order within the allowed lateness.
- * An event before any known consent of its key passes unchanged. Flags that are not booleans are
- * ignored and counted (`invalid-consent`). No timers: consent does not expire.
+ * leaves with the consent in force at its own event time — per channel the latest value at or
+ * before it — of the consent events that arrived before it (or with it): an event that passed
+ * before an older consent event arrived is not changed afterwards, but it is never given a value
+ * newer than itself, and the latest values (the state, the query) are the same in any arrival
+ * order. An event before any known consent of its key passes unchanged. Flags that are not
+ * booleans are ignored and counted (`invalid-consent`). No timers: consent does not expire.
  *
  * @example
  * ```ts
