@@ -39,6 +39,8 @@ const AGGREGATES = 'aggregates: { views: { count: {}, where: { event: product_vi
 const TUMBLING = `windowAggregate: { key: [userId, anonymousId], window: { tumbling: 1h }, ${AGGREGATES}, output: features }`;
 const SLIDING = `windowAggregate: { key: [userId, anonymousId], window: { sliding: 90d }, ${AGGREGATES}, output: features }`;
 const TRIGGER = 'trigger: { key: [userId, anonymousId], rules: [ { name: cart-abandoned, absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }, cooldown: 24h } ], output: campaign-triggers }';
+const SCORE = 'score: { field: scores.risk, logistic: { intercept: -1, coefficients: { properties.price: 0.01, properties.quantity: 0.2 } }, missing: zero }';
+const CONSENT = 'consent: { key: [userId, anonymousId] }';
 const CART_ABANDONMENT = readFileSync(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url), 'utf8');
 
 /** Every case, in the order they run (and are printed). */
@@ -62,6 +64,8 @@ export const CASES: BenchCase[] = [
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate tumbling 1h', spec: { kind: 'task', yaml: pipeline('alone-tumbling', TUMBLING) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d', spec: { kind: 'task', yaml: pipeline('alone-sliding', SLIDING) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): trigger', spec: { kind: 'task', yaml: pipeline('alone-trigger', TRIGGER) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): score', spec: { kind: 'task', yaml: pipeline('alone-score', SCORE) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): consent', spec: { kind: 'task', yaml: pipeline('alone-consent', CONSENT) } },
   { name: 'RxJS dedupe operator alone (memory state)', spec: { kind: 'rx', operator: 'dedupe' } },
   { name: 'RxJS joinIdentity operator alone (memory state)', spec: { kind: 'rx', operator: 'joinIdentity' } },
   { name: 'RxJS sessionize operator alone (memory state)', spec: { kind: 'rx', operator: 'sessionize' } },

@@ -41,10 +41,8 @@ export class ConsentLogic implements OperatorLogic {
     let state = this.keys.get(key);
     if (carried !== undefined) {
       if (carried.invalid > 0) this.ctx.count('invalid-consent');
-      if (carried.flags.length > 0) {
-        state = record(state, t, carried.flags, this.ctx.watermark());
-        this.keys.put(key, state);
-      }
+      const recorded = carried.flags.length > 0 ? record(state, t, carried.flags, this.ctx.watermark()) : state;
+      if (recorded !== state && recorded !== undefined) this.keys.put(key, (state = recorded));
     }
     const inForce = consentAt(state, t);
     if (inForce.length === 0) return event;

@@ -8,7 +8,7 @@ import type { ChannelHistory, ConsentState } from './state.js';
 /** What `GET /state/<consent step>/<key>` returns. */
 export interface ConsentKeyState {
   key: string;
-  /** The latest known value of each channel (by event time), channels sorted by name. */
+  /** The latest known value of each channel (by event time) and that event time, channels sorted by name. */
   channels: Array<{ channel: string; granted: boolean; timestamp: number }>;
   /** The same as the flags object an event after all of them is annotated with. */
   flags: Record<string, boolean>;

@@ -51,26 +51,36 @@ function after(history: ChannelHistory, t: number): number {
 }
 
 /**
- * A new state with `flags` recorded at event time `t` (an entry at the same time is replaced:
- * ties go to the later arrival) and every entry no future event can see pruned (`watermark`:
- * see the file comment). `state` is not changed.
+ * The state with `flags` recorded at event time `t` (an entry at the same time is replaced: ties
+ * go to the later arrival) and every entry no future event can see pruned (`watermark`: see the
+ * file comment). A flag restating the value in force is not recorded when that changes no
+ * answer (same time, or `t` at the watermark); when nothing is recorded, `state` itself is
+ * returned (nothing to write). `state` is never changed.
  *
  * @example
  * ```ts
  * const s = record(undefined, 10, [['email', true]], -Infinity);
  * record(s, 5, [['email', false], ['sms', true]], -Infinity);
  * // { channels: [['email', [[5, false], [10, true]]], ['sms', [[5, true]]]] }
+ * record(s, 10, [['email', true]], -Infinity) === s; // true: the same value at the same time
  * ```
  */
-export function record(state: ConsentState | undefined, t: number, flags: Array<[string, boolean]>, watermark: number): ConsentState {
-  const channels = new Map<string, ChannelHistory>((state?.channels ?? []).map(([c, h]) => [c, h]));
+export function record(state: ConsentState | undefined, t: number, flags: Array<[string, boolean]>, watermark: number): ConsentState | undefined {
+  let channels: Map<string, ChannelHistory> | undefined;
   for (const [channel, granted] of flags) {
-    const history = [...(channels.get(channel) ?? [])];
-    const i = after(history, t);
-    if (i > 0 && (history[i - 1] as [number, boolean])[0] === t) history[i - 1] = [t, granted];
+    const current = channels?.get(channel) ?? state?.channels.find(([c]) => c === channel)?.[1] ?? [];
+    const i = after(current, t);
+    const inForce = i > 0 ? (current[i - 1] as [number, boolean]) : undefined;
+    // The same value again changes no answer when nothing can arrive between the two: at the same
+    // time (a later arrival at it replaces either), or at the watermark (no event is earlier).
+    if (inForce !== undefined && inForce[1] === granted && (inForce[0] === t || t <= watermark)) continue;
+    channels ??= new Map<string, ChannelHistory>((state?.channels ?? []).map(([c, h]) => [c, h]));
+    const history = [...current];
+    if (inForce !== undefined && inForce[0] === t) history[i - 1] = [t, granted];
     else history.splice(i, 0, [t, granted]);
     channels.set(channel, history);
   }
+  if (channels === undefined) return state;
   const out: Array<[string, ChannelHistory]> = [];
   for (const [channel, history] of channels) {
     const keepFrom = Math.max(0, after(history, watermark) - 1);

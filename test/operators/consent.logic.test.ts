@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { ConsentLogic, consentOperator, type ConsentOptions, type ConsentState } from '../../operators/consent.js';
+import { consentAt, record } from '../../operators/consent/state.js';
 import { ev, MIN } from '../support/events.js';
 import { rng } from '../support/random.js';
 
@@ -132,4 +133,35 @@ test('consent out of order, 400 events: each event gets, per channel, the value 
   assert.deepEqual(outOfOrder.latest, inOrder.latest);
   assert.ok(inOrder.latest.every((l) => l !== undefined));
   assert.ok(inOrder.stored < 3 * 3 * 3, `pruned to a few values per channel (${inOrder.stored} kept)`);
+});
+
+test('consent state: 5,000 random sequences of out-of-order, tied and repeated values, pruned at a moving watermark, answer as a model that keeps every value', () => {
+  const rand = rng(3);
+  for (let trial = 0; trial < 5000; trial++) {
+    let state: ConsentState | undefined;
+    const model = new Map<string, Array<[number, boolean]>>(); // every value, by time; a tie replaces
+    let max = -Infinity;
+    for (let k = 0; k < 10; k++) {
+      const watermark = max - 3;
+      const t = Math.max(Math.ceil(watermark), Math.floor(rand() * 12)); // never late
+      const flags: Array<[string, boolean]> = [];
+      for (const c of ['a', 'b']) if (rand() < 0.6) flags.push([c, rand() < 0.5]);
+      state = record(state, t, flags, watermark) ?? state;
+      for (const [c, g] of flags) {
+        const h = model.get(c) ?? [];
+        const i = h.findIndex(([x]) => x === t);
+        if (i >= 0) h[i] = [t, g];
+        else h.push([t, g]);
+        model.set(c, h.sort((x, y) => x[0] - y[0]));
+      }
+      max = Math.max(max, t);
+      for (let q = Math.max(0, Math.ceil(max - 3)); q <= 14; q++) {
+        const want = [...model].sort(([x], [y]) => (x < y ? -1 : 1)).flatMap(([c, h]) => {
+          const e = h.filter(([x]) => x <= q).pop();
+          return e ? [[c, e[1]]] : [];
+        });
+        assert.deepEqual(consentAt(state, q).map(([c, g]) => [c, g]), want, `trial ${trial}, step ${k}, at ${q}`);
+      }
+    }
+  }
 });
