@@ -8,7 +8,7 @@ import type { OperatorContext, OperatorLogic } from '../../lib/operator/contract
 import type { KeyValueStore } from '../../lib/state/store.js';
 import { annotateAt } from '../annotate-path.js';
 import type { ConsentConfig } from './options.js';
-import { consentAt, flagsObject, readFlags, record, type ConsentState } from './state.js';
+import { consentAt, flagsObject, readFlags, record, withinChannelLimit, type ConsentState } from './state.js';
 
 /**
  * Per channel the value of the latest consent event by event time wins (ties: the later
@@ -18,7 +18,9 @@ import { consentAt, flagsObject, readFlags, record, type ConsentState } from './
  * before an older consent event arrived is not changed afterwards, but it is never given a value
  * newer than itself, and the latest values (the state, the query) are the same in any arrival
  * order. An event before any known consent of its key passes unchanged. Flags that are not
- * booleans are ignored and counted (`invalid-consent`). No timers: consent does not expire.
+ * booleans (or whose channel name is over 100 characters) are ignored and counted
+ * (`invalid-consent`), and so are new channels of a key that has 64 (`consent-channel-limit`).
+ * No timers: consent does not expire.
  *
  * @example
  * ```ts
@@ -41,7 +43,9 @@ export class ConsentLogic implements OperatorLogic {
     let state = this.keys.get(key);
     if (carried !== undefined) {
       if (carried.invalid > 0) this.ctx.count('invalid-consent');
-      const recorded = carried.flags.length > 0 ? record(state, t, carried.flags, this.ctx.watermark()) : state;
+      const { kept, refused } = withinChannelLimit(state, carried.flags);
+      if (refused > 0) this.ctx.count('consent-channel-limit');
+      const recorded = kept.length > 0 ? record(state, t, kept, this.ctx.watermark()) : state;
       if (recorded !== state && recorded !== undefined) this.keys.put(key, (state = recorded));
     }
     const inForce = consentAt(state, t);

@@ -18,7 +18,7 @@ export interface ConsentState {
 /** The consent flags an event carries, read from the event (see {@link readFlags}). */
 export interface CarriedFlags {
   flags: Array<[string, boolean]>;
-  /** Channels whose value is not a boolean (ignored, counted). */
+  /** Flags whose value is not a boolean or whose channel name is too long (ignored, counted). */
   invalid: number;
 }
 
@@ -32,10 +32,32 @@ export function readFlags(value: unknown): CarriedFlags | undefined {
   const flags: Array<[string, boolean]> = [];
   let invalid = 0;
   for (const [channel, granted] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof granted === 'boolean') flags.push([channel, granted]);
+    if (typeof granted === 'boolean' && channel.length <= MAX_CHANNEL_LENGTH) flags.push([channel, granted]);
     else invalid++;
   }
   return { flags, invalid };
+}
+
+/** At most this many channels per key (a key's state stays far under a changelog record's 1 MB). */
+export const MAX_CHANNELS = 64;
+/** A channel name longer than this is not one (it is ignored, counted). */
+export const MAX_CHANNEL_LENGTH = 100;
+
+/**
+ * The flags that may be recorded for a key in `state`: those of its channels, and new channels
+ * while it has fewer than {@link MAX_CHANNELS}; `refused` counts the others.
+ */
+export function withinChannelLimit(state: ConsentState | undefined, flags: Array<[string, boolean]>): { kept: Array<[string, boolean]>; refused: number } {
+  const known = new Set((state?.channels ?? []).map(([c]) => c));
+  const kept: Array<[string, boolean]> = [];
+  for (const flag of flags) {
+    if (!known.has(flag[0])) {
+      if (known.size >= MAX_CHANNELS) continue;
+      known.add(flag[0]);
+    }
+    kept.push(flag);
+  }
+  return { kept, refused: flags.length - kept.length };
 }
 
 /** Index of the first entry with time > `t` (binary search). */

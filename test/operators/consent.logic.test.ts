@@ -165,3 +165,15 @@ test('consent state: 5,000 random sequences of out-of-order, tied and repeated v
     }
   }
 });
+
+test('consent limits: channel names over 100 characters are invalid; a key keeps at most 64 channels, new ones beyond are counted and ignored', () => {
+  const { ctx, logic, keys } = setup();
+  const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`c${String(i).padStart(2, '0')}`, true]));
+  logic.process(identify('i1', 10, { ...many, ['x'.repeat(101)]: true }), 'p1');
+  assert.equal(keys.get('p1')?.channels.length, 64);
+  assert.deepEqual(ctx.counts, ['invalid-consent', 'consent-channel-limit']);
+  const out = consentOf(logic.process(identify('i2', 20, { c00: false, c69: false }), 'p1'));
+  assert.equal(out?.c00, false, 'a known channel still changes');
+  assert.equal(Object.hasOwn(out ?? {}, 'c69'), false);
+  assert.deepEqual(ctx.counts, ['invalid-consent', 'consent-channel-limit', 'consent-channel-limit']);
+});
