@@ -85,9 +85,10 @@ export function scoreEvent(model: ScoreModel, event: TributaryEvent, missing: Mi
 
 /** Calls the user's `score` on a copy of the event (so the module cannot change what flows on). */
 function callModule(model: ModuleModel, event: TributaryEvent): ScoreOutcome {
+  const score = model.score; // called as a plain function: `this` is not the model
   let value: unknown;
   try {
-    value = model.score(structuredClone(event));
+    value = score(structuredClone(event));
   } catch (e) {
     return { reason: 'score-error', detail: `module ${model.path} threw: ${firstLine(e)}` };
   }
