@@ -15,6 +15,8 @@ import { sessionizeOperator } from './sessionize.js';
 import { triggerOperator } from './trigger.js';
 import { windowAggregateOperator } from './window-aggregate.js';
 import { attributionOperator } from './attribution.js';
+import { scoreOperator } from './score.js';
+import { consentOperator } from './consent.js';
 
 export { dedupe, dedupeOperator, dedupeQuery, DedupeLogic, type DedupeKeyState, type DedupeOptions, type DedupeConfig, type DuplicateRecord } from './dedupe.js';
 export { joinIdentity, joinIdentityOperator, joinIdentityQuery, JoinIdentityLogic, type PersonState, type IdentityQueryStores, IdentityLookup, IdentityResolver, openIdentityState, identifierOf, personIdFor, type JoinIdentityOptions, type JoinIdentityConfig, type IdentityMergeRecord, type PersonEvent, type PersonRecord, type IdentifierEntry, type IdentityTable, type IdentityState, type Identifier, type RefusalReason, type LookupResult, type ApplyOptions } from './join-identity.js';
@@ -28,8 +30,10 @@ export { routeEvents, routeOperator, RouteLogic, type RouteOptions, type RouteCo
 export { validateEvents, validateOperator, ValidateLogic, type ValidateOptions, type ValidateConfig } from './validate.js';
 export { trigger, triggerOperator, triggerQuery, TriggerLogic, type TriggerKeyState, type RuleQueryState, type KeptEvent, type TriggerQueryStores, type TriggerOptions, type TriggerConfig, type TriggerRecord, type SuppressedRecord, type SuppressionReason, type TriggerRuleOptions, type PairRuleOptions, type ThresholdRuleOptions, type SegmentRuleOptions, type ChannelOption, type TriggerRule, type PairRule, type ThresholdRule, type SegmentRule, type RuleCommon } from './trigger.js';
 export { attribution, attributionOperator, attributionQuery, AttributionLogic, MODEL_NAMES, credits, firstTouch, lastTouch, linear, positionBased, timeDecay, type ModelName, type ModelParams, type AttributionKeyState, type AttributionOptions, type AttributionConfig, type AttributionRecord, type ChannelCreditRecord, type CreditedTouchpoint, type Credits, type JourneyState, type PendingConversion, type Touchpoint } from './attribution.js';
+export { scoreEvents, scoreOperator, ScoreLogic, resolveScoreOptions, scoreEvent, sigmoid, type ScoreOptions, type ScoreConfig, type LinearModelOptions, type ScoreModel, type ScoreOutcome, type ScoreReason } from './score.js';
+export { consentEvents, consentOperator, consentQuery, ConsentLogic, resolveConsentOptions, type ConsentOptions, type ConsentConfig, type ConsentKeyState, type ConsentState, type ChannelHistory } from './consent.js';
 
 /** Every built-in operator. */
 export const defaultRegistry: OperatorRegistry = new Map<string, OperatorDefinition<never, never>>(
-  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator, funnelOperator, attributionOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
+  [dedupeOperator, sessionizeOperator, joinIdentityOperator, windowAggregateOperator, filterOperator, mapOperator, validateOperator, maskOperator, routeOperator, triggerOperator, funnelOperator, attributionOperator, scoreOperator, consentOperator].map((op) => [op.name, op as unknown as OperatorDefinition<never, never>]),
 );

@@ -41,6 +41,8 @@ const SLIDING = `windowAggregate: { key: [userId, anonymousId], window: { slidin
 const TRIGGER = 'trigger: { key: [userId, anonymousId], rules: [ { name: cart-abandoned, absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }, cooldown: 24h } ], output: campaign-triggers }';
 const FUNNEL = 'funnel: { key: [userId, anonymousId], steps: [ { name: view, where: { event: product_viewed } }, { name: cart, where: { event: add_to_cart } }, { name: checkout, where: { event: checkout_started } }, { name: purchase, where: { event: purchase } } ], within: 1h, output: funnels }';
 const ATTRIBUTION = 'attribution: { key: [userId, anonymousId], touchpoints: { where: { $or: [ { event: { $in: [email_clicked, store_visit] } }, { type: { $in: [page, screen] }, name: Home } ] } }, conversion: { where: { event: purchase }, value: properties.revenue }, lookback: 7d, output: attributions, aggregateOutput: channel-credits }';
+const SCORE = 'score: { field: scores.risk, logistic: { intercept: -1, coefficients: { properties.price: 0.01, properties.quantity: 0.2 } }, missing: zero }';
+const CONSENT = 'consent: { key: [userId, anonymousId] }';
 const CART_ABANDONMENT = readFileSync(new URL('../../../examples/cart-abandonment/pipeline.yaml', import.meta.url), 'utf8');
 
 /** Every case, in the order they run (and are printed). */
@@ -67,6 +69,8 @@ export const CASES: BenchCase[] = [
   { name: 'operator alone (Task + LMDB state, no file I/O): trigger', spec: { kind: 'task', yaml: pipeline('alone-trigger', TRIGGER) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): funnel', spec: { kind: 'task', yaml: pipeline('alone-funnel', FUNNEL) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): attribution', spec: { kind: 'task', yaml: pipeline('alone-attribution', ATTRIBUTION) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): score', spec: { kind: 'task', yaml: pipeline('alone-score', SCORE) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): consent', spec: { kind: 'task', yaml: pipeline('alone-consent', CONSENT) } },
   { name: 'RxJS dedupe operator alone (memory state)', spec: { kind: 'rx', operator: 'dedupe' } },
   { name: 'RxJS joinIdentity operator alone (memory state)', spec: { kind: 'rx', operator: 'joinIdentity' } },
   { name: 'RxJS sessionize operator alone (memory state)', spec: { kind: 'rx', operator: 'sessionize' } },
