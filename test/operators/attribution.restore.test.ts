@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
-import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
-import type { KeyValueStore, StoreFactory, StoreKey } from '../../lib/state/store.js';
+import type { StoreFactory } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { AttributionLogic, attributionOperator, type AttributionRecord, type JourneyState } from '../../operators/attribution.js';
 import { ev, HOUR } from '../support/events.js';
 import { rng } from '../support/random.js';
 import { tempDir } from '../support/tmp.js';
+import { freezingStores } from '../support/store-spy.js';
 
 // The logic over a real LMDB store, closed mid-stream and created again on the reopened store
 // (as after a Kafka task restored its stores or an embedded run reopened its state): its
@@ -98,33 +98,6 @@ test('attribution over LMDB: closed mid-stream, reopened, a new logic: the same 
     await second.close();
   }
 });
-
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
-}
-
-/** Memory stores without cloning whose values are frozen on put: any later change of one throws. */
-function freezingStores(): StoreFactory {
-  const inner = new MemoryStoreFactory({ clone: false });
-  return {
-    open<K extends StoreKey, V>(name: string): KeyValueStore<K, V> {
-      const store = inner.open<K, V>(name);
-      return new Proxy(store, {
-        get(target, prop, receiver) {
-          if (prop === 'put') return (k: K, v: V, o?: Parameters<typeof store.put>[2]) => target.put(k, deepFreeze(v), o);
-          const value: unknown = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
-    },
-    flush: () => inner.flush(),
-    close: () => inner.close(),
-  };
-}
 
 test('attribution never changes a stored value (immutableState: stores may hand out their own objects)', () => {
   assert.equal(attributionOperator.immutableState, true);

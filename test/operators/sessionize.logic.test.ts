@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { deriveId } from '../../lib/operator/ids.js';
-import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
-import type { KeyValueStore, StoreFactory, StoreKey } from '../../lib/state/store.js';
+import type { StoreFactory } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { SessionizeLogic, sessionizeOperator, type OpenSession, type SessionizeOptions, type SessionRecord } from '../../operators/sessionize.js';
 import { ev, HOUR, MIN } from '../support/events.js';
 import { rng } from '../support/random.js';
+import { freezingStores } from '../support/store-spy.js';
 
 const GAP = 30 * MIN;
 const sid = (start: number, key = 'a1') => deriveId('session', key, start);
@@ -406,33 +406,6 @@ test('sessionize logic: with maxDuration, any arrival order keeps the invariants
     });
   }
 });
-
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
-}
-
-/** Memory stores without cloning whose values are frozen on put: any later mutation throws. */
-function freezingStores(): StoreFactory {
-  const inner = new MemoryStoreFactory({ clone: false });
-  return {
-    open<K extends StoreKey, V>(name: string): KeyValueStore<K, V> {
-      const store = inner.open<K, V>(name);
-      return new Proxy(store, {
-        get(target, prop, receiver) {
-          if (prop === 'put') return (k: K, v: V, o?: Parameters<typeof store.put>[2]) => target.put(k, deepFreeze(v), o);
-          const value: unknown = Reflect.get(target, prop, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
-    },
-    flush: () => inner.flush(),
-    close: () => inner.close(),
-  };
-}
 
 test('sessionize logic: never mutates a stored value (safe over a memory store without cloning)', () => {
   for (let seed = 1; seed <= 50; seed++) {

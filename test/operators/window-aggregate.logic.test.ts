@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { deriveId } from '../../lib/operator/ids.js';
 import { MemoryStoreFactory } from '../../lib/state/engines/memory.js';
-import type { KeyValueStore, StoreFactory, StoreKey } from '../../lib/state/store.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { WindowAggregateLogic, windowAggregateOperator, type AggregateRecord, type SlidingState, type WindowAggregateOptions } from '../../operators/window-aggregate.js';
 import { flatten, type Chunk } from '../../operators/window-aggregate/chunks.js';
 import { ev, HOUR, MIN } from '../support/events.js';
+import { spyStores } from '../support/store-spy.js';
 import { rng } from '../support/random.js';
 
 const AGGS: WindowAggregateOptions['aggregates'] = {
@@ -334,17 +334,8 @@ test('windowAggregate logic: countDistinct, topK and rfm merge across session wi
 
 test('windowAggregate sliding: what one event writes stays bounded as the key’s history grows (its bucket and the key’s index), not the whole window', () => {
   // Every put, as JSON bytes, per store: the state a checkpoint would encode for that key.
-  const base = new MemoryStoreFactory();
   const written = new Map<string, number[]>();
-  const stores: StoreFactory = {
-    open: <K extends StoreKey, V>(name: string): KeyValueStore<K, V> => {
-      const s = base.open<K, V>(name);
-      const sizes = written.get(name) ?? written.set(name, []).get(name)!;
-      return { name: s.name, get: (k) => s.get(k), has: (k) => s.has(k), delete: (k) => s.delete(k), range: (o) => s.range(o), expire: (w) => s.expire(w), count: () => s.count(), flush: () => s.flush(), clear: () => s.clear(), close: () => s.close(), put: (k, v, o) => (sizes.push(JSON.stringify(v).length), s.put(k, v, o)) };
-    },
-    flush: () => base.flush(),
-    close: () => base.close(),
-  };
+  const stores = spyStores(new MemoryStoreFactory(), (name, _key, value) => void (written.get(name) ?? written.set(name, []).get(name)!).push(JSON.stringify(value).length));
   const ctx = recordingContext('wa', stores);
   const config = windowAggregateOperator.resolve({ key: 'anonymousId', window: { sliding: '90d' }, aggregates: { n: { count: {} }, revenue: { sum: 'properties.price' } }, output: 'aggregates' });
   const logic = new WindowAggregateLogic(config, ctx);
