@@ -9,6 +9,7 @@
  * - `baseline`: a hand-written dedupe script over the same file (`lib/bench/baselines/`);
  * - `task`: the operator alone: a `Task` with LMDB state over pre-generated in-memory events,
  *   checkpoint every 10k, outputs counted only (no file I/O besides LMDB);
+ *   with `forgetEvery`, a `forget` request for the person of every n-th event is inserted there;
  * - `rx`: the pipeable RxJS operator over in-memory events with in-memory state;
  * - `heap`: JS heap per resident dedupe key (unique messageIds, nothing expires).
  */
@@ -17,7 +18,7 @@ import { readFileSync } from 'node:fs';
 export type CaseSpec =
   | { kind: 'embedded'; yaml: string }
   | { kind: 'baseline'; script: 'dedupe-map' | 'dedupe-lmdb' }
-  | { kind: 'task'; yaml: string }
+  | { kind: 'task'; yaml: string; forgetEvery?: number }
   | { kind: 'rx'; operator: 'dedupe' | 'joinIdentity' | 'sessionize' }
   | { kind: 'heap'; state: 'lmdb' | 'memory' | 'map' };
 
@@ -62,6 +63,11 @@ export const CASES: BenchCase[] = [
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate tumbling 1h', spec: { kind: 'task', yaml: pipeline('alone-tumbling', TUMBLING) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d', spec: { kind: 'task', yaml: pipeline('alone-sliding', SLIDING) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): trigger', spec: { kind: 'task', yaml: pipeline('alone-trigger', TRIGGER) } },
+  { name: 'operator alone (Task + LMDB state, no file I/O): cart-abandonment pipeline', spec: { kind: 'task', yaml: CART_ABANDONMENT } },
+  {
+    name: 'operator alone (Task + LMDB state, no file I/O): cart-abandonment pipeline + forget every 10k events',
+    spec: { kind: 'task', yaml: CART_ABANDONMENT, forgetEvery: 10_000 },
+  },
   { name: 'RxJS dedupe operator alone (memory state)', spec: { kind: 'rx', operator: 'dedupe' } },
   { name: 'RxJS joinIdentity operator alone (memory state)', spec: { kind: 'rx', operator: 'joinIdentity' } },
   { name: 'RxJS sessionize operator alone (memory state)', spec: { kind: 'rx', operator: 'sessionize' } },

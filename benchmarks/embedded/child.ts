@@ -19,7 +19,7 @@ import { parsePipeline } from '../../lib/pipeline/load.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
 import * as ops from '../../operators/index.js';
 import type { CaseSpec } from './cases.js';
-import { heapPerKey, runTaskAlone, type Measured } from './task-alone.js';
+import { heapPerKey, runTaskAlone, withForgets, type Measured } from './task-alone.js';
 
 export interface ChildJob {
   spec: CaseSpec;
@@ -65,7 +65,7 @@ async function run(job: ChildJob): Promise<Measured> {
     case 'embedded':
       return embedded(spec.yaml, job.input);
     case 'task':
-      return runTaskAlone(spec.yaml, [...generateEvents({ events: job.events, seed: job.seed })]);
+      return runTaskAlone(spec.yaml, withForgets([...generateEvents({ events: job.events, seed: job.seed })], spec.forgetEvery));
     case 'rx':
       return rx(spec.operator, job.events, job.seed);
     case 'heap':

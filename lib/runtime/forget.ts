@@ -11,7 +11,7 @@
  */
 import type { TributaryEvent } from '../event/event.js';
 import type { OperatorDefinition } from '../operator/contract.js';
-import { scrubStores, subjectTerms, type ForgetSubject, type SubjectIdentifier } from '../operator/forget.js';
+import { scrubStores, subjectTerms, type ForgetOutcome, type ForgetSubject, type SubjectIdentifier } from '../operator/forget.js';
 import { deriveId } from '../operator/ids.js';
 import type { CompiledStep } from '../pipeline/compile.js';
 import type { KeyValueStore, StoreKey } from '../state/store.js';
@@ -97,6 +97,11 @@ export function forgetEventOf(request: ForgetRequest, event: TributaryEvent): Tr
   return { ...event, properties: { ...(event.properties ?? {}), identifiers, personIds } };
 }
 
+/** One step's forgetting: its definition's `forget`, else every store scrubbed of the subject's terms. */
+export function forgetStep(def: OperatorDefinition<unknown, unknown>, config: unknown, store: <K extends StoreKey, V>(name: string) => KeyValueStore<K, V>, subject: ForgetSubject): ForgetOutcome {
+  return def.forget ? def.forget(config, store, subject) : { subject, removed: scrubStores(def.stores(config), (n) => store(n), subjectTerms(subject)) };
+}
+
 /** One stateful step as {@link forgetInSteps} sees it. */
 export interface ForgettingStep {
   step: CompiledStep;
@@ -117,9 +122,7 @@ export function forgetInSteps(steps: readonly ForgettingStep[], subject: ForgetS
     const def = step.definition as OperatorDefinition<unknown, unknown>;
     const names = def.stores(step.config);
     if (names.length === 0) continue;
-    const outcome = def.forget
-      ? def.forget(step.config, store, current)
-      : { subject: current, removed: scrubStores(names, (n) => store(n), subjectTerms(current)) };
+    const outcome = forgetStep(def, step.config, store, current);
     for (const name of names) stores[`${step.name}.${name}`] = outcome.removed[name] ?? 0;
     current = outcome.subject;
     recreate(step);
