@@ -123,3 +123,10 @@ test('tributary forget on a stopped pipeline\'s state directory: refused while a
   const none = tributary(['forget', PIPELINE, '--state-dir', join(dir, 'nothing-here'), '--person', 'p-1']);
   assert.deepEqual([none.code, none.stderr], [1, `error: ${join(dir, 'nothing-here')}: no pipeline state here (an embedded run's --state-dir holds data.mdb)\n`]);
 });
+
+test('tributary forget --brokers refuses joinIdentity mode: global-table before it connects', () => {
+  const file = join(dir, 'global-table.yaml');
+  writeFileSync(file, readFileSync(PIPELINE, 'utf8').replace('{ identifiers: [userId, anonymousId], output: identity-merges }', '{ identifiers: [userId, anonymousId], output: identity-merges, mode: global-table }'));
+  const r = tributary(['forget', file, '--brokers', '127.0.0.1:1', '--identifier', 'userId:u1']);
+  assert.deepEqual([r.code, r.stderr], [2, `error: ${file}: forgetting a person is not supported with joinIdentity mode: global-table (its global table is written by one resolver task and read by all); use the default mode\n`]);
+});
