@@ -111,8 +111,8 @@ export interface ForgettingStep {
 
 /**
  * Runs every stateful step's forgetting in step order, each seeing the subject as the steps
- * before it widened it; `recreate` is called for each step with state (its logic must be made
- * again from what is left). Returns the entries removed per `<step>.<store>`, and the subject
+ * before it widened it; `recreate` is called for each step that removed something (its logic
+ * must be made again from what is left). Returns the entries removed per `<step>.<store>`, and the subject
  * as the last step left it.
  */
 export function forgetInSteps(steps: readonly ForgettingStep[], subject: ForgetSubject, recreate: (step: CompiledStep) => void): { stores: Record<string, number>; subject: ForgetSubject } {
@@ -125,7 +125,8 @@ export function forgetInSteps(steps: readonly ForgettingStep[], subject: ForgetS
     const outcome = forgetStep(def, step.config, store, current);
     for (const name of names) stores[`${step.name}.${name}`] = outcome.removed[name] ?? 0;
     current = outcome.subject;
-    recreate(step);
+    // Nothing removed: the state, and so what the logic holds in memory, is as it was.
+    if (Object.values(outcome.removed).some((n) => n > 0)) recreate(step);
   }
   return { stores, subject: current };
 }
