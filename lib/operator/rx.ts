@@ -163,8 +163,14 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
             // is left, the (widened) request goes on for the next operator, the audit to `forgotten`.
             const r = forgetRequestOf(event);
             if (!r.ok) return reject('invalid-forget', r.detail, event);
-            const outcome = forgetStep(definition as OperatorDefinition<unknown, unknown>, config, ctx.store, r.request.subject);
-            logic = definition.create(config, ctx);
+            let outcome: ReturnType<typeof forgetStep>;
+            try {
+              outcome = forgetStep(definition as OperatorDefinition<unknown, unknown>, config, ctx.store, r.request.subject);
+            } catch (e) {
+              return reject('invalid-forget', `the request could not be applied in full: ${e instanceof Error ? e.message : String(e)}`, event);
+            } finally {
+              logic = definition.create(config, ctx);
+            }
             const stores = Object.fromEntries(Object.entries(outcome.removed).map(([s, n]) => [`${step}.${s}`, n]));
             deliver(options.outputs?.forgotten, forgottenRecord(r.request, `rx ${step}`, clock.now(), stores));
             subscriber.next(forgetEventOf({ ...r.request, subject: outcome.subject }, event));

@@ -122,7 +122,14 @@ export function forgetInSteps(steps: readonly ForgettingStep[], subject: ForgetS
     const def = step.definition as OperatorDefinition<unknown, unknown>;
     const names = def.stores(step.config);
     if (names.length === 0) continue;
-    const outcome = forgetStep(def, step.config, store, current);
+    let outcome: ForgetOutcome;
+    try {
+      outcome = forgetStep(def, step.config, store, current);
+    } catch (error) {
+      // What it removed before it threw is gone: its logic must not keep it either.
+      recreate(step);
+      throw error;
+    }
     for (const name of names) stores[`${step.name}.${name}`] = outcome.removed[name] ?? 0;
     current = outcome.subject;
     // Nothing removed: the state, and so what the logic holds in memory, is as it was.
@@ -173,7 +180,14 @@ export function applyForgetEvent(event: TributaryEvent, env: ForgetEnv): void {
     return;
   }
   const { request } = parsed;
-  const done = forgetInSteps(env.steps, request.subject, env.recreate);
+  let done: ReturnType<typeof forgetInSteps>;
+  try {
+    done = forgetInSteps(env.steps, request.subject, env.recreate);
+  } catch (error) {
+    // A store refused a key of the request (one too long to store, say): a dead letter, not a stop.
+    env.reject(`the request could not be applied in full (send it again once fixed): ${error instanceof Error ? error.message : String(error)}`);
+    return;
+  }
   env.write(FORGOTTEN_STREAM, forgottenRecord(request, env.task, env.now(), done.stores));
   env.forward?.(forgetEventOf({ ...request, subject: done.subject }, event));
 }

@@ -113,6 +113,10 @@ test('an out-of-order request (dated before the watermark) is applied, not sent 
   assert.deepEqual(d.read('late'), []);
   assert.deepEqual(d.read('forgotten').map((r) => [r.requestId, r.requestedBy, r.total]), [['req-old', null, 16]]);
   assert.deepEqual(d.read('dead-letter').map((r) => [r.reason, r.detail]), [['invalid-forget', 'a forget request names nobody: set userId, anonymousId or properties.personId']]);
+  // A person id no store can hold as a key: a dead letter, and the pipeline goes on.
+  d.pipe(forget('req-long', 0, {}, { personId: 'p'.repeat(3000) }));
+  assert.deepEqual(d.read('dead-letter').map((r) => [r.reason, String(r.detail).slice(0, 88)]), [['invalid-forget', 'the request could not be applied in full (send it again once fixed): store "joinIdentity']]);
+  assert.deepEqual(d.read('forgotten'), []);
   // By person id only: the same person (already gone), nothing left to remove.
   d.pipe(forget('req-pid', 0, {}, { personId: personIdFor('anonymousId:ax-phone') }));
   assert.deepEqual(d.read('forgotten').map((r) => [r.requestId, r.total]), [['req-pid', 0]]);
