@@ -12,6 +12,7 @@ import type { KeyValueStore, StoreKey } from '../lib/state/store.js';
 import { MemoryTimers } from '../lib/time/timers.js';
 import { DURATION_PATTERN, parseDuration, type Duration } from '../lib/time/duration.js';
 import { dedupeQuery } from './dedupe/query.js';
+import { subjectTerms } from '../lib/operator/forget.js';
 
 export { dedupeQuery, type DedupeKeyState } from './dedupe/query.js';
 
@@ -205,6 +206,20 @@ export class DedupeLogic implements OperatorLogic {
   }
 }
 
+/** Rewrites every segment of `seen` that holds one of `terms` as an idempotency key without it; returns how many keys left. */
+function forgetKeys(seen: KeyValueStore<number, SeenSegment>, terms: ReadonlySet<string>): number {
+  const rewritten: Array<[number, SeenSegment]> = [];
+  let removed = 0;
+  for (const { key, value } of seen.range()) {
+    if (typeof value !== 'object' || !value.keys.some((k) => terms.has(k))) continue;
+    const keep = value.keys.flatMap((k, i) => (terms.has(k) ? [] : [i]));
+    removed += value.keys.length - keep.length;
+    rewritten.push([key, { keys: keep.map((i) => value.keys[i]!), at: keep.map((i) => value.at[i]!), expiresAt: value.expiresAt }]);
+  }
+  for (const [n, seg] of rewritten) seen.put(n, seg);
+  return removed;
+}
+
 /** The `dedupe` operator definition (registry entry). */
 export const dedupeOperator = defineOperator<DedupeOptions, DedupeConfig>({
   name: 'dedupe',
@@ -237,6 +252,9 @@ export const dedupeOperator = defineOperator<DedupeOptions, DedupeConfig>({
   stores: () => ['seen'],
   create: (c, ctx) => new DedupeLogic(c, ctx),
   query: (c, store, key, watermark) => dedupeQuery(c, store('seen'), key, watermark),
+  // A segment pools the keys of many events: only the subject's keys leave it (the message ids a
+  // messageId-keyed dedupe remembers name nobody, so it has nothing to forget).
+  forget: (_c, store, subject) => ({ subject, removed: { seen: forgetKeys(store('seen'), subjectTerms(subject)) } }),
   immutableState: true,
 });
 

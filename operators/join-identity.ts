@@ -85,6 +85,7 @@ import { keyedOperator, type IncomingEvent, type RxWiringOptions } from '../lib/
 import { JoinIdentityLogic, JoinIdentityLookupLogic, JoinIdentityResolverLogic } from './join-identity/logic.js';
 import { joinIdentityOptionsSchema, resolveJoinIdentityOptions, type JoinIdentityConfig, type JoinIdentityOptions } from './join-identity/options.js';
 import { joinIdentityQuery } from './join-identity/query.js';
+import { forgetInIdentity } from './join-identity/forget.js';
 import type { PersonEvent } from './join-identity/records.js';
 
 export { identifierOf, personIdFor } from './join-identity/identifiers.js';
@@ -115,6 +116,7 @@ export const joinIdentityOperator = defineOperator<JoinIdentityOptions, JoinIden
   outputs: (c) => [{ stream: c.output, kind: 'identity-merges', key: ['personId'] }],
   stores: () => ['ids', 'absorbed', 'persons', 'links', 'refused'],
   create: (c, ctx) => new JoinIdentityLogic(c, ctx),
+  forget: (_c, store, subject) => forgetInIdentity(store, subject),
   query: (_c, store, key) => joinIdentityQuery({ ids: store('ids'), absorbed: store('absorbed'), persons: store('persons') }, key),
   // Identity records are replaced, never changed in place (copy-on-write in the resolver).
   immutableState: true,

@@ -9,6 +9,7 @@
  * - `baseline`: a hand-written dedupe script over the same file (`lib/bench/baselines/`);
  * - `task`: the operator alone: a `Task` with LMDB state over pre-generated in-memory events,
  *   checkpoint every 10k, outputs counted only (no file I/O besides LMDB);
+ *   with `forgetEvery`, a `forget` request for the person of every n-th event is inserted there;
  * - `rx`: the pipeable RxJS operator over in-memory events with in-memory state;
  * - `heap`: JS heap per resident dedupe key (unique messageIds, nothing expires).
  */
@@ -17,7 +18,7 @@ import { readFileSync } from 'node:fs';
 export type CaseSpec =
   | { kind: 'embedded'; yaml: string }
   | { kind: 'baseline'; script: 'dedupe-map' | 'dedupe-lmdb' }
-  | { kind: 'task'; yaml: string; /** Fold the events onto this many users (long histories per key). */ keys?: number }
+  | { kind: 'task'; yaml: string; /** Fold the events onto this many users (long histories per key). */ keys?: number; /** A forget request every this many events. */ forgetEvery?: number }
   | { kind: 'rx'; operator: 'dedupe' | 'joinIdentity' | 'sessionize' }
   | { kind: 'heap'; state: 'lmdb' | 'memory' | 'map' };
 

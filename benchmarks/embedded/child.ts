@@ -19,7 +19,7 @@ import { parsePipeline } from '../../lib/pipeline/load.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
 import * as ops from '../../operators/index.js';
 import type { CaseSpec } from './cases.js';
-import { heapPerKey, runTaskAlone, type Measured } from './task-alone.js';
+import { heapPerKey, runTaskAlone, withForgets, type Measured } from './task-alone.js';
 
 export interface ChildJob {
   spec: CaseSpec;
@@ -68,7 +68,7 @@ async function run(job: ChildJob): Promise<Measured> {
       const events = [...generateEvents({ events: job.events, seed: job.seed })];
       // Long histories: every event given to one of `keys` users, in turn.
       const folded = spec.keys === undefined ? events : events.map((e, i) => ({ ...e, userId: `u${i % (spec.keys as number)}`, anonymousId: null }));
-      return runTaskAlone(spec.yaml, folded);
+      return runTaskAlone(spec.yaml, withForgets(folded, spec.forgetEvery));
     }
     case 'rx':
       return rx(spec.operator, job.events, job.seed);

@@ -42,6 +42,20 @@ function newTask(yaml: string, stores: StoreFactory, output: (stream: string) =>
 }
 
 /**
+ * `events` with a `forget` request for the person (userId, else anonymousId) of every `every`-th
+ * event inserted after it (none without `every`): the cost of erasure requests in a stream.
+ */
+export function withForgets(events: TributaryEvent[], every: number | undefined): TributaryEvent[] {
+  if (!every) return events;
+  const out: TributaryEvent[] = [];
+  events.forEach((e, i) => {
+    out.push(e);
+    if ((i + 1) % every === 0) out.push({ messageId: `forget-${i}`, type: 'forget', userId: e.userId, anonymousId: e.userId ? null : e.anonymousId, timestamp: e.timestamp });
+  });
+  return out;
+}
+
+/**
  * Times, over events already in memory: constructing a Task with an LmdbStoreFactory in a temp
  * dir, `task.pipe` per event, a checkpoint every 10k events, `endOfInput()` and a last
  * checkpoint. Outputs are counted by stream, nothing else.

@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { OperatorRegistry } from '../operator/contract.js';
 import { registerBench } from './bench.js';
 import { describeFailure } from './errors.js';
+import { registerForget } from './forget.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerReplay } from './replay.js';
@@ -309,9 +310,10 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
   registerReset(program, io, tools);
   registerReplay(program, io, tools);
   registerBench(program, io, tools, registry);
+  registerForget(program, io, tools);
   // TLS and SASL for every command that talks to Kafka; the registry's login where a registry is used.
   for (const command of program.commands) {
-    if (['run', 'topics', 'produce', 'consume', 'reset', 'replay', 'bench'].includes(command.name())) addSecurityOptions(command);
+    if (['run', 'topics', 'produce', 'consume', 'reset', 'replay', 'bench', 'forget'].includes(command.name())) addSecurityOptions(command);
     if (['run', 'consume'].includes(command.name())) addRegistryAuthOptions(command);
   }
 

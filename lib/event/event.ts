@@ -3,10 +3,14 @@
  * with `timestamp` normalised to epoch milliseconds UTC. Unknown extra fields are kept.
  */
 
-/** Segment call types. */
-export type EventType = 'track' | 'identify' | 'alias' | 'page' | 'screen';
+/**
+ * Segment call types, and `forget`: a request to erase a person (named by `userId`,
+ * `anonymousId` or `properties.personId`) from the pipeline's state, a control record that is
+ * never late, never moves the watermark and is never written to the `events` sink.
+ */
+export type EventType = 'track' | 'identify' | 'alias' | 'page' | 'screen' | 'forget';
 
-export const EVENT_TYPES: readonly EventType[] = ['track', 'identify', 'alias', 'page', 'screen'];
+export const EVENT_TYPES: readonly EventType[] = ['track', 'identify', 'alias', 'page', 'screen', 'forget'];
 
 /** Event context: channel, consent flags, device, campaign, … */
 export interface EventContext {

@@ -112,11 +112,12 @@ export type RejectReason =
   | 'missing-timestamp'   // no event-time field
   | 'invalid-timestamp'   // present but not a date / out of range
   | 'future-timestamp'    // more than the source's maxFutureSkew ahead of processing time
-  | 'invalid-type'        // `type` not one of track, identify, alias, page, screen
+  | 'invalid-type'        // `type` not one of track, identify, alias, page, screen, forget
   | 'missing-event-name'  // a `track` event without `event`
   | 'missing-message-id'  // no messageId and the mapping says `require`
   | 'invalid-field'       // a canonical field of the wrong JSON type (e.g. userId an object)
   | 'missing-key'         // none of the source's key fields is present
   | 'invalid-schema'      // failed a validate step
   | 'invalid-key'         // a step's state store cannot hold the event's key (e.g. control characters, too long)
-  | 'processing-error';   // a step threw while processing the event (the error message is the detail)
+  | 'processing-error'    // a step threw while processing the event (the error message is the detail)
+  | 'invalid-forget';     // a `forget` request that names nobody or cannot be applied

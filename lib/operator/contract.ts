@@ -4,8 +4,11 @@
  * `rx.ts`, the task in `lib/runtime/task.ts`, later the Kafka task) is thin and shared.
  */
 import type { TributaryEvent } from '../event/event.js';
+import type { ForgetOutcome, ForgetSubject } from './forget.js';
 import type { KeyValueStore, StoreKey } from '../state/store.js';
 import type { Clock } from '../time/clock.js';
+
+export type { ForgetOutcome, ForgetSubject, SubjectIdentifier } from './forget.js';
 
 /** See {@link OperatorDefinition.partitioning}. */
 export type Partitioning = 'key' | 'any' | 'global' | 'global-table';
@@ -130,6 +133,14 @@ export interface OperatorDefinition<O = unknown, R = O> {
    * epoch ms), never the stored encoding. Reads only.
    */
   query?(options: R, store: <K extends StoreKey, V>(name: string) => KeyValueStore<K, V>, key: string, watermark: number): unknown;
+  /**
+   * Removes the subject of an erasure request from the step's stores, and says who later steps
+   * must forget (joinIdentity widens the subject to every identifier and person id of the
+   * person). Default: {@link scrubStores} over every store (an entry whose key or value mentions
+   * an identifier value or person id of the subject is deleted). The runtime re-creates the
+   * step's logic afterwards, so timers and in-memory indexes are rebuilt from what is left.
+   */
+  forget?(options: R, store: <K extends StoreKey, V>(name: string) => KeyValueStore<K, V>, subject: ForgetSubject): ForgetOutcome;
   /**
    * The logic never changes a value it read from or wrote to a store, except to `put` it back in
    * the same `process`/`advance` call (dedupe appends to its open segment that way). Stores then

@@ -17,6 +17,7 @@ import { InvalidKeyError } from '../state/key-order.js';
 import type { SourceMapping } from '../event/mapping.js';
 import { createNormalizer } from '../event/normalize.js';
 import { safeJson } from '../runtime/records.js';
+import { forgetEventOf, forgetRequestOf, forgetStep, forgottenRecord } from '../runtime/forget.js';
 
 /** Builds an operator from a function of (source, subscriber), like RxJS's internal `operate`. */
 export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscriber<R>) => TeardownLogic): OperatorFunction<T, R> {
@@ -116,7 +117,7 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
       watermark: () => watermarks.current(),
       annotate: annotatedCopy,
     };
-    const logic = definition.create(config, ctx);
+    let logic = definition.create(config, ctx);
     let lastAdvanced = -Infinity;
     let sinceFlush = 0;
     let chain: Promise<void> = Promise.resolve();
@@ -157,6 +158,24 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
           event = n.event;
         }
         try {
+          if (event.type === 'forget') {
+            // An erasure request: the step forgets the person, its logic is made again from what
+            // is left, the (widened) request goes on for the next operator, the audit to `forgotten`.
+            const r = forgetRequestOf(event);
+            if (!r.ok) return reject('invalid-forget', r.detail, event);
+            let outcome: ReturnType<typeof forgetStep>;
+            try {
+              outcome = forgetStep(definition as OperatorDefinition<unknown, unknown>, config, ctx.store, r.request.subject);
+            } catch (e) {
+              return reject('invalid-forget', `the request could not be applied in full: ${e instanceof Error ? e.message : String(e)}`, event);
+            } finally {
+              logic = definition.create(config, ctx);
+            }
+            const stores = Object.fromEntries(Object.entries(outcome.removed).map(([s, n]) => [`${step}.${s}`, n]));
+            deliver(options.outputs?.forgotten, forgottenRecord(r.request, `rx ${step}`, clock.now(), stores));
+            subscriber.next(forgetEventOf({ ...r.request, subject: outcome.subject }, event));
+            return;
+          }
           const now = clock.now(); // once per event: idle detection works in seconds
           const wm = watermarks.current(now);
           if (event.timestamp < wm) {

@@ -122,7 +122,7 @@ const sameKey = (a: string[] | undefined, b: string[] | undefined) => JSON.strin
  * @example
  * ```ts
  * const topology = compilePipeline(loadPipelineFile('pipeline.yaml', registry), registry);
- * topology.streams.map((s) => s.name); // ['events', 'dead-letter', 'late', 'duplicates']
+ * topology.streams.map((s) => s.name); // ['events', 'dead-letter', 'late', 'forgotten', 'duplicates']
  * ```
  */
 export function compilePipeline(def: PipelineDefinition, registry: OperatorRegistry): Topology {
@@ -160,6 +160,7 @@ export function compilePipeline(def: PipelineDefinition, registry: OperatorRegis
     stream('events', steps.at(-1)?.name ?? 'source', 'events'),
     stream('dead-letter', 'source', 'dead-letter'),
     stream('late', 'source', 'late'),
+    stream('forgotten', 'source', 'forgotten'),
     ...steps.flatMap((s) => s.outputs.map((o) => stream(o.stream, s.name, o.kind, o.key))),
   ];
 

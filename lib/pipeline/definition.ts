@@ -84,7 +84,7 @@ export interface PipelineDefinition {
 }
 
 /** Streams every pipeline has. */
-export const BUILTIN_STREAMS = ['events', 'dead-letter', 'late'] as const;
+export const BUILTIN_STREAMS = ['events', 'dead-letter', 'late', 'forgotten'] as const;
 
 /** Where a password is: an environment variable or a file (relative to the definition's directory). */
 export interface SecretRef {

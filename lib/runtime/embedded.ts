@@ -32,6 +32,7 @@ import { FileSinks } from './file-sink.js';
 import { inputIdentity } from './input-identity.js';
 import { readSourceBatches, type InputFormat } from './sources.js';
 import { createOpsServer, Liveness } from './ops-server.js';
+import { holdState } from './state-holder.js';
 import { Task } from './task.js';
 
 export interface EmbeddedRunOptions {
@@ -214,6 +215,7 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
     ready: () => (running ? { ok: true, detail: `running: ${processed} records processed` } : { ok: false, detail: 'the run has ended' }),
     onScrape: () => metrics.ready.set({ pipeline: topology.name }, running ? 1 : 0),
   }) : undefined;
+  const release = holdState(stateDir);
   try {
     if (ops && options.metricsPort !== undefined) options.onMetricsServer?.(await ops.listen(options.metricsPort, options.metricsHost));
     if (ops && options.statePort !== undefined && options.statePort !== options.metricsPort) options.onStateServer?.(await ops.listen(options.statePort, options.metricsHost));
@@ -257,6 +259,7 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
     streamCounts = sinks.counts();
     sinks.close();
     await cached.close();
+    release();
   }
 
   const durationMs = performance.now() - started;

@@ -41,11 +41,17 @@ export function futureTimestampProblem(timestamp: number, now: number, maxSkewMs
  * ```
  */
 export function createSourceNormalizer(source: Pick<ResolvedSource, 'mapping' | 'maxFutureSkewMs'>, clock: Clock): SourceNormalizer {
-  const normalize = createNormalizer(source.mapping);
+  const mapped = createNormalizer(source.mapping);
+  // A `forget` request is Tributary's own control record, written in the canonical fields
+  // whatever the source's mapping (the same request goes to every pipeline), and dated when it
+  // was made: never subject to the future bound.
+  const canonical = source.mapping ? createNormalizer() : mapped;
+  const normalize: SourceNormalizer = (raw) => (isForget(raw) ? canonical(raw) : mapped(raw));
   const skew = source.maxFutureSkewMs;
   if (skew === Infinity) return normalize;
   let bound = -Infinity;
   return (raw) => {
+    if (isForget(raw)) return canonical(raw);
     const r = normalize(raw);
     if (!r.ok || r.event.timestamp <= bound) return r;
     const now = clock.now();
@@ -53,4 +59,9 @@ export function createSourceNormalizer(source: Pick<ResolvedSource, 'mapping' | 
     const problem = futureTimestampProblem(r.event.timestamp, now, skew);
     return problem === undefined ? r : { ok: false, reason: 'future-timestamp', detail: problem };
   };
+}
+
+/** Whether a raw record is a `forget` request (see {@link createSourceNormalizer}). */
+function isForget(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'forget';
 }

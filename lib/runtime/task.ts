@@ -8,47 +8,22 @@ import { countRuleOutcome, TaskGauges } from './task-metrics.js';
 import type { TributaryEvent } from '../event/event.js';
 import { resolveKey } from '../event/key.js';
 import type { RejectReason } from '../event/mapping.js';
-import { tally, type PipelineMetrics } from '../metrics/metrics.js';
+import { tally } from '../metrics/metrics.js';
 import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../operator/contract.js';
-import type { CompiledStep, Topology } from '../pipeline/compile.js';
+import type { CompiledStep } from '../pipeline/compile.js';
 import { CachingStoreFactory } from '../state/caching.js';
 import { InvalidKeyError } from '../state/key-order.js';
-import type { StoreFactory, StoreKey } from '../state/store.js';
-import type { Clock } from '../time/clock.js';
+import type { StoreKey } from '../state/store.js';
 import { TimerFailures } from '../time/timers.js';
 import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
 import { ProcessingError, safeJson, sourceOf, type DeadLetterRecord, type RecordOrigin, type SourceInput } from './records.js';
 import { createSourceNormalizer, type SourceNormalizer } from './source-normalizer.js';
+import { applyForgetEvent } from './forget.js';
+import type { TaskOptions } from './task-options.js';
 
 export { ProcessingError, safeJson, sourceOf, type DeadLetterRecord, type RecordOrigin, type SourceInput } from './records.js';
 
-/** Receives every record the task writes, by stream name. */
-export type OutputFn = (stream: string, record: DerivedRecord) => void;
-
-export interface TaskOptions {
-  topology: Topology;
-  /**
-   * The task's stores. A factory without the caching layer (an `LmdbStoreFactory`, a
-   * `MemoryStoreFactory`) gets one with the default budget; read state through
-   * {@link Task.stores} then, and make it durable with {@link Task.checkpoint}.
-   */
-  stores: StoreFactory;
-  clock: Clock;
-  metrics: PipelineMetrics;
-  output: OutputFn;
-  /** The logic of a step when not its operator's `create` (the Kafka runtime's global-table halves). */
-  createLogic?: (step: CompiledStep, ctx: OperatorContext) => OperatorLogic | undefined;
-  /** The task's id in metric labels: `embedded` (default), or the Kafka task id. */
-  id?: string;
-  /** The source's name in data-quality metrics: the input file or the source topic. Default `source`. */
-  sourceName?: string;
-  /**
-   * Whether the `events` this task writes are the pipeline's sink (default true). A Kafka task
-   * whose events go on to a repartition topic says false: they are not counted as written to the
-   * `events` stream (the last sub-topology's task counts them).
-   */
-  eventsAreSink?: boolean;
-}
+export type { OutputFn, TaskOptions } from './task-options.js';
 
 interface StepInstance {
   step: CompiledStep;
@@ -215,6 +190,7 @@ export class Task {
       this.deadLetter({ reason: n.reason, detail: n.detail, raw: input.raw, source: sourceOf(input) });
       return;
     }
+    if (n.event.type === 'forget') return this.forget(n.event, input);
     this.gauges.quality.observe(n.event);
     if (source.key && resolveKey(n.event, source.key) === undefined) {
       this.gauges.quality.invalid('missing-key');
@@ -234,6 +210,7 @@ export class Task {
   }
 
   private pipeEvent(event: TributaryEvent, partition: string, input: RecordOrigin | undefined, owned: boolean): void {
+    if (event.type === 'forget') return this.forget(event, input);
     const now = this.options.clock.now(); // once per event: idle detection works in seconds
     const watermark = this.watermarks.current(now);
     if (event.timestamp < watermark) {
@@ -254,6 +231,7 @@ export class Task {
    * task's own (decoded for it), so steps annotate it in place.
    */
   pipeForwarded(event: TributaryEvent, input?: RecordOrigin): void {
+    if (event.type === 'forget') return this.forget(event, input);
     this.runSteps(event, input, true);
     this.advance();
   }
@@ -303,6 +281,27 @@ export class Task {
       if ((++this.emittedEvents & 63) === 0) this.timing.endToEnd.observe((this.options.clock.now() - current.timestamp) / 1000);
       this.write('events', current);
     }
+  }
+
+  /**
+   * Applies an erasure request (a `forget` event, see `forget.ts`): never late, never moves the
+   * watermark, never written to the `events` sink; the stateful steps forget the person, their
+   * logic is made again from what is left, and the audit record goes to `forgotten`.
+   */
+  forget(event: TributaryEvent, input?: RecordOrigin): void {
+    const { clock, createLogic, eventsAreSink } = this.options;
+    const stateful = this.steps.filter((s) => s.step.stores.length > 0);
+    applyForgetEvent(event, {
+      steps: stateful.map((s) => ({ step: s.step, store: (name) => this.stores.open(`${s.step.name}.${name}`, { clone: s.step.definition.immutableState !== true }) })),
+      recreate: (step) => {
+        const s = stateful.find((x) => x.step === step) as StepInstance;
+        const ctx = this.contextFor(s);
+        s.logic = createLogic?.(step, ctx) ?? step.definition.create(step.config as never, ctx);
+      },
+      task: this.options.id ?? 'embedded', now: () => clock.now(), write: (stream, record) => this.write(stream, record), distributed: createLogic !== undefined,
+      reject: (detail) => this.deadLetter({ reason: 'invalid-forget', detail, raw: input?.raw ?? safeJson(event), source: input ? sourceOf(input) : 'forget' }),
+      ...(eventsAreSink === false ? { forward: (e: TributaryEvent) => this.options.output('events', e) } : {}),
+    });
   }
 
   /** Re-evaluates the watermark (idle partitions release it with processing time) and lets steps fire. */

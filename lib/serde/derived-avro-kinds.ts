@@ -89,6 +89,19 @@ export const RECORD_TYPES: Record<string, RecordSpec> = {
       f('final', 'boolean', 'True for the final value of a closed window, false for an update.'),
     ],
   },
+  forgotten: {
+    name: 'Forgotten',
+    doc: 'The audit record of an erasure request in one task: entries removed per store (never who).',
+    fields: [
+      f('id', 'string', 'Deterministic id of the record (request and task).'),
+      f('requestId', 'string', 'The messageId of the forget request.'),
+      f('requestedBy', 'string', 'Who asked (properties.requestedBy of the request).', 'nullable'),
+      f('task', 'string', 'The task that applied it: embedded, or the Kafka task id.'),
+      f('at', 'timestamp', 'Processing time at which it was applied.'),
+      f('stores', 'longMap', 'Entries removed or rewritten per store (<step>.<store>).'),
+      f('total', 'long', 'Sum of stores.'),
+    ],
+  },
   'dead-letter': {
     name: 'DeadLetter',
     doc: 'A record that could not be processed.',

@@ -27,8 +27,9 @@
  * `[expiresAt, ...key]` → 0 for every put with an `expiresAt` (flushed with the state; a key too
  * long for that is listed in the value of `[expiresAt, hash of the key]` instead). `expire(w)`
  * reads the due index entries, notes which of their keys are present, lets the store expire, and
- * logs a tombstone for each key that was present and is gone. Stale index entries (a key rewritten
- * or deleted since) are dropped when they come due. Cost: one more write per put with an
+ * logs a tombstone for each key that was present and is gone. A put or delete removes the key's
+ * previous index entry (so a deleted key, an erased person's, leaves nothing behind in the index).
+ * Cost: one read of the stored `expiresAt` per put and delete, one more write per put with an
  * `expiresAt`, and per expired key two `has` reads and one index delete. The index store is a
  * store of the wrapped factory: with LMDB a changelogged store uses 4 named databases, not 2
  * (raise `maxDbs` past 4 per store + 2). `clear()` reads every key once (to log its tombstone).
@@ -126,14 +127,38 @@ export class ChangeloggingStore<K extends StoreKey = StoreKey, V = unknown> impl
   }
 
   put(key: K, value: V, options?: PutOptions): void {
+    const before = this.previousExpiry(key);
     this.inner.put(key, value, options);
     const expiresAt = options?.expiresAt === undefined ? undefined : validateExpiresAt(this.name, options.expiresAt);
-    this.log(validateKey(this.name, key), false, expiresAt);
+    const k = validateKey(this.name, key);
+    if (before !== undefined && before !== expiresAt) this.unindexExpiry(k, before);
+    this.log(k, false, expiresAt);
   }
 
   delete(key: K): void {
+    const before = this.previousExpiry(key);
     this.inner.delete(key);
-    this.log(validateKey(this.name, key), true, undefined);
+    const k = validateKey(this.name, key);
+    this.log(k, true, undefined);
+    if (before !== undefined) this.unindexExpiry(k, before);
+  }
+
+  /** The `expiresAt` the key is stored with now, before a write replaces or deletes it. */
+  private previousExpiry(key: K): number | undefined {
+    return (this.inner as Partial<ExpiryAware<K>>).expiresAtOf?.(key);
+  }
+
+  private unindexExpiry(key: StoreKey, expiresAt: number): void {
+    try {
+      this.index.delete([expiresAt, ...(typeof key === 'object' ? key : [key])]);
+    } catch (error) {
+      if (!(error instanceof InvalidKeyError)) throw error;
+      const ik = [expiresAt, hashOf(keyId(key))];
+      const listed = this.index.get(ik);
+      const keys = (Array.isArray(listed) ? (listed as StoreKey[]) : []).filter((k) => keyId(k) !== keyId(key));
+      if (keys.length > 0) this.index.put(ik, keys);
+      else this.index.delete(ik);
+    }
   }
 
   private log(key: StoreKey, deleted: boolean, expiresAt: number | undefined): void {
@@ -255,6 +280,8 @@ export class ChangeloggingStore<K extends StoreKey = StoreKey, V = unknown> impl
    * `value` undefined is a tombstone.
    */
   applyRestored(key: StoreKey, value: ChangelogValue | undefined): void {
+    const before = this.previousExpiry(key as K);
+    if (before !== undefined && before !== value?.expiresAt) this.unindexExpiry(validateKey(this.name, key), before);
     if (value === undefined) {
       this.inner.delete(key as K);
     } else {

@@ -77,7 +77,7 @@ test('describe: text and Mermaid', () => {
       '  source: (embedded input) format=csv key=userId|anonymousId allowedLateness=60000ms\n' +
       '  sub-topology 0 (input source, key userId|anonymousId)\n' +
       '    dedupe: dedupe key=messageId stores=dedupe.seen → duplicates\n' +
-      '  streams: events→rees46-dedupe-events, dead-letter→rees46-dedupe-dead-letter, late→rees46-dedupe-late, duplicates→rees46-dedupe-duplicates\n',
+      '  streams: events→rees46-dedupe-events, dead-letter→rees46-dedupe-dead-letter, late→rees46-dedupe-late, forgotten→rees46-dedupe-forgotten, duplicates→rees46-dedupe-duplicates\n',
   );
   const mermaid = tributary(['describe', 'examples/rees46-dedupe/pipeline.yaml', '--mermaid']);
   assert.equal(mermaid.code, 0, mermaid.stderr);

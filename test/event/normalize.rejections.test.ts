@@ -28,7 +28,7 @@ const cases: Case[] = [
   { name: 'impossible date', raw: { ...base, timestamp: '2019-02-30 00:00:00 UTC' }, reason: 'invalid-timestamp' },
   { name: 'out of range', raw: { ...base, timestamp: 1e16 }, reason: 'invalid-timestamp' },
   { name: 'wrong unit for format', raw: { ...base, timestamp: '2019-10-01T00:00:00Z' }, mapping: { timestampFormat: 'epoch-s' }, reason: 'invalid-timestamp' },
-  { name: 'unknown type', raw: { ...base, type: 'click' }, reason: 'invalid-type', detail: 'type "click" is not one of track, identify, alias, page, screen' },
+  { name: 'unknown type', raw: { ...base, type: 'click' }, reason: 'invalid-type', detail: 'type "click" is not one of track, identify, alias, page, screen, forget' },
   { name: 'type wrong case', raw: { ...base, type: 'Track' }, reason: 'invalid-type' },
   { name: 'type not a string', raw: { ...base, type: 1 }, reason: 'invalid-type' },
   { name: 'no type and no event', raw: { ...base, type: undefined, event: undefined }, reason: 'invalid-type', detail: 'no type, and no event name to imply track' },

@@ -65,6 +65,7 @@ test('ensureTopics creates compacted changelogs, the repartition topic and the o
       [`${app}-events`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': retention },
       [`${app}-dead-letter`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': retention },
       [`${app}-late`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': retention },
+      [`${app}-forgotten`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': retention },
       [`${app}-duplicates`]: { partitions: 2, 'cleanup.policy': 'delete', 'retention.ms': retention },
     });
 

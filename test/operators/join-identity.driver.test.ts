@@ -154,7 +154,7 @@ test('driver: joinIdentity after dedupe, built with the typed builder; a configu
   assert.deepEqual(d.read('identity-merges').map((r) => [r.status, r.personId, r.mergedPersonId, r.identifiers]), [
     ['merged', P('anonymousId:a1'), P('anonymousId:a2'), ['anonymousId:a2', 'traits.emailHash:h1']],
   ]);
-  assert.deepEqual(d.topology.streams.map((s) => s.name), ['events', 'dead-letter', 'late', 'identity-merges']);
+  assert.deepEqual(d.topology.streams.map((s) => s.name), ['events', 'dead-letter', 'late', 'forgotten', 'identity-merges']);
   const metrics = await d.metrics.registry.metrics();
   assert.match(metrics, /tributary_step_records_out_total\{pipeline="identity-built",step="joinIdentity",stream="identity-merges"\} 1/);
   await d.close();

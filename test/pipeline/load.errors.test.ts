@@ -61,7 +61,7 @@ const cases: Array<{ name: string; text: string; errors: string[] }> = [
   {
     name: 'an output naming a stream no step writes',
     text: base('  - dedupe: { output: duplicates }\n', 'outputs:\n  duplicate: { topic: dups }\n'),
-    errors: ['p.yaml:7:3 outputs.duplicate: no step writes a stream "duplicate" (did you mean duplicates?); streams: duplicates, events, dead-letter, late'],
+    errors: ['p.yaml:7:3 outputs.duplicate: no step writes a stream "duplicate" (did you mean duplicates?); streams: duplicates, events, dead-letter, late, forgotten'],
   },
   {
     name: 'a step writing a built-in stream',

@@ -42,6 +42,7 @@ test('compile: resolved steps, stores, streams with their topics, one sub-topolo
     ['events', 'dedupe', 'behavior-events-deduped', 'json'],
     ['dead-letter', 'source', 'dedupe-clicks-dead-letter', 'json'],
     ['late', 'source', 'dedupe-clicks-late', 'json'],
+    ['forgotten', 'source', 'dedupe-clicks-forgotten', 'json'],
     ['duplicates', 'dedupe', 'behavior-duplicates', 'avro'],
   ]);
   assert.equal(t.source.allowedLatenessMs, 60_000);

@@ -34,7 +34,7 @@ before(async () => {
 });
 
 test('resident state: every stream is written, with derived records on each', () => {
-  assert.deepEqual(Object.keys(resident), ['campaign-triggers.ndjson', 'customer-features.ndjson', 'dead-letter.ndjson', 'events.ndjson', 'identity-merges.ndjson', 'late.ndjson', 'sessions.ndjson']);
+  assert.deepEqual(Object.keys(resident), ['campaign-triggers.ndjson', 'customer-features.ndjson', 'dead-letter.ndjson', 'events.ndjson', 'forgotten.ndjson', 'identity-merges.ndjson', 'late.ndjson', 'sessions.ndjson']);
   for (const f of ['campaign-triggers.ndjson', 'customer-features.ndjson', 'events.ndjson', 'sessions.ndjson']) {
     assert.ok(resident[f]!.split('\n').length > 100, `${f} has records`);
   }

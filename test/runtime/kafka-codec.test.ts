@@ -205,6 +205,7 @@ function produced(): Array<{ stream: CompiledStream; records: DerivedRecord[] }>
   const driver = TestDriver.fromYaml(PIPELINE, { registry: defaultRegistry });
   driver.pipeRaw([{ messageId: 'bad', type: 'track', event: 'x', anonymousId: 'a' }]);
   for (const e of generateEvents({ events: 3000, seed: 5 })) driver.pipe(e);
+  driver.pipe({ messageId: 'forget-1', type: 'forget', userId: 'user-1', anonymousId: null, timestamp: 0, properties: { requestedBy: 'dpo' } });
   driver.end();
   return driver.topology.streams.map((stream) => ({ stream, records: driver.read(stream.name).slice(0, 20) }));
 }
@@ -214,7 +215,7 @@ test('the pipeline produced records on every stream kind', () => {
   assert.deepEqual(
     PRODUCED.map(({ stream, records }) => [stream.name, stream.kind, records.length > 0]),
     [
-      ['events', 'events', true], ['dead-letter', 'dead-letter', true], ['late', 'late', true], ['duplicates', 'duplicates', true],
+      ['events', 'events', true], ['dead-letter', 'dead-letter', true], ['late', 'late', true], ['forgotten', 'forgotten', true], ['duplicates', 'duplicates', true],
       ['identity-merges', 'identity-merges', true], ['sessions', 'sessions', true], ['customer-features', 'aggregates', true],
       ['campaign-triggers', 'triggers', true], ['suppressed', 'suppressed-triggers', true],
     ],

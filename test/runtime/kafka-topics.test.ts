@@ -32,6 +32,7 @@ test('planTopics: a repartition topic per re-keyed sub-topology, a compacted cha
     ['shop-out', 'output', 'events', 3, {}, false],
     ['shop-dead-letter', 'output', 'dead-letter', 3, {}, false],
     ['shop-late', 'output', 'late', 3, {}, false],
+    ['shop-forgotten', 'output', 'forgotten', 3, {}, false],
     ['shop-duplicates', 'output', 'duplicates', 3, {}, false],
   ]);
 });
@@ -39,7 +40,7 @@ test('planTopics: a repartition topic per re-keyed sub-topology, a compacted cha
 test('planTopics: streams sharing a topic make one output topic; sourcePartitions must be a positive integer', () => {
   const t = compile(`${SHOP}outputs: { late: { topic: shop-side }, dead-letter: { topic: shop-side } }\n`);
   const outputs = planTopics(t, 2).topics.filter((x) => x.role === 'output');
-  assert.deepEqual(outputs.map((o) => [o.name, o.of]), [['shop-out', 'events'], ['shop-side', 'dead-letter,late'], ['shop-duplicates', 'duplicates']]);
+  assert.deepEqual(outputs.map((o) => [o.name, o.of]), [['shop-out', 'events'], ['shop-side', 'dead-letter,late'], ['shop-forgotten', 'forgotten'], ['shop-duplicates', 'duplicates']]);
   assert.throws(() => planTopics(t, 0), /sourcePartitions must be a positive integer, got 0/);
   assert.throws(() => planTopics(t, 1.5), /sourcePartitions must be a positive integer, got 1\.5/);
 });

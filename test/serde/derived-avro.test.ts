@@ -67,6 +67,9 @@ function run(): { driver: TestDriver; streams: Map<string, { kind: string; recor
   const driver = TestDriver.fromYaml(PIPELINE, { registry: defaultRegistry });
   driver.pipeRaw(BAD_RAW);
   for (const e of generateEvents({ events: 4000, seed: 11 })) driver.pipe(e);
+  // Erasure requests, with and without requestedBy: their audit records on `forgotten`.
+  driver.pipe({ messageId: 'forget-1', type: 'forget', userId: 'user-1', anonymousId: null, timestamp: 0, properties: { requestedBy: 'dpo' } });
+  driver.pipe({ messageId: 'forget-2', type: 'forget', userId: 'user-2', anonymousId: null, timestamp: 0 });
   driver.end();
   const streams = new Map<string, { kind: string; records: DerivedRecord[] }>();
   for (const s of driver.topology.streams) streams.set(s.name, { kind: s.kind, records: driver.read(s.name) });
@@ -90,6 +93,8 @@ test('the operators produced every stream kind, with the optional fields in both
   assert.ok(suppressed.some((r) => r.channel === null), 'a suppressed record without a channel');
   const aggregates = streams.get('aggregates')?.records ?? [];
   assert.ok(aggregates.some((r) => r.final === true) && aggregates.some((r) => r.final === false), 'final and update aggregates');
+  const forgotten = streams.get('forgotten')?.records ?? [];
+  assert.deepEqual(forgotten.map((r) => r.requestedBy), ['dpo', null], 'requestedBy set and null');
   const sessions = streams.get('sessions')?.records ?? [];
   assert.ok(sessions.some((r) => (r.firstEvent as { page: unknown }).page === null) && sessions.some((r) => typeof (r.firstEvent as { page: unknown }).page === 'string'), 'pages null and set');
 });
@@ -126,7 +131,7 @@ test('schemas are namespaced tributary.*, one per kind, and parse with avsc', ()
   assert.deepEqual(names, {
     events: 'tributary.Event', duplicates: 'tributary.Event', 'filtered-out': 'tributary.Event', routed: 'tributary.Event',
     late: 'tributary.LateEvent', triggers: 'tributary.Trigger', 'suppressed-triggers': 'tributary.SuppressedTrigger',
-    sessions: 'tributary.Session', 'identity-merges': 'tributary.IdentityMerge', aggregates: 'tributary.Aggregate', 'dead-letter': 'tributary.DeadLetter',
+    sessions: 'tributary.Session', 'identity-merges': 'tributary.IdentityMerge', aggregates: 'tributary.Aggregate', forgotten: 'tributary.Forgotten', 'dead-letter': 'tributary.DeadLetter',
   });
   assert.equal(streamAvroSchema('events'), avroEventSchema());
   const late = derivedAvroSchema('late') as { fields: Array<{ name: string }> };
@@ -137,7 +142,7 @@ test('schemas are namespaced tributary.*, one per kind, and parse with avsc', ()
 });
 
 test('a kind without a schema is refused with the list of kinds', () => {
-  assert.throws(() => derivedAvroSchema('custom'), /no Avro schema for stream kind "custom" \(Avro is available for events, duplicates, filtered-out, routed, late, triggers, suppressed-triggers, sessions, identity-merges, aggregates, dead-letter\)/);
+  assert.throws(() => derivedAvroSchema('custom'), /no Avro schema for stream kind "custom" \(Avro is available for events, duplicates, filtered-out, routed, late, triggers, suppressed-triggers, sessions, identity-merges, aggregates, forgotten, dead-letter\)/);
 });
 
 test('a record that does not fit names the field', () => {

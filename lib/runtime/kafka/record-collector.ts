@@ -12,6 +12,7 @@
  *   record's `key`, `personId` or `messageId`.
  * - `dead-letter` → its topic with headers naming the reason and the source record.
  * - watermark markers → every partition of each downstream repartition topic.
+ * - a `forget` request → every partition of the next repartition topic (from partition 0's task).
  * - an event a global-table lookup cannot settle → the resolver's topic.
  * A record its stream cannot encode is dead-lettered at encode time instead (reason
  * `processing-error`), so one record cannot fail every commit of its task.
@@ -64,6 +65,10 @@ export class RecordCollector {
     if (stream === 'events') {
       const next = t.sub.next === undefined ? undefined : topology.subTopologies[t.sub.next];
       if (next) {
+        if ((record as TributaryEvent).type === 'forget') {
+          this.broadcast(t, record as TributaryEvent, next);
+          return;
+        }
         const key = next.key ? resolveKey(record as TributaryEvent, next.key) : (record as TributaryEvent).messageId;
         if (key === undefined) {
           this.deadLetter(t, {
@@ -85,6 +90,20 @@ export class RecordCollector {
     const declared = this.outputs.get(stream)?.key;
     const key = declared ? resolveKey(record as TributaryEvent, declared) : firstString(record.key, record.personId, record.messageId);
     t.pending.push({ stream, record, key, origin: t.current });
+  }
+
+  /**
+   * A forget request (widened by this task's steps) to every task of the next sub-topology: every
+   * partition of its repartition topic. Each task of this sub-topology applied it (it was on every
+   * partition of its input); only the task of partition 0 sends it on, so the next tasks get it
+   * once (a sub-topology that widens it, joinIdentity's, has one partition).
+   */
+  private broadcast(t: KafkaTask, event: TributaryEvent, next: SubTopology): void {
+    if (t.partition !== 0) return;
+    const seq = t.nextSeq();
+    for (let p = 0; p < partitionsOf(this.ctx, next); p++) {
+      t.pending.push({ stream: 'events', record: event, key: event.messageId, repartition: next.input, partition: p, ...(seq ? { headers: { [TASK_HEADER]: t.id, [SEQ_HEADER]: seq } } : {}) });
+    }
   }
 
   /** An event a global-table lookup could not settle, to the step's resolver task. */

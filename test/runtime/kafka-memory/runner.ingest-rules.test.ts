@@ -40,7 +40,7 @@ test('Kafka (memory broker): future-timestamp against the injected clock, invali
 
   const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20, clock: { now: () => NOW } });
   assert.deepEqual({ records: summary.records, late: summary.late, streams: summary.streams },
-    { records: 305, late: 0, streams: { events: 302, 'dead-letter': 3, late: 0 } });
+    { records: 305, late: 0, streams: { events: 302, 'dead-letter': 3, late: 0, forgotten: 0 } });
   const dead = kafka.broker.records('ingest-rules-dead-letter').map((r) => JSON.parse(r.value!.toString()) as Record<string, string>);
   assert.deepEqual(dead.map((d) => [d.reason, d.source, d.detail]), [
     ['future-timestamp', 'clicks/0/10', 'timestamp 2099-12-31T00:00:00.000Z is more than maxFutureSkew 1h ahead of processing time 2026-01-02T00:00:00.000Z (latest accepted: 2026-01-02T01:00:00.000Z)'],

@@ -42,7 +42,7 @@ test('README: a Kafka pipeline tested without a broker (two sub-topologies, a fa
   assert.deepEqual(fault.hits, ['shop: offset commit of shop-clicks/1@0']);
   assert.deepEqual(kafka.broker.records('shop-clicks').map((r) => r.partition), [1, 1, 1, 1, 1]);
   assert.deepEqual({ records: summary.records, late: summary.late, streams: summary.streams, interrupted: summary.interrupted },
-    { records: 10, late: 0, streams: { events: 4, 'dead-letter': 0, late: 0, sessions: 3 }, interrupted: false });
+    { records: 10, late: 0, streams: { events: 4, 'dead-letter': 0, late: 0, forgotten: 0, sessions: 3 }, interrupted: false });
   const session = (key: string, start: number, end: number, first: string, last: string, count: number) => ({
     sessionId: deriveId('session', key, start), key, start, end, durationMs: end - start, eventCount: count, eventCounts: { product_viewed: count },
     firstEvent: { messageId: first, event: 'product_viewed', timestamp: start, page: null },
