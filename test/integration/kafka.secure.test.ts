@@ -111,11 +111,11 @@ test('TLS + SASL (SCRAM-SHA-512/256, PLAIN): topics, produce, a bounded run, con
   const events = join(dir, 'events.ndjson');
   ok(['generate', '--events', '600', '--seed', '3', '--out', events]);
   const embedded = counts(ok(['run', file, '--input', events, '--out-dir', join(dir, 'embedded'), '-q']).stdout);
-  assert.deepEqual(embedded, { events: 557, 'dead-letter': 0, late: 40, duplicates: 3 });
+  assert.deepEqual(embedded, { events: 557, 'dead-letter': 0, late: 40, duplicates: 3, forgotten: 0 });
 
   // From the definition alone.
   const created = ok(['topics', file, '--create', '--partitions', '2']).stdout;
-  assert.match(created, new RegExp(`^created source topic ${source} \\(2 partitions\\)\\ncreated 6 topics: `));
+  assert.match(created, new RegExp(`^created source topic ${source} \\(2 partitions\\)\\ncreated 7 topics: `));
   // Flags win over the definition: SCRAM-SHA-256 with the flag's password file.
   const produced = ok(['produce', source, '--input', events, '--pipeline', file, '--brokers', brokers, '--tls-ca', secure.ca,
     '--sasl-mechanism', 'scram-sha-256', '--sasl-username', secure.username, '--sasl-password-file', secure.passwordFile]).stdout;

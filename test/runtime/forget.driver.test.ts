@@ -81,8 +81,9 @@ test('a forget request erases the person from every step, is never late, never m
       // One open session under each of X's two person ids (before and after the merge), likewise the hourly window.
       'sessionize.sessions': 2, 'hourly.windows': 2, 'hourly.entries': 0,
       // sku-x's sliding window remembers X's device as its last viewer: it goes whole; so do the
-      // windows keyed by X's devices (events without a productId).
-      'products.windows': 0, 'products.entries': 3,
+      // windows keyed by X's devices (events without a productId). Their entries are in each key's
+      // newest bucket, held in the key's value: no older bucket in `chunks`.
+      'products.windows': 0, 'products.entries': 3, 'products.chunks': 0,
       'trigger.keys': 1, 'trigger.segments': 0,
     },
     total: 16,
