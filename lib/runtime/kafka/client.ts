@@ -22,9 +22,10 @@
  *   events are not awaited. Assignment callbacks here come from `GROUP_JOIN` (the member's full
  *   assignment after every join/sync); revocations are the partitions of the previous
  *   assignment missing from the new one, reported before the new assignment, plus everything
- *   on disconnect. They are notifications after the fact: commits for revoked partitions fail
- *   (REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION), so the runner must commit after every batch,
- *   not on revoke.
+ *   on disconnect (and all of it when the member id changed: a member the coordinator dropped
+ *   joins again as a new one). They are notifications after the fact: commits for revoked
+ *   partitions fail (REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION), so the runner must commit
+ *   after every batch, not on revoke.
  * - kafkajs keeps `pause()` state apart from the assignment: a paused partition that moves away
  *   and comes back is still paused. The runner should resume what it paused on revoke.
  * - Batches holding only aborted records or transaction markers never reach `eachBatch`: kafkajs
@@ -154,10 +155,17 @@ function wrapConsumer(consumer: Consumer): KafkaConsumer {
   const notify = <T>(listeners: Array<(v: T) => void>, value: T) => {
     for (const l of listeners) l(value);
   };
+  let member: string | undefined;
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     const next = flatten(event.payload.memberAssignment);
-    const before = new Set(current.map(key));
-    const after = new Set(next.map(key));
+    // Joined as a new member (the coordinator had dropped the old one, or kafkajs restarted the
+    // consumer): what the old member held may have been processed elsewhere meanwhile, and
+    // fetching restarts at the committed offsets, so all of it is revoked and the new assignment
+    // is assigned in full.
+    const rejoined = member !== undefined && event.payload.memberId !== member;
+    member = event.payload.memberId;
+    const before = new Set(rejoined ? [] : current.map(key));
+    const after = new Set(rejoined ? [] : next.map(key));
     const revoked = current.filter((tp) => !after.has(key(tp)));
     const assigned = next.filter((tp) => !before.has(key(tp)));
     current = next;

@@ -19,22 +19,21 @@
  * - **Global tables**: one copy per instance of each `global-table` step's table.
  * - **Queries**: a key's state from the task that holds it, when this instance holds it.
  */
-import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OperatorContext, OperatorLogic } from '../../operator/contract.js';
 import type { CompiledStep, SubTopology, Topology } from '../../pipeline/compile.js';
 import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../../state/caching.js';
 import { ChangeloggingStoreFactory } from '../../state/changelog.js';
-import { changelogTopic, isOffset } from '../../state/changelog-codec.js';
+import { changelogTopic } from '../../state/changelog-codec.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
-import { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
-import { StateCorruptedError } from '../../state/engines/lmdb/corruption.js';
 import { Task } from '../task.js';
 import type { TopicPartition } from './client.js';
-import { INPUT_META, parseCommitMetadata, type Committer } from './committer.js';
+import { parseCommitMetadata, type Committer } from './committer.js';
 import { GlobalTable } from './global-table.js';
 import { applyCheckpoint, KafkaTask, tpKey, type TaskCheckpoint } from './kafka-task.js';
+import { localInputOffset, openEnvironment, stateIsWhole, untilAborted } from './local-state.js';
+import { lostMembership } from './membership.js';
 import type { RecordCollector } from './record-collector.js';
 import { queryHeldTasks } from './queries.js';
 import { messageOf, partitionsOf, type RunContext } from './run-context.js';
@@ -57,8 +56,8 @@ export class TaskManager {
   readonly restored: RestoredStore[] = [];
   /** The global tables of `global-table` steps, by step name (one copy per instance). */
   private readonly globalTables = new Map<string, GlobalTable>();
-  /** Tasks being closed after a revocation (awaited before the run returns). */
-  private readonly closing = new Set<Promise<void>>();
+  /** Tasks being closed after a revocation or a loss (awaited before the run returns). */
+  private readonly closing = new Map<KafkaTask, Promise<void>>();
   /** Consecutive failures of each task (topic/partition) at one committed offset. */
   private readonly failures = new Map<string, { at: string | undefined; streak: number }>();
   /** Whether the first assignment's tasks are all open. */
@@ -89,6 +88,8 @@ export class TaskManager {
 
   assign(tps: TopicPartition[]): void {
     const { consumer } = this.ctx;
+    // Stopping: the group may still hand out partitions while the consumer leaves; nothing opens.
+    if (this.ctx.stopping) return;
     // Paused until restored; kafkajs runs GROUP_JOIN listeners before the first fetch.
     consumer.pause(tps);
     const opening: Array<Promise<void>> = [];
@@ -99,12 +100,20 @@ export class TaskManager {
       if (existing && !existing.closed) continue;
       const task = new KafkaTask(sub, tp.partition, tp.topic);
       this.tasks.set(tpKey(tp.topic, tp.partition), task);
-      opening.push(task.lock(() => this.open(task)).then(
+      // The task's directory is free once an earlier task of the same id (revoked, lost) is closed.
+      const before = this.closingOf(task.id);
+      opening.push(task.lock(async () => {
+        await before;
+        await this.open(task);
+      }).then(
         () => {
           // A stop may have disconnected the consumer meanwhile: kafkajs throws on resume then.
-          if (!task.closed && !this.ctx.stopping) consumer.resume([tp]);
+          if (!task.closed && !abandoned(this.ctx, task)) consumer.resume([tp]);
         },
-        (error: unknown) => this.ctx.fail(new Error(`task ${task.id}: ${messageOf(error)}`, { cause: error })),
+        (error: unknown) => {
+          if (abandoned(this.ctx, task)) return; // closed while it opened: nothing to report
+          this.ctx.fail(new Error(`task ${task.id}: ${messageOf(error)}`, { cause: error }));
+        },
       ));
     }
     void Promise.all(opening).then(() => {
@@ -119,13 +128,43 @@ export class TaskManager {
     for (const tp of tps) {
       const task = this.tasks.get(tpKey(tp.topic, tp.partition));
       if (!task) continue;
-      this.tasks.delete(tpKey(tp.topic, tp.partition));
       // Committed after every batch: nothing processed is lost. Close without flushing.
-      const closing = task.lock(() => this.close(task, false)).catch((e: unknown) => this.ctx.log(`task ${task.id}: close failed: ${String(e)}`));
-      this.closing.add(closing);
-      void closing.finally(() => this.closing.delete(closing));
+      this.requestClose(task);
       if (!this.ctx.stopping) this.ctx.consumer.resume([tp]); // kafkajs keeps pause state across moves
     }
+  }
+
+  /**
+   * The instance was dropped from its group: every task is lost. Closed without committing (their
+   * partitions may have been processed elsewhere since); resolves once all are closed.
+   */
+  async loseAll(): Promise<void> {
+    for (const t of [...this.tasks.values()]) this.requestClose(t);
+    await Promise.all([...this.closing.values()]);
+  }
+
+  /** The run stops: tasks still opening (restoring) give up instead of finishing first. */
+  abandonOpening(): void {
+    for (const t of this.tasks.values()) if (!t.ready) t.closing.abort();
+  }
+
+  /**
+   * Takes the task out and closes it without flushing once what holds its lock is done; an open
+   * under way stops at its next step.
+   */
+  private requestClose(task: KafkaTask): void {
+    const key = tpKey(task.topic, task.partition);
+    if (this.tasks.get(key) === task) this.tasks.delete(key);
+    task.closing.abort();
+    if (this.closing.has(task)) return;
+    const closing = task.lock(() => this.close(task, false)).catch((e: unknown) => this.ctx.log(`task ${task.id}: close failed: ${String(e)}`));
+    this.closing.set(task, closing);
+    void closing.finally(() => this.closing.delete(task));
+  }
+
+  /** Resolves once every task of this id being closed is closed. */
+  private closingOf(id: string): Promise<unknown> {
+    return Promise.all([...this.closing].filter(([t]) => t.id === id).map(([, p]) => p));
   }
 
   /** The logic of a step run as a global-table lookup or resolver (else undefined: the operator's own). */
@@ -151,6 +190,7 @@ export class TaskManager {
       Promise.all(storeNames.map(async (store) => (await ctx.admin.endOffsets(changelogTopic(ctx.app, store))).find((w) => w.partition === t.partition))),
       ctx.admin.fetchOffsets(ctx.app, t.topic),
     ]);
+    t.closing.signal.throwIfAborted();
     const committed = committedOffsets.find((o) => o.partition === t.partition);
     t.committed = committed && committed.offset !== '-1' ? committed.offset : undefined;
     // At-least-once: the changelog offsets the committed input offset covers (commit metadata).
@@ -199,6 +239,7 @@ export class TaskManager {
     }
     t.lastEventAt = ctx.clock.now();
     await this.committer.open(t);
+    t.closing.signal.throwIfAborted();
     t.ready = true;
     ctx.log(`task ${t.id}: ready on ${t.topic}/${t.partition}${t.committed ? ` from offset ${t.committed}` : ''} in ${Math.round(performance.now() - started)} ms`);
     if (ctx.options.bounded && t.sub.input === 'source' && BigInt(t.committed ?? '0') >= (ctx.sourceEnd.get(t.partition) ?? 0n)) t.end(ctx.options.final === true);
@@ -214,7 +255,8 @@ export class TaskManager {
     ctx.metrics.restoreRemaining.set(labels, BigInt(upTo) < from ? 0 : Number(BigInt(upTo) - from + 1n));
     ctx.log(`task ${t.id}: restoring ${store} from ${topic}/${t.partition} (${decision.reason}${decision.wipe ? `: ${decision.detail}` : ''}), offsets ${decision.from}..${upTo}`);
     const result = await restoreFromChangelog({
-      records: BigInt(upTo) < 0n ? [] : ctx.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true }),
+      // A close asked for meanwhile stops the restore at the next record (what it applied so far stays, checkpointed).
+      records: BigInt(upTo) < 0n ? [] : untilAborted(t.closing.signal, ctx.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true })),
       factory: t.stores,
       store,
       partition: t.partition,
@@ -260,10 +302,10 @@ export class TaskManager {
     return queryHeldTasks(this.ctx.topology, this.ctx.sourcePartitions, step, key, this.tasks.values());
   }
 
-  /** Closes every task (after the last commits) and the global tables. */
+  /** Closes every task (after the last commits). */
   async closeAll(): Promise<void> {
-    for (const t of [...this.tasks.values()]) await t.lock(() => this.close(t, false));
-    await Promise.all([...this.closing]);
+    for (const t of [...this.tasks.values()]) this.requestClose(t);
+    await Promise.all([...this.closing.values()]);
   }
 
   async closeGlobalTables(): Promise<void> {
@@ -273,11 +315,17 @@ export class TaskManager {
   /** A task's commit failed: discard its uncommitted work and open it again from what is committed. */
   async recover(t: KafkaTask, error: unknown): Promise<void> {
     const { ctx } = this;
-    if (ctx.stopping) {
-      ctx.fail(error);
+    const message = messageOf(error);
+    if (abandoned(ctx, t)) {
+      // Its partition is being given up (the stop, a revocation, a loss): nothing to reopen. The
+      // input since its last commit is not committed, so the partition's next owner processes it.
+      // A stop whose commit failed for another reason than a rebalance (the brokers, the disk)
+      // reports it.
+      await this.close(t, false);
+      if (ctx.stopping && !lostMembership(error)) ctx.fail(error);
+      else ctx.log(`task ${t.id}: commit failed as it was being closed (${message}); its input since the last commit will be processed again`);
       return;
     }
-    const message = messageOf(error);
     // Bounded: a task that fails again and again at the same offset stops the run with the error
     // (a record cannot do this: processing errors are dead letters; the broker or the disk can).
     const key = tpKey(t.topic, t.partition);
@@ -295,61 +343,33 @@ export class TaskManager {
     this.tasks.set(key, fresh);
     const tp = { topic: t.topic, partition: t.partition };
     ctx.consumer.pause([tp]);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.open(fresh);
-        break;
-      } catch (e) {
-        if (attempt >= 10 || ctx.stopping) {
-          ctx.fail(e);
-          return;
-        }
-        await sleep(Math.min(10_000, 500 * attempt));
-      }
-    }
-    if (ctx.stopping) return; // the consumer may be disconnected already
+    // Under the new task's lock, as every open: a revocation or the stop closes it after, never during.
+    if (!(await fresh.lock(() => this.reopen(fresh)))) return;
     if (fresh.committed !== undefined) ctx.consumer.seek({ ...tp, offset: fresh.committed });
     ctx.consumer.resume([tp]);
   }
-}
 
-/**
- * The task's LMDB environment; a damaged one (truncated, garbage meta pages: the factory probes
- * the file before LMDB maps it, which would crash the process) is deleted and rebuilt from the
- * changelogs, with one warning line.
- */
-function openEnvironment(dir: string, maxDbs: number, log: (line: string) => void, task: string): LmdbStoreFactory {
-  try {
-    return new LmdbStoreFactory({ path: dir, maxDbs });
-  } catch (error) {
-    const why = error instanceof StateCorruptedError ? `${error.file} (${error.why})` : `${dir} (${error instanceof Error ? error.message : String(error)})`;
-    log(`warning: task ${task}: local state unusable: ${why}; rebuilding it from the changelogs`);
-    rmSync(dir, { recursive: true, force: true });
-    return new LmdbStoreFactory({ path: dir, maxDbs });
-  }
-}
-
-/** The input offset a task's local state covers, or undefined (none, or another partition's). */
-function localInputOffset(t: KafkaTask): string | undefined {
-  try {
-    const v = t.lmdb.getMeta<{ topic?: unknown; partition?: unknown; offset?: unknown }>(INPUT_META);
-    if (v && v.topic === t.topic && v.partition === t.partition && isOffset(v.offset)) return v.offset;
-  } catch {
-    // unreadable: restore instead
-  }
-  return undefined;
-}
-
-/** Every store has a checkpoint within its changelog: the local state is one whole flush. */
-function stateIsWhole(t: KafkaTask, stores: string[], ends: Array<{ high: string } | undefined>): boolean {
-  return stores.every((store, i) => {
-    try {
-      const cp = t.stores.changelogCheckpoint(store, t.partition);
-      const end = ends[i];
-      if (cp === undefined || cp === null) return end !== undefined && end.high === '0';
-      return isOffset(cp) && end !== undefined && BigInt(cp) < BigInt(end.high);
-    } catch {
-      return false;
+  /** Opens a recovered task, trying again while the brokers are unreachable; false when it was given up. */
+  private async reopen(t: KafkaTask): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      if (abandoned(this.ctx, t)) return false;
+      try {
+        await this.open(t);
+        return !abandoned(this.ctx, t);
+      } catch (e) {
+        if (abandoned(this.ctx, t)) return false;
+        if (attempt >= 10) {
+          this.ctx.fail(e);
+          return false;
+        }
+        await t.stores?.close().catch(() => undefined); // the next attempt opens the environment again
+        await sleep(Math.min(10_000, 500 * attempt), undefined, { signal: t.closing.signal }).catch(() => undefined);
+      }
     }
-  });
+  }
+}
+
+/** Whether a task is being given up: the run stops, or it is to be closed (revoked, lost). */
+function abandoned(ctx: RunContext, t: KafkaTask): boolean {
+  return ctx.stopping || t.closing.signal.aborted;
 }
