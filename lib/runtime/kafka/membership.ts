@@ -12,33 +12,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsumedBatch, KafkaConsumer } from './client.js';
+import { lostMembership } from './kafka-errors.js';
 import { messageOf, type RunContext } from './run-context.js';
 import type { TaskManager } from './task-manager.js';
 
-/**
- * Kafka's error codes that say the consumer is no longer a member of the group, or of its current
- * generation (a rebalance moved on without it).
- */
-const MEMBERSHIP_ERRORS = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID', 'MEMBER_ID_REQUIRED']);
-
 /** Attempts to join again after being dropped, before the run stops. */
 export const MAX_REJOIN_ATTEMPTS = 5;
-
-/**
- * Whether a failure means the group moved on without this member (dropped: rejoin; a rebalance:
- * its partitions may be elsewhere) rather than a failure of the brokers or of the instance: some
- * error in its chain has one of Kafka's membership error codes (kafkajs: `type`), or says the
- * coordinator does not know the member.
- */
-export function lostMembership(error: unknown): boolean {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; depth++) {
-    const type = (e as { type?: unknown }).type;
-    if (typeof type === 'string' && MEMBERSHIP_ERRORS.has(type)) return true;
-    if (/not aware of this member/i.test(e.message)) return true;
-    e = e.cause;
-  }
-  return false;
-}
 
 export class GroupMembership {
   private consumer: KafkaConsumer | undefined;

@@ -33,10 +33,10 @@ import { parseCommitMetadata, type Committer } from './committer.js';
 import { GlobalTable } from './global-table.js';
 import { applyCheckpoint, KafkaTask, tpKey, type TaskCheckpoint } from './kafka-task.js';
 import { localInputOffset, openEnvironment, stateIsWhole, untilAborted } from './local-state.js';
-import { lostMembership } from './membership.js';
+import { lostMembership, transient } from './kafka-errors.js';
 import type { RecordCollector } from './record-collector.js';
 import { queryHeldTasks } from './queries.js';
-import { messageOf, partitionsOf, type RunContext } from './run-context.js';
+import { DEFAULT_TASK_TIMEOUT_MS, messageOf, partitionsOf, type RunContext } from './run-context.js';
 import { storesOfSub, taskStoreName } from './topics.js';
 
 /** Recoveries of one task at the same committed offset before the run stops with the error. */
@@ -58,12 +58,16 @@ export class TaskManager {
   private readonly globalTables = new Map<string, GlobalTable>();
   /** Tasks being closed after a revocation or a loss (awaited before the run returns). */
   private readonly closing = new Map<KafkaTask, Promise<void>>();
-  /** Consecutive failures of each task (topic/partition) at one committed offset. */
-  private readonly failures = new Map<string, { at: string | undefined; streak: number }>();
+  /** Consecutive failures of each task (topic/partition) at one committed offset, since when. */
+  private readonly failures = new Map<string, { at: string | undefined; streak: number; since: number }>();
+  /** How long a task may keep failing because the brokers cannot be reached before the run stops. */
+  private readonly timeoutMs: number;
   /** Whether the first assignment's tasks are all open. */
   ready = false;
 
-  constructor(private readonly ctx: RunContext, private readonly collector: RecordCollector, private readonly committer: Committer) {}
+  constructor(private readonly ctx: RunContext, private readonly collector: RecordCollector, private readonly committer: Committer) {
+    this.timeoutMs = ctx.options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
+  }
 
   /** Opens a global table for each `global-table` step some sub-topology looks up. */
   async openGlobalTables(): Promise<void> {
@@ -104,17 +108,11 @@ export class TaskManager {
       const before = this.closingOf(task.id);
       opening.push(task.lock(async () => {
         await before;
-        await this.open(task);
-      }).then(
-        () => {
-          // A stop may have disconnected the consumer meanwhile: kafkajs throws on resume then.
-          if (!task.closed && !abandoned(this.ctx, task)) consumer.resume([tp]);
-        },
-        (error: unknown) => {
-          if (abandoned(this.ctx, task)) return; // closed while it opened: nothing to report
-          this.ctx.fail(new Error(`task ${task.id}: ${messageOf(error)}`, { cause: error }));
-        },
-      ));
+        return this.openRetrying(task);
+      }).then((opened) => {
+        // A stop may have disconnected the consumer meanwhile: kafkajs throws on resume then.
+        if (opened && !task.closed) consumer.resume([tp]);
+      }));
     }
     void Promise.all(opening).then(() => {
       if (!this.ready) {
@@ -326,46 +324,71 @@ export class TaskManager {
       else ctx.log(`task ${t.id}: commit failed as it was being closed (${message}); its input since the last commit will be processed again`);
       return;
     }
-    // Bounded: a task that fails again and again at the same offset stops the run with the error
-    // (a record cannot do this: processing errors are dead letters; the broker or the disk can).
+    // A task that fails again and again at the same offset stops the run with the error (a record
+    // cannot do this: processing errors are dead letters; the broker or the disk can): after
+    // MAX_RECOVERIES, or, while the brokers cannot be reached, once that has lasted the task timeout.
     const key = tpKey(t.topic, t.partition);
+    const now = performance.now();
     const last = this.failures.get(key);
-    const streak = last && last.at === t.committed ? last.streak + 1 : 1;
-    this.failures.set(key, { at: t.committed, streak });
-    if (streak > MAX_RECOVERIES) {
-      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row at input offset ${t.committed ?? 'none'} (${message}); check that the brokers are up and the topics writable, then run again`, { cause: error }));
+    const same = last !== undefined && last.at === t.committed;
+    const streak = same ? last.streak + 1 : 1;
+    const since = same ? last.since : now;
+    this.failures.set(key, { at: t.committed, streak, since });
+    if (streak > MAX_RECOVERIES && (!transient(error) || now - since >= this.timeoutMs)) {
+      const lasting = transient(error) ? ` over ${Math.round((now - since) / 1000)} s` : '';
+      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row${lasting} at input offset ${t.committed ?? 'none'} (${message}); check that the brokers are up and the topics writable, then run again`, { cause: error }));
       return;
     }
-    ctx.log(`task ${t.id}: commit failed (${message}); reopening it from the last commit (attempt ${streak} of ${MAX_RECOVERIES})`);
+    const attempt = streak <= MAX_RECOVERIES ? `${streak} of ${MAX_RECOVERIES}` : `${streak}, failing for ${Math.round((now - since) / 1000)} s of the ${Math.round(this.timeoutMs / 1000)} s allowed`;
+    ctx.log(`task ${t.id}: commit failed (${message}); reopening it from the last commit (attempt ${attempt})`);
     await this.close(t, false);
     if (this.tasks.get(key) !== t) return; // revoked meanwhile
     const fresh = new KafkaTask(t.sub, t.partition, t.topic);
     this.tasks.set(key, fresh);
     const tp = { topic: t.topic, partition: t.partition };
-    ctx.consumer.pause([tp]);
+    // kafkajs throws while it restarts its consumer (after a connection failure): it then joins
+    // as a new member, and every task is revoked and assigned again (client.ts).
+    quietly(() => ctx.consumer.pause([tp]));
     // Under the new task's lock, as every open: a revocation or the stop closes it after, never during.
-    if (!(await fresh.lock(() => this.reopen(fresh)))) return;
-    if (fresh.committed !== undefined) ctx.consumer.seek({ ...tp, offset: fresh.committed });
-    ctx.consumer.resume([tp]);
+    if (!(await fresh.lock(() => this.openRetrying(fresh)))) return;
+    quietly(() => {
+      if (fresh.committed !== undefined) ctx.consumer.seek({ ...tp, offset: fresh.committed });
+      ctx.consumer.resume([tp]);
+    });
   }
 
-  /** Opens a recovered task, trying again while the brokers are unreachable; false when it was given up. */
-  private async reopen(t: KafkaTask): Promise<boolean> {
+  /**
+   * Opens a task, again and again while the brokers cannot be reached (up to the task timeout);
+   * false when it was given up (closed meanwhile, the stop) or failed (the run stops with it).
+   */
+  private async openRetrying(t: KafkaTask): Promise<boolean> {
+    const since = performance.now();
     for (let attempt = 1; ; attempt++) {
       if (abandoned(this.ctx, t)) return false;
       try {
         await this.open(t);
         return !abandoned(this.ctx, t);
       } catch (e) {
-        if (abandoned(this.ctx, t)) return false;
-        if (attempt >= 10) {
-          this.ctx.fail(e);
+        if (abandoned(this.ctx, t)) return false; // closed while it opened: nothing to report
+        if (!transient(e) || performance.now() - since >= this.timeoutMs) {
+          this.ctx.fail(new Error(`task ${t.id}: ${messageOf(e)}`, { cause: e }));
           return false;
         }
+        const wait = Math.min(10_000, 500 * attempt);
+        this.ctx.log(`task ${t.id}: opening failed (${messageOf(e)}); trying again in ${wait} ms`);
         await t.stores?.close().catch(() => undefined); // the next attempt opens the environment again
-        await sleep(Math.min(10_000, 500 * attempt), undefined, { signal: t.closing.signal }).catch(() => undefined);
+        await sleep(wait, undefined, { signal: t.closing.signal }).catch(() => undefined);
       }
     }
+  }
+}
+
+/** Runs `fn`; what it throws is dropped (see the callers). */
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // see the caller
   }
 }
 
