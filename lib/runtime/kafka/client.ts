@@ -231,6 +231,21 @@ function wrapConsumer(consumer: Consumer): KafkaConsumer {
 }
 
 /**
+ * Runs `connect` (a client's connect, and what completes it); when it fails, the client is
+ * disconnected before the error is thrown: a client that failed half way (its seed broker
+ * connected, then metadata or InitProducerId refused, as while a broker restarts) would keep its
+ * socket open with nothing left to close it, and the process from exiting.
+ */
+async function connected(client: { disconnect(): Promise<void> }, connect: () => Promise<void>): Promise<void> {
+  try {
+    await connect();
+  } catch (error) {
+    await client.disconnect().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
  * The kafkajs adapter.
  *
  * @example
@@ -247,7 +262,7 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
   return {
     async admin() {
       const admin = kafka.admin();
-      await admin.connect();
+      await connected(admin, () => admin.connect());
       return wrapAdmin(admin);
     },
     async producer(opts = {}) {
@@ -259,12 +274,14 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
         ...(transactional ? { transactionalId: opts.transactionalId, maxInFlightRequests: 1 } : {}),
         ...(opts.transactionTimeout === undefined ? {} : { transactionTimeout: opts.transactionTimeout }),
       });
-      await producer.connect();
-      if (transactional) {
-        // kafkajs calls InitProducerId again at the first transaction() (an older producer would fence a newer one): take the epoch now.
-        const tx = await producer.transaction();
-        await tx.abort();
-      }
+      await connected(producer, async () => {
+        await producer.connect();
+        if (transactional) {
+          // kafkajs calls InitProducerId again at the first transaction() (an older producer would fence a newer one): take the epoch now.
+          const tx = await producer.transaction();
+          await tx.abort();
+        }
+      });
       return wrapProducer(producer, compression, transactional);
     },
     async consumer(opts) {
@@ -278,7 +295,7 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
         maxWaitTimeInMs: opts.maxWaitTimeInMs ?? 500,
         maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
       });
-      await consumer.connect();
+      await connected(consumer, () => consumer.connect());
       return wrapConsumer(consumer);
     },
     readPartition: (topic, partition, opts) => readPartition(kafka, options.clientId ?? 'tributary', topic, partition, opts),
@@ -336,7 +353,10 @@ async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: strin
   });
   const onAbort = () => wake?.();
   follow?.addEventListener('abort', onAbort);
-  await consumer.connect();
+  await connected(consumer, () => consumer.connect()).catch((error: unknown) => {
+    follow?.removeEventListener('abort', onAbort);
+    throw error;
+  });
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     void consumer.run({
