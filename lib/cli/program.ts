@@ -35,6 +35,8 @@ import { registerTopics } from './topics.js';
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Whether a stop signal came before the command started (while the CLI loaded): `run` stops at once. */
+  stopRequested?: () => boolean;
 }
 
 interface RunOptions extends SecurityFlags, RegistryFlags {
@@ -202,6 +204,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      if (io.stopRequested?.()) abort.abort();
       try {
         if (opts.input === undefined) {
           if (!topology.source.topic) {

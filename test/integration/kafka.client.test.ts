@@ -353,3 +353,14 @@ test('backpressure inside a batch: stop after 3 records and batch.pause(); after
     }
     assert.deepEqual(processed, Array.from({ length: 10 }, (_, i) => `${i}:v${i}`));
   });
+
+test('a client that fails half way through connecting is disconnected: no socket left open to keep the process alive',
+  { skip, timeout: 60_000 }, async () => {
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    // The broker takes the connection, then refuses InitProducerId: the timeout is over its
+    // transaction.max.timeout.ms (15 min by default).
+    await assert.rejects(adapter().producer({ transactionalId: uniqueName('tx-refused'), transactionTimeout: 3_600_000 }), /transaction timeout/i);
+    await sleep(200);
+    assert.equal(sockets(), before);
+  });

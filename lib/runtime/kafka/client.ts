@@ -22,9 +22,10 @@
  *   events are not awaited. Assignment callbacks here come from `GROUP_JOIN` (the member's full
  *   assignment after every join/sync); revocations are the partitions of the previous
  *   assignment missing from the new one, reported before the new assignment, plus everything
- *   on disconnect. They are notifications after the fact: commits for revoked partitions fail
- *   (REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION), so the runner must commit after every batch,
- *   not on revoke.
+ *   on disconnect (and all of it when the member id changed: a member the coordinator dropped
+ *   joins again as a new one). They are notifications after the fact: commits for revoked
+ *   partitions fail (REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION), so the runner must commit
+ *   after every batch, not on revoke.
  * - kafkajs keeps `pause()` state apart from the assignment: a paused partition that moves away
  *   and comes back is still paused. The runner should resume what it paused on revoke.
  * - Batches holding only aborted records or transaction markers never reach `eachBatch`: kafkajs
@@ -154,10 +155,17 @@ function wrapConsumer(consumer: Consumer): KafkaConsumer {
   const notify = <T>(listeners: Array<(v: T) => void>, value: T) => {
     for (const l of listeners) l(value);
   };
+  let member: string | undefined;
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     const next = flatten(event.payload.memberAssignment);
-    const before = new Set(current.map(key));
-    const after = new Set(next.map(key));
+    // Joined as a new member (the coordinator had dropped the old one, or kafkajs restarted the
+    // consumer): what the old member held may have been processed elsewhere meanwhile, and
+    // fetching restarts at the committed offsets, so all of it is revoked and the new assignment
+    // is assigned in full.
+    const rejoined = member !== undefined && event.payload.memberId !== member;
+    member = event.payload.memberId;
+    const before = new Set(rejoined ? [] : current.map(key));
+    const after = new Set(rejoined ? [] : next.map(key));
     const revoked = current.filter((tp) => !after.has(key(tp)));
     const assigned = next.filter((tp) => !before.has(key(tp)));
     current = next;
@@ -223,6 +231,21 @@ function wrapConsumer(consumer: Consumer): KafkaConsumer {
 }
 
 /**
+ * Runs `connect` (a client's connect, and what completes it); when it fails, the client is
+ * disconnected before the error is thrown: a client that failed half way (its seed broker
+ * connected, then metadata or InitProducerId refused, as while a broker restarts) would keep its
+ * socket open with nothing left to close it, and the process from exiting.
+ */
+async function connected(client: { disconnect(): Promise<void> }, connect: () => Promise<void>): Promise<void> {
+  try {
+    await connect();
+  } catch (error) {
+    await client.disconnect().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
  * The kafkajs adapter.
  *
  * @example
@@ -239,7 +262,7 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
   return {
     async admin() {
       const admin = kafka.admin();
-      await admin.connect();
+      await connected(admin, () => admin.connect());
       return wrapAdmin(admin);
     },
     async producer(opts = {}) {
@@ -251,12 +274,14 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
         ...(transactional ? { transactionalId: opts.transactionalId, maxInFlightRequests: 1 } : {}),
         ...(opts.transactionTimeout === undefined ? {} : { transactionTimeout: opts.transactionTimeout }),
       });
-      await producer.connect();
-      if (transactional) {
-        // kafkajs calls InitProducerId again at the first transaction() (an older producer would fence a newer one): take the epoch now.
-        const tx = await producer.transaction();
-        await tx.abort();
-      }
+      await connected(producer, async () => {
+        await producer.connect();
+        if (transactional) {
+          // kafkajs calls InitProducerId again at the first transaction() (an older producer would fence a newer one): take the epoch now.
+          const tx = await producer.transaction();
+          await tx.abort();
+        }
+      });
       return wrapProducer(producer, compression, transactional);
     },
     async consumer(opts) {
@@ -270,7 +295,7 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
         maxWaitTimeInMs: opts.maxWaitTimeInMs ?? 500,
         maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
       });
-      await consumer.connect();
+      await connected(consumer, () => consumer.connect());
       return wrapConsumer(consumer);
     },
     readPartition: (topic, partition, opts) => readPartition(kafka, options.clientId ?? 'tributary', topic, partition, opts),
@@ -328,7 +353,10 @@ async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: strin
   });
   const onAbort = () => wake?.();
   follow?.addEventListener('abort', onAbort);
-  await consumer.connect();
+  await connected(consumer, () => consumer.connect()).catch((error: unknown) => {
+    follow?.removeEventListener('abort', onAbort);
+    throw error;
+  });
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     void consumer.run({

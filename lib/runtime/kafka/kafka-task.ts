@@ -91,6 +91,11 @@ export class KafkaTask {
   endedFinal = false;
   ready = false;
   closed = false;
+  /**
+   * Aborted when the task is to be closed (revoked, lost, or the run stops): an open under way
+   * (a restore) gives up at its next step instead of running to its end.
+   */
+  readonly closing = new AbortController();
   /** What this task last reported downstream. */
   reported: UpstreamState | undefined;
   /** The record in hand (for dead-letter headers and event sequence numbers). */

@@ -66,6 +66,12 @@ export interface KafkaRunOptions {
    * key when this instance does not hold it.
    */
   onQuery?: (query: (step: string, key: string) => unknown) => void;
+  /**
+   * How long a task may keep failing to commit or to open because the brokers cannot be reached
+   * (a restart, an outage) before the run stops with the error; default 5 minutes (Kafka
+   * Streams' `task.timeout.ms`). Until then it is reopened from its last commit and tried again.
+   */
+  taskTimeoutMs?: number;
   /** Consumer group session timeout (ms); default 30 s. A killed instance's partitions move after it. */
   sessionTimeoutMs?: number;
   /**
@@ -85,6 +91,9 @@ export interface KafkaRunOptions {
 
 /** Default of {@link KafkaRunOptions.commitIntervalMs}: at-least-once and exactly-once. */
 export const DEFAULT_COMMIT_INTERVAL_MS = { 'at-least-once': 100, 'exactly-once': 100 } as const;
+
+/** Default of {@link KafkaRunOptions.taskTimeoutMs}. */
+export const DEFAULT_TASK_TIMEOUT_MS = 300_000;
 
 /** Counters of a run (this instance), for its summary. */
 export interface RunStats {

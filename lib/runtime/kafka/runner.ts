@@ -34,6 +34,7 @@ import { createMetrics, counterValues } from '../../metrics/metrics.js';
 import type { Topology } from '../../pipeline/compile.js';
 import { systemClock } from '../../time/clock.js';
 import { createCommitter } from './committer.js';
+import { GroupMembership } from './membership.js';
 import type { RestoredStore } from './task-manager.js';
 import { TaskManager } from './task-manager.js';
 import { RecordCollector } from './record-collector.js';
@@ -149,6 +150,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     throw error;
   }
   ctx.admin = await options.adapter.admin();
+  let membership: GroupMembership | undefined;
   try {
     const [described] = await ctx.admin.describeTopics([sourceTopic]);
     if (!described) throw new Error(`pipeline ${ctx.app}: source topic ${sourceTopic} does not exist`);
@@ -161,32 +163,9 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
       for (const w of await ctx.admin.endOffsets(sourceTopic)) ctx.sourceEnd.set(w.partition, BigInt(w.high));
     }
     await manager.openGlobalTables();
-    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
-    ctx.consumer = await options.adapter.consumer({
-      groupId: ctx.app, readCommitted: true, sessionTimeout, heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)), maxWaitTimeInMs: 200,
-    });
-    // One rebalance may revoke and assign: counted once.
-    let counted = false;
-    const rebalanced = () => {
-      ctx.metrics.assignedPartitions.set({ pipeline: ctx.app }, ctx.consumer.assignment().length);
-      if (counted) return;
-      counted = true;
-      ctx.metrics.rebalances.inc({ pipeline: ctx.app });
-      queueMicrotask(() => (counted = false));
-    };
-    ctx.consumer.onAssign((tps) => {
-      manager.assign(tps);
-      rebalanced();
-    });
-    ctx.consumer.onRevoke((tps) => {
-      manager.revoke(tps);
-      for (const tp of tps) ctx.metrics.consumerLag.remove({ pipeline: ctx.app, topic: tp.topic, partition: String(tp.partition) });
-      rebalanced();
-    });
-    ctx.consumer.onCrash((error) => ctx.fail(error));
     const inputs = [sourceTopic, ...topology.subTopologies.filter((s) => s.input !== 'source').map((s) => s.input)];
-    await ctx.consumer.subscribe(inputs, { fromBeginning: true });
-    await ctx.consumer.run({ eachBatch: (batch) => thread.onBatch(batch) });
+    membership = new GroupMembership(ctx, manager, inputs, (batch) => thread.onBatch(batch));
+    await membership.join();
 
     const tick = setInterval(() => void thread.tick(), options.tickMs ?? 1000);
     const snapshot = (): ProgressSnapshot => {
@@ -224,10 +203,13 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
       clearInterval(progress);
       options.signal?.removeEventListener('abort', onAbort);
     }
-    // Graceful stop: let the batch in hand finish, commit every task, leave the group.
+    // Graceful stop: let the batch in hand finish, commit every task, leave the group. Tasks still
+    // restoring give up (they processed nothing); a task's lock keeps its commit after its batch.
     ctx.stopping = true;
+    manager.abandonOpening();
     if (!failure) {
       for (const t of manager.tasks.values()) {
+        if (!t.ready || t.closed) continue; // opening: it processed nothing (and gives up, above)
         await t.lock(async () => {
           if (!t.ready || t.closed) return;
           await committer.commit(t);
@@ -235,10 +217,14 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
         }).catch((e: unknown) => ctx.log(`task ${t.id}: final commit failed: ${String(e)}`));
       }
     }
-    await ctx.consumer.disconnect().catch(() => undefined);
+  } finally {
+    // Leave the group (a failure too: its partitions move now, not after the session timeout),
+    // then close the tasks and the global tables they read, in that order.
+    ctx.stopping = true;
+    manager.abandonOpening();
+    await membership?.leave();
     await manager.closeAll();
     await committer.close();
-  } finally {
     await manager.closeGlobalTables();
     await ctx.admin.disconnect().catch(() => undefined);
     alive.stop();

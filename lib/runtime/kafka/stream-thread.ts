@@ -125,10 +125,13 @@ export class StreamThread {
     }, wait);
   }
 
-  /** `onProcessingError: fail` stops the run (nothing committed past the record); anything else is recovered. */
+  /**
+   * `onProcessingError: fail` stops the run (nothing committed past the record); anything else is
+   * recovered. Never throws: a commit timer and the tick call it where nothing would catch it.
+   */
   private async failed(t: KafkaTask, error: unknown): Promise<void> {
     if (error instanceof ProcessingError) this.ctx.fail(error);
-    else await this.manager.recover(t, error);
+    else await this.manager.recover(t, error).catch((e: unknown) => this.ctx.fail(e));
   }
 
   /** Processes one record; returns a promise only when decoding had to wait (a registry lookup). */

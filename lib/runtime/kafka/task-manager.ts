@@ -19,25 +19,24 @@
  * - **Global tables**: one copy per instance of each `global-table` step's table.
  * - **Queries**: a key's state from the task that holds it, when this instance holds it.
  */
-import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OperatorContext, OperatorLogic } from '../../operator/contract.js';
 import type { CompiledStep, SubTopology, Topology } from '../../pipeline/compile.js';
 import { CachingStoreFactory, DEFAULT_CACHE_BYTES } from '../../state/caching.js';
 import { ChangeloggingStoreFactory } from '../../state/changelog.js';
-import { changelogTopic, isOffset } from '../../state/changelog-codec.js';
+import { changelogTopic } from '../../state/changelog-codec.js';
 import { needsRestore, restoreFromChangelog } from '../../state/changelog-restore.js';
-import { LmdbStoreFactory } from '../../state/engines/lmdb/env.js';
-import { StateCorruptedError } from '../../state/engines/lmdb/corruption.js';
 import { Task } from '../task.js';
 import type { TopicPartition } from './client.js';
-import { INPUT_META, parseCommitMetadata, type Committer } from './committer.js';
+import { parseCommitMetadata, type Committer } from './committer.js';
 import { GlobalTable } from './global-table.js';
 import { applyCheckpoint, KafkaTask, tpKey, type TaskCheckpoint } from './kafka-task.js';
+import { localInputOffset, openEnvironment, stateIsWhole, untilAborted } from './local-state.js';
+import { lostMembership, transient } from './kafka-errors.js';
 import type { RecordCollector } from './record-collector.js';
 import { queryHeldTasks } from './queries.js';
-import { messageOf, partitionsOf, type RunContext } from './run-context.js';
+import { DEFAULT_TASK_TIMEOUT_MS, messageOf, partitionsOf, type RunContext } from './run-context.js';
 import { storesOfSub, taskStoreName } from './topics.js';
 
 /** Recoveries of one task at the same committed offset before the run stops with the error. */
@@ -57,14 +56,18 @@ export class TaskManager {
   readonly restored: RestoredStore[] = [];
   /** The global tables of `global-table` steps, by step name (one copy per instance). */
   private readonly globalTables = new Map<string, GlobalTable>();
-  /** Tasks being closed after a revocation (awaited before the run returns). */
-  private readonly closing = new Set<Promise<void>>();
-  /** Consecutive failures of each task (topic/partition) at one committed offset. */
-  private readonly failures = new Map<string, { at: string | undefined; streak: number }>();
+  /** Tasks being closed after a revocation or a loss (awaited before the run returns). */
+  private readonly closing = new Map<KafkaTask, Promise<void>>();
+  /** Consecutive failures of each task (topic/partition) at one committed offset, since when. */
+  private readonly failures = new Map<string, { at: string | undefined; streak: number; since: number }>();
+  /** How long a task may keep failing because the brokers cannot be reached before the run stops. */
+  private readonly timeoutMs: number;
   /** Whether the first assignment's tasks are all open. */
   ready = false;
 
-  constructor(private readonly ctx: RunContext, private readonly collector: RecordCollector, private readonly committer: Committer) {}
+  constructor(private readonly ctx: RunContext, private readonly collector: RecordCollector, private readonly committer: Committer) {
+    this.timeoutMs = ctx.options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
+  }
 
   /** Opens a global table for each `global-table` step some sub-topology looks up. */
   async openGlobalTables(): Promise<void> {
@@ -89,6 +92,8 @@ export class TaskManager {
 
   assign(tps: TopicPartition[]): void {
     const { consumer } = this.ctx;
+    // Stopping: the group may still hand out partitions while the consumer leaves; nothing opens.
+    if (this.ctx.stopping) return;
     // Paused until restored; kafkajs runs GROUP_JOIN listeners before the first fetch.
     consumer.pause(tps);
     const opening: Array<Promise<void>> = [];
@@ -99,13 +104,15 @@ export class TaskManager {
       if (existing && !existing.closed) continue;
       const task = new KafkaTask(sub, tp.partition, tp.topic);
       this.tasks.set(tpKey(tp.topic, tp.partition), task);
-      opening.push(task.lock(() => this.open(task)).then(
-        () => {
-          // A stop may have disconnected the consumer meanwhile: kafkajs throws on resume then.
-          if (!task.closed && !this.ctx.stopping) consumer.resume([tp]);
-        },
-        (error: unknown) => this.ctx.fail(new Error(`task ${task.id}: ${messageOf(error)}`, { cause: error })),
-      ));
+      // The task's directory is free once an earlier task of the same id (revoked, lost) is closed.
+      const before = this.closingOf(task.id);
+      opening.push(task.lock(async () => {
+        await before;
+        return this.openRetrying(task);
+      }).then((opened) => {
+        // A stop may have disconnected the consumer meanwhile: kafkajs throws on resume then.
+        if (opened && !task.closed) consumer.resume([tp]);
+      }));
     }
     void Promise.all(opening).then(() => {
       if (!this.ready) {
@@ -119,13 +126,43 @@ export class TaskManager {
     for (const tp of tps) {
       const task = this.tasks.get(tpKey(tp.topic, tp.partition));
       if (!task) continue;
-      this.tasks.delete(tpKey(tp.topic, tp.partition));
       // Committed after every batch: nothing processed is lost. Close without flushing.
-      const closing = task.lock(() => this.close(task, false)).catch((e: unknown) => this.ctx.log(`task ${task.id}: close failed: ${String(e)}`));
-      this.closing.add(closing);
-      void closing.finally(() => this.closing.delete(closing));
+      this.requestClose(task);
       if (!this.ctx.stopping) this.ctx.consumer.resume([tp]); // kafkajs keeps pause state across moves
     }
+  }
+
+  /**
+   * The instance was dropped from its group: every task is lost. Closed without committing (their
+   * partitions may have been processed elsewhere since); resolves once all are closed.
+   */
+  async loseAll(): Promise<void> {
+    for (const t of [...this.tasks.values()]) this.requestClose(t);
+    await Promise.all([...this.closing.values()]);
+  }
+
+  /** The run stops: tasks still opening (restoring) give up instead of finishing first. */
+  abandonOpening(): void {
+    for (const t of this.tasks.values()) if (!t.ready) t.closing.abort();
+  }
+
+  /**
+   * Takes the task out and closes it without flushing once what holds its lock is done; an open
+   * under way stops at its next step.
+   */
+  private requestClose(task: KafkaTask): void {
+    const key = tpKey(task.topic, task.partition);
+    if (this.tasks.get(key) === task) this.tasks.delete(key);
+    task.closing.abort();
+    if (this.closing.has(task)) return;
+    const closing = task.lock(() => this.close(task, false)).catch((e: unknown) => this.ctx.log(`task ${task.id}: close failed: ${String(e)}`));
+    this.closing.set(task, closing);
+    void closing.finally(() => this.closing.delete(task));
+  }
+
+  /** Resolves once every task of this id being closed is closed. */
+  private closingOf(id: string): Promise<unknown> {
+    return Promise.all([...this.closing].filter(([t]) => t.id === id).map(([, p]) => p));
   }
 
   /** The logic of a step run as a global-table lookup or resolver (else undefined: the operator's own). */
@@ -151,6 +188,7 @@ export class TaskManager {
       Promise.all(storeNames.map(async (store) => (await ctx.admin.endOffsets(changelogTopic(ctx.app, store))).find((w) => w.partition === t.partition))),
       ctx.admin.fetchOffsets(ctx.app, t.topic),
     ]);
+    t.closing.signal.throwIfAborted();
     const committed = committedOffsets.find((o) => o.partition === t.partition);
     t.committed = committed && committed.offset !== '-1' ? committed.offset : undefined;
     // At-least-once: the changelog offsets the committed input offset covers (commit metadata).
@@ -199,6 +237,7 @@ export class TaskManager {
     }
     t.lastEventAt = ctx.clock.now();
     await this.committer.open(t);
+    t.closing.signal.throwIfAborted();
     t.ready = true;
     ctx.log(`task ${t.id}: ready on ${t.topic}/${t.partition}${t.committed ? ` from offset ${t.committed}` : ''} in ${Math.round(performance.now() - started)} ms`);
     if (ctx.options.bounded && t.sub.input === 'source' && BigInt(t.committed ?? '0') >= (ctx.sourceEnd.get(t.partition) ?? 0n)) t.end(ctx.options.final === true);
@@ -214,7 +253,8 @@ export class TaskManager {
     ctx.metrics.restoreRemaining.set(labels, BigInt(upTo) < from ? 0 : Number(BigInt(upTo) - from + 1n));
     ctx.log(`task ${t.id}: restoring ${store} from ${topic}/${t.partition} (${decision.reason}${decision.wipe ? `: ${decision.detail}` : ''}), offsets ${decision.from}..${upTo}`);
     const result = await restoreFromChangelog({
-      records: BigInt(upTo) < 0n ? [] : ctx.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true }),
+      // A close asked for meanwhile stops the restore at the next record (what it applied so far stays, checkpointed).
+      records: BigInt(upTo) < 0n ? [] : untilAborted(t.closing.signal, ctx.options.adapter.readPartition(topic, t.partition, { from: decision.from, upTo, readCommitted: true })),
       factory: t.stores,
       store,
       partition: t.partition,
@@ -260,10 +300,10 @@ export class TaskManager {
     return queryHeldTasks(this.ctx.topology, this.ctx.sourcePartitions, step, key, this.tasks.values());
   }
 
-  /** Closes every task (after the last commits) and the global tables. */
+  /** Closes every task (after the last commits). */
   async closeAll(): Promise<void> {
-    for (const t of [...this.tasks.values()]) await t.lock(() => this.close(t, false));
-    await Promise.all([...this.closing]);
+    for (const t of [...this.tasks.values()]) this.requestClose(t);
+    await Promise.all([...this.closing.values()]);
   }
 
   async closeGlobalTables(): Promise<void> {
@@ -273,83 +313,88 @@ export class TaskManager {
   /** A task's commit failed: discard its uncommitted work and open it again from what is committed. */
   async recover(t: KafkaTask, error: unknown): Promise<void> {
     const { ctx } = this;
-    if (ctx.stopping) {
-      ctx.fail(error);
-      return;
-    }
     const message = messageOf(error);
-    // Bounded: a task that fails again and again at the same offset stops the run with the error
-    // (a record cannot do this: processing errors are dead letters; the broker or the disk can).
-    const key = tpKey(t.topic, t.partition);
-    const last = this.failures.get(key);
-    const streak = last && last.at === t.committed ? last.streak + 1 : 1;
-    this.failures.set(key, { at: t.committed, streak });
-    if (streak > MAX_RECOVERIES) {
-      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row at input offset ${t.committed ?? 'none'} (${message}); check that the brokers are up and the topics writable, then run again`, { cause: error }));
+    if (abandoned(ctx, t)) {
+      // Its partition is being given up (the stop, a revocation, a loss): nothing to reopen. The
+      // input since its last commit is not committed, so the partition's next owner processes it.
+      // A stop whose commit failed for another reason than a rebalance (the brokers, the disk)
+      // reports it.
+      await this.close(t, false);
+      if (ctx.stopping && !lostMembership(error)) ctx.fail(error);
+      else ctx.log(`task ${t.id}: commit failed as it was being closed (${message}); its input since the last commit will be processed again`);
       return;
     }
-    ctx.log(`task ${t.id}: commit failed (${message}); reopening it from the last commit (attempt ${streak} of ${MAX_RECOVERIES})`);
+    // A task that fails again and again at the same offset stops the run with the error (a record
+    // cannot do this: processing errors are dead letters; the broker or the disk can): after
+    // MAX_RECOVERIES, or, while the brokers cannot be reached, once that has lasted the task timeout.
+    const key = tpKey(t.topic, t.partition);
+    const now = performance.now();
+    const last = this.failures.get(key);
+    const same = last !== undefined && last.at === t.committed;
+    const streak = same ? last.streak + 1 : 1;
+    const since = same ? last.since : now;
+    this.failures.set(key, { at: t.committed, streak, since });
+    if (streak > MAX_RECOVERIES && (!transient(error) || now - since >= this.timeoutMs)) {
+      const lasting = transient(error) ? ` over ${Math.round((now - since) / 1000)} s` : '';
+      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row${lasting} at input offset ${t.committed ?? 'none'} (${message}); check that the brokers are up and the topics writable, then run again`, { cause: error }));
+      return;
+    }
+    const attempt = streak <= MAX_RECOVERIES ? `${streak} of ${MAX_RECOVERIES}` : `${streak}, failing for ${Math.round((now - since) / 1000)} s of the ${Math.round(this.timeoutMs / 1000)} s allowed`;
+    ctx.log(`task ${t.id}: commit failed (${message}); reopening it from the last commit (attempt ${attempt})`);
     await this.close(t, false);
     if (this.tasks.get(key) !== t) return; // revoked meanwhile
     const fresh = new KafkaTask(t.sub, t.partition, t.topic);
     this.tasks.set(key, fresh);
     const tp = { topic: t.topic, partition: t.partition };
-    ctx.consumer.pause([tp]);
+    // kafkajs throws while it restarts its consumer (after a connection failure): it then joins
+    // as a new member, and every task is revoked and assigned again (client.ts).
+    quietly(() => ctx.consumer.pause([tp]));
+    // Under the new task's lock, as every open: a revocation or the stop closes it after, never during.
+    if (!(await fresh.lock(() => this.openRetrying(fresh)))) return;
+    quietly(() => {
+      if (fresh.committed !== undefined) ctx.consumer.seek({ ...tp, offset: fresh.committed });
+      ctx.consumer.resume([tp]);
+    });
+  }
+
+  /**
+   * Opens a task, again and again while the brokers cannot be reached (up to the task timeout);
+   * false when it was given up (closed meanwhile, the stop) or failed (the run stops with it).
+   */
+  private async openRetrying(t: KafkaTask): Promise<boolean> {
+    const since = performance.now();
     for (let attempt = 1; ; attempt++) {
+      if (abandoned(this.ctx, t)) return false;
       try {
-        await this.open(fresh);
-        break;
+        await this.open(t);
+        return !abandoned(this.ctx, t);
       } catch (e) {
-        if (attempt >= 10 || ctx.stopping) {
-          ctx.fail(e);
-          return;
+        if (abandoned(this.ctx, t)) return false; // closed while it opened: nothing to report
+        if (!transient(e) || performance.now() - since >= this.timeoutMs) {
+          this.ctx.fail(new Error(`task ${t.id}: ${messageOf(e)}`, { cause: e }));
+          return false;
         }
-        await sleep(Math.min(10_000, 500 * attempt));
+        const wait = Math.min(10_000, 500 * attempt);
+        this.ctx.log(`task ${t.id}: opening failed (${messageOf(e)}); trying again in ${wait} ms`);
+        // The next attempt opens the environment (and, exactly-once, the producer) again.
+        await t.stores?.close().catch(() => undefined);
+        await t.producer?.disconnect().catch(() => undefined);
+        await sleep(wait, undefined, { signal: t.closing.signal }).catch(() => undefined);
       }
     }
-    if (ctx.stopping) return; // the consumer may be disconnected already
-    if (fresh.committed !== undefined) ctx.consumer.seek({ ...tp, offset: fresh.committed });
-    ctx.consumer.resume([tp]);
   }
 }
 
-/**
- * The task's LMDB environment; a damaged one (truncated, garbage meta pages: the factory probes
- * the file before LMDB maps it, which would crash the process) is deleted and rebuilt from the
- * changelogs, with one warning line.
- */
-function openEnvironment(dir: string, maxDbs: number, log: (line: string) => void, task: string): LmdbStoreFactory {
+/** Runs `fn`; what it throws is dropped (see the callers). */
+function quietly(fn: () => void): void {
   try {
-    return new LmdbStoreFactory({ path: dir, maxDbs });
-  } catch (error) {
-    const why = error instanceof StateCorruptedError ? `${error.file} (${error.why})` : `${dir} (${error instanceof Error ? error.message : String(error)})`;
-    log(`warning: task ${task}: local state unusable: ${why}; rebuilding it from the changelogs`);
-    rmSync(dir, { recursive: true, force: true });
-    return new LmdbStoreFactory({ path: dir, maxDbs });
-  }
-}
-
-/** The input offset a task's local state covers, or undefined (none, or another partition's). */
-function localInputOffset(t: KafkaTask): string | undefined {
-  try {
-    const v = t.lmdb.getMeta<{ topic?: unknown; partition?: unknown; offset?: unknown }>(INPUT_META);
-    if (v && v.topic === t.topic && v.partition === t.partition && isOffset(v.offset)) return v.offset;
+    fn();
   } catch {
-    // unreadable: restore instead
+    // see the caller
   }
-  return undefined;
 }
 
-/** Every store has a checkpoint within its changelog: the local state is one whole flush. */
-function stateIsWhole(t: KafkaTask, stores: string[], ends: Array<{ high: string } | undefined>): boolean {
-  return stores.every((store, i) => {
-    try {
-      const cp = t.stores.changelogCheckpoint(store, t.partition);
-      const end = ends[i];
-      if (cp === undefined || cp === null) return end !== undefined && end.high === '0';
-      return isOffset(cp) && end !== undefined && BigInt(cp) < BigInt(end.high);
-    } catch {
-      return false;
-    }
-  });
+/** Whether a task is being given up: the run stops, or it is to be closed (revoked, lost). */
+function abandoned(ctx: RunContext, t: KafkaTask): boolean {
+  return ctx.stopping || t.closing.signal.aborted;
 }

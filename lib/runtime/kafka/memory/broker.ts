@@ -52,6 +52,7 @@ export class MemoryBroker {
   /** Each client id's incarnation: a crash starts a new one, and objects of the old one are dead. */
   private readonly incarnations = new Map<string, number>();
   private readonly crashListeners = new Set<(clientId: string) => void>();
+  private readonly dropListeners = new Set<(clientId: string) => void>();
   private readonly nextKeyless = new Map<string, number>();
   private members = 0;
 
@@ -236,6 +237,29 @@ export class MemoryBroker {
   onCrash(listener: (clientId: string) => void): () => void {
     this.crashListeners.add(listener);
     return () => this.crashListeners.delete(listener);
+  }
+
+  /**
+   * The coordinator drops client `clientId`'s consumers from their groups, as when a session
+   * times out (a paused process, a batch longer than the session timeout): each group rebalances
+   * without them at once, and each consumer gives up as kafkajs does when its own rejoin fails
+   * too: it stops fetching and its crash listeners get an `UNKNOWN_MEMBER_ID` error. The client
+   * lives on: its producers and admins work, and a consumer made afterwards joins as a new member.
+   *
+   * @example
+   * ```ts
+   * kafka.broker.dropFromGroups('a'); // b takes a's partitions; a's runner joins again
+   * ```
+   */
+  dropFromGroups(clientId: string): void {
+    for (const listener of [...this.dropListeners]) listener(clientId);
+    this.changed();
+  }
+
+  /** Called with the client id of each {@link dropFromGroups} (the consumers listen). */
+  onDrop(listener: (clientId: string) => void): () => void {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
   }
 
   /**

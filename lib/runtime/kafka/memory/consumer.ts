@@ -14,7 +14,9 @@
  *   is told what it lost before anyone is told what they got (`onRevoke`, then `onAssign`, only
  *   the changes); `heartbeat()` throws REBALANCE_IN_PROGRESS while one is pending;
  * - a handler that throws makes the member rejoin (positions back to the committed offsets); five
- *   failures in a row crash it (`onCrash`, and it leaves the group), as kafkajs gives up.
+ *   failures in a row crash it (`onCrash`, and it leaves the group), as kafkajs gives up;
+ * - dropped by the coordinator ({@link MemoryBroker.dropFromGroups}), it is out of the group at once
+ *   and crashes with `UNKNOWN_MEMBER_ID`; its offset commits fail with it from then on.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ConsumedBatch, ConsumerOptions, KafkaConsumer, TopicPartition, TopicPartitionOffset } from '../adapter.js';
@@ -75,9 +77,17 @@ export class MemoryConsumer implements KafkaConsumer, GroupMember {
     this.group = broker.group(options.groupId);
     this.readCommitted = options.readCommitted ?? true;
     this.maxBytes = options.maxBytesPerPartition ?? 1024 * 1024;
-    this.stopListening = broker.onCrash((clientId) => {
+    const crashes = broker.onCrash((clientId) => {
       if (clientId === options.clientId) this.die();
     });
+    const drops = broker.onDrop((clientId) => {
+      if (clientId !== options.clientId || !this.member) return;
+      this.crash(new MemoryKafkaError('UNKNOWN_MEMBER_ID', `memory kafka: the coordinator is not aware of this member (${this.memberId} was dropped from group ${options.groupId}: no heartbeat within the session timeout)`));
+    });
+    this.stopListening = () => {
+      crashes();
+      drops();
+    };
   }
 
   private alive(): void {
