@@ -2,7 +2,8 @@
  * The Kafka client on kafkajs 2.2.x: `createKafkaJsAdapter` implements the runtime's one small
  * client interface (`adapter.ts`: admin for internal topics and offsets, a (transactional)
  * producer, a group consumer that hands over batches per partition with pause/resume and
- * assignment callbacks, a partition reader). The in-memory Kafka (`memory/`) is the other one.
+ * assignment callbacks, a partition reader: `kafkajs-read-partition.ts`). The in-memory Kafka
+ * (`memory/`) is the other implementation.
  *
  * kafkajs behaviours this layer pins down (each cost someone an afternoon):
  * - Metadata requests auto-create topics when `allowAutoTopicCreation` is true (the kafkajs
@@ -42,17 +43,17 @@
  * - The default partitioner is set explicitly (murmur2, Java-compatible) to silence the v2
  *   partitioner warning and to place keys where Java clients do.
  */
-import { randomBytes } from 'node:crypto';
 import kafkajs, {
   type Consumer,
-  type IHeaders,
   type Producer,
   type Transaction,
 } from 'kafkajs';
 
 import { kafkajsConfig, type KafkaJsAdapterOptions } from './connection.js';
 import { wrapAdmin } from './kafkajs-admin.js';
-import type { TopicPartition, TopicPartitionOffset, ProducerRecord, ConsumedRecord, SentBatch, ReadPartitionOptions, KafkaTransaction, KafkaProducer, KafkaConsumer, KafkaAdapter } from './adapter.js';
+import { readPartition } from './kafkajs-read-partition.js';
+import { connected, flatten, key, offsetsByTopic, partitionsByTopic, sent, toHeaders, topicMessages } from './kafkajs-shapes.js';
+import type { TopicPartition, ConsumedRecord, KafkaTransaction, KafkaProducer, KafkaConsumer, KafkaAdapter } from './adapter.js';
 
 // kafkajs is CommonJS: Node's ESM loader finds only some of its exports by name; take them from the default export.
 const { CompressionTypes, Kafka, Partitioners } = kafkajs;
@@ -62,62 +63,6 @@ export type { TopicPartition, TopicPartitionOffset, ProducerRecord, ConsumedReco
 
 export type { KafkaLogLevelName } from './kafkajs-log.js';
 export type { KafkaJsAdapterOptions, KafkaSecurity } from './connection.js';
-
-function toHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    const last = Array.isArray(value) ? value.at(-1) : value;
-    if (last !== undefined) out[name] = Buffer.isBuffer(last) ? last : Buffer.from(last);
-  }
-  return out;
-}
-
-/** Groups records per topic for kafkajs's `sendBatch`. */
-function topicMessages(records: ProducerRecord[]) {
-  const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers?: IHeaders; partition?: number; timestamp?: string }>>();
-  for (const r of records) {
-    let messages = byTopic.get(r.topic);
-    if (!messages) byTopic.set(r.topic, (messages = []));
-    messages.push({
-      key: r.key,
-      value: r.value,
-      ...(r.headers ? { headers: r.headers } : {}),
-      ...(r.partition === undefined ? {} : { partition: r.partition }),
-      ...(r.timestamp === undefined ? {} : { timestamp: String(r.timestamp) }),
-    });
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-}
-
-function sent(metadata: Array<{ topicName: string; partition: number; baseOffset?: string }>): SentBatch[] {
-  return metadata.map((m) => {
-    if (m.baseOffset === undefined) throw new Error(`no base offset in the produce response for ${m.topicName}/${m.partition}`);
-    return { topic: m.topicName, partition: m.partition, baseOffset: m.baseOffset };
-  });
-}
-
-/** Offsets grouped per topic, the shape kafkajs wants for commits and sendOffsets. */
-function offsetsByTopic(offsets: TopicPartitionOffset[]) {
-  const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
-  for (const o of offsets) {
-    let partitions = byTopic.get(o.topic);
-    if (!partitions) byTopic.set(o.topic, (partitions = []));
-    partitions.push({ partition: o.partition, offset: o.offset });
-  }
-  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
-}
-
-function partitionsByTopic(tps: TopicPartition[]): Array<{ topic: string; partitions: number[] }> {
-  const byTopic = new Map<string, number[]>();
-  for (const tp of tps) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
-  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
-}
-
-const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
-
-function flatten(assignment: Record<string, number[]>): TopicPartition[] {
-  return Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
-}
 
 function wrapTransaction(tx: Transaction, compression: CompressionTypes): KafkaTransaction {
   return {
@@ -230,20 +175,6 @@ function wrapConsumer(consumer: Consumer): KafkaConsumer {
   };
 }
 
-/**
- * Runs `connect` (a client's connect, and what completes it); when it fails, the client is
- * disconnected before the error is thrown: a client that failed half way (its seed broker
- * connected, then metadata or InitProducerId refused, as while a broker restarts) would keep its
- * socket open with nothing left to close it, and the process from exiting.
- */
-async function connected(client: { disconnect(): Promise<void> }, connect: () => Promise<void>): Promise<void> {
-  try {
-    await connect();
-  } catch (error) {
-    await client.disconnect().catch(() => undefined);
-    throw error;
-  }
-}
 
 /**
  * The kafkajs adapter.
@@ -300,105 +231,4 @@ export function createKafkaJsAdapter(options: KafkaJsAdapterOptions): KafkaAdapt
     },
     readPartition: (topic, partition, opts) => readPartition(kafka, options.clientId ?? 'tributary', topic, partition, opts),
   };
-}
-
-/**
- * {@link KafkaAdapter.readPartition} on kafkajs, which has no `assign`: a consumer in a group of
- * its own (never committing) subscribes to the topic, pauses every other partition on each join
- * and seeks the wanted one. The end is detected from kafkajs's END_BATCH_PROCESS events, whose
- * `lastOffset` also covers batches of transaction markers only (they never reach `eachBatch`).
- * One fetched batch is held at a time: the consumer waits until the reader has taken it.
- */
-async function* readPartition(kafka: InstanceType<typeof Kafka>, clientId: string, topic: string, partition: number, opts: ReadPartitionOptions): AsyncGenerator<ConsumedRecord> {
-  const follow = opts.follow;
-  const upTo = follow ? 1n << 62n : BigInt(opts.upTo);
-  if (follow?.aborted || upTo < 0n || (opts.from !== 'earliest' && BigInt(opts.from) > upTo)) return;
-  const consumer = kafka.consumer({
-    groupId: `${clientId}-read-${topic}-${partition}-${process.pid}-${randomBytes(6).toString('hex')}`,
-    allowAutoTopicCreation: false,
-    readUncommitted: !(opts.readCommitted ?? true),
-    maxWaitTimeInMs: 100,
-    // Changelog records are ~30 bytes: 16 MiB per fetch became 500k objects at once (1 GB RSS
-    // restoring 1M keys). 2 MiB keeps a fetch at tens of thousands.
-    maxBytes: 8 << 20,
-    maxBytesPerPartition: 2 << 20,
-  });
-  type Item = { records: ConsumedRecord[] } | { end: bigint };
-  const queue: Item[] = [];
-  let wake: (() => void) | undefined;
-  let release: (() => void) | undefined;
-  let failed: unknown;
-  let done = false;
-  const push = (item: Item) => {
-    queue.push(item);
-    wake?.();
-  };
-  consumer.on(consumer.events.GROUP_JOIN, (event) => {
-    const others = flatten(event.payload.memberAssignment).filter((tp) => tp.topic !== topic || tp.partition !== partition);
-    if (others.length > 0) consumer.pause(partitionsByTopic(others));
-    // A new group starts at the earliest offset (fromBeginning); elsewhere, seek.
-    if (opts.from !== 'earliest' && flatten(event.payload.memberAssignment).some((tp) => tp.topic === topic && tp.partition === partition)) {
-      consumer.seek({ topic, partition, offset: opts.from });
-    }
-  });
-  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
-    const p = event.payload as { topic: string; partition: number; lastOffset?: string };
-    if (p.topic === topic && p.partition === partition && p.lastOffset !== undefined) push({ end: BigInt(p.lastOffset) });
-  });
-  consumer.on(consumer.events.CRASH, (event) => {
-    if (!event.payload.restart) {
-      failed = event.payload.error;
-      wake?.();
-    }
-  });
-  const onAbort = () => wake?.();
-  follow?.addEventListener('abort', onAbort);
-  await connected(consumer, () => consumer.connect()).catch((error: unknown) => {
-    follow?.removeEventListener('abort', onAbort);
-    throw error;
-  });
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    void consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        if (done || batch.topic !== topic || batch.partition !== partition || batch.messages.length === 0) return;
-        push({
-          records: batch.messages.map((m) => ({
-            topic, partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null, headers: toHeaders(m.headers), timestamp: Number(m.timestamp),
-          })),
-        });
-        await new Promise<void>((resolve) => (release = resolve));
-      },
-    }).catch((error: unknown) => {
-      failed = error ?? new Error('consumer failed');
-      wake?.();
-    });
-    for (;;) {
-      while (queue.length === 0) {
-        if (follow?.aborted) return;
-        if (failed !== undefined) throw failed instanceof Error ? failed : new Error(String(failed));
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-      const item = queue.shift() as Item;
-      if ('end' in item) {
-        if (item.end >= upTo) return;
-        continue;
-      }
-      for (const r of item.records) {
-        if (BigInt(r.offset) > upTo) return;
-        yield r;
-        if (BigInt(r.offset) === upTo) return;
-      }
-      const r = release;
-      release = undefined;
-      r?.();
-    }
-  } finally {
-    follow?.removeEventListener('abort', onAbort);
-    done = true;
-    release?.();
-    await consumer.disconnect();
-  }
 }

@@ -376,8 +376,7 @@ export class TaskManager {
         }
         const wait = Math.min(10_000, 500 * attempt);
         this.ctx.log(`task ${t.id}: opening failed (${messageOf(e)}); trying again in ${wait} ms`);
-        // The next attempt opens the environment (and, exactly-once, the producer) again.
-        await t.stores?.close().catch(() => undefined);
+        await t.stores?.close().catch(() => undefined); // the next attempt opens them again
         await t.producer?.disconnect().catch(() => undefined);
         await sleep(wait, undefined, { signal: t.closing.signal }).catch(() => undefined);
       }
