@@ -131,7 +131,7 @@ export interface RoleTopic {
   planned?: PlannedTopic;
 }
 
-/** The source topic, the outputs (sink, named outputs, dead-letter, late) and the internal topics (repartition, changelog). */
+/** The source topic, the outputs (sink, named outputs, dead-letter, late, forgotten) and the internal topics (repartition, changelog). */
 export function pipelineTopics(topology: Topology, sourcePartitions: number): RoleTopic[] {
   const plan = planTopics(topology, sourcePartitions);
   const source: RoleTopic[] = topology.source.topic ? [{ name: topology.source.topic, role: 'source', of: 'source', partitions: sourcePartitions }] : [];

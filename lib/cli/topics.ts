@@ -49,7 +49,7 @@ async function sizes(admin: KafkaAdmin, names: string[]): Promise<Map<string, { 
 export function registerTopics(program: Command, io: CliIo, ctx: ToolContext): void {
   program
     .command('topics')
-    .description('list a pipeline\'s Kafka topics: source, outputs (sink, outputs, dead-letter, late) and internal ones (repartition, changelog), with partitions and records (end − start offsets); missing ones are marked')
+    .description('list a pipeline\'s Kafka topics: source, outputs (sink, outputs, dead-letter, late, forgotten) and internal ones (repartition, changelog), with partitions and records (end − start offsets); missing ones are marked')
     .argument('<pipeline>', 'pipeline definition (.yaml, .yml or .json)')
     .option('-b, --brokers <host:port,...>', `bootstrap brokers (default KAFKA_BROKERS, then kafka.brokers of the definition, then 127.0.0.1:9092)`)
     .option('--create', 'create what is missing: the source topic (--partitions) and the output and internal topics a run would create')
