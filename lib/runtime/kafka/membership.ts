@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsumedBatch, KafkaConsumer } from './client.js';
 import { lostMembership } from './kafka-errors.js';
 import { messageOf, type RunContext } from './run-context.js';
+import { STOP_STEP_TIMEOUT_MS, within } from './stop-deadline.js';
 import type { TaskManager } from './task-manager.js';
 
 /** Attempts to join again after being dropped, before the run stops. */
@@ -71,8 +72,12 @@ export class GroupMembership {
   /** The stop: waits for a rejoin under way, then leaves the group (the batch in hand finishes first). */
   async leave(): Promise<void> {
     this.leaving.abort();
-    await this.rejoins;
+    await within(this.rejoins, this.stepTimeout, 'the rejoin under way', this.ctx.log);
     await this.consumer?.disconnect().catch(() => undefined);
+  }
+
+  private get stepTimeout(): number {
+    return this.ctx.options.stopStepTimeoutMs ?? STOP_STEP_TIMEOUT_MS;
   }
 
   private rebalanced(): void {
@@ -90,7 +95,8 @@ export class GroupMembership {
     ctx.log(`dropped from consumer group ${ctx.app} (${messageOf(error).split('\n')[0]}): its tasks are lost (closed without committing); joining again`);
     this.consumer = undefined;
     await this.manager.loseAll();
-    await dropped.disconnect().catch(() => undefined);
+    // kafkajs may ignore the disconnect of a consumer it is reconnecting (kafkajs#1147): join anyway.
+    await within(dropped.disconnect(), this.stepTimeout, 'disconnecting the dropped consumer', ctx.log);
     for (let attempt = 1; !ctx.stopping; attempt++) {
       try {
         await this.join();
@@ -98,7 +104,8 @@ export class GroupMembership {
         return;
       } catch (e) {
         // join() may have created the consumer before it failed
-        await (this.consumer as KafkaConsumer | undefined)?.disconnect().catch(() => undefined);
+        const failed = this.consumer as KafkaConsumer | undefined;
+        if (failed) await within(failed.disconnect(), this.stepTimeout, 'disconnecting a consumer that failed to join', ctx.log);
         this.consumer = undefined;
         if (attempt >= MAX_REJOIN_ATTEMPTS) {
           ctx.fail(new Error(`dropped from consumer group ${ctx.app}, and joining it again failed ${attempt} times (${messageOf(e)}); check that the brokers are up, then run again`, { cause: e }));

@@ -72,6 +72,12 @@ export interface KafkaRunOptions {
    * Streams' `task.timeout.ms`). Until then it is reopened from its last commit and tried again.
    */
   taskTimeoutMs?: number;
+  /**
+   * How long each step of a stop (leaving the group, closing the tasks, the producers, the admin)
+   * may take before it is left behind with a log line; default 30 s. kafkajs's disconnects can
+   * hang for good while it reconnects: the stop must still end.
+   */
+  stopStepTimeoutMs?: number;
   /** Consumer group session timeout (ms); default 30 s. A killed instance's partitions move after it. */
   sessionTimeoutMs?: number;
   /**

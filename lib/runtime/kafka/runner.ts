@@ -39,6 +39,7 @@ import type { RestoredStore } from './task-manager.js';
 import { TaskManager } from './task-manager.js';
 import { RecordCollector } from './record-collector.js';
 import { StreamThread } from './stream-thread.js';
+import { STOP_STEP_TIMEOUT_MS, within } from './stop-deadline.js';
 import { ensureTopics, planTopics } from './topics.js';
 import { createOpsServer, Liveness, type Probe } from '../ops-server.js';
 import { progressLine, type ProgressSnapshot } from './progress.js';
@@ -222,11 +223,13 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     // then close the tasks and the global tables they read, in that order.
     ctx.stopping = true;
     manager.abandonOpening();
-    await membership?.leave();
-    await manager.closeAll();
-    await committer.close();
-    await manager.closeGlobalTables();
-    await ctx.admin.disconnect().catch(() => undefined);
+    const limit = options.stopStepTimeoutMs ?? STOP_STEP_TIMEOUT_MS;
+    const step = (work: Promise<unknown>, what: string) => within(work, limit, what, ctx.log);
+    await step(membership?.leave() ?? Promise.resolve(), 'leaving the consumer group');
+    await step(manager.closeAll(), 'closing the tasks');
+    await step(committer.close(), 'closing the producers');
+    await step(manager.closeGlobalTables(), 'closing the global tables');
+    await step(ctx.admin.disconnect(), 'disconnecting the admin client');
     alive.stop();
     await ops?.close();
   }
