@@ -69,6 +69,12 @@ export class StreamThread {
             break;
           }
           if (t.committed !== undefined && BigInt(record.offset) < BigInt(t.committed)) continue;
+          // Processed already, waiting for the task's commit: fetched again because a rebalance
+          // restarts the partitions the consumer keeps at the committed offset.
+          if (t.lastOffset !== undefined && BigInt(record.offset) <= BigInt(t.lastOffset)) {
+            done = record.offset;
+            continue;
+          }
           const waiting = this.process(t, record);
           if (waiting) await waiting;
           t.firstOffset ??= record.offset;
