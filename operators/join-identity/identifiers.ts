@@ -13,6 +13,7 @@ const MAX_PLAIN_VALUE = 200;
 // Store keys refuse U+0000..U+0004 (LMDB's key encoding uses them) and lone surrogates.
 // eslint-disable-next-line no-control-regex
 const UNSTORABLE = /[\u0000-\u0004]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The identifier path of user ids: the preferred anchor, and the one an `alias` needs. */
 export const USER = 'userId';
@@ -28,7 +29,10 @@ export const USER = 'userId';
  */
 export function identifierOf(path: string, value: string): Identifier {
   if (value.length <= MAX_PLAIN_VALUE && !UNSTORABLE.test(value)) return `${path}:${value}`;
-  return `${path}#${createHash('sha256').update(value).digest('hex').slice(0, 32)}`;
+  // UTF-8 turns every lone surrogate into U+FFFD, so two values that differ only there would hash
+  // alike (two customers, one person): such a value is hashed as its UTF-16 code units instead.
+  const bytes = LONE_SURROGATE.test(value) ? Buffer.from(value, 'utf16le') : Buffer.from(value, 'utf8');
+  return `${path}#${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}`;
 }
 
 /**

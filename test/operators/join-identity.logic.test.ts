@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { deriveId } from '../../lib/operator/ids.js';
@@ -333,6 +334,11 @@ test('joinIdentity logic: long or unstorable identifier values are hashed, and s
   assert.match(identifierOf('anonymousId', 'a\u0000b'), /^anonymousId#[0-9a-f]{32}$/);
   assert.match(identifierOf('anonymousId', 'bad\uD800'), /^anonymousId#[0-9a-f]{32}$/);
   assert.equal(identifierOf('anonymousId', 'ok 😀'), 'anonymousId:ok 😀');
+  // Values that differ only in a lone surrogate are different identifiers (UTF-8 would make both U+FFFD).
+  assert.notEqual(identifierOf('anonymousId', 'bad\uD800'), identifierOf('anonymousId', 'bad\uD801'));
+  assert.notEqual(identifierOf('anonymousId', `${'x'.repeat(300)}\uD800`), identifierOf('anonymousId', `${'x'.repeat(300)}\uFFFD`));
+  // Well-formed values hash as before (their UTF-8): identifiers already stored keep their meaning.
+  assert.equal(identifierOf('userId', long), `userId#${createHash('sha256').update(long, 'utf8').digest('hex').slice(0, 32)}`);
   const { run } = setup();
   const id = identifierOf('userId', long);
   assert.deepEqual(run([track('m1', 0, { userId: long, anonymousId: 'a\u0000b' }), track('m2', 1, { anonymousId: 'a\u0000b' })]), [personIdFor(id), personIdFor(id)]);
