@@ -13,6 +13,7 @@ import { parseDuration, type Duration } from '../time/duration.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorDefinition } from './contract.js';
 import { MemoryStoreFactory } from '../state/engines/memory.js';
+import { stateEngineFailure } from '../state/failure.js';
 import { InvalidKeyError } from '../state/key-order.js';
 import type { SourceMapping } from '../event/mapping.js';
 import { createNormalizer } from '../event/normalize.js';
@@ -189,6 +190,7 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
           try {
             out = logic.process(event, key);
           } catch (e) {
+            if (stateEngineFailure(e)) return fail(e); // the state's, not the record's: the stream errors
             const reason = e instanceof InvalidKeyError ? 'invalid-key' : 'processing-error';
             return reject(reason, `${step} threw on this record: ${e instanceof Error ? e.message : String(e)}`, event);
           }

@@ -1,8 +1,7 @@
 /**
  * A task runs a compiled topology over one input: decode → normalise → key → lateness →
  * steps → outputs, with the stores of one {@link StoreFactory} and one watermark tracker.
- * The embedded runner and the test driver run one task; the Kafka runner will run one per
- * partition. Single-threaded and synchronous between checkpoints.
+ * One per embedded run or test driver, one per Kafka input partition; synchronous between checkpoints.
  */
 import { countRuleOutcome, TaskGauges } from './task-metrics.js';
 import type { TributaryEvent } from '../event/event.js';
@@ -12,6 +11,7 @@ import { tally } from '../metrics/metrics.js';
 import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorLogic } from '../operator/contract.js';
 import type { CompiledStep } from '../pipeline/compile.js';
 import { CachingStoreFactory } from '../state/caching.js';
+import { stateEngineFailure } from '../state/failure.js';
 import { InvalidKeyError } from '../state/key-order.js';
 import type { StoreKey } from '../state/store.js';
 import { TimerFailures } from '../time/timers.js';
@@ -326,11 +326,12 @@ export class Task {
   /**
    * A step threw: the record becomes a dead letter (`invalid-key` when a store refused its key,
    * else `processing-error`) with the error message, or, with `onProcessingError: fail`, the run
-   * stops with a {@link ProcessingError}. Returns the dead letter's reason. What the step changed in its state before it threw
+   * stops with a {@link ProcessingError}; a state engine failure is rethrown. Returns the dead letter's reason. What the step changed in its state before it threw
    * stays (as in Kafka Streams' processing exception handler): operators validate first and
    * write last, so that is rarely anything.
    */
   private stepFailed(s: StepInstance, error: unknown, what: string, raw: string, source: string): RejectReason {
+    if (stateEngineFailure(error)) throw error; // the state's, not the record's: the run stops
     const message = error instanceof Error ? error.message : String(error);
     const detail = `steps[${s.step.index}].${s.step.operator} (${s.step.name}) ${what}: ${message}`;
     if (this.options.topology.onProcessingError === 'fail') {

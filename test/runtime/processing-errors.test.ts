@@ -89,6 +89,31 @@ test('onProcessingError: fail on a timer: the error names the step and the timer
   });
 });
 
+test('a step meeting a failure of its state (LMDB reporting a damaged file) stops the run with the state-corrupted line: not a dead letter, since every record after would meet it too', async () => {
+  const dir = tempDir();
+  const { input } = writeInput(dir);
+  const out = join(dir, 'out');
+  const stateDir = join(dir, 'state');
+  await assert.rejects(runEmbedded({ topology: topology('{ stateFailureOn: [m3] }'), input, outDir: out, stateDir }), (e: unknown) => {
+    assert.ok(e instanceof Error);
+    assert.equal(e.message, `state corrupted: ${join(stateDir, 'data.mdb')} (MDB_PAGE_NOTFOUND: Requested page not found); delete ${stateDir} to start over, or restore it`);
+    return true;
+  });
+  assert.deepEqual(readNdjson(join(out, 'dead-letter.ndjson')), []);
+});
+
+test('RxJS wiring: a failure of the state errors the stream; a record the step throws on is a dead letter', async () => {
+  const { keyedOperator } = await import('../../lib/operator/rx.js');
+  const { poisonOperator } = await import('../support/poison.js');
+  const { from, lastValueFrom, toArray } = await import('rxjs');
+  const events = [1, 2, 3].map((i) => ({ messageId: `m${i}`, type: 'track', event: 'view', anonymousId: 'a', timestamp: T0 + i * MIN }));
+  const dead: unknown[] = [];
+  const passed = await lastValueFrom(from(events).pipe(keyedOperator(poisonOperator, { throwOn: ['m2'], outputs: { 'dead-letter': (r: unknown) => void dead.push(r) } }), toArray()));
+  assert.deepEqual(passed.map((e) => e.messageId), ['m1', 'm3']);
+  assert.equal(dead.length, 1);
+  await assert.rejects(lastValueFrom(from(events).pipe(keyedOperator(poisonOperator, { stateFailureOn: ['m2'] }), toArray())), /^Error: MDB_PAGE_NOTFOUND: Requested page not found$/);
+});
+
 test('CLI: a key no store can hold is an invalid-key dead letter; with onProcessingError: fail the run exits 1 with one line', () => {
   const dir = tempDir();
   const events = [

@@ -6,6 +6,8 @@
  *
  * - `throwOn`: messageIds whose processing throws (after nothing was written).
  * - `throwOnTimerOf`: keys whose timer callback throws when it fires.
+ * - `stateFailureOn`: messageIds whose processing meets the error lmdb-js throws for a damaged
+ *   file (`MDB_PAGE_NOTFOUND`), as a read of the step's store would.
  */
 import { defineOperator, type OperatorContext, type OperatorLogic, type OperatorRegistry, type OperatorDefinition } from '../../lib/operator/contract.js';
 import type { TributaryEvent } from '../../lib/event/event.js';
@@ -15,6 +17,7 @@ import { defaultRegistry } from '../../operators/index.js';
 export interface PoisonOptions {
   throwOn?: string[];
   throwOnTimerOf?: string[];
+  stateFailureOn?: string[];
 }
 
 class PoisonLogic implements OperatorLogic {
@@ -27,6 +30,7 @@ class PoisonLogic implements OperatorLogic {
 
   process(event: TributaryEvent, key: string): TributaryEvent {
     if (this.options.throwOn?.includes(event.messageId)) throw new Error(`boom on ${event.messageId}`);
+    if (this.options.stateFailureOn?.includes(event.messageId)) throw new Error('MDB_PAGE_NOTFOUND: Requested page not found');
     this.seen.put(key, (this.seen.get(key) ?? 0) + 1);
     this.timers.register({ id: `${key}:${event.timestamp}`, time: event.timestamp + 60_000, data: key });
     return event;
@@ -46,7 +50,7 @@ export const poisonOperator = defineOperator<PoisonOptions, PoisonOptions>({
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
-    properties: { throwOn: { type: 'array', items: { type: 'string' } }, throwOnTimerOf: { type: 'array', items: { type: 'string' } } },
+    properties: { throwOn: { type: 'array', items: { type: 'string' } }, throwOnTimerOf: { type: 'array', items: { type: 'string' } }, stateFailureOn: { type: 'array', items: { type: 'string' } } },
   },
   resolve: (o) => o,
   keyPaths: () => ['anonymousId', 'userId'],

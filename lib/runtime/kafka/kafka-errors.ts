@@ -7,7 +7,10 @@
  *   rebalance left its generation behind): join again, or leave the input to the next owner.
  * - {@link transient}: the brokers could not be reached or were not ready (a restart, a leader
  *   election): the same call later may work.
+ * - {@link failureAdvice}: what to do about a task that keeps failing.
  */
+import { stateEngineFailure } from '../../state/failure.js';
+
 
 /**
  * Kafka's error codes that say the consumer is no longer a member of the group, or of its current
@@ -64,4 +67,20 @@ export function lostMembership(error: unknown): boolean {
 export function transient(error: unknown): boolean {
   if (lostMembership(error)) return false;
   return chain(error).some((e) => (e as { retriable?: unknown }).retriable === true || CONNECTION_ERRORS.test(e.name));
+}
+
+/**
+ * What to do about a task that failed again and again at one input offset: about its state
+ * directory when the failure is the state engine's (a damaged file, a full or read-only disk),
+ * else about the brokers and topics.
+ *
+ * @example
+ * ```ts
+ * failureAdvice(new Error('MDB_MAP_FULL: Environment mapsize limit reached'), 'state/shop/0_1');
+ * // 'check the disk under state/shop/0_1 (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again'
+ * ```
+ */
+export function failureAdvice(error: unknown, stateDir: string): string {
+  if (stateEngineFailure(error)) return `check the disk under ${stateDir} (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again`;
+  return 'check that the brokers are up and the topics writable, then run again';
 }

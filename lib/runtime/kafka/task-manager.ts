@@ -33,7 +33,7 @@ import { parseCommitMetadata, type Committer } from './committer.js';
 import { GlobalTable } from './global-table.js';
 import { applyCheckpoint, KafkaTask, tpKey, type TaskCheckpoint } from './kafka-task.js';
 import { localInputOffset, openEnvironment, stateIsWhole, untilAborted } from './local-state.js';
-import { lostMembership, transient } from './kafka-errors.js';
+import { failureAdvice, lostMembership, transient } from './kafka-errors.js';
 import type { RecordCollector } from './record-collector.js';
 import { queryHeldTasks } from './queries.js';
 import { DEFAULT_TASK_TIMEOUT_MS, messageOf, partitionsOf, type RunContext } from './run-context.js';
@@ -336,7 +336,7 @@ export class TaskManager {
     this.failures.set(key, { at: t.committed, streak, since });
     if (streak > MAX_RECOVERIES && (!transient(error) || now - since >= this.timeoutMs)) {
       const lasting = transient(error) ? ` over ${Math.round((now - since) / 1000)} s` : '';
-      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row${lasting} at input offset ${t.committed ?? 'none'} (${message}); check that the brokers are up and the topics writable, then run again`, { cause: error }));
+      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row${lasting} at input offset ${t.committed ?? 'none'} (${message}); ${failureAdvice(error, join(ctx.options.stateDir, ctx.app, t.id))}`, { cause: error }));
       return;
     }
     const attempt = streak <= MAX_RECOVERIES ? `${streak} of ${MAX_RECOVERIES}` : `${streak}, failing for ${Math.round((now - since) / 1000)} s of the ${Math.round(this.timeoutMs / 1000)} s allowed`;

@@ -1,0 +1,33 @@
+/**
+ * Whether an error a step met while using its stores is the state engine's rather than the
+ * record's. A step's error normally makes its record a dead letter; this kind must stop the run
+ * (embedded: `state corrupted: … delete <dir> …`; Kafka: the task is reopened from its last
+ * commit and rebuilt from the changelogs), because every following record would meet it too.
+ *
+ * @module
+ */
+import { StateCorruptedError } from './engines/lmdb/corruption.js';
+
+/** LMDB's return codes (`MDB_CORRUPTED`, `MDB_PAGE_NOTFOUND`, `MDB_MAP_FULL`, …). */
+const LMDB_CODE = /\bMDB_[A-Z_]+\b/;
+/** The disk or file system refusing a read or write. */
+const DISK_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
+
+/**
+ * True for a damaged state file ({@link StateCorruptedError}, an LMDB error code in the message)
+ * and for a disk that refuses (no space, read-only, I/O error), anywhere in the error's causes.
+ *
+ * @example
+ * ```ts
+ * stateEngineFailure(new Error('MDB_PAGE_NOTFOUND: Requested page not found')); // true
+ * stateEngineFailure(new Error('boom on m3'));                                  // false
+ * ```
+ */
+export function stateEngineFailure(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof StateCorruptedError || LMDB_CODE.test(e.message)) return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && DISK_CODES.has(code)) return true;
+  }
+  return false;
+}
