@@ -11,6 +11,7 @@ import { parsePipeline } from '../../lib/pipeline/load.js';
 import { failureAdvice } from '../../lib/runtime/kafka/kafka-errors.js';
 import { runKafka } from '../../lib/runtime/kafka/runner.js';
 import { StateCorruptedError } from '../../lib/state/engines/lmdb/corruption.js';
+import { InvalidKeyError } from '../../lib/state/key-order.js';
 import { stateEngineFailure } from '../../lib/state/failure.js';
 import { createMemoryKafka } from '../../lib/runtime/kafka/memory/index.js';
 import { poisonRegistry } from '../support/poison.js';
@@ -25,6 +26,9 @@ test('stateEngineFailure: damaged files and refusing disks, through causes; a st
   assert.equal(stateEngineFailure(new Error('boom on m3')), false);
   assert.equal(stateEngineFailure(Object.assign(new Error('no such file'), { code: 'ENOENT' })), false);
   assert.equal(stateEngineFailure('MDB_CORRUPTED'), false);
+  // A record cannot pass for a broken disk: its values appear inside messages, never first.
+  assert.equal(stateEngineFailure(new InvalidKeyError('dedupe.seen', 'MDB_CORRUPTED\u0000', 'strings in keys may not contain U+0000..U+0004')), false);
+  assert.equal(stateEngineFailure(new Error('score: the module threw on value "MDB_PANIC"')), false);
   assert.equal(failureAdvice(new Error('MDB_MAP_FULL'), 'st/app/0_1'), 'check the disk under st/app/0_1 (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again');
   assert.equal(failureAdvice(new Error('Connection error'), 'st/app/0_1'), 'check that the brokers are up and the topics writable, then run again');
 });
