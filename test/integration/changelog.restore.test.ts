@@ -1,6 +1,7 @@
-// A store's changelog through the real broker with plain kafkajs: write a store through the
-// change-logging layer, produce its changelog to a compacted topic, delete the local LMDB
-// directory, restore by consuming the topic into a fresh LmdbStoreFactory, compare everything.
+// A store's changelog through the real broker: write a store through the change-logging layer,
+// produce its changelog to a compacted topic with plain kafkajs, delete the local LMDB directory,
+// restore by reading the topic (the runtime's partition reader) into a fresh LmdbStoreFactory,
+// compare everything.
 //
 // Size: CHANGELOG_RESTORE_KEYS (default 100 000). The restore time is reported as a test
 // diagnostic (not asserted), e.g.
@@ -8,10 +9,11 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { createKafkaJsAdapter } from '../../lib/runtime/kafka/client.js';
 import { ChangeloggingStoreFactory } from '../../lib/state/changelog.js';
 import { CHANGELOG_TOPIC_CONFIGS, type StoreChanges } from '../../lib/state/changelog-codec.js';
-import { needsRestore, restoreFromChangelog, type ConsumedChangelogRecord } from '../../lib/state/changelog-restore.js';
+import { needsRestore, restoreFromChangelog } from '../../lib/state/changelog-restore.js';
 import { LmdbStoreFactory, type StoreKey } from '../../lib/state/index.js';
 import { createTopic, deleteTopics, kafkaBrokers, kafkaClient, skipReason, uniqueName } from '../support/kafka.js';
 import { rng } from '../support/random.js';
@@ -36,49 +38,6 @@ async function produce(kafka: Kafka, topic: string, changes: StoreChanges): Prom
     return last;
   } finally {
     await producer.disconnect();
-  }
-}
-
-/**
- * The records of `topic` partition 0 from the earliest offset, as an async iterable that ends
- * at `upTo` (inclusive). One fetched batch at a time: kafkajs waits in eachBatch until the
- * restore has taken the batch.
- */
-async function* consume(kafka: Kafka, topic: string, upTo: bigint): AsyncGenerator<ConsumedChangelogRecord> {
-  const consumer = kafka.consumer({ groupId: uniqueName('it-restore'), maxWaitTimeInMs: 100, maxBytes: 64 << 20, maxBytesPerPartition: 32 << 20 });
-  const queue: KafkaMessage[][] = [];
-  let wake: (() => void) | undefined;
-  let release: (() => void) | undefined;
-  let failed: unknown;
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        if (batch.partition !== PARTITION || batch.messages.length === 0) return;
-        queue.push(batch.messages);
-        wake?.();
-        await new Promise<void>((resolve) => (release = resolve));
-      },
-    }).catch((error: unknown) => {
-      failed = error ?? new Error('consumer failed');
-      wake?.();
-    });
-    for (;;) {
-      while (queue.length === 0) {
-        if (failed !== undefined) throw failed;
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-      for (const m of queue.shift()!) {
-        yield { key: m.key, value: m.value, offset: m.offset };
-        if (BigInt(m.offset) >= upTo) return;
-      }
-      release?.();
-    }
-  } finally {
-    release?.();
-    await consumer.disconnect();
   }
 }
 
@@ -155,7 +114,7 @@ test(`${KEYS} keys: changelog to a compacted topic, local LMDB deleted, restored
   let progressReports = 0;
   const started = performance.now();
   const result = await restoreFromChangelog({
-    records: consume(kafka, topic, endOffset - 1n),
+    records: createKafkaJsAdapter({ brokers: kafkaBrokers() ?? [], clientId: 'tributary-test-changelog', logLevel: 'nothing' }).readPartition(topic, PARTITION, { from: 'earliest', upTo: String(endOffset - 1n) }),
     factory, store: 'seen', partition: PARTITION, upTo: endOffset - 1n, wipe: decision.wipe,
     onProgress: () => progressReports++,
   });
