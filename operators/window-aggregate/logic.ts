@@ -173,7 +173,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     const { ts, c, ...rest } = old;
     const { index, chunks } = toBuckets(ts, c, bucketWidth(this.config.window.sizeMs));
     for (const [start, chunk] of chunks) this.chunks.put([key, start], chunk);
-    this.entries.put(key, { ...rest, ...index }, { expiresAt: old.until });
+    this.entries.put(key, { ...rest, ...index });
   }
 
   /** The key's entries, read through its buckets. */
@@ -223,7 +223,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     // sorts after a final record due at the same time; set once, moved when it fires early).
     if (state.until === -Infinity) this.schedule(`z:${key}`, t + size + graceMs, [key, t + size + graceMs]);
     state.until = Math.max(state.until, t + size + graceMs);
-    this.entries.put(key, state, { expiresAt: state.until });
+    this.entries.put(key, state);
     return acc;
   }
 
@@ -311,7 +311,6 @@ export class WindowAggregateLogic implements OperatorLogic {
         this.emitRecord(key, at, state.end ?? at + size, state.acc, true, 0);
       });
     }
-    if (sliding) this.entries.expire(watermark);
   }
 
   /** The watermark reached `at`: when that is the key's `until` (its last entry is `size + grace` behind), its value and buckets go; else the timer moves there. */
@@ -345,7 +344,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     if (k >= 0) state.p.splice(k, 1);
     const next = state.p[0];
     if (next !== undefined && k === 0) this.schedule(`s:${next}:${key}`, next + 1 + graceMs, [key, next]);
-    this.entries.put(key, state, { expiresAt: state.until });
+    this.entries.put(key, state);
   }
 
   /**

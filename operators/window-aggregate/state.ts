@@ -18,15 +18,19 @@
  *   and two running windows (`aggregates/sliding.ts`): `f`, the window of the last final
  *   record, moved forward by the next one (entries that enter are folded, those that leave
  *   taken out — subtracted when exact, else only that aggregate refolded), and, with `emit:
- *   update` or `annotate`, `h`, the window ending at the key's latest event. The value expires
- *   at the latest `t + size + grace` (the update counter lives as long as the key's entries).
+ *   update` or `annotate`, `h`, the window ending at the key's latest event. The value and its
+ *   buckets are deleted at the latest `t + size + grace` (`until`) by the key's `z:` timer (the
+ *   update counter lives as long as the key's entries). No store expiry: the timer already
+ *   deletes both, and an expiry moved by every event cost a heap push per event and two
+ *   expiry-index writes per key at each checkpoint (values written with one by earlier versions
+ *   lose it when next written).
  * - `chunks` (sliding): `[key, bucket start]` → `{ ts, c }`: the times of the bucket's entries
  *   (ascending, ties in arrival order) and, in `c = { ts, cs }`, the times and contributions of
  *   those that count in some aggregate (an entry that counts nowhere keeps only its time:
  *   windows fold nothing of it). An event changes one bucket; a final record costs the entries
  *   that enter and leave its window instead of a fold of the whole window; entries no window can
  *   include any more (at or before the last final's `t − size`) are dropped then, a bucket at a
- *   time. A bucket expires `size + grace` after its latest entry. An out-of-order event (before
+ *   time, and what is left goes with the key's value. An out-of-order event (before
  *   the head) costs a move of a copy of `f` over the entries since the last final; records are
  *   identical to a left fold over the window in entry order.
  * - Close timers are in memory ({@link MemoryTimers}, (time, id) order as before): one per
@@ -69,7 +73,7 @@ export interface SlidingState extends ChunkIndex {
   /** Updates emitted so far, and the event time of the last one. */
   updates: number;
   lastUpdate: number | null;
-  /** The latest expiry of the key's entries (the value expires then). */
+  /** The latest expiry of the key's entries (its `z:` timer deletes the value and buckets then). */
   until: number;
   /** The window of the last final record (moved forward by the next one), or null. */
   f: Running | null;
