@@ -11,7 +11,10 @@
  *   checkpoint every 10k, outputs counted only (no file I/O besides LMDB);
  *   with `forgetEvery`, a `forget` request for the person of every n-th event is inserted there;
  * - `rx`: the pipeable RxJS operator over in-memory events with in-memory state;
- * - `heap`: JS heap per resident dedupe key (unique messageIds, nothing expires).
+ * - `heap`: JS heap per resident dedupe key (unique messageIds, nothing expires);
+ * - `floor`: what a pipeline's input and outputs alone cost (`floor.ts`): its input read and
+ *   parsed, its outputs (from an untimed run) written as JSON lines and fsynced, a record id
+ *   each; the figure beside which the pipeline's own one means something.
  */
 import { readFileSync } from 'node:fs';
 
@@ -20,7 +23,8 @@ export type CaseSpec =
   | { kind: 'baseline'; script: 'dedupe-map' | 'dedupe-lmdb' }
   | { kind: 'task'; yaml: string; /** Fold the events onto this many users (long histories per key). */ keys?: number; /** A forget request every this many events. */ forgetEvery?: number }
   | { kind: 'rx'; operator: 'dedupe' | 'joinIdentity' | 'sessionize' }
-  | { kind: 'heap'; state: 'lmdb' | 'memory' | 'map' };
+  | { kind: 'heap'; state: 'lmdb' | 'memory' | 'map' }
+  | { kind: 'floor'; yaml: string };
 
 export interface BenchCase {
   name: string;
@@ -61,6 +65,7 @@ export const CASES: BenchCase[] = [
     spec: { kind: 'embedded', yaml: pipeline('bench-chain', DEDUPE, JOIN_IDENTITY, 'sessionize: { key: personId, gap: 30m, output: sessions }') },
   },
   { name: 'embedded: the cart-abandonment pipeline (examples/cart-abandonment)', spec: { kind: 'embedded', yaml: CART_ABANDONMENT } },
+  { name: 'floor of the cart-abandonment pipeline: its input parsed, its outputs written (JSON lines, fsync) with their record ids; no steps, no state', spec: { kind: 'floor', yaml: CART_ABANDONMENT } },
   { name: 'operator alone (Task + LMDB state, no file I/O): dedupe', spec: { kind: 'task', yaml: pipeline('alone-dedupe', DEDUPE) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): joinIdentity', spec: { kind: 'task', yaml: pipeline('alone-identity', JOIN_IDENTITY) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): sessionize', spec: { kind: 'task', yaml: pipeline('alone-sessions', SESSIONIZE) } },

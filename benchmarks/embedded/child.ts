@@ -19,6 +19,7 @@ import { parsePipeline } from '../../lib/pipeline/load.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
 import * as ops from '../../operators/index.js';
 import type { CaseSpec } from './cases.js';
+import { pipelineFloor } from './floor.js';
 import { heapPerKey, runTaskAlone, withForgets, type Measured } from './task-alone.js';
 
 export interface ChildJob {
@@ -74,6 +75,8 @@ async function run(job: ChildJob): Promise<Measured> {
       return rx(spec.operator, job.events, job.seed);
     case 'heap':
       return heapPerKey(spec.state, job.heapKeys);
+    case 'floor':
+      return pipelineFloor(spec.yaml, job.input);
     case 'baseline':
       throw new Error('baselines are scripts of their own (lib/bench/baselines/)');
   }
