@@ -51,6 +51,7 @@ import { buildRunning, insertIntoRunning, moveRunning, type Running } from '../a
 import { addEntry, bucketWidth, ChunkView, dropAll, dropThrough, insertAt, toBuckets, type Chunk, type ChunkStore } from './chunks.js';
 import type { WindowAggregateConfig } from './options.js';
 import { readValuesAt, windowAggregateQuery, type CurrentValues } from './query.js';
+import { RunningWindows } from './running.js';
 import { beforeBuckets, checkLayout, isBucketed, slidingAt, type OpenWindow, type SlidingEntry, type SlidingState, type StoredSliding } from './state.js';
 
 /** A record of the aggregates output. */
@@ -86,6 +87,8 @@ export class WindowAggregateLogic implements OperatorLogic {
   private readonly timers = new MemoryTimers<TimerData>();
   /** Sliding: keep the head window (for `emit: update` and `annotate`). */
   private readonly head: boolean;
+  /** Sliding: the keys' running windows, in memory (derived from their entries). */
+  private readonly running = new RunningWindows();
 
   constructor(private readonly config: WindowAggregateConfig, private readonly ctx: OperatorContext) {
     this.windows = ctx.store<string, OpenWindow[]>('windows');
@@ -189,18 +192,22 @@ export class WindowAggregateLogic implements OperatorLogic {
     const { aggregates, graceMs, emit } = this.config;
     const size = this.config.window.sizeMs;
     // The key's value is changed in place and put back below, in this call (see `immutableState`).
-    const state = (this.entries.get(key) as SlidingState | undefined) ?? { w: bucketWidth(size), b: [], n: [], m: [], l: null, p: [], updates: 0, lastUpdate: null, until: -Infinity, f: null, h: null };
+    const state = (this.entries.get(key) as SlidingState | undefined) ?? { w: bucketWidth(size), b: [], n: [], m: [], l: null, p: [], updates: 0, lastUpdate: null, until: -Infinity };
+    const run = this.running.of(key, state);
     const j = addEntry(state, this.chunks, key, t, contrib);
     // Not late, so after the last final record; if not (a replay), fold that window afresh.
-    if (state.f !== null && t <= state.f.t) state.f = null;
+    if (run.f !== null && t <= run.f.t) run.f = null;
     let acc: Acc[] | undefined;
     if (this.head) {
       const list = this.view(state, key);
-      const h = state.h;
-      if (h === null || (t - size >= h.t && t > h.t)) state.h = buildRunning(aggregates, list, size, Math.max(t, h?.t ?? t));
+      const h = run.h;
+      // The head window ends at the key's latest event: after a restart (no `h` yet) that may
+      // be later than this one.
+      if (h === null) run.h = buildRunning(aggregates, list, size, list.latest() as number);
+      else if (t - size >= h.t && t > h.t) run.h = buildRunning(aggregates, list, size, t);
       else if (t > h.t) moveRunning(aggregates, list, size, h, t);
       else if (t > h.t - size && j >= 0) insertIntoRunning(aggregates, list, size, h, j);
-      acc = (state.h as Running).t === t ? (state.h as Running).acc : slidingAt(aggregates, state, list, size, t).acc;
+      acc = (run.h as Running).t === t ? (run.h as Running).acc : slidingAt(aggregates, run.f, list, size, t).acc;
     }
     const p = state.p;
     let k = p.length;
@@ -323,6 +330,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     }
     if (isBucketed(state)) dropAll(state, this.chunks, key);
     this.entries.delete(key);
+    this.running.delete(key);
   }
 
   /** The final record of `(at − size, at]`: the final window moves forward to `at`; entries no window needs any more are dropped. */
@@ -333,10 +341,11 @@ export class WindowAggregateLogic implements OperatorLogic {
     const { aggregates, graceMs } = this.config;
     const size = this.config.window.sizeMs;
     const list = this.view(state, key);
-    let f = state.f;
+    const run = this.running.of(key, state);
+    let f = run.f;
     if (f === null || at - size >= f.t || at < f.t) f = buildRunning(aggregates, list, size, at);
     else if (f.t < at) moveRunning(aggregates, list, size, f, at);
-    state.f = f;
+    run.f = f;
     this.emitRecord(key, at - size, at, f.acc, true, 0);
     // Every later window (finals after `at`, the head window, new events) starts after at − size.
     dropThrough(state, this.chunks, key, at - size);
@@ -353,11 +362,16 @@ export class WindowAggregateLogic implements OperatorLogic {
    * window there.
    */
   valuesAt(key: string, t: number): CurrentValues | undefined {
-    return readValuesAt(this.config, { windows: this.windows, entries: this.entries, chunks: this.chunks }, key, t);
+    return readValuesAt(this.config, { windows: this.windows, entries: this.entries, chunks: this.chunks }, key, t, this.running.peek(key));
+  }
+
+  /** @internal The key's running windows if kept in memory (tests write them into a value as earlier versions stored it). */
+  runningOf(key: string): { f: Running | null; h: Running | null } | undefined {
+    return this.running.peek(key);
   }
 
   /** The key's current values: the window of its latest event (the query API). */
   current(key: string): CurrentValues | undefined {
-    return windowAggregateQuery(this.config, { windows: this.windows, entries: this.entries, chunks: this.chunks }, key);
+    return windowAggregateQuery(this.config, { windows: this.windows, entries: this.entries, chunks: this.chunks }, key, this.running.peek(key));
   }
 }

@@ -7,6 +7,7 @@ import { entriesOf, upperBound, type Entries } from '../aggregates/sliding.js';
 import type { KeyValueStore } from '../../lib/state/store.js';
 import { ChunkView, type Chunk, type ChunkStore } from './chunks.js';
 import type { WindowAggregateConfig } from './options.js';
+import type { KeyRunning } from './running.js';
 import { beforeBuckets, isBucketed, slidingAt, type OpenWindow, type StoredSliding } from './state.js';
 
 /** The current values of one key, as read by the query API. */
@@ -44,16 +45,19 @@ function slidingRead(value: StoredSliding, chunks: ChunkStore, key: string): Sli
 /**
  * The key's values in the window that contains `t` (sliding: `(t − size, t]`; hopping: the
  * earliest-starting open window containing `t`), or undefined when the key has no open
- * window there. Reads only.
+ * window there. Reads only. `running`: the key's running windows when the logic keeps them
+ * (else a value of an earlier layout may carry them, else the window is folded).
  */
-export function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string, t: number): CurrentValues | undefined {
+export function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string, t: number, running?: KeyRunning): CurrentValues | undefined {
   const { kind, sizeMs: size, advanceMs: adv } = config.window;
   if (kind === 'sliding') {
     const stored = stores.entries.get(key);
     if (!stored) return undefined;
     const read = slidingRead(stored, stores.chunks, key);
     if (read.allUpTo(t - size) === read.allUpTo(t)) return undefined;
-    const run = stored.h?.t === t ? stored.h : slidingAt(config.aggregates, stored, read.entries, size, t);
+    const h = running ? running.h : stored.h;
+    const f = running ? running.f : stored.f;
+    const run = h?.t === t ? h : slidingAt(config.aggregates, f, read.entries, size, t);
     return { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, run.acc, t) };
   }
   const list = stores.windows.get(key);
@@ -88,11 +92,11 @@ export function readValuesAt(config: WindowAggregateConfig, stores: WindowAggreg
  * values?.values.orders; // 3
  * ```
  */
-export function windowAggregateQuery(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string): CurrentValues | undefined {
+export function windowAggregateQuery(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string, running?: KeyRunning): CurrentValues | undefined {
   if (config.window.kind === 'sliding') {
     const stored = stores.entries.get(key);
     const latest = stored && slidingRead(stored, stores.chunks, key).latest();
-    return latest === undefined ? undefined : readValuesAt(config, stores, key, latest);
+    return latest === undefined ? undefined : readValuesAt(config, stores, key, latest, running);
   }
   const list = stores.windows.get(key);
   const latest = list?.[list.length - 1];

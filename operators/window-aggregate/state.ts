@@ -12,13 +12,16 @@
  * - `windows` (tumbling/hopping/session): key → its open windows `[{ start, end?, acc,
  *   updates, lastUpdate }]` sorted by start; a window leaves the list when it closes, the key
  *   when its last window does. Per event: the key's few windows, no scan.
- * - `entries` (sliding): key → `{ w, b, n, m, p, updates, lastUpdate, until, f, h }`: where
+ * - `entries` (sliding): key → `{ w, b, n, m, l, p, updates, lastUpdate, until }`: where
  *   the key's entries are (`chunks.ts`: bucket width, bucket starts, entries per bucket, counting
- *   entries per bucket), the event times whose final record is pending, the update bookkeeping,
- *   and two running windows (`aggregates/sliding.ts`): `f`, the window of the last final
- *   record, moved forward by the next one (entries that enter are folded, those that leave
- *   taken out — subtracted when exact, else only that aggregate refolded), and, with `emit:
- *   update` or `annotate`, `h`, the window ending at the key's latest event. The value and its
+ *   entries per bucket, the newest bucket), the event times whose final record is pending and
+ *   the update bookkeeping. The two running windows (`aggregates/sliding.ts`) are not stored:
+ *   `f`, the window of the last final record, moved forward by the next one (entries that
+ *   enter are folded, those that leave taken out — subtracted when exact, else only that
+ *   aggregate refolded), and, with `emit: update` or `annotate`, `h`, the window ending at the
+ *   key's latest event, are in memory (`running.ts`): derived from the entries, they are folded
+ *   afresh after a restart, with the same results (values written by earlier versions still
+ *   carry them, and hand them over once). The value and its
  *   buckets are deleted at the latest `t + size + grace` (`until`) by the key's `z:` timer (the
  *   update counter lives as long as the key's entries). No store expiry: the timer already
  *   deletes both, and an expiry moved by every event cost a heap push per event and two
@@ -75,10 +78,9 @@ export interface SlidingState extends ChunkIndex {
   lastUpdate: number | null;
   /** The latest expiry of the key's entries (its `z:` timer deletes the value and buckets then). */
   until: number;
-  /** The window of the last final record (moved forward by the next one), or null. */
-  f: Running | null;
-  /** With `emit: update` or `annotate`: the window ending at the key's latest event time. */
-  h: Running | null;
+  /** Written by earlier versions only: the running windows, now in memory (`running.ts`). */
+  f?: Running | null;
+  h?: Running | null;
 }
 
 /** A key's value as written before buckets: every entry in it (`ts`, and the counting ones in `c`). */
@@ -88,14 +90,14 @@ export interface SlidingStateV2 extends Omit<SlidingState, keyof ChunkIndex> {
 }
 
 /**
- * The accumulators of `(t − size, t]` over `entries` without changing the state: a copy of the
- * final window moved forward when it is at or before `t` (an out-of-order event is after the
- * last final record), else a fold of the window.
+ * The accumulators of `(t − size, t]` over `entries` without changing anything: a copy of the
+ * key's final window `f` moved forward when it is at or before `t` (an out-of-order event is
+ * after the last final record), else (no `f`, or one after `t`) a fold of the window.
  */
-export function slidingAt(aggregates: readonly ResolvedAggregate[], state: Pick<SlidingState, 'f'>, entries: Entries, size: number, t: number): Running {
-  if (state.f?.t === t) return state.f;
-  if (state.f === null || state.f.t > t || t - size >= state.f.t) return buildRunning(aggregates, entries, size, t);
-  const run = cloneRunning(state.f);
+export function slidingAt(aggregates: readonly ResolvedAggregate[], f: Running | null | undefined, entries: Entries, size: number, t: number): Running {
+  if (f?.t === t) return f;
+  if (f === null || f === undefined || f.t > t || t - size >= f.t) return buildRunning(aggregates, entries, size, t);
+  const run = cloneRunning(f);
   moveRunning(aggregates, entries, size, run, t);
   return run;
 }

@@ -13,7 +13,7 @@ import type { TributaryEvent } from '../../lib/event/event.js';
 import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { fold, initial, resolveAggregate, valueOf, type Acc } from '../../operators/aggregates/accumulators.js';
-import { buildRunning, insertIntoRunning, moveRunning, upperBound, type EntryList } from '../../operators/aggregates/sliding.js';
+import { buildRunning, cloneRunning, insertIntoRunning, moveRunning, upperBound, type EntryList } from '../../operators/aggregates/sliding.js';
 import type { TopState } from '../../operators/aggregates/space-saving.js';
 import { flatten, type Chunk } from '../../operators/window-aggregate/chunks.js';
 import { WindowAggregateLogic, windowAggregateOperator, type AggregateRecord, type SlidingState } from '../../operators/window-aggregate.js';
@@ -137,15 +137,21 @@ test('topK sliding: windows stored by the previous version (a Space-Saving fold 
     const cut = 21;
     let stores = new LmdbStoreFactory({ path: dir });
     const first = recordingContext(STEP, stores);
-    runPart(new WindowAggregateLogic(config, first), 0, cut);
-    // Write the topK states back as the previous version kept them: the left fold of the window.
+    const before = new WindowAggregateLogic(config, first);
+    runPart(before, 0, cut);
+    // Write the running windows into the value, with their topK states as the previous version
+    // kept them: the left fold of the window.
     const entries = stores.open<string, SlidingState>(`${STEP}.entries`);
     const stored = entries.get('a1') as SlidingState;
+    const kept = before.runningOf('a1');
+    assert.ok(kept?.f && kept.h, 'the logic keeps both running windows of a1');
+    stored.f = cloneRunning(kept.f);
+    stored.h = cloneRunning(kept.h);
     const chunks = stores.open<readonly [string, number], Chunk>(`${STEP}.chunks`);
     const { c } = flatten(stored, (start) => chunks.get(['a1', start]) as Chunk);
     const forms = new Set<string>();
     for (const run of [stored.f, stored.h]) {
-      if (run === null) continue;
+      if (!run) continue;
       let acc: Acc = initial(a);
       for (let j = upperBound(c.ts, run.t - SIZE); j < upperBound(c.ts, run.t); j++) {
         for (const [i, v] of c.cs[j] as Array<[number, unknown]>) if (i === 1) acc = fold(a, acc, c.ts[j] as number, v);
