@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { compilePipeline } from '../../lib/pipeline/compile.js';
 import { parsePipeline } from '../../lib/pipeline/load.js';
-import { failureAdvice } from '../../lib/runtime/kafka/kafka-errors.js';
+import { failureAdvice, whatFailed } from '../../lib/runtime/kafka/kafka-errors.js';
 import { runKafka } from '../../lib/runtime/kafka/runner.js';
 import { StateCorruptedError } from '../../lib/state/engines/lmdb/corruption.js';
 import { InvalidKeyError } from '../../lib/state/key-order.js';
@@ -31,6 +31,8 @@ test('stateEngineFailure: damaged files and refusing disks, through causes; a st
   assert.equal(stateEngineFailure(new Error('score: the module threw on value "MDB_PANIC"')), false);
   assert.equal(failureAdvice(new Error('MDB_MAP_FULL'), 'st/app/0_1'), 'check the disk under st/app/0_1 (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again');
   assert.equal(failureAdvice(new Error('Connection error'), 'st/app/0_1'), 'check that the brokers are up and the topics writable, then run again');
+  assert.equal(whatFailed(new Error('MDB_PAGE_NOTFOUND: Requested page not found')), 'its state store failed');
+  assert.equal(whatFailed(new Error('The coordinator is not available')), 'commit failed');
 });
 
 test('Kafka: a state failure at one record reopens the task from its last commit, and when it stays, stops the run naming the task\'s state directory; nothing is dead-lettered', async () => {
@@ -55,7 +57,7 @@ steps:
     assert.equal(e.message, `task 0_0: failed 6 times in a row at input offset none (MDB_PAGE_NOTFOUND: Requested page not found); check the disk under ${join(stateDir, topology.name, '0_0')} (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again`);
     return true;
   });
-  assert.equal(logs.filter((l) => /^task 0_0: commit failed \(MDB_PAGE_NOTFOUND/.test(l)).length, 5, logs.join('\n'));
+  assert.equal(logs.filter((l) => /^task 0_0: its state store failed \(MDB_PAGE_NOTFOUND: Requested page not found\); reopening it from the last commit \(attempt [1-5] of 5\)$/.test(l)).length, 5, logs.join('\n'));
   const reader = await kafka.adapter('reader').admin();
   const dead = await reader.endOffsets(`${topology.name}-dead-letter`);
   await reader.disconnect();

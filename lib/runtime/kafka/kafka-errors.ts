@@ -7,7 +7,8 @@
  *   rebalance left its generation behind): join again, or leave the input to the next owner.
  * - {@link transient}: the brokers could not be reached or were not ready (a restart, a leader
  *   election): the same call later may work.
- * - {@link failureAdvice}: what to do about a task that keeps failing.
+ * - {@link failureAdvice}: what to do about a task that keeps failing;
+ * - {@link whatFailed}: what failed, in the log line of a task reopened from its last commit.
  */
 import { stateEngineFailure } from '../../state/failure.js';
 
@@ -83,4 +84,18 @@ export function transient(error: unknown): boolean {
 export function failureAdvice(error: unknown, stateDir: string): string {
   if (stateEngineFailure(error)) return `check the disk under ${stateDir} (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again`;
   return 'check that the brokers are up and the topics writable, then run again';
+}
+
+/**
+ * What failed, for the log line of a task reopened from its last commit: its state store (a
+ * state engine failure, met by a step while processing or by the commit's flush), else the commit.
+ *
+ * @example
+ * ```ts
+ * whatFailed(new Error('MDB_CORRUPTED: Located page was wrong type')); // 'its state store failed'
+ * whatFailed(new Error('The coordinator is not available'));          // 'commit failed'
+ * ```
+ */
+export function whatFailed(error: unknown): string {
+  return stateEngineFailure(error) ? 'its state store failed' : 'commit failed';
 }

@@ -33,7 +33,7 @@ import { parseCommitMetadata, type Committer } from './committer.js';
 import { GlobalTable } from './global-table.js';
 import { applyCheckpoint, KafkaTask, tpKey, type TaskCheckpoint } from './kafka-task.js';
 import { localInputOffset, openEnvironment, stateIsWhole, untilAborted } from './local-state.js';
-import { failureAdvice, lostMembership, transient } from './kafka-errors.js';
+import { failureAdvice, lostMembership, transient, whatFailed } from './kafka-errors.js';
 import type { RecordCollector } from './record-collector.js';
 import { queryHeldTasks } from './queries.js';
 import { DEFAULT_TASK_TIMEOUT_MS, messageOf, partitionsOf, type RunContext } from './run-context.js';
@@ -340,7 +340,7 @@ export class TaskManager {
       return;
     }
     const attempt = streak <= MAX_RECOVERIES ? `${streak} of ${MAX_RECOVERIES}` : `${streak}, failing for ${Math.round((now - since) / 1000)} s of the ${Math.round(this.timeoutMs / 1000)} s allowed`;
-    ctx.log(`task ${t.id}: commit failed (${message}); reopening it from the last commit (attempt ${attempt})`);
+    ctx.log(`task ${t.id}: ${whatFailed(error)} (${message}); reopening it from the last commit (attempt ${attempt})`);
     await this.close(t, false);
     if (this.tasks.get(key) !== t) return; // revoked meanwhile
     const fresh = new KafkaTask(t.sub, t.partition, t.topic);
