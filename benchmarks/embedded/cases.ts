@@ -12,7 +12,7 @@
  *   with `forgetEvery`, a `forget` request for the person of every n-th event is inserted there;
  * - `rx`: the pipeable RxJS operator over in-memory events with in-memory state;
  * - `heap`: JS heap per resident dedupe key (unique messageIds, nothing expires);
- * - `floor`: what a pipeline's input and outputs alone cost (`floor.ts`): its input read and
+ * - `floor`: what a pipeline's input and outputs alone cost (`lib/bench/floor.ts`): its input read and
  *   parsed, its outputs (from an untimed run) written as JSON lines and fsynced, a record id
  *   each; the figure beside which the pipeline's own one means something.
  */

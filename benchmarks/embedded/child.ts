@@ -19,7 +19,7 @@ import { parsePipeline } from '../../lib/pipeline/load.js';
 import { runEmbedded } from '../../lib/runtime/embedded.js';
 import * as ops from '../../operators/index.js';
 import type { CaseSpec } from './cases.js';
-import { pipelineFloor } from './floor.js';
+import { pipelineFloor } from '../../lib/bench/floor.js';
 import { heapPerKey, runTaskAlone, withForgets, type Measured } from './task-alone.js';
 
 export interface ChildJob {
@@ -76,7 +76,7 @@ async function run(job: ChildJob): Promise<Measured> {
     case 'heap':
       return heapPerKey(spec.state, job.heapKeys);
     case 'floor':
-      return pipelineFloor(spec.yaml, job.input);
+      return pipelineFloor(spec.yaml, '<bench>', job.input, ops.defaultRegistry);
     case 'baseline':
       throw new Error('baselines are scripts of their own (lib/bench/baselines/)');
   }

@@ -5,8 +5,9 @@
  *
  *   node dist/bin/bench-child.js '<job JSON>'
  *
- * with the job `{ pipeline, file, input, brokers? }` (the definition's text, its name for messages,
- * the generated NDJSON file; with brokers, the Kafka runner over the definition's source topic).
+ * with the job `{ pipeline, file, input, brokers?, ioFloor? }` (the definition's text, its name for
+ * messages, the generated NDJSON file; with brokers, the Kafka runner over the definition's source
+ * topic; with ioFloor, the pipeline's input-and-output floor, `floor.ts`).
  * Runs the embedded runner (LMDB state in a fresh temporary directory, files out, a checkpoint
  * every 10 000 records) or the Kafka runner (bounded, final) and prints one JSON line: events (input records),
  * seconds, cpu (user + system µs, `process.cpuUsage()` around the run only: compiling the
@@ -23,6 +24,7 @@ import type { OperatorRegistry } from '../operator/contract.js';
 import { compilePipeline } from '../pipeline/compile.js';
 import { parsePipeline } from '../pipeline/load.js';
 import { runEmbedded } from '../runtime/embedded.js';
+import { pipelineFloor } from './floor.js';
 import { benchSecurity } from './kafka.js';
 import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
 import { runKafka } from '../runtime/kafka/runner.js';
@@ -36,6 +38,8 @@ export interface BenchChildJob {
   input: string;
   /** Against Kafka: the brokers; the definition names its source topic (filled already) and its own application id. */
   brokers?: string[];
+  /** The pipeline's input-and-output floor instead of the pipeline (`floor.ts`; embedded only). */
+  ioFloor?: boolean;
 }
 
 /** p50/p99 of a run, in seconds, and how they were obtained. */
@@ -97,6 +101,7 @@ export async function processingLatency(registry: Registry): Promise<Latency> {
 
 /** Runs the job with `registry`'s operators and returns what the JSON line reports. */
 export async function runBenchJob(job: BenchChildJob, operators: OperatorRegistry): Promise<BenchRunResult> {
+  if (job.ioFloor) return pipelineFloor(job.pipeline, job.file, job.input, operators);
   const topology = compilePipeline(parsePipeline(job.pipeline, job.file, operators), operators);
   const outDir = mkdtempSync(join(tmpdir(), 'tributary-bench-run-'));
   try {

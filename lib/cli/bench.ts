@@ -1,8 +1,10 @@
 /**
  * `tributary bench [<pipeline>] --events N [--repeat R] [--seed S] [--json <file>]`: the embedded
  * benchmark of a pipeline (default: the bundled cart-abandonment example) over generated events,
- * beside the runner floor (the same source, no steps) and the two hand-written dedupe baselines
- * (`lib/bench/baselines/`), all over one generated NDJSON file in the same invocation.
+ * beside the runner floor (the same source, no steps), the pipeline's input-and-output floor (its
+ * input parsed and its outputs written with their record ids, no steps, no state:
+ * `lib/bench/floor.ts`) and the two hand-written dedupe baselines (`lib/bench/baselines/`), all
+ * over one generated NDJSON file in the same invocation.
  *
  * Every run is a process of its own (pipeline cases: `bin/bench-child.ts` → `lib/bench/child.ts`;
  * baselines: their scripts), so CPU (`process.cpuUsage()` around the work) and peak RSS
@@ -58,11 +60,11 @@ interface BenchOptions extends SecurityFlags {
 /** Where a run reads from: the generated file (embedded), or the invocation's source topic. */
 type Target = { kind: 'file'; input: string } | { kind: 'kafka'; connection: KafkaConnection; topic: string; runId: string };
 
-type CaseKind = 'pipeline' | 'floor' | 'baseline';
+type CaseKind = 'pipeline' | 'floor' | 'io' | 'baseline';
 interface BenchCase {
   name: string;
   kind: CaseKind;
-  /** Pipeline cases: the definition's text; baselines: the script's name. */
+  /** Pipeline, floor and io cases: the definition's text; baselines: the script's name. */
   what: string;
 }
 
@@ -120,7 +122,7 @@ function report(c: BenchCase, runs: BenchRunResult[]): CaseReport {
     cpuMicrosPerEvent: stat(runs.map((r) => r.cpu / r.events)),
     latencyP50Micros: stat(runs.map((r) => (r.latency?.p50 ?? NaN) * 1e6)),
     latencyP99Micros: stat(runs.map((r) => (r.latency?.p99 ?? NaN) * 1e6)),
-    latencyMethod: runs[0]?.latency?.method === 'samples' ? 'exact, every 64th record timed by the script' : 'interpolated in the processing-latency histogram buckets (every 64th record)',
+    latencyMethod: c.kind === 'io' ? 'none: no step runs' : runs[0]?.latency?.method === 'samples' ? 'exact, every 64th record timed by the script' : 'interpolated in the processing-latency histogram buckets (every 64th record)',
     peakRssBytes: stat(runs.map((r) => r.peakRss)),
     counts: runs[0]?.counts,
     runs,
@@ -140,7 +142,8 @@ export function benchTable(reports: readonly CaseReport[]): string {
   ];
   for (const r of reports) {
     const n = r.runs.length;
-    const lat = (s: Stat) => (r.kind === 'baseline' ? range(s, fixed, n) : `~${range(s, fixed, n)}`);
+    // The io case runs no step: it has no processing latency.
+    const lat = (s: Stat) => (r.kind === 'io' ? '–' : r.kind === 'baseline' ? range(s, fixed, n) : `~${range(s, fixed, n)}`);
     lines.push(`| ${r.name} | ${int(r.events)} | ${range(r.eventsPerSecond, int, n)} | ${range(r.cpuMicrosPerEvent, fixed, n)} | ${lat(r.latencyP50Micros)} | ${lat(r.latencyP99Micros)} | ${range(r.peakRssBytes, mb, n)} |`);
   }
   return lines.join('\n');
@@ -155,7 +158,7 @@ async function runCase(c: BenchCase, file: string, target: Target, dir: string, 
     argv = c.kind === 'baseline' ? [BASELINE('dedupe-kafka'), target.connection.brokers.join(','), target.topic, runId] : [CHILD, JSON.stringify(job)];
   } else if (c.kind === 'baseline') argv = [BASELINE(c.what), target.input, out];
   else {
-    const job: BenchChildJob = { pipeline: c.what, file, input: target.input };
+    const job: BenchChildJob = { pipeline: c.what, file, input: target.input, ...(c.kind === 'io' ? { ioFloor: true } : {}) };
     argv = [CHILD, JSON.stringify(job)];
   }
   try {
@@ -174,9 +177,10 @@ async function runCase(c: BenchCase, file: string, target: Target, dir: string, 
 export function registerBench(program: Command, io: CliIo, ctx: ToolContext, operators: OperatorRegistry): void {
   program
     .command('bench')
-    .summary('embedded benchmark of a pipeline beside the runner floor and two hand-written dedupe baselines, same input, same invocation')
+    .summary('embedded benchmark of a pipeline beside the runner floor, its input-and-output floor and two hand-written dedupe baselines, same input, same invocation')
     .description(
-      'embedded benchmark of a pipeline over generated events, beside the runner floor (same source, no steps) and two ' +
+      'embedded benchmark of a pipeline over generated events, beside the runner floor (same source, no steps), its input and ' +
+        'outputs alone (the input parsed, its outputs written with their record ids, no steps, no state) and two ' +
         'hand-written dedupe baselines (Map, lmdb-js) on the same input in the same invocation: events/s, CPU µs/event, ' +
         'processing latency p50/p99, peak RSS per case; each run a process of its own, cases interleaved over --repeat rounds, ' +
         'medians (min–max). Latency: pipeline rows (~) are interpolated in the buckets of the tributary_processing_latency_seconds ' +
@@ -220,6 +224,7 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
         : [
             { name: `pipeline ${shown}: embedded runner, LMDB state, files out`, kind: 'pipeline', what: text },
             { name: 'runner floor: the same source, no steps', kind: 'floor', what: floor },
+            { name: 'its input and outputs alone: the input parsed, the pipeline\'s outputs written with their record ids; no steps, no state', kind: 'io', what: text },
             { name: 'hand-written dedupe, for scale: Map state', kind: 'baseline', what: 'dedupe-map' },
             { name: 'hand-written dedupe, for scale: lmdb-js state', kind: 'baseline', what: 'dedupe-lmdb' },
           ];
@@ -273,6 +278,7 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
             `${benchTable(reports)}\n\n` +
             'CPU µs/event: user + system CPU of the run\'s process over the work, per input record (the figure to compare on a busy machine).\n' +
             'Latency ~: interpolated in the buckets of tributary_processing_latency_seconds (every 64th record, the steps only: no decode or output write);\n' +
+            (kafka ? '' : 'input and outputs alone: the pipeline\'s outputs (from an untimed run) written again as JSON lines and fsynced, one record id each, after its input is parsed: what any implementation of it pays; pipeline minus this is its steps, state and checkpoints.\n') +
             (kafka
               ? 'baseline: every 64th record timed by the script (parse, dedupe, output queued; the sends are not in it), exact.\n' +
                 'The baseline does one dedupe (the rules of `dedupe: { ttl: 24h }`, per partition) and commits after each batch\'s send: less than most pipelines, shown for scale.\n'

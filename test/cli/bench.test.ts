@@ -9,7 +9,7 @@ import type { CaseReport } from '../../lib/cli/bench.js';
 import { tributary } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
-test('bench: the bundled pipeline, the runner floor and both dedupe baselines over 2000 events; --json', () => {
+test('bench: the bundled pipeline, the runner floor, its input and outputs alone and both dedupe baselines over 2000 events; --json', () => {
   const dir = tempDir();
   const json = join(dir, 'bench.json');
   const r = tributary(['bench', '--events', '2000', '--repeat', '1', '--json', json]);
@@ -22,13 +22,14 @@ test('bench: the bundled pipeline, the runner floor and both dedupe baselines ov
   assert.deepEqual(rows.map((l) => l.split(' | ')[0]), [
     '| pipeline examples/cart-abandonment/pipeline.yaml (bundled): embedded runner, LMDB state, files out',
     '| runner floor: the same source, no steps',
+    "| its input and outputs alone: the input parsed, the pipeline's outputs written with their record ids; no steps, no state",
     '| hand-written dedupe, for scale: Map state',
     '| hand-written dedupe, for scale: lmdb-js state',
   ]);
   for (const row of rows) assert.equal(row.split(' | ')[1], '2,000');
 
   const written = JSON.parse(readFileSync(json, 'utf8')) as { events: number; repeat: number; cases: CaseReport[] };
-  assert.deepEqual([written.events, written.repeat, written.cases.map((c) => c.kind)], [2000, 1, ['pipeline', 'floor', 'baseline', 'baseline']]);
+  assert.deepEqual([written.events, written.repeat, written.cases.map((c) => c.kind)], [2000, 1, ['pipeline', 'floor', 'io', 'baseline', 'baseline']]);
   for (const c of written.cases) {
     assert.equal(c.events, 2000, c.name);
     assert.equal(c.runs.length, 1);
@@ -36,10 +37,15 @@ test('bench: the bundled pipeline, the runner floor and both dedupe baselines ov
     assert.equal(run.events, 2000);
     assert.ok(run.cpu > 0 && c.cpuMicrosPerEvent.median > 0, `${c.name}: CPU measured`);
     assert.ok(run.peakRss > 10 * 2 ** 20 && c.peakRssBytes.median === run.peakRss, `${c.name}: peak RSS measured`);
-    assert.ok(c.latencyP50Micros.median > 0 && c.latencyP99Micros.median >= c.latencyP50Micros.median, `${c.name}: latency`);
+    if (c.kind === 'io') assert.deepEqual([c.latencyP50Micros.median, c.latencyMethod], [null, 'none: no step runs'], 'no steps, no processing latency (NaN, null in JSON)');
+    else assert.ok(c.latencyP50Micros.median > 0 && c.latencyP99Micros.median >= c.latencyP50Micros.median, `${c.name}: latency`);
     // Every input record ends up in exactly one place, so the outputs of a step-less run add up.
     if (c.kind === 'floor') assert.equal((run.counts?.events ?? 0) + (run.counts?.late ?? 0) + (run.counts?.['dead-letter'] ?? 0), 2000);
   }
+  // The io case writes again exactly what the pipeline wrote.
+  const [pipeline, io] = [written.cases[0], written.cases.find((c) => c.kind === 'io')];
+  assert.deepEqual(io?.counts, pipeline?.counts);
+  assert.ok(rows[2]?.includes(' | – | – | '), rows[2]);
   // Both baselines apply the same rules to the same input: the same counts.
   const [map, lmdb] = written.cases.filter((c) => c.kind === 'baseline');
   assert.deepEqual(map?.counts, lmdb?.counts);

@@ -1,10 +1,9 @@
 /**
- * The floor of a pipeline: what any implementation with the same input and the same outputs
- * pays however it keeps its state — read and parse every input line, write every output record
- * as a JSON line and fsync the files, and one sha256 record id per derived record (the ids are
- * part of the output contract). The `floor` case of the embedded benchmark:
- *
- *   node --expose-gc dist/benchmarks/embedded.bench.js --cases floor
+ * The input-and-output floor of a pipeline: what any implementation with the same input and the
+ * same outputs pays however it keeps its state — read and parse every input line, write every
+ * output record as a JSON line and fsync the files, and one SHA-256 record id per derived record
+ * (the ids are part of the output contract). A case of `tributary bench` and of the embedded
+ * benchmark (`node --expose-gc dist/benchmarks/embedded.bench.js --cases floor`).
  *
  * The pipeline is run once first, untimed, to know its outputs; they are read into memory (also
  * untimed), then the timed part does only the work above. So `pipeline figure − floor` is what
@@ -13,12 +12,12 @@
 import { closeSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deriveId } from '../../lib/operator/ids.js';
-import { compilePipeline } from '../../lib/pipeline/compile.js';
-import { parsePipeline } from '../../lib/pipeline/load.js';
-import { runEmbedded } from '../../lib/runtime/embedded.js';
-import * as ops from '../../operators/index.js';
-import type { Measured } from './task-alone.js';
+import type { OperatorRegistry } from '../operator/contract.js';
+import { deriveId } from '../operator/ids.js';
+import { compilePipeline } from '../pipeline/compile.js';
+import { parsePipeline } from '../pipeline/load.js';
+import { runEmbedded } from '../runtime/embedded.js';
+import type { BenchRunResult } from './child.js';
 
 /** Streams whose records are the events themselves (no derived id). */
 const EVENT_STREAMS = new Set(['events', 'late', 'dead-letter', 'duplicates']);
@@ -41,9 +40,9 @@ function writeLines(path: string, records: readonly unknown[], buffer: Buffer): 
   closeSync(fd);
 }
 
-/** The floor of the pipeline `yaml` over `input` (see the module notes). */
-export async function pipelineFloor(yaml: string, input: string): Promise<Measured> {
-  const topology = compilePipeline(parsePipeline(yaml, '<bench>', ops.defaultRegistry), ops.defaultRegistry);
+/** The input-and-output floor of the pipeline `text` (named `file` in messages) over `input` (see the module notes). */
+export async function pipelineFloor(text: string, file: string, input: string, operators: OperatorRegistry): Promise<BenchRunResult> {
+  const topology = compilePipeline(parsePipeline(text, file, operators), operators);
   const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-floor-'));
   try {
     const runDir = join(dir, 'run');
@@ -82,7 +81,7 @@ export async function pipelineFloor(yaml: string, input: string): Promise<Measur
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     if (events !== summary.records) throw new Error(`floor: read ${events} records, the run read ${summary.records}`);
-    return { events, seconds, cpu: cpu.user + cpu.system, counts: summary.streams };
+    return { events, seconds, cpu: cpu.user + cpu.system, peakRss: process.resourceUsage().maxRSS * 1024, heap: process.memoryUsage().heapUsed, counts: summary.streams };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
