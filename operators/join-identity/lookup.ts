@@ -33,6 +33,9 @@ export class IdentityLookup {
   /** Identifier paths with `userId` first (the anchor preference), then the configured order. */
   private readonly order: readonly string[];
   private readonly aliases: boolean;
+  /** Per path (in {@link order}): the last value seen and its identifier. */
+  private readonly lastValue: Array<string | undefined> = [];
+  private readonly lastId: Array<Identifier | undefined> = [];
 
   constructor(private readonly config: JoinIdentityConfig, private readonly table: IdentityTable) {
     this.aliases = config.identifiers.includes(USER);
@@ -42,10 +45,20 @@ export class IdentityLookup {
   /** The event's identifiers, anchor first, without repeats. */
   identifiersOf(event: TributaryEvent): Identifier[] {
     const out: Identifier[] = [];
-    for (const path of this.order) {
+    const order = this.order;
+    for (let i = 0; i < order.length; i++) {
+      const path = order[i] as string;
       const v = resolveKey(event, path);
       if (v === undefined) continue;
-      const id = identifierOf(path, v);
+      // A customer's events come in runs: the identifier of the last value seen per path is kept,
+      // so a run hands the stores one string (its hash computed once) instead of a new one per event.
+      let id: Identifier;
+      if (this.lastValue[i] === v) id = this.lastId[i] as Identifier;
+      else {
+        id = identifierOf(path, v);
+        this.lastValue[i] = v;
+        this.lastId[i] = id;
+      }
       if (!out.includes(id)) out.push(id);
     }
     return out;
