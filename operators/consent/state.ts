@@ -48,6 +48,8 @@ export const MAX_CHANNEL_LENGTH = 100;
  * while it has fewer than {@link MAX_CHANNELS}; `refused` counts the others.
  */
 export function withinChannelLimit(state: ConsentState | undefined, flags: Array<[string, boolean]>): { kept: Array<[string, boolean]>; refused: number } {
+  // Even if every flag named a new channel, the key would stay within the limit: all are kept.
+  if ((state?.channels.length ?? 0) + flags.length <= MAX_CHANNELS) return { kept: flags, refused: 0 };
   const known = new Set((state?.channels ?? []).map(([c]) => c));
   const kept: Array<[string, boolean]> = [];
   for (const flag of flags) {
@@ -88,28 +90,33 @@ function after(history: ChannelHistory, t: number): number {
  * ```
  */
 export function record(state: ConsentState | undefined, t: number, flags: Array<[string, boolean]>, watermark: number): ConsentState | undefined {
-  let channels: Map<string, ChannelHistory> | undefined;
+  // Copied on the first change only: the channels (sorted by name), and each history changed.
+  let channels: Array<[string, ChannelHistory]> | undefined;
   for (const [channel, granted] of flags) {
-    const current = channels?.get(channel) ?? state?.channels.find(([c]) => c === channel)?.[1] ?? [];
+    const list = channels ?? state?.channels ?? [];
+    let at = 0;
+    while (at < list.length && (list[at] as [string, ChannelHistory])[0] < channel) at++;
+    const known = at < list.length && (list[at] as [string, ChannelHistory])[0] === channel;
+    const current = known ? (list[at] as [string, ChannelHistory])[1] : [];
     const i = after(current, t);
     const inForce = i > 0 ? (current[i - 1] as [number, boolean]) : undefined;
     // The same value again changes no answer when nothing can arrive between the two: at the same
     // time (a later arrival at it replaces either), or at the watermark (no event is earlier).
     if (inForce !== undefined && inForce[1] === granted && (inForce[0] === t || t <= watermark)) continue;
-    channels ??= new Map<string, ChannelHistory>((state?.channels ?? []).map(([c, h]) => [c, h]));
-    const history = [...current];
+    channels ??= (state?.channels ?? []).slice();
+    const history = current.slice();
     if (inForce !== undefined && inForce[0] === t) history[i - 1] = [t, granted];
     else history.splice(i, 0, [t, granted]);
-    channels.set(channel, history);
+    if (known) channels[at] = [channel, history];
+    else channels.splice(at, 0, [channel, history]);
   }
   if (channels === undefined) return state;
-  const out: Array<[string, ChannelHistory]> = [];
-  for (const [channel, history] of channels) {
+  for (let k = 0; k < channels.length; k++) {
+    const [channel, history] = channels[k] as [string, ChannelHistory];
     const keepFrom = Math.max(0, after(history, watermark) - 1);
-    out.push([channel, keepFrom === 0 ? history : history.slice(keepFrom)]);
+    if (keepFrom > 0) channels[k] = [channel, history.slice(keepFrom)];
   }
-  out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return { channels: out };
+  return { channels };
 }
 
 /**
