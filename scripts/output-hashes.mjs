@@ -32,6 +32,11 @@ const cases = [
   ['viewed-three-times', 'examples/viewed-three-times/pipeline.yaml', rees],
   ['retail-rfm', 'examples/retail-rfm/pipeline.yaml', retail],
   ['retail-segments', 'examples/retail-segments/pipeline.yaml', retail],
+  ['retail-churn', 'examples/retail-churn/pipeline.yaml', retail],
+  ['rees46-funnel', 'examples/rees46-funnel/pipeline.yaml', rees],
+  ['attribution', 'examples/attribution/pipeline.yaml', generated],
+  ['consent-gated-carts', 'examples/consent-gated-carts/pipeline.yaml', generated],
+  ['forget', 'examples/forget/pipeline.yaml', rees],
 ];
 const src = 'source: { key: [anonymousId, userId], allowedLateness: 1m }\n';
 const inline = {
