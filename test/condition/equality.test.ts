@@ -44,6 +44,14 @@ const hostile: unknown[] = [
   null,
   'purchase',
   ['purchase'],
+  { type: 'page', name: ['Home'] },
+  { type: ['page'], name: 'Home' },
+  { type: 'page', name: 'Home' },
+  { event: 'email_clicked', name: new Date(0) },
+  { event: 'store_visit', context: { channel: null } },
+  { event: null, type: 'track' },
+  { type: 'track', event: 'product_viewed', context: { channel: ['web'] } },
+  { type: 'track', event: 'product_viewed', context: { channel: 'app' } },
 ];
 
 const conditions: Array<Record<string, unknown>> = [
@@ -66,6 +74,15 @@ const conditions: Array<Record<string, unknown>> = [
   { x: '0' },
   { x: false },
   { 'a.b.c': 'z' },
+  { event: { $eq: 'purchase' } },
+  { event: { $in: ['purchase', 'add_to_cart'] } },
+  { 'properties.price': { $in: [10, 0, '10'] } },
+  { flag: { $in: [true] } },
+  { $or: [{ event: { $in: ['email_clicked', 'store_visit'] } }, { type: { $in: ['page', 'screen'] }, name: 'Home' }] },
+  { $or: [{ 'context.channel': 'web' }, { event: ['purchase'] }] },
+  { $or: [{ event: 'purchase' }, { 'a.b': 1 }] },
+  { $and: [{ type: 'track' }, { $or: [{ event: 'purchase' }, { 'properties.price': 10 }] }] },
+  { $and: [{ event: 'product_viewed' }, { 'context.channel': { $in: ['web', 'app'] } }] },
 ];
 
 test('plainEquality: the answer is sift’s on generated events and hostile records, and most generated events are decided without sift', () => {
@@ -112,11 +129,17 @@ test('plainEquality: leaves to sift what it cannot judge by a plain walk', () =>
 
 test('plainEquality: only conditions made of field paths with a string, finite number or boolean', () => {
   assert.equal(plainEquality({}), undefined);
-  assert.equal(plainEquality({ $or: [{ event: 'a' }] }), undefined);
-  assert.equal(plainEquality({ event: { $in: ['a'] } }), undefined);
+  assert.equal(plainEquality({ event: { $in: [] } }), undefined);
+  assert.equal(plainEquality({ event: { $in: ['a', null] } }), undefined);
+  assert.equal(plainEquality({ event: { $in: ['a'], $eq: 'a' } }), undefined);
+  assert.equal(plainEquality({ event: { $ne: 'a' } }), undefined);
+  assert.equal(plainEquality({ $or: [{ event: 'a' }, { event: { $exists: true } }] }), undefined);
+  assert.equal(plainEquality({ $or: [] }), undefined);
+  assert.equal(plainEquality({ $nor: [{ event: 'a' }] }), undefined);
   assert.equal(plainEquality({ event: null }), undefined);
   assert.equal(plainEquality({ event: ['a'] }), undefined);
   assert.equal(plainEquality({ event: 'a', price: { $gt: 1 } }), undefined);
   assert.equal(plainEquality({ x: Number.NaN }), undefined);
   assert.ok(plainEquality({ event: 'a', 'context.channel': 'web', n: 1, ok: true }));
+  assert.ok(plainEquality({ $or: [{ event: { $in: ['a', 'b'] } }, { $and: [{ type: 'page' }, { name: { $eq: 'Home' } }] }] }));
 });
