@@ -45,7 +45,7 @@ export function plainEquality(condition: Record<string, unknown>): Tester | unde
     parts.push(t);
   }
   if (parts.length === 0) return undefined;
-  return parts.length === 1 ? parts[0] : all(parts);
+  return parts.length === 1 ? parts[0] : joined(parts, false);
 }
 
 /** `$or` / `$and` of conditions that are all of the plain kind. */
@@ -58,27 +58,22 @@ function combined(op: '$or' | '$and', list: unknown): Tester | undefined {
     if (t === undefined) return undefined;
     parts.push(t);
   }
-  return op === '$and' ? all(parts) : (record) => {
-    // Undecided anywhere: sift judges the whole (it may match where the walk could not say).
-    let undecided = false;
-    for (let i = 0; i < parts.length; i++) {
-      const r = (parts[i] as Tester)(record);
-      if (r === true) return true;
-      if (r === undefined) undecided = true;
-    }
-    return undecided ? undefined : false;
-  };
+  return joined(parts, op === '$or');
 }
 
-function all(parts: readonly Tester[]): Tester {
+/**
+ * The parts joined by or (`decisive` true: the first true decides) or by and (`decisive` false:
+ * the first false decides). No part deciding and one undecided: sift judges the whole.
+ */
+function joined(parts: readonly Tester[], decisive: boolean): Tester {
   return (record) => {
     let undecided = false;
     for (let i = 0; i < parts.length; i++) {
       const r = (parts[i] as Tester)(record);
-      if (r === false) return false;
+      if (r === decisive) return decisive;
       if (r === undefined) undecided = true;
     }
-    return undecided ? undefined : true;
+    return undecided ? undefined : !decisive;
   };
 }
 
