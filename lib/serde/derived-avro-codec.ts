@@ -26,6 +26,34 @@ function string(v: unknown, where: string): string {
   return v;
 }
 
+function double(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${where}: expected a finite number, got ${typeof v === 'number' ? String(v) : typeof v}`);
+  return v;
+}
+
+function array(v: unknown, where: string): unknown[] {
+  if (!Array.isArray(v)) throw new TypeError(`${where}: expected an array, got ${v === null ? 'null' : typeof v}`);
+  return v;
+}
+
+/** A nullable string inside a nested record, in avsc's wrapped-union form. */
+function nullableString(v: unknown, where: string): Wrapped {
+  return v === null || v === undefined ? null : { string: string(v, where) };
+}
+
+function numberMap(v: unknown, where: string, number: (x: unknown, where: string) => number): Record<string, unknown> {
+  const o = object(v, where);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) setOwn(out, k, number(o[k], `${where}.${k}`));
+  return out;
+}
+
+function plainMap(m: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(m)) setOwn(out, k, m[k]);
+  return out;
+}
+
 function object(v: unknown, where: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${where}: expected an object, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
   return v as Record<string, unknown>;
@@ -38,18 +66,37 @@ function toShape(shape: Shape, v: unknown, where: string): unknown {
     case 'long':
     case 'timestamp':
       return long(v, where);
+    case 'double':
+      return double(v, where);
+    case 'longs':
+      return array(v, where).map((x, i) => long(x, `${where}[${i}]`));
+    case 'doubleMap':
+      return numberMap(v, where, double);
+    case 'funnelSteps':
+      return array(v, where).map((x, i) => {
+        const o = object(x, `${where}[${i}]`);
+        return { name: string(o.name, `${where}[${i}].name`), at: long(o.at, `${where}[${i}].at`), messageId: string(o.messageId, `${where}[${i}].messageId`) };
+      });
+    case 'creditedTouchpoints':
+      return array(v, where).map((x, i) => {
+        const o = object(x, `${where}[${i}]`);
+        const at = `${where}[${i}]`;
+        return {
+          messageId: string(o.messageId, `${at}.messageId`),
+          at: long(o.at, `${at}.at`),
+          channel: nullableString(o.channel, `${at}.channel`),
+          campaign: nullableString(o.campaign, `${at}.campaign`),
+          credit: numberMap(o.credit, `${at}.credit`, double),
+        };
+      });
     case 'boolean':
       if (typeof v !== 'boolean') throw new TypeError(`${where}: expected a boolean, got ${typeof v}`);
       return v;
     case 'strings':
       if (!Array.isArray(v)) throw new TypeError(`${where}: expected an array of strings, got ${typeof v}`);
       return v.map((x, i) => string(x, `${where}[${i}]`));
-    case 'longMap': {
-      const o = object(v, where);
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(o)) setOwn(out, k, long(o[k], `${where}.${k}`));
-      return out;
-    }
+    case 'longMap':
+      return numberMap(v, where, long);
     case 'jsonMap':
       return toJsonMap(object(v, where), where);
     case 'eventRef': {
@@ -68,24 +115,36 @@ function toShape(shape: Shape, v: unknown, where: string): unknown {
 const BRANCH: Record<Shape, string> = {
   string: 'string',
   long: 'long',
+  double: 'double',
   timestamp: 'long',
   boolean: 'boolean',
   strings: 'array',
+  longs: 'array',
   longMap: 'map',
+  doubleMap: 'map',
   jsonMap: 'map',
   eventRef: 'tributary.SessionEventRef',
+  funnelSteps: 'array',
+  creditedTouchpoints: 'array',
 };
 
 function fromShape(shape: Shape, v: unknown): unknown {
   switch (shape) {
     case 'jsonMap':
       return fromJsonMap(v as Record<string, JsonValueRecord>);
-    case 'longMap': {
-      const out: Record<string, unknown> = {};
-      const m = v as Record<string, unknown>;
-      for (const k of Object.keys(m)) setOwn(out, k, m[k]);
-      return out;
-    }
+    case 'longMap':
+    case 'doubleMap':
+      return plainMap(v as Record<string, unknown>);
+    case 'funnelSteps':
+      return (v as Array<{ name: string; at: number; messageId: string }>).map((x) => ({ name: x.name, at: x.at, messageId: x.messageId }));
+    case 'creditedTouchpoints':
+      return (v as Array<{ messageId: string; at: number; channel: Wrapped; campaign: Wrapped; credit: Record<string, unknown> }>).map((x) => ({
+        messageId: x.messageId,
+        at: x.at,
+        channel: x.channel === null ? null : (x.channel.string as string),
+        campaign: x.campaign === null ? null : (x.campaign.string as string),
+        credit: plainMap(x.credit),
+      }));
     case 'eventRef': {
       const o = v as { messageId: string; event: string; timestamp: number; page: Wrapped };
       return { messageId: o.messageId, event: o.event, timestamp: o.timestamp, page: o.page === null ? null : (o.page.string as string) };

@@ -5,7 +5,9 @@
  */
 
 /** @internal How a field is converted; `optional` decodes null as absent, `nullable` as null. */
-export type Shape = 'string' | 'long' | 'timestamp' | 'boolean' | 'strings' | 'longMap' | 'jsonMap' | 'eventRef';
+export type Shape =
+  | 'string' | 'long' | 'double' | 'timestamp' | 'boolean' | 'strings' | 'longs' | 'longMap' | 'doubleMap' | 'jsonMap'
+  | 'eventRef' | 'funnelSteps' | 'creditedTouchpoints';
 /** @internal One field of a derived record kind. */
 export interface FieldSpec {
   name: string;
@@ -87,6 +89,51 @@ export const RECORD_TYPES: Record<string, RecordSpec> = {
       f('windowEnd', 'timestamp', 'Window end.'),
       f('values', 'jsonMap', 'One entry per named aggregate.'),
       f('final', 'boolean', 'True for the final value of a closed window, false for an update.'),
+    ],
+  },
+  funnels: {
+    name: 'FunnelAttempt',
+    doc: 'One attempt of a key through a funnel: closed (final) or, with emit: update, open.',
+    fields: [
+      f('id', 'string', 'Deterministic id of the record.'),
+      f('key', 'string', 'The funnel key.'),
+      f('funnel', 'string', 'The funnel step name in the pipeline.'),
+      f('startedAt', 'timestamp', 'Event time of the event that reached step 1.'),
+      f('steps', 'funnelSteps', 'The steps reached, in order.'),
+      f('furthestStep', 'long', '1-based index of the last step reached.'),
+      f('furthestStepName', 'string', 'Its name.'),
+      f('converted', 'boolean', 'Whether the last step was reached.'),
+      f('droppedAfter', 'string', 'The last step reached when the attempt closed without converting; null when converted or still open.', 'nullable'),
+      f('stepDurationsMs', 'longs', 'Milliseconds between consecutive reached steps.'),
+      f('totalMs', 'long', 'Last reached step time - startedAt.'),
+      f('final', 'boolean', 'False for an update of an open attempt.'),
+    ],
+  },
+  attributions: {
+    name: 'Attribution',
+    doc: 'One conversion and the credit of each touchpoint before it, per model.',
+    fields: [
+      f('id', 'string', 'Deterministic id of the record.'),
+      f('key', 'string', 'The attribution key.'),
+      f('conversionId', 'string', 'The messageId of the conversion event.'),
+      f('convertedAt', 'timestamp', 'Its event time.'),
+      f('value', 'double', 'The value of the conversion.'),
+      f('touchpoints', 'creditedTouchpoints', 'The credited touchpoints in journey order; empty when none.'),
+      f('unattributed', 'double', 'The value no touchpoint received.'),
+    ],
+  },
+  'channel-credits': {
+    name: 'ChannelCredit',
+    doc: "One conversion's credits to one (channel, campaign), per model.",
+    fields: [
+      f('id', 'string', 'Deterministic id of the record.'),
+      f('key', 'string', 'The attribution key.'),
+      f('conversionId', 'string', 'The messageId of the conversion event.'),
+      f('convertedAt', 'timestamp', 'Its event time.'),
+      f('channel', 'string', 'The channel; null when the touchpoints had none (or for the unattributed value).', 'nullable'),
+      f('campaign', 'string', 'The campaign; null when none.', 'nullable'),
+      f('touchpoints', 'long', 'How many of the touchpoints have this channel and campaign (0: unattributed).'),
+      f('credit', 'doubleMap', 'Their credits added up, per model.'),
     ],
   },
   forgotten: {

@@ -15,6 +15,9 @@
  * | `sessions` | `tributary.Session` (with `tributary.SessionEventRef`) |
  * | `identity-merges` | `tributary.IdentityMerge` |
  * | `aggregates` | `tributary.Aggregate` |
+ * | `funnels` | `tributary.FunnelAttempt` (with `tributary.FunnelStep`) |
+ * | `attributions` | `tributary.Attribution` (with `tributary.CreditedTouchpoint`) |
+ * | `channel-credits` | `tributary.ChannelCredit` |
  * | `dead-letter` | `tributary.DeadLetter` |
  *
  * Representation, chosen so Java (`GenericRecord`/SpecificRecord) and Python (fastavro) readers
@@ -25,7 +28,8 @@
  * - open-ended values — `payload` (triggers), `values` (aggregates) — are `map<JsonValue>`, the
  *   same recursive union `tributary.JsonValue` as the event schema (null | boolean | long |
  *   double | string | array | map): a count stays a long, a sum a double, a topK an array of maps.
- *   `eventCounts` (sessions) is `map<long>`.
+ *   `eventCounts` (sessions) is `map<long>`; attribution values and credits are `double` (a
+ *   credit per model is `map<double>`, keyed by the model's name).
  * - a field the record may lack (`personId`, `transition` of a trigger; `reason`, `detail`,
  *   `provisional` of a merge) is a `["null", T]` union and decodes as absent when null; `channel`
  *   (always present, null when the rule lists none) decodes as `null`.
@@ -65,6 +69,28 @@ const SESSION_EVENT_REF_SCHEMA = {
   ],
 };
 
+const FUNNEL_STEP_SCHEMA = {
+  type: 'record',
+  name: 'FunnelStep',
+  fields: [
+    { name: 'name', type: 'string', doc: 'The step name.' },
+    { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' }, doc: 'Event time of the event that reached it.' },
+    { name: 'messageId', type: 'string', doc: 'That event.' },
+  ],
+};
+
+const CREDITED_TOUCHPOINT_SCHEMA = {
+  type: 'record',
+  name: 'CreditedTouchpoint',
+  fields: [
+    { name: 'messageId', type: 'string', doc: 'The touchpoint event.' },
+    { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' }, doc: 'Its event time.' },
+    { name: 'channel', type: ['null', 'string'], default: null, doc: 'Its channel, or null.' },
+    { name: 'campaign', type: ['null', 'string'], default: null, doc: 'Its campaign, or null.' },
+    { name: 'credit', type: { type: 'map', values: 'double' }, doc: 'Its credit per model.' },
+  ],
+};
+
 function avroFieldType(spec: FieldSpec, defined: Set<string>): unknown {
   const once = (name: string, schema: object): unknown => {
     if (defined.has(name)) return name;
@@ -76,7 +102,20 @@ function avroFieldType(spec: FieldSpec, defined: Set<string>): unknown {
     case 'string':
     case 'boolean':
     case 'long':
+    case 'double':
       t = spec.shape;
+      break;
+    case 'longs':
+      t = { type: 'array', items: 'long' };
+      break;
+    case 'doubleMap':
+      t = { type: 'map', values: 'double' };
+      break;
+    case 'funnelSteps':
+      t = { type: 'array', items: once('FunnelStep', FUNNEL_STEP_SCHEMA) };
+      break;
+    case 'creditedTouchpoints':
+      t = { type: 'array', items: once('CreditedTouchpoint', CREDITED_TOUCHPOINT_SCHEMA) };
       break;
     case 'timestamp':
       t = { type: 'long', logicalType: 'timestamp-millis' };

@@ -199,6 +199,18 @@ steps:
           payload: { productId: properties.productId, price: properties.price }
       output: campaign-triggers
       suppressedOutput: suppressed
+  - funnel:
+      key: personId
+      steps: [ { name: view, where: { event: product_viewed } }, { name: cart, where: { event: add_to_cart } }, { name: purchase, where: { event: purchase } } ]
+      within: 1h
+      output: funnels
+  - attribution:
+      key: personId
+      touchpoints: { where: { type: { $in: [page, screen] } } }
+      conversion: { where: { event: purchase }, value: properties.revenue }
+      lookback: 7d
+      output: attributions
+      aggregateOutput: channel-credits
 `;
 
 function produced(): Array<{ stream: CompiledStream; records: DerivedRecord[] }> {
@@ -218,6 +230,7 @@ test('the pipeline produced records on every stream kind', () => {
       ['events', 'events', true], ['dead-letter', 'dead-letter', true], ['late', 'late', true], ['forgotten', 'forgotten', true], ['duplicates', 'duplicates', true],
       ['identity-merges', 'identity-merges', true], ['sessions', 'sessions', true], ['customer-features', 'aggregates', true],
       ['campaign-triggers', 'triggers', true], ['suppressed', 'suppressed-triggers', true],
+      ['funnels', 'funnels', true], ['attributions', 'attributions', true], ['channel-credits', 'channel-credits', true],
     ],
   );
 });

@@ -55,6 +55,22 @@ steps:
         - name: buyer
           segment: { condition: { features.orders: { $gte: 1 } }, on: both }
       output: segment-changes
+  - funnel:
+      key: personId
+      steps:
+        - { name: view, where: { event: product_viewed } }
+        - { name: cart, where: { event: add_to_cart } }
+        - { name: purchase, where: { event: purchase } }
+      within: 1h
+      emit: update
+      output: funnels
+  - attribution:
+      key: personId
+      touchpoints: { where: { $or: [ { event: { $in: [email_clicked, store_visit] } }, { type: { $in: [page, screen] }, name: Home } ] } }
+      conversion: { where: { event: purchase }, value: properties.revenue }
+      lookback: 7d
+      output: attributions
+      aggregateOutput: channel-credits
 `;
 
 const BAD_RAW = [
@@ -66,7 +82,15 @@ const BAD_RAW = [
 function run(): { driver: TestDriver; streams: Map<string, { kind: string; records: DerivedRecord[] }> } {
   const driver = TestDriver.fromYaml(PIPELINE, { registry: defaultRegistry });
   driver.pipeRaw(BAD_RAW);
-  for (const e of generateEvents({ events: 4000, seed: 11 })) driver.pipe(e);
+  let last = 0;
+  for (const e of generateEvents({ events: 4000, seed: 11 })) {
+    driver.pipe(e);
+    last = Math.max(last, e.timestamp);
+  }
+  // A conversion without touchpoints, and one after a touchpoint without a channel (attribution).
+  driver.pipe({ messageId: 'solo-buy', type: 'track', event: 'purchase', userId: 'solo-1', anonymousId: null, timestamp: last + 1000, properties: { revenue: 12.5 } });
+  driver.pipe({ messageId: 'solo-home', type: 'page', name: 'Home', userId: 'solo-2', anonymousId: null, timestamp: last + 2000 });
+  driver.pipe({ messageId: 'solo-buy-2', type: 'track', event: 'purchase', userId: 'solo-2', anonymousId: null, timestamp: last + 3000, properties: { revenue: 3 } });
   // Erasure requests, with and without requestedBy: their audit records on `forgotten`.
   driver.pipe({ messageId: 'forget-1', type: 'forget', userId: 'user-1', anonymousId: null, timestamp: 0, properties: { requestedBy: 'dpo' } });
   driver.pipe({ messageId: 'forget-2', type: 'forget', userId: 'user-2', anonymousId: null, timestamp: 0 });
@@ -97,6 +121,13 @@ test('the operators produced every stream kind, with the optional fields in both
   assert.deepEqual(forgotten.map((r) => r.requestedBy), ['dpo', null], 'requestedBy set and null');
   const sessions = streams.get('sessions')?.records ?? [];
   assert.ok(sessions.some((r) => (r.firstEvent as { page: unknown }).page === null) && sessions.some((r) => typeof (r.firstEvent as { page: unknown }).page === 'string'), 'pages null and set');
+  const funnels = streams.get('funnels')?.records ?? [];
+  assert.ok(funnels.some((r) => r.converted === true) && funnels.some((r) => typeof r.droppedAfter === 'string') && funnels.some((r) => r.final === false), 'converted, dropped and open funnel attempts');
+  const attributions = streams.get('attributions')?.records ?? [];
+  assert.ok(attributions.some((r) => (r.touchpoints as unknown[]).length > 1) && attributions.some((r) => (r.touchpoints as unknown[]).length === 0), 'conversions with touchpoints and without');
+  assert.ok(attributions.some((r) => !Number.isInteger(r.value)), 'a conversion value that is not an integer');
+  const credits = streams.get('channel-credits')?.records ?? [];
+  assert.ok(credits.some((r) => r.channel === null) && credits.some((r) => typeof r.channel === 'string'), 'channel credits with and without a channel');
 });
 
 test('encode → decode round-trips every record of every stream exactly', () => {
@@ -131,7 +162,9 @@ test('schemas are namespaced tributary.*, one per kind, and parse with avsc', ()
   assert.deepEqual(names, {
     events: 'tributary.Event', duplicates: 'tributary.Event', 'filtered-out': 'tributary.Event', routed: 'tributary.Event',
     late: 'tributary.LateEvent', triggers: 'tributary.Trigger', 'suppressed-triggers': 'tributary.SuppressedTrigger',
-    sessions: 'tributary.Session', 'identity-merges': 'tributary.IdentityMerge', aggregates: 'tributary.Aggregate', forgotten: 'tributary.Forgotten', 'dead-letter': 'tributary.DeadLetter',
+    sessions: 'tributary.Session', 'identity-merges': 'tributary.IdentityMerge', aggregates: 'tributary.Aggregate',
+    funnels: 'tributary.FunnelAttempt', attributions: 'tributary.Attribution', 'channel-credits': 'tributary.ChannelCredit',
+    forgotten: 'tributary.Forgotten', 'dead-letter': 'tributary.DeadLetter',
   });
   assert.equal(streamAvroSchema('events'), avroEventSchema());
   const late = derivedAvroSchema('late') as { fields: Array<{ name: string }> };
@@ -142,7 +175,7 @@ test('schemas are namespaced tributary.*, one per kind, and parse with avsc', ()
 });
 
 test('a kind without a schema is refused with the list of kinds', () => {
-  assert.throws(() => derivedAvroSchema('custom'), /no Avro schema for stream kind "custom" \(Avro is available for events, duplicates, filtered-out, routed, late, triggers, suppressed-triggers, sessions, identity-merges, aggregates, forgotten, dead-letter\)/);
+  assert.throws(() => derivedAvroSchema('custom'), /no Avro schema for stream kind "custom" \(Avro is available for events, duplicates, filtered-out, routed, late, triggers, suppressed-triggers, sessions, identity-merges, aggregates, funnels, attributions, channel-credits, forgotten, dead-letter\)/);
 });
 
 test('a record that does not fit names the field', () => {
