@@ -10,44 +10,17 @@ import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { TributaryEvent } from '../../../lib/event/event.js';
-import type { PipelineDefinition } from '../../../lib/pipeline/definition.js';
 import { boundedRunToken, markerValue, parseMarker, upstreamWatermark, type UpstreamState } from '../../../lib/runtime/kafka/kafka-task.js';
 import { runKafka, TASK_HEADER, WATERMARK_HEADER } from '../../../lib/runtime/kafka/runner.js';
 import { produceEvents, testEvents } from '../../support/kafka-pipeline.js';
+import { dedupeFirstHalf } from '../../support/dedupe-halves.js';
 import { caughtUp, diffWithEmbedded, exact, memoryScenario, recordingSends, summarize, waitFor } from '../../support/memory-kafka.js';
 
-/** First half, then the second half with re-sends of first-half messages spread through it. */
-function withResends(events: TributaryEvent[]): { first: TributaryEvent[]; second: TributaryEvent[]; resent: number } {
-  const first = events.slice(0, events.length / 2);
-  const rest = events.slice(events.length / 2);
-  const resends = first.filter((_e, i) => i % 10 === 3);
-  const resent = resends.length;
-  const second: TributaryEvent[] = [];
-  rest.forEach((e, i) => {
-    second.push(e);
-    if (i % 4 === 0 && resends.length > 0) second.push(resends.shift()!);
-  });
-  second.push(...resends);
-  return { first, second, resent };
-}
-
 test('dedupe: a bounded run (not final), every task\'s state deleted, a bounded run over the second half: the restored keys catch every re-send', async () => {
-  const { first, second, resent } = withResends(testEvents(1000, 21));
-  const s = await memoryScenario('examples/rees46-dedupe/pipeline.yaml', {
-    events: [...first, ...second], produce: first, partitions: 3,
-    edit: (def: PipelineDefinition) => {
-      def.source = { topic: def.source.topic, format: 'json', key: ['userId', 'anonymousId'], timestamp: 'timestamp', allowedLateness: '30d' } as PipelineDefinition['source'];
-    },
-  });
-  const app = s.p.topology.name;
-  const stateDir = join(s.dir, 'state');
-  const run1 = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('run1'), stateDir, bounded: true, tickMs: 20 });
-  assert.equal(run1.interrupted, false, 'the bounded run ended');
-  assert.equal(run1.records, first.length);
+  const { s, app, stateDir, second, resent, produceSecond } = await dedupeFirstHalf(21);
 
   for (const task of readdirSync(join(stateDir, app))) rmSync(join(stateDir, app, task), { recursive: true, force: true });
-  await produceEvents(s.kafka.adapter('setup'), s.p.source, second, s.p.topology.source.key, s.partitionOf);
+  await produceSecond();
   const run2 = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('run2'), stateDir, bounded: true, final: true, tickMs: 20 });
   assert.equal(run2.records, second.length);
   assert.ok(run2.restored.length >= 3 && run2.restored.every((r) => r.reason === 'missing'), JSON.stringify(run2.restored));
