@@ -27,18 +27,26 @@ export function withResends(events: TributaryEvent[]): { first: TributaryEvent[]
 }
 
 /**
+ * The rees46-dedupe pipeline keyed per user (`[userId, anonymousId]`, 30 days of lateness, so
+ * re-sends are never late) over 3 partitions of the memory broker, `first` produced.
+ */
+export function dedupeScenario(first: TributaryEvent[], second: TributaryEvent[]) {
+  return memoryScenario('examples/rees46-dedupe/pipeline.yaml', {
+    events: [...first, ...second], produce: first, partitions: 3,
+    edit: (def: PipelineDefinition) => {
+      def.source = { topic: def.source.topic, format: 'json', key: ['userId', 'anonymousId'], timestamp: 'timestamp', allowedLateness: '30d' } as PipelineDefinition['source'];
+    },
+  });
+}
+
+/**
  * 1000 generated events (`seed`) through rees46-dedupe keyed per user over 3 partitions, the
  * first half run bounded (not final) into `<scenario dir>/state`. `produceSecond` then puts the
  * second half on the source topic.
  */
 export async function dedupeFirstHalf(seed: number) {
   const { first, second, resent } = withResends(testEvents(1000, seed));
-  const s = await memoryScenario('examples/rees46-dedupe/pipeline.yaml', {
-    events: [...first, ...second], produce: first, partitions: 3,
-    edit: (def: PipelineDefinition) => {
-      def.source = { topic: def.source.topic, format: 'json', key: ['userId', 'anonymousId'], timestamp: 'timestamp', allowedLateness: '30d' } as PipelineDefinition['source'];
-    },
-  });
+  const s = await dedupeScenario(first, second);
   const app = s.p.topology.name;
   const stateDir = join(s.dir, 'state');
   const run1 = await runKafka({ topology: s.p.topology, adapter: s.kafka.adapter('run1'), stateDir, bounded: true, tickMs: 20 });

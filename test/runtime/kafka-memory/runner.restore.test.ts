@@ -9,12 +9,12 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TributaryEvent } from '../../../lib/event/event.js';
-import type { PipelineDefinition } from '../../../lib/pipeline/definition.js';
 import { runKafka } from '../../../lib/runtime/kafka/runner.js';
 import { storesOfSub } from '../../../lib/runtime/kafka/topics.js';
 import { changelogTopic } from '../../../lib/state/changelog-codec.js';
 import { produceEvents, testEvents } from '../../support/kafka-pipeline.js';
-import { caughtUp, diffWithEmbedded, exact, memoryScenario, summarize, waitFor } from '../../support/memory-kafka.js';
+import { dedupeScenario } from '../../support/dedupe-halves.js';
+import { caughtUp, diffWithEmbedded, exact, summarize, waitFor } from '../../support/memory-kafka.js';
 
 /** First half, then the second half with re-sends of first-half messages spread through it. */
 function withResends(events: TributaryEvent[]): { first: TributaryEvent[]; second: TributaryEvent[] } {
@@ -32,12 +32,7 @@ function withResends(events: TributaryEvent[]): { first: TributaryEvent[]; secon
 
 test('dedupe: every task\'s state deleted between two runs is restored from the changelogs; second-half re-sends are still duplicates', async (t) => {
   const { first, second } = withResends(testEvents(1000, 8));
-  const s = await memoryScenario('examples/rees46-dedupe/pipeline.yaml', {
-    events: [...first, ...second], produce: first, partitions: 3,
-    edit: (def: PipelineDefinition) => {
-      def.source = { topic: def.source.topic, format: 'json', key: ['userId', 'anonymousId'], timestamp: 'timestamp', allowedLateness: '30d' } as PipelineDefinition['source'];
-    },
-  });
+  const s = await dedupeScenario(first, second);
   const app = s.p.topology.name;
   const stateDir = join(s.dir, 'state');
 
