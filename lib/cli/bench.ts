@@ -198,8 +198,9 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
     .addHelpText('after', '\nExample:\n  tributary bench --events 200000 --json bench.json\n  tributary bench examples/rees46-dedupe/pipeline.yaml --events 100000 --repeat 5\n  tributary bench --events 50000 --brokers 127.0.0.1:9092\n')
     .action(async (pipelineArg: string | undefined, opts: BenchOptions) => {
       const file = pipelineArg ?? DEFAULT_BENCH_PIPELINE;
-      ctx.load(file); // prints the issues and exits 2 when invalid
+      // Read once: a definition from a pipe (`/dev/stdin`, `<(…)`) gives its bytes only once.
       const text = readFileSync(file, 'utf8');
+      ctx.load(file, text); // prints the issues and exits 2 when invalid
       const floor = floorPipeline(text);
       try {
         compilePipeline(parsePipeline(floor, `${file} (no steps)`, operators), operators);
@@ -241,7 +242,7 @@ export function registerBench(program: Command, io: CliIo, ctx: ToolContext, ope
       };
       try {
         if (kafka) {
-          const topology = ctx.load(file);
+          const topology = ctx.load(file, text);
           const connection = connectionOf(io, ctx, { ...opts, brokers: opts.brokers || undefined }, topology, file);
           const adapter = toolAdapter(connection, 'tributary-bench');
           const runId = benchRunId();

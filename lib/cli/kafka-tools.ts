@@ -13,8 +13,11 @@ import type { CliIo } from './program.js';
 
 /** What `program.ts` hands each tool: loading a pipeline (exit 2 on a bad one) and exit codes. */
 export interface ToolContext {
-  /** Loads and compiles a pipeline definition; prints its issues and throws an exit-2 error when invalid. */
-  load(file: string): Topology;
+  /**
+   * Loads and compiles a pipeline definition (from `text` when the caller read the file already:
+   * a pipe gives its bytes once); prints its issues and throws an exit-2 error when invalid.
+   */
+  load(file: string, text?: string): Topology;
   /** An error that makes the program exit with `code` (its message already printed). */
   exit(code: number): Error;
 }

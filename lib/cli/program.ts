@@ -15,7 +15,7 @@ import { registerReplay } from './replay.js';
 import { conflictingFlag, deadLetterVerdict, type FlagSource } from './run-checks.js';
 import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/compile.js';
 import { DefinitionError } from '../pipeline/errors.js';
-import { loadPipelineFile } from '../pipeline/load.js';
+import { loadPipelineFile, parsePipeline } from '../pipeline/load.js';
 import { formatSummary, runEmbedded } from '../runtime/embedded.js';
 import { generateEvents, writeEventsNdjson } from '../generate/index.js';
 import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
@@ -147,9 +147,10 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('--verbose', 'print the stack trace of a runtime failure (also TRIBUTARY_VERBOSE=1)');
 
-  const load = (file: string) => {
+  /** A definition from its file, or from its text already read (`text`: a pipe can be read once). */
+  const load = (file: string, text?: string) => {
     try {
-      const def = loadPipelineFile(file, registry);
+      const def = text === undefined ? loadPipelineFile(file, registry) : parsePipeline(text, file, registry);
       return compilePipeline(def, registry);
     } catch (e) {
       if (e instanceof DefinitionError) {

@@ -1,12 +1,13 @@
-// `tributary bench` as a user runs it: the four cases over the generated events, the JSON table
+// `tributary bench` as a user runs it: the five cases over the generated events, the JSON table
 // (counts exact; speed never asserted, only that CPU and RSS were measured), and its errors.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { histogramQuantile, type BenchRunResult } from '../../lib/bench/child.js';
 import type { CaseReport } from '../../lib/cli/bench.js';
-import { tributary } from '../support/cli.js';
+import { BIN, ROOT, tributary } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 test('bench: the bundled pipeline, the runner floor, its input and outputs alone and both dedupe baselines over 2000 events; --json', () => {
@@ -75,4 +76,14 @@ test('bench: latency quantiles interpolate linearly within the histogram bucket 
   assert.equal(histogramQuantile(0.75, buckets), 0.003);
   assert.equal(histogramQuantile(0.5, [[0.001, 0], [Infinity, 0]]), 0);
   assert.equal(histogramQuantile(0.99, [[0.001, 1], [Infinity, 10]]), 0.001, 'beyond the last bound: the bound');
+});
+
+test('bench: a definition from a pipe (read once, then used for every case)', () => {
+  // bash's process substitution: the definition arrives on a pipe (/dev/fd/N), readable once.
+  const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" bench <(cat examples/rees46-dedupe/pipeline.yaml) --events 200 --repeat 1`], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const rows = r.stdout.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| case'));
+  assert.deepEqual(rows.map((l) => l.split(' | ').slice(1, 2)), [['200'], ['200'], ['200'], ['200'], ['200']]);
+  assert.match(rows[0] as string, /^\| pipeline \/dev\/fd\/\d+: embedded runner/);
+  assert.match(rows[2] as string, /^\| its input and outputs alone/);
 });
