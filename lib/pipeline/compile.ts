@@ -80,6 +80,8 @@ export interface ResolvedSource {
   /** An event more than this far ahead of processing time is a dead letter (`future-timestamp`); `Infinity`: no bound. */
   maxFutureSkewMs: number;
   maxRecordBytes: number;
+  /** CSV input: lines a record may span (1: a quoted cell cannot hold a line break). */
+  maxRecordLines: number;
   mapping: SourceMapping;
 }
 
@@ -110,6 +112,7 @@ function resolveSource(s: SourceDefinition): ResolvedSource {
     idleTimeoutMs: parseDuration(s.idleTimeout ?? '30s'),
     maxFutureSkewMs: parseDuration(s.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW),
     maxRecordBytes: s.maxRecordBytes ?? 1024 * 1024,
+    maxRecordLines: s.maxRecordLines ?? 1,
     mapping,
   };
 }

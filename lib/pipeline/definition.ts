@@ -26,6 +26,11 @@ export interface SourceDefinition {
   maxFutureSkew?: Duration;
   /** Records larger than this go to dead-letter (`oversized`). Default 1 MiB. */
   maxRecordBytes?: number;
+  /**
+   * CSV input: how many lines a record may span (a quoted cell holding line breaks). Default 1:
+   * a quote left open at the end of its line costs that line only. Other formats ignore it.
+   */
+  maxRecordLines?: number;
   /** Field mapping from other layouts (snake_case, CSV columns) onto the canonical event. */
   mapping?: SourceMapping;
 }

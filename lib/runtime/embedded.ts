@@ -222,7 +222,7 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
     // With a server up, the loop lets requests in at least every 10 ms (a batch can take longer).
     let yieldAt = performance.now() + 10;
     // A batch (one 1 MiB read of NDJSON) is processed synchronously: no promise per record.
-    reading: for await (const batch of readSourceBatches(options.input, format, { maxRecordBytes: topology.source.maxRecordBytes })) {
+    reading: for await (const batch of readSourceBatches(options.input, format, { maxRecordBytes: topology.source.maxRecordBytes, maxRecordLines: topology.source.maxRecordLines })) {
       alive.beat();
       for (let i = 0; i < batch.length; i++) {
         position++;

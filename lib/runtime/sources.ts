@@ -14,6 +14,8 @@ export type InputFormat = 'json' | 'csv' | 'avro';
 
 export interface ReadSourceOptions {
   maxRecordBytes?: number;
+  /** CSV: lines a record may span (default 1). */
+  maxRecordLines?: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function* readSourceBatches(path: string, format: InputFormat, opti
   let batch: SourceInput[] = [];
   const full = () => batch.length >= 1024;
   if (format === 'csv') {
-    for await (const item of readCsv(stream, { maxRecordBytes: options.maxRecordBytes, unwrapQuotedRows: true })) {
+    for await (const item of readCsv(stream, { maxRecordBytes: options.maxRecordBytes, maxRecordLines: options.maxRecordLines, unwrapQuotedRows: true })) {
       batch.push(
         item.ok
           ? { ok: true, value: item.record, raw: item.raw, origin, line: item.line }

@@ -49,6 +49,34 @@ test('maxFutureSkew is a duration: anything else is a definition error (exit 2, 
   assert.match(r.stderr, /^\S*p\.yaml:4:18 source\.maxFutureSkew: "1 day" is not a duration \(use 1d\)$/m);
 });
 
+test('CSV: source.maxRecordLines lets a quoted cell span lines; a quote still open past it costs its first line only', () => {
+  const rows = [
+    'id,user,desc,ts',
+    `1,u1,"two${'\n'}lines",${new Date(T0 + 1000).toISOString()}`,
+    `2,u2,"three${'\n'}whole${'\n'}lines",${new Date(T0 + 2000).toISOString()}`,
+    `3,u3,"never closed,${new Date(T0 + 3000).toISOString()}`,
+    `4,u4,a,${new Date(T0 + 4000).toISOString()}`,
+    `5,u5,b,${new Date(T0 + 5000).toISOString()}`,
+    `6,u6,c,${new Date(T0 + 6000).toISOString()}`,
+  ];
+  const pipeline = (lines: string) => [
+    'name: lines', 'source:', '  format: csv', '  key: userId', '  timestamp: ts', lines,
+    '  mapping: { fields: { event: desc, userId: user, messageId: id }, defaults: { type: track } }',
+    'steps:', '  - dedupe: {}', '',
+  ].join('\n');
+  const input = rows.join('\n') + '\n';
+  // Default (1): every line of a multi-line cell is a bad row of its own or a row of its own.
+  const one = run(tempDir(), pipeline(''), 'in.csv', input);
+  assert.equal(one.r.code, 0, one.r.stderr);
+  assert.equal(one.stream('events').some((e) => String(e.event).includes('\n')), false);
+  assert.deepEqual(one.stream('dead-letter').map((d) => [d.reason, d.source]).slice(0, 1), [['malformed-csv', 'in.csv:2']]);
+  // Three lines: both cells come through whole; the quote never closed costs line 7 only.
+  const three = run(tempDir(), pipeline('  maxRecordLines: 3'), 'in.csv', input);
+  assert.equal(three.r.code, 0, three.r.stderr);
+  assert.deepEqual(three.stream('events').map((e) => [e.messageId, e.event]), [['1', 'two\nlines'], ['2', 'three\nwhole\nlines'], ['4', 'a'], ['5', 'b'], ['6', 'c']]);
+  assert.deepEqual(three.stream('dead-letter').map((d) => [d.reason, d.source]), [['malformed-csv', 'in.csv:7']]);
+});
+
 test('CSV: a quote left open costs its own row; 1,947 of 2,000 rows come through, the 53 others are malformed-csv with file:line', () => {
   const rows = ['id,user,desc,ts'];
   for (let i = 1; i <= 2000; i++) {
