@@ -7,6 +7,7 @@ import avsc from 'avsc';
 import type { Type } from 'avsc';
 import type { TributaryEvent } from '../event/event.js';
 import { avroEventType } from './avro-event-schema.js';
+import { invalidUtf8InAvro } from './avro-utf8.js';
 import { fromAvroRecord, toAvroRecord } from './avro-event-record.js';
 
 /**
@@ -20,7 +21,7 @@ import { fromAvroRecord, toAvroRecord } from './avro-event-record.js';
  */
 export interface AvroReject {
   ok: false;
-  reason: 'malformed-avro';
+  reason: 'malformed-avro' | 'invalid-utf8';
   detail: string;
 }
 
@@ -96,7 +97,8 @@ export interface AvroDecodeOptions {
 /**
  * Decodes an Avro binary body written with `tributary.Event` (or `options.writerType`) into
  * a plain event. Bytes that do not decode — truncated, trailing bytes, a bad enum or union
- * index, an invalid length — give `malformed-avro` with the reason.
+ * index, an invalid length — give `malformed-avro` with the reason; a string whose bytes are not
+ * UTF-8 gives `invalid-utf8` (`avro-utf8.ts`), as in a JSON record.
  *
  * @example
  * ```ts
@@ -117,10 +119,13 @@ export function decodeAvroEvent(buf: Uint8Array, options?: AvroDecodeOptions): A
   if (decoded.offset !== b.length) {
     return { ok: false, reason: 'malformed-avro', detail: `${b.length - decoded.offset} trailing bytes after a tributary.Event of ${decoded.offset} bytes` };
   }
+  let event: TributaryEvent;
   try {
-    return { ok: true, event: fromAvroRecord(decoded.value as Record<string, unknown>) };
+    event = fromAvroRecord(decoded.value as Record<string, unknown>);
   } catch (err) {
     return { ok: false, reason: 'malformed-avro', detail: errorMessage(err) };
   }
+  const notUtf8 = invalidUtf8InAvro(event, b);
+  return notUtf8 === undefined ? { ok: true, event } : { ok: false, reason: 'invalid-utf8', detail: notUtf8 };
 }
 

@@ -108,6 +108,15 @@ test('avro: a plain body decodes to the event; raw is base64 of the bytes', () =
   assert.deepStrictEqual(d.decode(body, SRC), { ok: true, value: decodedEvent, raw: body.toString('base64'), source: SRC });
 });
 
+test('avro: a string whose bytes are not UTF-8 is a dead letter invalid-utf8 with the bytes as raw', () => {
+  const d = createSourceDecoder({ format: 'avro', maxRecordBytes: 1 << 20 });
+  const body = Buffer.from(encodeAvroEvent({ messageId: 'mQ', type: 'page', userId: null, anonymousId: 'a', timestamp: 0 }));
+  body[body.indexOf('mQ') + 1] = 0xc3; // a UTF-8 lead byte with no continuation
+  assert.deepStrictEqual(d.decode(body, SRC), {
+    ok: false, reason: 'invalid-utf8', detail: 'a string holds bytes that are not UTF-8 (1 replaced by U+FFFD on decoding)', raw: body.toString('base64'), source: SRC,
+  });
+});
+
 test('avro: Confluent framing without a registry decodes with the current schema', () => {
   const d = createSourceDecoder({ format: 'avro', maxRecordBytes: 1 << 20 });
   const framed = frameConfluent(12345, encodeAvroEvent(EVENT));

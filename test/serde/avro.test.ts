@@ -217,3 +217,23 @@ test('Avro container files: write, read back (path and stream), deflate', async 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a string whose bytes are not UTF-8 is invalid-utf8, also in a map key; a real U+FFFD passes', () => {
+  const event: TributaryEvent = { messageId: 'mX1', type: 'track', event: 'view', userId: null, anonymousId: 'a1', timestamp: 1_700_000_000_000, properties: { KEYz: 'ok', note: 'fine' } };
+  const body = encodeAvroEvent(event);
+  const spoil = (marker: string) => {
+    const copy = Buffer.from(body);
+    const at = copy.indexOf(marker);
+    assert.ok(at >= 0, marker);
+    copy[at + marker.length - 1] = 0xff;
+    return copy;
+  };
+  assert.deepEqual(decodeAvroEvent(spoil('mX')), { ok: false, reason: 'invalid-utf8', detail: 'a string holds bytes that are not UTF-8 (1 replaced by U+FFFD on decoding)' });
+  assert.deepEqual(decodeAvroEvent(spoil('KEYz')), { ok: false, reason: 'invalid-utf8', detail: 'a string holds bytes that are not UTF-8 (1 replaced by U+FFFD on decoding)' });
+  const real: TributaryEvent = { ...event, messageId: 'm\uFFFD1', properties: { '\uFFFD': '\uFFFD\uFFFD' } };
+  assert.deepStrictEqual(decodeAvroEvent(encodeAvroEvent(real)), { ok: true, event: real });
+  // Both at once: one real U+FFFD, one invalid byte.
+  const both = Buffer.from(encodeAvroEvent({ ...event, messageId: 'm\uFFFDX' }));
+  both[both.indexOf('X', both.indexOf(Buffer.from('m\uFFFD')))] = 0xfe;
+  assert.equal(decodeAvroEvent(both).ok, false);
+});
