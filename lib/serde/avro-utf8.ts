@@ -3,7 +3,8 @@
  * where they are not UTF-8, so a record with such bytes would pass with its text silently
  * changed. A value whose strings (map keys included) hold more U+FFFD than its encoded bytes hold
  * the UTF-8 of U+FFFD (EF BF BD) had bytes replaced: it is rejected `invalid-utf8`, as a JSON record
- * with such bytes is. The strings are walked only for records that hold a U+FFFD at all; a stray
+ * with such bytes is. Every decoded event's strings are searched for U+FFFD (a walk of the
+ * event, a fraction of the decoding); the bytes are scanned only when one is found. A stray
  * EF BF BD inside a number's bytes can only hide a replacement, never invent one.
  *
  * @module
