@@ -2,7 +2,7 @@
  * Embedded throughput and CPU cost of single operators, pipelines and hand-written baselines
  * on the generated stream:
  *
- *   npm run bench:embedded -- [--events 200000] [--seed 1] [--repeat 3] [--heap-keys 1000000] [--cases dedupe,heap]
+ *   npm run bench:embedded -- [--events 200000] [--seed 1] [--repeat 3] [--heap-keys 1000000] [--cases dedupe,heap] [--against <dist> [--against-label e4ef838]]
  *   (= npm run build && node --expose-gc dist/benchmarks/embedded.bench.js …)
  *
  * Generates one NDJSON input, then runs every selected case (the list and what each measures:
@@ -12,6 +12,11 @@
  * during the work, median), peak RSS and heap; the dedupe counts check (Tributary's embedded
  * dedupe vs the baselines: must be equal); the JS heap per resident dedupe key. `--cases` keeps
  * the cases whose name contains one of the comma-separated substrings (case-insensitive).
+ * `--against <dist>`: every Tributary case also runs with the child of another build (the `dist`
+ * directory of a checkout built at an earlier commit: `git worktree add /tmp/before <rev> && cd
+ * /tmp/before && npm ci && npm run build`), interleaved with this build's in the same rounds, its
+ * rows named `before (<label>): …`: a change's effect measured beside its baseline, in one run.
+ * (Cases the earlier build does not know, such as `floor` before it existed, are skipped.)
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -39,7 +44,13 @@ const events = numberOption('events', 200_000);
 const seed = numberOption('seed', 1);
 const repeat = numberOption('repeat', 3);
 const heapKeys = numberOption('heap-keys', 1_000_000);
-const cases = selectCases(option('cases'));
+const against = option('against');
+const againstLabel = option('against-label') ?? against;
+const own = selectCases(option('cases'));
+// With --against, each case the earlier build can run is followed by its run there.
+const cases = against === undefined
+  ? own
+  : own.flatMap((c) => (c.spec.kind === 'baseline' || c.spec.kind === 'floor' ? [c] : [c, { ...c, name: `before (${againstLabel}): ${c.name}`, dist: against, countsGroup: undefined }]));
 if (cases.length === 0) throw new Error(`no case matches --cases ${option('cases')}`);
 
 const childScript = fileURLToPath(new URL('./embedded/child.js', import.meta.url));
@@ -51,7 +62,7 @@ function runCase(c: BenchCase, input: string, dir: string): RunResult {
   if (c.spec.kind === 'baseline') argv = [baselineScript(c.spec.script), input, join(dir, `out-${c.spec.script}`)];
   else {
     const job: ChildJob = { spec: c.spec, input, events, seed, heapKeys };
-    argv = [childScript, JSON.stringify(job)];
+    argv = [c.dist === undefined ? childScript : join(c.dist, 'benchmarks', 'embedded', 'child.js'), JSON.stringify(job)];
   }
   const stdout = execFileSync(process.execPath, ['--expose-gc', ...argv], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
   const result = JSON.parse(stdout.trim().split('\n').at(-1) as string) as RunResult;

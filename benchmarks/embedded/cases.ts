@@ -31,6 +31,8 @@ export interface BenchCase {
   spec: CaseSpec;
   /** Cases whose output counts must agree (Tributary's dedupe and the baselines). */
   countsGroup?: 'dedupe';
+  /** Run by another build's child (`--against`): its `dist` directory. */
+  dist?: string;
 }
 
 const SOURCE = 'source: { key: [anonymousId, userId], allowedLateness: 1m }\n';

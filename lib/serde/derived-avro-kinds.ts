@@ -30,6 +30,14 @@ const TRIGGER_FIELDS: FieldSpec[] = [
   f('transition', 'string', 'Segment rules only: entry or exit.', 'optional'),
 ];
 
+/** The fields attribution's two outputs open with: the record and the conversion it is about. */
+const CONVERSION_FIELDS: FieldSpec[] = [
+  f('id', 'string', 'Deterministic id of the record.'),
+  f('key', 'string', 'The attribution key.'),
+  f('conversionId', 'string', 'The messageId of the conversion event.'),
+  f('convertedAt', 'timestamp', 'Its event time.'),
+];
+
 /** @internal A derived record kind: its record name, doc and fields. */
 export interface RecordSpec {
   name: string;
@@ -113,10 +121,7 @@ export const RECORD_TYPES: Record<string, RecordSpec> = {
     name: 'Attribution',
     doc: 'One conversion and the credit of each touchpoint before it, per model.',
     fields: [
-      f('id', 'string', 'Deterministic id of the record.'),
-      f('key', 'string', 'The attribution key.'),
-      f('conversionId', 'string', 'The messageId of the conversion event.'),
-      f('convertedAt', 'timestamp', 'Its event time.'),
+      ...CONVERSION_FIELDS,
       f('value', 'double', 'The value of the conversion.'),
       f('touchpoints', 'creditedTouchpoints', 'The credited touchpoints in journey order; empty when none.'),
       f('unattributed', 'double', 'The value no touchpoint received.'),
@@ -126,10 +131,7 @@ export const RECORD_TYPES: Record<string, RecordSpec> = {
     name: 'ChannelCredit',
     doc: "One conversion's credits to one (channel, campaign), per model.",
     fields: [
-      f('id', 'string', 'Deterministic id of the record.'),
-      f('key', 'string', 'The attribution key.'),
-      f('conversionId', 'string', 'The messageId of the conversion event.'),
-      f('convertedAt', 'timestamp', 'Its event time.'),
+      ...CONVERSION_FIELDS,
       f('channel', 'string', 'The channel; null when the touchpoints had none (or for the unattributed value).', 'nullable'),
       f('campaign', 'string', 'The campaign; null when none.', 'nullable'),
       f('touchpoints', 'long', 'How many of the touchpoints have this channel and campaign (0: unattributed).'),

@@ -45,6 +45,9 @@ import type { Type } from 'avsc';
 import { avroEventSchema, avroEventType } from './avro-event-schema.js';
 import { AVRO_STREAM_KINDS, EVENT_KINDS, RECORD_TYPES, type FieldSpec, type RecordSpec } from './derived-avro-kinds.js';
 
+/** Event times: epoch milliseconds, Avro's `timestamp-millis` (a `long`). */
+const TIMESTAMP_MILLIS = Object.freeze({ type: 'long', logicalType: 'timestamp-millis' });
+
 const JSON_VALUE_SCHEMA = {
   type: 'record',
   name: 'JsonValue',
@@ -64,7 +67,7 @@ const SESSION_EVENT_REF_SCHEMA = {
   fields: [
     { name: 'messageId', type: 'string' },
     { name: 'event', type: 'string', doc: 'The event name of a track event, else the event type.' },
-    { name: 'timestamp', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    { name: 'timestamp', type: TIMESTAMP_MILLIS },
     { name: 'page', type: ['null', 'string'], default: null, doc: 'URL or path of the page, or null.' },
   ],
 };
@@ -74,7 +77,7 @@ const FUNNEL_STEP_SCHEMA = {
   name: 'FunnelStep',
   fields: [
     { name: 'name', type: 'string', doc: 'The step name.' },
-    { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' }, doc: 'Event time of the event that reached it.' },
+    { name: 'at', type: TIMESTAMP_MILLIS, doc: 'Event time of the event that reached it.' },
     { name: 'messageId', type: 'string', doc: 'That event.' },
   ],
 };
@@ -84,7 +87,7 @@ const CREDITED_TOUCHPOINT_SCHEMA = {
   name: 'CreditedTouchpoint',
   fields: [
     { name: 'messageId', type: 'string', doc: 'The touchpoint event.' },
-    { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' }, doc: 'Its event time.' },
+    { name: 'at', type: TIMESTAMP_MILLIS, doc: 'Its event time.' },
     { name: 'channel', type: ['null', 'string'], default: null, doc: 'Its channel, or null.' },
     { name: 'campaign', type: ['null', 'string'], default: null, doc: 'Its campaign, or null.' },
     { name: 'credit', type: { type: 'map', values: 'double' }, doc: 'Its credit per model.' },
@@ -118,7 +121,7 @@ function avroFieldType(spec: FieldSpec, defined: Set<string>): unknown {
       t = { type: 'array', items: once('CreditedTouchpoint', CREDITED_TOUCHPOINT_SCHEMA) };
       break;
     case 'timestamp':
-      t = { type: 'long', logicalType: 'timestamp-millis' };
+      t = TIMESTAMP_MILLIS;
       break;
     case 'strings':
       t = { type: 'array', items: 'string' };
@@ -162,7 +165,7 @@ function lateEventSchema(): Record<string, unknown> {
       ...event,
       name: 'LateEvent',
       doc: 'An event that arrived behind the watermark: the fields of tributary.Event plus the watermark it met.',
-      fields: [...event.fields, { name: 'watermark', type: { type: 'long', logicalType: 'timestamp-millis' }, doc: 'The watermark when the event arrived.' }],
+      fields: [...event.fields, { name: 'watermark', type: TIMESTAMP_MILLIS, doc: 'The watermark when the event arrived.' }],
     };
   }
   return lateSchema;
