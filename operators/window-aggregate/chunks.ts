@@ -12,6 +12,12 @@
  * in a bucket the window starts inside cost nothing but their bytes). Buckets have no expiry of
  * their own: what is left of a key's buckets goes with its value (the logic deletes both).
  *
+ * Only entries that count in some aggregate are kept: an event that counts nowhere (in the
+ * cart-abandonment pipeline every event but a purchase) changes no window, so all that is kept
+ * of it is the key's latest event time (`lt`), which the query API reports as the end of the
+ * key's current window. Earlier versions kept every event's time in its bucket too
+ * (`upgrade.ts` reads that layout).
+ *
  * {@link ChunkView} reads the buckets as one ordered list ({@link Entries}), loading an older
  * bucket only when an index or a time inside it is asked for.
  *
@@ -20,11 +26,8 @@
 import type { KeyValueStore } from '../../lib/state/store.js';
 import { upperBound, type Contribution, type Entries, type EntryList } from '../aggregates/sliding.js';
 
-/** One bucket of a key's entries: every entry's time, and those that count in some aggregate. */
-export interface Chunk {
-  ts: number[];
-  c: EntryList;
-}
+/** One bucket: the times of its entries (ascending, ties in arrival order) and what each contributes. */
+export type Chunk = EntryList;
 
 /** Where a key's buckets are: part of its value in `entries`. */
 export interface ChunkIndex {
@@ -32,12 +35,12 @@ export interface ChunkIndex {
   w: number;
   /** Bucket starts, ascending (multiples of `w`). */
   b: number[];
-  /** Entries per bucket, all of them. */
-  n: number[];
-  /** Entries per bucket that count in some aggregate. */
+  /** Entries per bucket. */
   m: number[];
   /** The newest bucket's entries (the last of `b`), or null when there is none. */
   l: Chunk | null;
+  /** The time of the key's latest event, counting or not (−∞ before the first). */
+  lt: number;
 }
 
 /** The `chunks` store: `[key, bucket start]` → bucket. */
@@ -47,7 +50,7 @@ export type ChunkStore = KeyValueStore<readonly [string, number], Chunk>;
 export const bucketWidth = (size: number): number => Math.max(1000, Math.ceil(size / 32));
 
 /** An empty index. */
-export const emptyIndex = (w: number): ChunkIndex => ({ w, b: [], n: [], m: [], l: null });
+export const emptyIndex = (w: number): ChunkIndex => ({ w, b: [], m: [], l: null, lt: -Infinity });
 
 /** The index of the last bucket starting at or before `x`, or −1. */
 function bucketAtOrBefore(b: readonly number[], x: number): number {
@@ -55,12 +58,11 @@ function bucketAtOrBefore(b: readonly number[], x: number): number {
 }
 
 /**
- * A key's buckets as one ordered list of the entries that count ({@link Entries}); with
- * {@link ChunkView.allUpTo} the count of every entry. Built per operation: the index is not
- * changed while a view is in use.
+ * A key's buckets as one ordered list of its entries ({@link Entries}). Built per operation:
+ * the index is not changed while a view is in use.
  */
 export class ChunkView implements Entries {
-  /** prefix[i]: counting entries before bucket i. */
+  /** prefix[i]: entries before bucket i. */
   private readonly prefix: number[];
   private loaded: Array<Chunk | undefined> | undefined;
   /** The bucket of the last index asked for (indices are mostly read in order). */
@@ -90,13 +92,13 @@ export class ChunkView implements Entries {
     return c;
   }
 
-  /** The bucket holding counting entry `j`. */
+  /** The bucket holding entry `j`. */
   private bucketOf(j: number): number {
     const p = this.prefix;
     let i = this.at;
     if (i >= p.length - 1 || (p[i] as number) > j || (p[i + 1] as number) <= j) {
       i = upperBound(p, j) - 1;
-      // Skip buckets without counting entries (equal prefixes).
+      // Skip empty buckets (equal prefixes).
       while ((p[i + 1] as number) <= j) i++;
       this.at = i;
     }
@@ -105,12 +107,12 @@ export class ChunkView implements Entries {
 
   time(j: number): number {
     const i = this.bucketOf(j);
-    return this.chunk(i).c.ts[j - (this.prefix[i] as number)] as number;
+    return this.chunk(i).ts[j - (this.prefix[i] as number)] as number;
   }
 
   contribution(j: number): Contribution {
     const i = this.bucketOf(j);
-    return this.chunk(i).c.cs[j - (this.prefix[i] as number)] as Contribution;
+    return this.chunk(i).cs[j - (this.prefix[i] as number)] as Contribution;
   }
 
   upperBound(x: number): number {
@@ -119,24 +121,13 @@ export class ChunkView implements Entries {
     if (i < 0) return 0;
     // Every entry of bucket i is at or before x when x reaches its end: no need to load it.
     if (x >= (b[i] as number) + w - 1) return this.prefix[i + 1] as number;
-    return (this.prefix[i] as number) + upperBound(this.chunk(i).c.ts, x);
+    return (this.prefix[i] as number) + upperBound(this.chunk(i).ts, x);
   }
 
-  /** How many of all the key's entries (counting or not) are at or before `x`. */
-  allUpTo(x: number): number {
-    const { b, n, w } = this.index;
-    const i = bucketAtOrBefore(b, x);
-    let before = 0;
-    for (let k = 0; k < i; k++) before += n[k] as number;
-    if (i < 0) return 0;
-    if (x >= (b[i] as number) + w - 1) return before + (n[i] as number);
-    return before + upperBound(this.chunk(i).ts, x);
-  }
-
-  /** The time of the key's latest entry, or undefined when it has none. */
+  /** The time of the key's latest event (counting or not), or undefined before its first. */
   latest(): number | undefined {
-    const last = this.index.b.length - 1;
-    return last < 0 ? undefined : this.chunk(last).ts.at(-1);
+    const lt = this.index.lt;
+    return lt === -Infinity ? undefined : lt;
   }
 }
 
@@ -147,16 +138,19 @@ export function insertAt<T>(list: T[], i: number, x: T): void {
 }
 
 /** A bucket with no entries. */
-const emptyChunk = (): Chunk => ({ ts: [], c: { ts: [], cs: [] } });
+const emptyChunk = (): Chunk => ({ ts: [], cs: [] });
 
 /**
  * Adds an entry at `t` to its bucket: the newest one (in the index, so the caller's put of the
  * key's value writes it), a new newest one (the previous newest is written to `chunks`), or an
- * older one (an out-of-order event: that bucket is read and written back). Returns the entry's
- * index among the counting entries (for {@link ChunkView}), or −1 when it counts nowhere.
+ * older one (an out-of-order event: that bucket is read and written back). An entry that counts
+ * nowhere (`contrib` empty) only moves the key's latest time. Returns the entry's index (for
+ * {@link ChunkView}), or −1 when it counts nowhere.
  */
 export function addEntry(index: ChunkIndex, chunks: ChunkStore, key: string, t: number, contrib: Contribution): number {
-  const { w, b, n, m } = index;
+  if (t > index.lt) index.lt = t;
+  if (contrib.length === 0) return -1;
+  const { w, b, m } = index;
   const start = Math.floor(t / w) * w;
   const last = b.length - 1;
   let i: number;
@@ -165,7 +159,6 @@ export function addEntry(index: ChunkIndex, chunks: ChunkStore, key: string, t: 
   if (last < 0 || start > (b[last] as number)) {
     if (last >= 0) chunks.put([key, b[last] as number], index.l as Chunk);
     b.push(start);
-    n.push(0);
     m.push(0);
     i = last + 1;
     chunk = index.l = emptyChunk();
@@ -179,95 +172,45 @@ export function addEntry(index: ChunkIndex, chunks: ChunkStore, key: string, t: 
     else {
       i++;
       insertAt(b, i, start);
-      insertAt(n, i, 0);
       insertAt(m, i, 0);
       chunk = emptyChunk();
     }
   }
-  insertAt(chunk.ts, upperBound(chunk.ts, t), t);
-  n[i] = (n[i] as number) + 1;
-  let j = -1;
-  if (contrib.length > 0) {
-    const local = upperBound(chunk.c.ts, t);
-    insertAt(chunk.c.ts, local, t);
-    insertAt(chunk.c.cs, local, contrib);
-    m[i] = (m[i] as number) + 1;
-    j = local;
-    for (let k = 0; k < i; k++) j += m[k] as number;
-  }
+  const local = upperBound(chunk.ts, t);
+  insertAt(chunk.ts, local, t);
+  insertAt(chunk.cs, local, contrib);
+  m[i] = (m[i] as number) + 1;
+  let j = local;
+  for (let k = 0; k < i; k++) j += m[k] as number;
   if (older) chunks.put([key, start], chunk);
   return j;
 }
 
 /** Drops the buckets whose every entry is at or before `x` (entries before a window are never read: a bucket the window starts inside is kept whole). */
 export function dropThrough(index: ChunkIndex, chunks: ChunkStore, key: string, x: number): void {
-  const { w, b, n, m } = index;
+  const { w, b, m } = index;
   let whole = 0;
   while (whole < b.length && (b[whole] as number) + w - 1 <= x) whole++;
   if (whole === 0) return;
   const all = whole === b.length;
   for (let k = 0; k < (all ? whole - 1 : whole); k++) chunks.delete([key, b[k] as number]);
   b.splice(0, whole);
-  n.splice(0, whole);
   m.splice(0, whole);
   if (all) index.l = null;
 }
 
 /** Deletes every bucket of a key that is in `chunks` (all but the newest). */
-export function dropAll(index: ChunkIndex, chunks: ChunkStore, key: string): void {
+export function dropAll(index: Pick<ChunkIndex, 'b'>, chunks: KeyValueStore<readonly [string, number], unknown>, key: string): void {
   for (let k = 0; k < index.b.length - 1; k++) chunks.delete([key, index.b[k] as number]);
 }
 
-/**
- * Splits a key's entries kept whole (the layout before buckets: every time in `ts`, the counting
- * entries in `c`, a subsequence of them) into buckets of width `w`: the index (with the newest
- * bucket), and the older buckets by start. Equal times fall into one bucket, so each keeps its
- * ties in their order.
- */
-export function toBuckets(ts: readonly number[], c: EntryList, w: number): { index: ChunkIndex; chunks: Map<number, Chunk> } {
-  const index = emptyIndex(w);
-  const chunks = new Map<number, Chunk>();
-  const bucket = (t: number): [number, Chunk] => {
-    const start = Math.floor(t / w) * w;
-    let chunk = chunks.get(start);
-    if (chunk === undefined) {
-      chunks.set(start, (chunk = { ts: [], c: { ts: [], cs: [] } }));
-      index.b.push(start);
-      index.n.push(0);
-      index.m.push(0);
-    }
-    return [index.b.length - 1, chunk];
-  };
-  for (const t of ts) {
-    const [i, chunk] = bucket(t);
-    chunk.ts.push(t);
-    index.n[i] = (index.n[i] as number) + 1;
-  }
-  c.ts.forEach((t, k) => {
-    const start = Math.floor(t / w) * w;
-    const chunk = chunks.get(start) as Chunk;
-    chunk.c.ts.push(t);
-    chunk.c.cs.push(c.cs[k] as Contribution);
-    const i = index.b.indexOf(start);
-    index.m[i] = (index.m[i] as number) + 1;
-  });
-  const newest = index.b.at(-1);
-  if (newest !== undefined) {
-    index.l = chunks.get(newest) as Chunk;
-    chunks.delete(newest);
-  }
-  return { index, chunks };
-}
-
-/** Every entry of a key, its buckets read in order into one `ts` and one `c` (the layout before buckets; for tests and tools). */
-export function flatten(index: ChunkIndex, load: (start: number) => Chunk): { ts: number[]; c: EntryList } {
-  const ts: number[] = [];
-  const c: EntryList = { ts: [], cs: [] };
+/** Every entry of a key, its buckets read in order into one list (for tests and tools). */
+export function flatten(index: ChunkIndex, load: (start: number) => Chunk): EntryList {
+  const out: EntryList = { ts: [], cs: [] };
   for (const [i, start] of index.b.entries()) {
     const chunk = i === index.b.length - 1 ? (index.l as Chunk) : load(start);
-    ts.push(...chunk.ts);
-    c.ts.push(...chunk.c.ts);
-    c.cs.push(...chunk.c.cs);
+    out.ts.push(...chunk.ts);
+    out.cs.push(...chunk.cs);
   }
-  return { ts, c };
+  return out;
 }

@@ -48,11 +48,12 @@ import { contributions, fold, initial, merge, valuesOf, type Acc, type ResolvedA
 import type { KeyValueStore } from '../../lib/state/store.js';
 import { MemoryTimers } from '../../lib/time/timers.js';
 import { buildRunning, insertIntoRunning, moveRunning, type Running } from '../aggregates/sliding.js';
-import { addEntry, bucketWidth, ChunkView, dropAll, dropThrough, insertAt, toBuckets, type Chunk, type ChunkStore } from './chunks.js';
+import { addEntry, bucketWidth, ChunkView, dropAll, dropThrough, insertAt, type Chunk, type ChunkStore } from './chunks.js';
 import type { WindowAggregateConfig } from './options.js';
 import { readValuesAt, windowAggregateQuery, type CurrentValues } from './query.js';
 import { RunningWindows } from './running.js';
-import { beforeBuckets, checkLayout, isBucketed, slidingAt, type OpenWindow, type SlidingEntry, type SlidingState, type StoredSliding } from './state.js';
+import { checkLayout, isCurrent, slidingAt, type OpenWindow, type SlidingEntry, type SlidingState, type StoredSliding, type TimedChunk } from './state.js';
+import { upgradeSliding } from './upgrade.js';
 
 /** A record of the aggregates output. */
 export interface AggregateRecord extends DerivedRecord {
@@ -103,12 +104,12 @@ export class WindowAggregateLogic implements OperatorLogic {
       const earlier: string[] = [];
       for (const { key, value } of this.entries.range()) {
         checkLayout(this.entries.name, key);
-        if (!isBucketed(value)) earlier.push(key);
+        if (!isCurrent(value)) earlier.push(key);
         const at = value.p[0];
         if (at !== undefined) this.timers.register({ id: `s:${at}:${key}`, time: at + 1 + grace, data: [key, at] });
         this.timers.register({ id: `z:${key}`, time: value.until, data: [key, value.until] });
       }
-      for (const key of earlier) this.toBuckets(key);
+      for (const key of earlier) this.upgrade(key);
     } else {
       for (const { key, value } of this.windows.range()) {
         checkLayout(this.windows.name, key);
@@ -170,13 +171,13 @@ export class WindowAggregateLogic implements OperatorLogic {
     this.windows.put(key, list);
   }
 
-  /** Rewrites a key's value of the layout before buckets as an index and its buckets. */
-  private toBuckets(key: string): void {
-    const old = beforeBuckets(this.entries.get(key) as Exclude<StoredSliding, SlidingState>);
-    const { ts, c, ...rest } = old;
-    const { index, chunks } = toBuckets(ts, c, bucketWidth(this.config.window.sizeMs));
+  /** Rewrites a key's value of an earlier layout, and its buckets, in the current layout. */
+  private upgrade(key: string): void {
+    const stored = this.entries.get(key) as Exclude<StoredSliding, SlidingState>;
+    const { state, chunks, stale } = upgradeSliding(stored, bucketWidth(this.config.window.sizeMs), (start) => this.chunks.get([key, start]) as unknown as TimedChunk);
+    for (const start of stale) this.chunks.delete([key, start]);
     for (const [start, chunk] of chunks) this.chunks.put([key, start], chunk);
-    this.entries.put(key, { ...rest, ...index });
+    this.entries.put(key, state);
   }
 
   /** The key's entries, read through its buckets. */
@@ -192,7 +193,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     const { aggregates, graceMs, emit } = this.config;
     const size = this.config.window.sizeMs;
     // The key's value is changed in place and put back below, in this call (see `immutableState`).
-    const state = (this.entries.get(key) as SlidingState | undefined) ?? { w: bucketWidth(size), b: [], n: [], m: [], l: null, p: [], updates: 0, lastUpdate: null, until: -Infinity };
+    const state = (this.entries.get(key) as SlidingState | undefined) ?? { w: bucketWidth(size), b: [], m: [], l: null, lt: -Infinity, p: [], updates: 0, lastUpdate: null, until: -Infinity };
     const run = this.running.of(key, state);
     const j = addEntry(state, this.chunks, key, t, contrib);
     // Not late, so after the last final record; if not (a replay), fold that window afresh.
@@ -328,7 +329,7 @@ export class WindowAggregateLogic implements OperatorLogic {
       this.schedule(`z:${key}`, state.until, [key, state.until]);
       return;
     }
-    if (isBucketed(state)) dropAll(state, this.chunks, key);
+    dropAll(state as SlidingState, this.chunks, key);
     this.entries.delete(key);
     this.running.delete(key);
   }

@@ -3,12 +3,12 @@
  * running pipeline ({@link windowAggregateQuery}) and for annotating events (`readValuesAt`).
  */
 import { valuesOf } from '../aggregates/accumulators.js';
-import { entriesOf, upperBound, type Entries } from '../aggregates/sliding.js';
 import type { KeyValueStore } from '../../lib/state/store.js';
-import { ChunkView, type Chunk, type ChunkStore } from './chunks.js';
+import { bucketWidth, ChunkView, type Chunk, type ChunkStore } from './chunks.js';
 import type { WindowAggregateConfig } from './options.js';
 import type { KeyRunning } from './running.js';
-import { beforeBuckets, isBucketed, slidingAt, type OpenWindow, type StoredSliding } from './state.js';
+import { isCurrent, slidingAt, type OpenWindow, type StoredSliding, type TimedChunk } from './state.js';
+import { upgradeSliding } from './upgrade.js';
 
 /** The current values of one key, as read by the query API. */
 export interface CurrentValues {
@@ -25,27 +25,20 @@ export interface WindowAggregateStores {
   chunks: ChunkStore;
 }
 
-/** A key's sliding entries to read: the counting ones, how many of all are at or before a time, the latest time. */
-interface SlidingRead {
-  entries: Entries;
-  allUpTo(x: number): number;
-  latest(): number | undefined;
-}
-
 /** Reads a key's stored sliding value, whatever layout wrote it; never writes. */
-function slidingRead(value: StoredSliding, chunks: ChunkStore, key: string): SlidingRead {
-  if (isBucketed(value)) {
-    const view = new ChunkView(value, (start) => chunks.get([key, start]) as Chunk);
-    return { entries: view, allUpTo: (x) => view.allUpTo(x), latest: () => view.latest() };
-  }
-  const old = beforeBuckets(value);
-  return { entries: entriesOf(old.c), allUpTo: (x) => upperBound(old.ts, x), latest: () => old.ts.at(-1) };
+function slidingView(value: StoredSliding, config: WindowAggregateConfig, chunks: ChunkStore, key: string): ChunkView {
+  const load = (start: number) => chunks.get([key, start]) as Chunk;
+  if (isCurrent(value)) return new ChunkView(value, load);
+  // An earlier layout, read as the logic will rewrite it when it opens.
+  const { state, chunks: rewritten } = upgradeSliding(value, bucketWidth(config.window.sizeMs), (start) => load(start) as unknown as TimedChunk);
+  return new ChunkView(state, (start) => rewritten.get(start) as Chunk);
 }
 
 /**
  * The key's values in the window that contains `t` (sliding: `(t − size, t]`; hopping: the
  * earliest-starting open window containing `t`), or undefined when the key has no open
- * window there. Reads only. `running`: the key's running windows when the logic keeps them
+ * window there (sliding: when neither the key's latest event nor an event that counts in some
+ * aggregate is in it — the times of other events are not kept). Reads only. `running`: the key's running windows when the logic keeps them
  * (else a value of an earlier layout may carry them, else the window is folded).
  */
 export function readValuesAt(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string, t: number, running?: KeyRunning): CurrentValues | undefined {
@@ -53,11 +46,13 @@ export function readValuesAt(config: WindowAggregateConfig, stores: WindowAggreg
   if (kind === 'sliding') {
     const stored = stores.entries.get(key);
     if (!stored) return undefined;
-    const read = slidingRead(stored, stores.chunks, key);
-    if (read.allUpTo(t - size) === read.allUpTo(t)) return undefined;
+    const entries = slidingView(stored, config, stores.chunks, key);
+    // An event in the window: the key's latest, or one that counts (only those are kept).
+    const latest = entries.latest();
+    if (!(latest !== undefined && latest <= t && latest > t - size) && entries.upperBound(t) === entries.upperBound(t - size)) return undefined;
     const h = running ? running.h : stored.h;
     const f = running ? running.f : stored.f;
-    const run = h?.t === t ? h : slidingAt(config.aggregates, f, read.entries, size, t);
+    const run = h?.t === t ? h : slidingAt(config.aggregates, f, entries, size, t);
     return { windowStart: t - size, windowEnd: t, values: valuesOf(config.aggregates, run.acc, t) };
   }
   const list = stores.windows.get(key);
@@ -95,7 +90,7 @@ export function readValuesAt(config: WindowAggregateConfig, stores: WindowAggreg
 export function windowAggregateQuery(config: WindowAggregateConfig, stores: WindowAggregateStores, key: string, running?: KeyRunning): CurrentValues | undefined {
   if (config.window.kind === 'sliding') {
     const stored = stores.entries.get(key);
-    const latest = stored && slidingRead(stored, stores.chunks, key).latest();
+    const latest = stored && slidingView(stored, config, stores.chunks, key).latest();
     return latest === undefined ? undefined : readValuesAt(config, stores, key, latest, running);
   }
   const list = stores.windows.get(key);

@@ -1,6 +1,6 @@
 /**
- * The per-key state layout of `windowAggregate` and its pure helpers: reading a value written
- * by an earlier layout ({@link beforeBuckets}, {@link checkLayout}) and the sliding accumulators of a
+ * The per-key state layout of `windowAggregate` and its pure helpers: telling the layouts
+ * apart ({@link isCurrent}, {@link checkLayout}; `upgrade.ts` reads the earlier ones) and the sliding accumulators of a
  * window without changing the state ({@link slidingAt}).
  *
  * State, only through the store interface (a restart from LMDB or a restored changelog resumes
@@ -12,9 +12,9 @@
  * - `windows` (tumbling/hopping/session): key → its open windows `[{ start, end?, acc,
  *   updates, lastUpdate }]` sorted by start; a window leaves the list when it closes, the key
  *   when its last window does. Per event: the key's few windows, no scan.
- * - `entries` (sliding): key → `{ w, b, n, m, l, p, updates, lastUpdate, until }`: where
- *   the key's entries are (`chunks.ts`: bucket width, bucket starts, entries per bucket, counting
- *   entries per bucket, the newest bucket), the event times whose final record is pending and
+ * - `entries` (sliding): key → `{ w, b, m, l, lt, p, updates, lastUpdate, until }`: where
+ *   the key's entries are (`chunks.ts`: bucket width, bucket starts, entries per bucket, the
+ *   newest bucket), the time of its latest event, the event times whose final record is pending and
  *   the update bookkeeping. The two running windows (`aggregates/sliding.ts`) are not stored:
  *   `f`, the window of the last final record, moved forward by the next one (entries that
  *   enter are folded, those that leave taken out — subtracted when exact, else only that
@@ -27,10 +27,10 @@
  *   deletes both, and an expiry moved by every event cost a heap push per event and two
  *   expiry-index writes per key at each checkpoint (values written with one by earlier versions
  *   lose it when next written).
- * - `chunks` (sliding): `[key, bucket start]` → `{ ts, c }`: the times of the bucket's entries
- *   (ascending, ties in arrival order) and, in `c = { ts, cs }`, the times and contributions of
- *   those that count in some aggregate (an entry that counts nowhere keeps only its time:
- *   windows fold nothing of it). An event changes one bucket; a final record costs the entries
+ * - `chunks` (sliding): `[key, bucket start]` → `{ ts, cs }`: the times of the bucket's
+ *   entries (ascending, ties in arrival order) and their contributions. Only events that count
+ *   in some aggregate are entries: one that counts nowhere changes no window, and only moves the
+ *   key's latest time (`lt`). An event changes one bucket; a final record costs the entries
  *   that enter and leave its window instead of a fold of the whole window; entries no window can
  *   include any more (at or before the last final's `t − size`) are dropped then, a bucket at a
  *   time, and what is left goes with the key's value. An out-of-order event (before
@@ -40,10 +40,11 @@
  *   open window and, for sliding windows, one per key at its earliest pending final; the logic
  *   rebuilds them from the stores with one `range()` when it is created (after a task restored
  *   its stores, or an embedded run reopened its LMDB state), so a pending window still closes
- *   once, with the same record, after a restart. A sliding value of the two layouts before
- *   buckets (every entry in the value: `ts` with `c`, or `cs` one contribution list per entry) is
- *   split into buckets when the logic opens; state from the layout before those (`[key, start]`
- *   keys) is refused with a message: delete it and replay.
+ *   once, with the same record, after a restart. A sliding value of an earlier layout (buckets
+ *   with every event's time, or every entry in the value: `ts` with `c`, or `cs` one contribution
+ *   list per entry) is rewritten in the current one when the logic opens
+ *   (`upgrade.ts`); state from the layout before those (`[key, start]` keys) is refused with a
+ *   message: delete it and replay.
  */
 import type { Acc, ResolvedAggregate } from '../aggregates/accumulators.js';
 import { buildRunning, cloneRunning, moveRunning, type Entries, type EntryList, type Running } from '../aggregates/sliding.js';
@@ -83,6 +84,19 @@ export interface SlidingState extends ChunkIndex {
   h?: Running | null;
 }
 
+/** A bucket as written by the layout that kept every event's time: those times, and the counting entries in `c`. */
+export interface TimedChunk {
+  ts: number[];
+  c: EntryList;
+}
+
+/** A key's value as written by the layout that kept every event's time in its buckets (`n`: entries per bucket, all of them). */
+export interface SlidingStateTimed extends Omit<SlidingState, 'l' | 'lt'> {
+  n: number[];
+  l: TimedChunk | null;
+  lt?: undefined;
+}
+
 /** A key's value as written before buckets: every entry in it (`ts`, and the counting ones in `c`). */
 export interface SlidingStateV2 extends Omit<SlidingState, keyof ChunkIndex> {
   ts: number[];
@@ -109,10 +123,13 @@ export interface SlidingStateV1 extends Omit<SlidingStateV2, 'c'> {
 }
 
 /** A value of `entries` as any layout since one value per key wrote it. */
-export type StoredSliding = SlidingState | SlidingStateV2 | SlidingStateV1;
+export type StoredSliding = SlidingState | SlidingStateTimed | SlidingStateV2 | SlidingStateV1;
 
-/** Whether a value of `entries` keeps its entries in buckets (else it is an earlier layout's). */
-export const isBucketed = (state: StoredSliding): state is SlidingState => (state as SlidingState).b !== undefined;
+/** Whether a value of `entries` is of the current layout (else `upgrade.ts` reads it). */
+export const isCurrent = (state: StoredSliding): state is SlidingState => (state as SlidingState).b !== undefined && (state as SlidingStateTimed).n === undefined;
+
+/** Whether a value of `entries` keeps its entries in buckets with every event's time (the layout before the current one). */
+export const isTimed = (state: StoredSliding): state is SlidingStateTimed => (state as SlidingStateTimed).n !== undefined;
 
 /**
  * A value of the layout before buckets, in its last form (`ts` and `c`): one written with `cs`

@@ -171,6 +171,29 @@ test('windowAggregate logic: sliding entries are kept only within size + grace o
   assert.equal(chunks.count(), 0, 'and its buckets with it');
 });
 
+test('windowAggregate logic: sliding windows keep only the events that count in some aggregate, and the time of the key’s latest event', () => {
+  const { ctx, logic } = setup({ window: { sliding: '1h' }, aggregates: { orders: { count: {}, where: { event: 'purchase' } }, spent: { sum: 'properties.price', where: { event: 'purchase' } } } });
+  logic.process(ev('m1', 0, { event: 'page_viewed' }), 'a1');
+  logic.process(ev('m2', 10 * MIN, { event: 'purchase', properties: { price: 5 } }), 'a1');
+  logic.process(ev('m3', 20 * MIN, { event: 'add_to_cart' }), 'a1');
+  logic.process(ev('m4', 30 * MIN, { event: 'page_viewed' }), 'a1');
+  logic.process(ev('m5', 5 * MIN, { event: 'page_viewed' }), 'b1');
+  const stored = ctx.stores.open<string, SlidingState>('wa.entries');
+  const a1 = stored.get('a1') as SlidingState;
+  assert.deepEqual([a1.b, a1.m, a1.l, a1.lt], [[Math.floor((10 * MIN) / 112_500) * 112_500], [1], { ts: [10 * MIN], cs: [[[0, 1], [1, 5]]] }, 30 * MIN], 'one entry, the purchase; the latest event at 30m');
+  const b1 = stored.get('b1') as SlidingState;
+  assert.deepEqual([b1.b, b1.m, b1.l, b1.lt], [[], [], null, 5 * MIN], 'a key none of whose events count has no entry, only its latest time');
+  // The query: the window ending at the key's latest event, whether it counts or not.
+  assert.deepEqual(logic.current('a1'), { windowStart: -30 * MIN, windowEnd: 30 * MIN, values: { orders: 1, spent: 5 } });
+  assert.deepEqual(logic.current('b1'), { windowStart: 5 * MIN - HOUR, windowEnd: 5 * MIN, values: { orders: 0, spent: 0 } });
+  // Every event still has its final record, and the key's value goes an hour after its latest event.
+  logic.advance(Infinity);
+  assert.deepEqual(records(ctx).map((r) => [r.key, r.windowEnd, r.values.orders]), [
+    ['a1', 0, 0], ['b1', 5 * MIN, 0], ['a1', 10 * MIN, 1], ['a1', 20 * MIN, 1], ['a1', 30 * MIN, 1],
+  ]);
+  assert.equal(stored.count(), 0);
+});
+
 test('windowAggregate logic: annotate adds the key current values right after the event', () => {
   const { logic } = setup({ window: { sliding: '1h' }, annotate: 'features', aggregates: { n: { count: {} }, spent: { sum: 'properties.price' } } });
   const out = [ev('m1', 0, p(3)), ev('m2', 10 * MIN, p(4)), ev('m3', 70 * MIN + 1, p(1))].map((e) => logic.process(e, 'a1').features);

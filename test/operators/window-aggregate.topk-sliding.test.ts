@@ -148,7 +148,7 @@ test('topK sliding: windows stored by the previous version (a Space-Saving fold 
     stored.f = cloneRunning(kept.f);
     stored.h = cloneRunning(kept.h);
     const chunks = stores.open<readonly [string, number], Chunk>(`${STEP}.chunks`);
-    const { c } = flatten(stored, (start) => chunks.get(['a1', start]) as Chunk);
+    const c = flatten(stored, (start) => chunks.get(['a1', start]) as Chunk);
     const forms = new Set<string>();
     for (const run of [stored.f, stored.h]) {
       if (!run) continue;
