@@ -66,7 +66,7 @@ export async function* readSourceBatches(path: string, format: InputFormat, opti
       batch.push(
         item.ok
           ? { ok: true, value: item.event, raw: JSON.stringify(item.event), source }
-          : { ok: false, reason: item.reason, detail: item.detail, raw: '', source },
+          : { ok: false, reason: item.reason, detail: item.detail, raw: item.raw ?? '', source },
       );
       if (full()) {
         yield batch;

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { encodeAvroEvent, writeAvroEventFile } from '../../lib/serde/avro.js';
 import { tributary } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -123,4 +125,24 @@ test('bytes that are not UTF-8 make their line a dead letter (invalid-utf8, raw 
   assert.deepEqual(c.stream('events').map((e) => [e.messageId, e.event]), [['1', 'view'], ['3', '\u00e9t\u00e9']]);
   assert.deepEqual(c.stream('dead-letter').map((d) => [d.reason, d.source, d.raw]), [['invalid-utf8', 'in.csv:3', csvBad.toString('base64')]]);
   assert.match(c.r.stdout, /dead letters: invalid-utf8 1; late: 0/);
+});
+
+test('a record of an Avro container file with a string that is not UTF-8 is a dead letter (invalid-utf8, raw: the record in base64); a real U+FFFD passes', async () => {
+  const dir = tempDir();
+  const events: TributaryEvent[] = [1, 2, 3, 4].map((i) => ({ messageId: `m${i}`, type: 'track', event: i === 3 ? 'caf\uFFFD' : 'view', userId: null, anonymousId: `a${i}`, timestamp: T0 + i * 1000, properties: { note: `n${i}X` } }));
+  const file = join(dir, 'clean.avro');
+  await writeAvroEventFile(file, events);
+  const bytes = readFileSync(file);
+  // One byte of record 2's `properties.note` (`n2X`) becomes 0xff: no longer UTF-8, the same length.
+  const at = bytes.indexOf('n2X') + 2;
+  bytes[at] = 0xff;
+  // The record as the file holds it: the event's Avro binary, with the same byte spoiled.
+  const record = Buffer.from(encodeAvroEvent(events[1] as TributaryEvent));
+  record[record.indexOf('n2X') + 2] = 0xff;
+  const { r, stream } = run(dir, 'name: avro-utf8\nsource: { format: avro, key: anonymousId }\nsteps:\n  - dedupe: {}\n', 'in.avro', bytes);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(stream('events').map((e) => [e.messageId, e.event]), [['m1', 'view'], ['m3', 'caf\uFFFD'], ['m4', 'view']]);
+  const dead = stream('dead-letter');
+  assert.deepEqual(dead.map((d) => [d.reason, d.source, d.detail]), [['invalid-utf8', 'in.avro#1', 'a string holds bytes that are not UTF-8 (1 replaced by U+FFFD on decoding)']]);
+  assert.deepEqual(Buffer.from(dead[0]?.raw as string, 'base64'), record, 'raw: the record, its bad byte as it was');
 });
