@@ -45,6 +45,8 @@ const SESSIONIZE = 'sessionize: { key: [userId, anonymousId], gap: 30m, output: 
 const AGGREGATES = 'aggregates: { views: { count: {}, where: { event: product_viewed } }, revenue: { sum: properties.revenue, where: { event: purchase } }, last: { last: timestamp } }';
 const TUMBLING = `windowAggregate: { key: [userId, anonymousId], window: { tumbling: 1h }, ${AGGREGATES}, output: features }`;
 const SLIDING = `windowAggregate: { key: [userId, anonymousId], window: { sliding: 90d }, ${AGGREGATES}, output: features }`;
+/** The cart-abandonment pipeline's sliding step: only purchases count (most events count in no aggregate). */
+const SLIDING_PURCHASES = 'windowAggregate: { key: [userId, anonymousId], window: { sliding: 90d }, aggregates: { orders: { count: {}, where: { event: purchase } }, revenue: { sum: properties.revenue, where: { event: purchase } }, lastOrderAt: { last: timestamp, where: { event: purchase } } }, output: customer-features }';
 const TRIGGER = 'trigger: { key: [userId, anonymousId], rules: [ { name: cart-abandoned, absence: { first: { event: add_to_cart }, then: { event: purchase }, within: 30m }, cooldown: 24h } ], output: campaign-triggers }';
 const FUNNEL = 'funnel: { key: [userId, anonymousId], steps: [ { name: view, where: { event: product_viewed } }, { name: cart, where: { event: add_to_cart } }, { name: checkout, where: { event: checkout_started } }, { name: purchase, where: { event: purchase } } ], within: 1h, output: funnels }';
 const ATTRIBUTION = 'attribution: { key: [userId, anonymousId], touchpoints: { where: { $or: [ { event: { $in: [email_clicked, store_visit] } }, { type: { $in: [page, screen] }, name: Home } ] } }, conversion: { where: { event: purchase }, value: properties.revenue }, lookback: 7d, output: attributions, aggregateOutput: channel-credits }';
@@ -74,6 +76,7 @@ export const CASES: BenchCase[] = [
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate tumbling 1h', spec: { kind: 'task', yaml: pipeline('alone-tumbling', TUMBLING) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d', spec: { kind: 'task', yaml: pipeline('alone-sliding', SLIDING) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d, the events of 20 users (10k each)', spec: { kind: 'task', yaml: pipeline('alone-sliding-20', SLIDING), keys: 20 } },
+  { name: "operator alone (Task + LMDB state, no file I/O): windowAggregate sliding 90d, the cart pipeline's aggregates (only purchases count)", spec: { kind: 'task', yaml: pipeline('alone-sliding-purchases', SLIDING_PURCHASES) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): trigger', spec: { kind: 'task', yaml: pipeline('alone-trigger', TRIGGER) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): funnel', spec: { kind: 'task', yaml: pipeline('alone-funnel', FUNNEL) } },
   { name: 'operator alone (Task + LMDB state, no file I/O): attribution', spec: { kind: 'task', yaml: pipeline('alone-attribution', ATTRIBUTION) } },
