@@ -6,11 +6,14 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import avsc from 'avsc';
+import type { Type } from 'avsc';
 import type { TributaryEvent } from '../event/event.js';
-import { errorMessage, type AvroReject } from './avro-event-codec.js';
+import { checkRecords, isRejected, type BlockDecoderInternals, type RejectedRecord } from './avro-container-records.js';
+import { errorMessage, TOO_DEEP, type AvroReject } from './avro-event-codec.js';
+import { isStackOverflow } from './avro-skip.js';
 import { fromAvroRecord, toAvroRecord } from './avro-event-record.js';
 import { avroEventType } from './avro-event-schema.js';
-import { invalidUtf8InAvro, replacementCount } from './avro-utf8.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.js';
 
 /**
  * One item of {@link readAvroEventFile}: `index` is the 0-based position of the record in the file.
@@ -20,41 +23,7 @@ import { invalidUtf8InAvro, replacementCount } from './avro-utf8.js';
  * for await (const item of readAvroEventFile('events.avro')) if (!item.ok) console.error(item.index, item.detail);
  * ```
  */
-export type AvroFileItem = { ok: true; event: TributaryEvent; index: number } | (AvroReject & { index: number; /** The record's bytes in base64 (`invalid-utf8`). */ raw?: string });
-
-/** What the wrapped record reader gives for a record with a string that is not UTF-8. */
-interface NotUtf8 {
-  [NOT_UTF8]: string;
-  raw: string;
-}
-const NOT_UTF8 = Symbol('not UTF-8');
-
-/** avsc's block decoder, as far as the reader below uses its private parts (avsc 5.7). */
-interface BlockDecoderInternals {
-  /** Reads one record from a block's bytes (set when the header is read, just before `metadata`). */
-  _readValue?: (tap: { buf: Buffer; pos: number }) => unknown;
-  /** The read buffer of the file's bytes (what is left over after the last complete block). */
-  _tap?: { buf?: unknown; pos?: unknown };
-}
-
-/**
- * Wraps the decoder's record reader so that a record whose strings hold U+FFFD is checked
- * against its own bytes (`avro-utf8.ts`): avsc decodes bytes that are not UTF-8 as U+FFFD, and
- * only the record's bytes tell a replaced byte from a real U+FFFD. The bytes are those of the
- * decompressed block, where the record was just read.
- */
-function checkUtf8(decoder: BlockDecoderInternals): void {
-  const read = decoder._readValue;
-  if (typeof read !== 'function') return;
-  decoder._readValue = (tap) => {
-    const from = tap.pos;
-    const value = read(tap);
-    if (replacementCount(value) === 0) return value;
-    const bytes = tap.buf.subarray(from, tap.pos);
-    const why = invalidUtf8InAvro(value, bytes);
-    return why === undefined ? value : ({ [NOT_UTF8]: why, raw: Buffer.from(bytes).toString('base64') } satisfies NotUtf8);
-  };
-}
+export type AvroFileItem = { ok: true; event: TributaryEvent; index: number } | (AvroReject & { index: number; /** The record's bytes in base64 (`invalid-utf8`, `too-deep` when avsc could not read it). */ raw?: string });
 
 /**
  * Reads the events of an Avro object container file (a path, or a byte stream such as stdin).
@@ -64,8 +33,9 @@ function checkUtf8(decoder: BlockDecoderInternals): void {
  * truncated last block) ends the read with one `malformed-avro` item after the good records —
  * the container format cannot resynchronise reliably past a broken block. (Flipped bytes
  * inside an uncompressed block can decode as different valid data: Avro has no checksums.) A
- * record with a string whose bytes are not UTF-8 is an `invalid-utf8` item with the record's
- * bytes in `raw` (base64), as a Kafka message is, instead of an event with U+FFFD in it.
+ * record with a string whose bytes are not UTF-8 is an `invalid-utf8` item, one nested more than
+ * 256 levels a `too-deep` item, as a Kafka message is (`avro-container-records.ts`); the records
+ * after it are read as usual.
  *
  * @example
  * ```ts
@@ -80,21 +50,26 @@ export async function* readAvroEventFile(input: string | NodeJS.ReadableStream):
     typeof input === 'string' ? avsc.createFileDecoder(input, opts) : input.pipe(new avsc.streams.BlockDecoder(opts));
   let index = 0;
   let sawHeader = false;
-  decoder.once('metadata', () => {
+  decoder.once('metadata', (writerType: Type) => {
     sawHeader = true;
-    checkUtf8(decoder as unknown as BlockDecoderInternals);
+    checkRecords(decoder as unknown as BlockDecoderInternals, writerType);
   });
   try {
-    for await (const value of decoder as AsyncIterable<Record<string, unknown> | NotUtf8>) {
-      if (NOT_UTF8 in value) {
-        yield { ok: false, reason: 'invalid-utf8', detail: value[NOT_UTF8], raw: value.raw, index: index++ };
+    for await (const value of decoder as AsyncIterable<Record<string, unknown> | RejectedRecord>) {
+      if (isRejected(value)) {
+        yield { ok: false, reason: value.reason, detail: value.detail, raw: value.raw, index: index++ };
         continue;
       }
       let event: TributaryEvent;
       try {
         event = fromAvroRecord(value);
       } catch (err) {
-        yield { ok: false, reason: 'malformed-avro', detail: errorMessage(err), index: index++ };
+        const deep = isStackOverflow(err);
+        yield { ok: false, reason: deep ? 'too-deep' : 'malformed-avro', detail: deep ? TOO_DEEP : errorMessage(err), index: index++ };
+        continue;
+      }
+      if (nestedDeeperThan(event, MAX_JSON_DEPTH)) {
+        yield { ok: false, reason: 'too-deep', detail: TOO_DEEP, index: index++ };
         continue;
       }
       yield { ok: true, event, index: index++ };

@@ -7,7 +7,9 @@ import avsc from 'avsc';
 import type { Type } from 'avsc';
 import type { TributaryEvent } from '../event/event.js';
 import { avroEventType } from './avro-event-schema.js';
+import { isStackOverflow } from './avro-skip.js';
 import { invalidUtf8InAvro } from './avro-utf8.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.js';
 import { fromAvroRecord, toAvroRecord } from './avro-event-record.js';
 
 /**
@@ -21,7 +23,7 @@ import { fromAvroRecord, toAvroRecord } from './avro-event-record.js';
  */
 export interface AvroReject {
   ok: false;
-  reason: 'malformed-avro' | 'invalid-utf8';
+  reason: 'malformed-avro' | 'invalid-utf8' | 'too-deep';
   detail: string;
 }
 
@@ -34,6 +36,21 @@ export interface AvroReject {
  * ```
  */
 export type AvroDecodeResult = { ok: true; event: TributaryEvent } | AvroReject;
+
+/** The detail of a `too-deep` Avro record (as a JSON record nested that deep is rejected). */
+export const TOO_DEEP = `nested more than ${MAX_JSON_DEPTH} levels (objects and arrays)`;
+
+/**
+ * What is wrong with an event decoded from the Avro bytes `b` that decoding itself did not
+ * catch, as a reject, or undefined: nested more than {@link MAX_JSON_DEPTH} levels (`too-deep`,
+ * as a JSON record: deeper would overflow the stack of the code that writes it), or a string
+ * whose bytes were not UTF-8 (`invalid-utf8`, `avro-utf8.ts`).
+ */
+export function checkDecoded(event: TributaryEvent, b: Uint8Array): AvroReject | undefined {
+  if (nestedDeeperThan(event, MAX_JSON_DEPTH)) return { ok: false, reason: 'too-deep', detail: TOO_DEEP };
+  const notUtf8 = invalidUtf8InAvro(event, b);
+  return notUtf8 === undefined ? undefined : { ok: false, reason: 'invalid-utf8', detail: notUtf8 };
+}
 
 /** @internal Shared with derived-avro.ts. */
 export function errorMessage(err: unknown): string {
@@ -98,7 +115,8 @@ export interface AvroDecodeOptions {
  * Decodes an Avro binary body written with `tributary.Event` (or `options.writerType`) into
  * a plain event. Bytes that do not decode — truncated, trailing bytes, a bad enum or union
  * index, an invalid length — give `malformed-avro` with the reason; a string whose bytes are not
- * UTF-8 gives `invalid-utf8` (`avro-utf8.ts`), as in a JSON record.
+ * UTF-8 gives `invalid-utf8` (`avro-utf8.ts`), and a value nested more than 256 levels
+ * `too-deep`, as in a JSON record.
  *
  * @example
  * ```ts
@@ -113,6 +131,7 @@ export function decodeAvroEvent(buf: Uint8Array, options?: AvroDecodeOptions): A
   try {
     decoded = options?.writerType === undefined ? type.decode(b, 0) : type.decode(b, 0, resolverFor(options.writerType));
   } catch (err) {
+    if (isStackOverflow(err)) return { ok: false, reason: 'too-deep', detail: TOO_DEEP };
     return { ok: false, reason: 'malformed-avro', detail: `does not decode as tributary.Event: ${errorMessage(err)}` };
   }
   if (decoded.offset < 0) return { ok: false, reason: 'malformed-avro', detail: `truncated: ${b.length} bytes are not a whole tributary.Event` };
@@ -125,7 +144,7 @@ export function decodeAvroEvent(buf: Uint8Array, options?: AvroDecodeOptions): A
   } catch (err) {
     return { ok: false, reason: 'malformed-avro', detail: errorMessage(err) };
   }
-  const notUtf8 = invalidUtf8InAvro(event, b);
-  return notUtf8 === undefined ? { ok: true, event } : { ok: false, reason: 'invalid-utf8', detail: notUtf8 };
+  const rejected = checkDecoded(event, b);
+  return rejected ?? { ok: true, event };
 }
 

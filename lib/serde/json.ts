@@ -45,15 +45,18 @@ export type JsonRejectReason = Extract<RejectReason, 'malformed-json' | 'invalid
  */
 export const MAX_JSON_DEPTH = 256;
 
-/** Whether `value` nests objects/arrays more than `max` levels (iterative: safe at any depth). */
+/**
+ * Whether `value` nests objects/arrays more than `max` levels. Safe at any depth: it recurses at
+ * most `max + 1` levels (a deeper value is answered there), and allocates nothing.
+ */
 export function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  if (typeof value !== 'object' || value === null) return false;
+  if (max <= 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestedDeeperThan(value[i], max - 1)) return true;
+    return false;
   }
+  for (const k in value) if (nestedDeeperThan((value as Record<string, unknown>)[k], max - 1)) return true;
   return false;
 }
 

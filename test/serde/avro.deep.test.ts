@@ -1,0 +1,115 @@
+/**
+ * Avro records nested deeper than the 256 levels a JSON record may have: a `too-deep` dead
+ * letter, as a JSON record is, whether avsc can still decode them (hundreds of levels) or
+ * overflows its stack on them (thousands); in a container file the records after one are read
+ * as usual. And the iterative skipper that steps over such a record, held to avsc's own decoding.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import avsc from 'avsc';
+import type { TributaryEvent } from '../../lib/event/event.js';
+import { avroEventType, decodeAvroEvent, encodeAvroEvent, readAvroEventFile, writeAvroEventFile } from '../../lib/serde/avro.js';
+import { skipAvroValue, type AvroTap } from '../../lib/serde/avro-skip.js';
+import { tempDir } from '../support/tmp.js';
+
+const Tap = (createRequire(import.meta.url)('avsc/lib/utils') as { Tap: new (buf: Buffer) => AvroTap }).Tap;
+
+const T0 = Date.UTC(2026, 0, 1);
+const event = (i: number, properties?: Record<string, unknown>): TributaryEvent => ({ messageId: `m${i}`, type: 'track', event: 'view', userId: null, anonymousId: `a${i}`, timestamp: T0 + i, ...(properties ? { properties } : {}) });
+
+/** A zigzag varint (Avro int/long), for counts and lengths below 2^31. */
+const long = (n: number): Buffer => {
+  let z = n >= 0 ? n * 2 : -n * 2 - 1;
+  const out: number[] = [];
+  while (z >= 0x80) {
+    out.push((z & 0x7f) | 0x80);
+    z = Math.floor(z / 128);
+  }
+  out.push(z);
+  return Buffer.from(out);
+};
+
+/**
+ * The Avro binary of an event whose `properties.deep` nests `levels` maps `{ a: … }` around "x",
+ * built as bytes (avsc's own encoder overflows its stack long before the depths tested here). In
+ * `tributary.JsonValue`, a value is a union of null | boolean | long | double | string | array |
+ * map: a map is branch 6, a string branch 4.
+ */
+function deepEvent(i: number, levels: number): Buffer {
+  const shallow = encodeAvroEvent(event(i, { deep: 'MARK' }));
+  const marker = Buffer.concat([long(4), long(4), Buffer.from('MARK')]);
+  const at = shallow.indexOf(marker);
+  assert.ok(at > 0);
+  const open = Buffer.concat([long(6), long(1), long(1), Buffer.from('a')]);
+  const nested = Buffer.concat([...Array<Buffer>(levels).fill(open), long(4), long(1), Buffer.from('x'), Buffer.alloc(levels)]);
+  return Buffer.concat([shallow.subarray(0, at), nested, shallow.subarray(at + marker.length)]);
+}
+
+/** A container file (null codec) holding `records` (their Avro binaries) in one block. */
+async function container(dir: string, records: Buffer[]): Promise<string> {
+  const probe = join(dir, 'probe.avro');
+  await writeAvroEventFile(probe, [event(0)]);
+  const bytes = readFileSync(probe);
+  const headerType = avsc.Type.forSchema({
+    type: 'record', name: 'org.apache.avro.file.Header',
+    fields: [{ name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } }, { name: 'meta', type: { type: 'map', values: 'bytes' } }, { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } }],
+  });
+  const { value, offset } = headerType.decode(bytes, 0) as { value: { sync: Buffer }; offset: number };
+  const data = Buffer.concat(records);
+  const path = join(dir, 'records.avro');
+  writeFileSync(path, Buffer.concat([bytes.subarray(0, offset), long(records.length), long(data.length), data, value.sync]));
+  return path;
+}
+
+test('Avro records nested more than 256 levels are too-deep, as JSON records are; in a container file the records after one are read', async () => {
+  const dir = tempDir();
+  const shallow = deepEvent(2, 200);
+  assert.equal(decodeAvroEvent(shallow).ok, true, '200 levels: an event');
+  for (const levels of [300, 20_000]) {
+    // A Kafka message: avsc decodes 300 levels (rejected after), and overflows on 20,000 (caught).
+    assert.deepEqual(decodeAvroEvent(deepEvent(2, levels)), { ok: false, reason: 'too-deep', detail: 'nested more than 256 levels (objects and arrays)' }, `${levels} levels`);
+    const path = await container(dir, [encodeAvroEvent(event(1)), deepEvent(2, levels), shallow, encodeAvroEvent(event(3))]);
+    const items: unknown[] = [];
+    for await (const item of readAvroEventFile(path)) items.push(item);
+    const deep = items[1] as { ok: boolean; reason: string; raw?: string };
+    assert.deepEqual(items.map((x) => { const it = x as { ok: boolean; index: number; event?: TributaryEvent; reason?: string }; return [it.index, it.ok ? it.event?.messageId : it.reason]; }), [[0, 'm1'], [1, 'too-deep'], [2, 'm2'], [3, 'm3']], `${levels} levels: the records after it are read`);
+    // What avsc could not decode is handed on with its bytes.
+    if (levels > 1000) assert.deepEqual(Buffer.from(deep.raw as string, 'base64'), deepEvent(2, levels));
+  }
+});
+
+test('skipAvroValue ends where avsc decoding ends, at any depth, over blocks of any sign', () => {
+  const type = avroEventType();
+  const events = [event(1), event(2, { a: [1, 2.5, 'x', null, true, { b: [] }], c: {} }), { ...event(3), userId: 'u', context: { channel: 'web' }, traits: { t: [[[1]]] } }];
+  for (const bytes of [...events.map((e) => encodeAvroEvent(e)), deepEvent(4, 3), deepEvent(5, 300)]) {
+    const tail = Buffer.concat([bytes, Buffer.from([0xde, 0xad])]);
+    const { offset } = type.decode(tail, 0);
+    const tap = makeTap(tail);
+    skipAvroValue(type, tap);
+    assert.equal(tap.pos, offset, 'the same end as a decode');
+  }
+  // 20,000 levels: avsc overflows; the skipper ends where the bytes were built to end.
+  const deep = deepEvent(6, 20_000);
+  const tap = makeTap(Buffer.concat([deep, Buffer.from([0xde])]));
+  skipAvroValue(type, tap);
+  assert.equal(tap.pos, deep.length);
+  // Blocks with a negative count carry their byte size: stepped over whole.
+  const strings = avsc.Type.forSchema({ type: 'array', items: 'string' });
+  const body = Buffer.concat([long(2), long(1), Buffer.from('a'), long(2), Buffer.from('bc')]);
+  const negative = Buffer.concat([long(-2), long(body.length - long(2).length), body.subarray(long(2).length), long(1), long(1), Buffer.from('d'), long(0)]);
+  assert.deepEqual(strings.fromBuffer(negative), ['a', 'bc', 'd']);
+  const negativeTap = makeTap(Buffer.concat([negative, Buffer.from([9])]));
+  skipAvroValue(strings, negativeTap);
+  assert.equal(negativeTap.pos, negative.length);
+  // Bytes that announce more than they hold throw instead of running on.
+  assert.throws(() => skipAvroValue(avsc.Type.forSchema({ type: 'array', items: 'null' }), makeTap(long(2 ** 30))), /more than its bytes hold/);
+  assert.throws(() => skipAvroValue(strings, makeTap(Buffer.concat([long(1), long(50), Buffer.from('short')]))), /past its bytes|more than its bytes hold/);
+});
+
+/** avsc's Tap over `buf` (the class its types read with; avsc keeps it in lib/utils). */
+function makeTap(buf: Buffer): AvroTap {
+  return new Tap(buf);
+}
