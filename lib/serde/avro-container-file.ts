@@ -57,7 +57,8 @@ export async function* readAvroEventFile(input: string | NodeJS.ReadableStream):
   try {
     for await (const value of decoder as AsyncIterable<Record<string, unknown> | RejectedRecord>) {
       if (isRejected(value)) {
-        yield { ok: false, reason: value.reason, detail: value.detail, raw: value.raw, index: index++ };
+        yield { ok: false, reason: value.reason, detail: value.detail, ...(value.raw === '' ? {} : { raw: value.raw }), index };
+        index += 1 + value.skipped;
         continue;
       }
       let event: TributaryEvent;

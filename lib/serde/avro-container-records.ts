@@ -10,6 +10,11 @@
  *   schema's JSON values nest without bound): the reader overflows the stack, and the records
  *   after it could not be found any more. It is stepped over without recursion
  *   (`avro-skip.ts`) and is `too-deep`; the next record is read as usual.
+ * - A record whose bytes announce more items than they can hold (avsc would build them all: a
+ *   few bytes announcing 10⁹ items fill the heap), that ends past its block or whose bytes stop
+ *   making sense: checked before avsc reads it. Where it ends is not known, so the rest of its
+ *   block is skipped with it (`malformed-avro`, saying how many records), and the next block is
+ *   read (blocks are framed by their size and sync marker: the reader finds the next one).
  *
  * A rejected record is handed on as a {@link RejectedRecord} with its bytes, in place of its value.
  *
@@ -17,7 +22,7 @@
  */
 import type { Type } from 'avsc';
 import { TOO_DEEP } from './avro-event-codec.js';
-import { isStackOverflow, skipAvroValue, type AvroTap } from './avro-skip.js';
+import { avroValueEnd, isStackOverflow } from './avro-skip.js';
 import { invalidUtf8InAvro, replacementCount } from './avro-utf8.js';
 
 const REJECTED = Symbol('rejected Avro record');
@@ -25,28 +30,39 @@ const REJECTED = Symbol('rejected Avro record');
 /** What the wrapped reader gives for a rejected record. */
 export interface RejectedRecord {
   [REJECTED]: true;
-  reason: 'invalid-utf8' | 'too-deep';
+  reason: 'invalid-utf8' | 'too-deep' | 'malformed-avro';
   detail: string;
-  /** The record's bytes in base64. */
+  /** The record's bytes in base64 ('' when where it ends is not known). */
   raw: string;
+  /** Records of its block after it that were skipped with it (where they begin is not known). */
+  skipped: number;
 }
 
 /** Whether `value`, read by a wrapped reader, is a rejected record. */
 export const isRejected = (value: object): value is RejectedRecord => REJECTED in value;
 
+/** avsc's read position over a block's bytes (its `Tap`). */
+interface AvroTap {
+  buf: Buffer;
+  pos: number;
+}
+
 /** avsc's block decoder, as far as the reader uses its private parts (avsc 5.7). */
 export interface BlockDecoderInternals {
   /** Reads one record from a block's bytes (set when the header is read, just before `metadata`). */
   _readValue?: (tap: AvroTap) => unknown;
+  /** Records of the current block still to read (the one being read already taken off). */
+  _remaining?: number;
   /** The read buffer of the file's bytes (what is left over after the last complete block). */
   _tap?: { buf?: unknown; pos?: unknown };
 }
 
-const rejected = (reason: RejectedRecord['reason'], detail: string, bytes: Buffer): RejectedRecord => ({
+const rejected = (reason: RejectedRecord['reason'], detail: string, bytes: Buffer | undefined, skipped = 0): RejectedRecord => ({
   [REJECTED]: true,
   reason,
   detail,
-  raw: Buffer.from(bytes).toString('base64'),
+  raw: bytes === undefined ? '' : Buffer.from(bytes).toString('base64'),
+  skipped,
 });
 
 /**
@@ -58,13 +74,25 @@ export function checkRecords(decoder: BlockDecoderInternals, writerType: Type): 
   if (typeof read !== 'function') return;
   decoder._readValue = (tap) => {
     const from = tap.pos;
+    // The record's bounds first, without building it (avsc builds every item a count announces).
+    let end: number;
+    try {
+      end = avroValueEnd(writerType, tap.buf, from);
+    } catch (error) {
+      // Where this record ends is not known (its bytes run past the block, announce more than
+      // they hold, or stop making sense), so neither is where the next one begins: the rest of
+      // its block goes with it, and the reader goes on with the next block (blocks are framed).
+      const skipped = decoder._remaining ?? 0;
+      decoder._remaining = 0;
+      tap.pos = tap.buf.length;
+      return rejected('malformed-avro', `${error instanceof Error ? error.message : String(error)}${skipped > 0 ? `; the ${skipped} records after it in its block could not be found and are skipped` : ''}`, undefined, skipped);
+    }
     let value: unknown;
     try {
       value = read(tap);
     } catch (error) {
       if (!isStackOverflow(error)) throw error;
-      tap.pos = from;
-      skipAvroValue(writerType, tap);
+      tap.pos = end;
       return rejected('too-deep', TOO_DEEP, tap.buf.subarray(from, tap.pos));
     }
     let replaced: number;

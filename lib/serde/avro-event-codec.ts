@@ -7,7 +7,7 @@ import avsc from 'avsc';
 import type { Type } from 'avsc';
 import type { TributaryEvent } from '../event/event.js';
 import { avroEventType } from './avro-event-schema.js';
-import { isStackOverflow } from './avro-skip.js';
+import { avroValueEnd, AvroValueOverlong, AvroValueTruncated, isStackOverflow } from './avro-skip.js';
 import { invalidUtf8InAvro } from './avro-utf8.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.js';
 import { fromAvroRecord, toAvroRecord } from './avro-event-record.js';
@@ -50,6 +50,22 @@ export function checkDecoded(event: TributaryEvent, b: Uint8Array): AvroReject |
   if (nestedDeeperThan(event, MAX_JSON_DEPTH)) return { ok: false, reason: 'too-deep', detail: TOO_DEEP };
   const notUtf8 = invalidUtf8InAvro(event, b);
   return notUtf8 === undefined ? undefined : { ok: false, reason: 'invalid-utf8', detail: notUtf8 };
+}
+
+/**
+ * A reject when `b` is not a whole value of `writer` by its bounds: it ends inside the value, or
+ * announces more items than its bytes can hold (40 bytes announcing 10⁹ array items would fill
+ * the heap in avsc). Other faults (a bad union index, trailing bytes) are left to the decoding,
+ * which names them.
+ */
+function checkBounds(writer: Type, b: Buffer): AvroReject | undefined {
+  try {
+    avroValueEnd(writer, b);
+  } catch (err) {
+    if (err instanceof AvroValueTruncated) return { ok: false, reason: 'malformed-avro', detail: `truncated: ${b.length} bytes are not a whole tributary.Event` };
+    if (err instanceof AvroValueOverlong) return { ok: false, reason: 'malformed-avro', detail: `does not decode as tributary.Event: ${err.message}` };
+  }
+  return undefined;
 }
 
 /** @internal Shared with derived-avro.ts. */
@@ -127,6 +143,9 @@ export interface AvroDecodeOptions {
 export function decodeAvroEvent(buf: Uint8Array, options?: AvroDecodeOptions): AvroDecodeResult {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const type = avroEventType();
+  // Its bounds first, without building anything: avsc builds every item a block count announces.
+  const bounds = checkBounds(options?.writerType ?? type, b);
+  if (bounds !== undefined) return bounds;
   let decoded: { value: unknown; offset: number };
   try {
     decoded = options?.writerType === undefined ? type.decode(b, 0) : type.decode(b, 0, resolverFor(options.writerType));

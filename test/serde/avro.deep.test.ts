@@ -6,16 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import avsc from 'avsc';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { avroEventType, decodeAvroEvent, encodeAvroEvent, readAvroEventFile, writeAvroEventFile } from '../../lib/serde/avro.js';
-import { skipAvroValue, type AvroTap } from '../../lib/serde/avro-skip.js';
+import { avroValueEnd, AvroValueOverlong, AvroValueTruncated } from '../../lib/serde/avro-skip.js';
 import { tempDir } from '../support/tmp.js';
-
-const Tap = (createRequire(import.meta.url)('avsc/lib/utils') as { Tap: new (buf: Buffer) => AvroTap }).Tap;
 
 const T0 = Date.UTC(2026, 0, 1);
 const event = (i: number, properties?: Record<string, unknown>): TributaryEvent => ({ messageId: `m${i}`, type: 'track', event: 'view', userId: null, anonymousId: `a${i}`, timestamp: T0 + i, ...(properties ? { properties } : {}) });
@@ -48,8 +45,8 @@ function deepEvent(i: number, levels: number): Buffer {
   return Buffer.concat([shallow.subarray(0, at), nested, shallow.subarray(at + marker.length)]);
 }
 
-/** A container file (null codec) holding `records` (their Avro binaries) in one block. */
-async function container(dir: string, records: Buffer[]): Promise<string> {
+/** A container file (null codec) holding `blocks` of records (their Avro binaries). */
+async function container(dir: string, ...blocks: Buffer[][]): Promise<string> {
   const probe = join(dir, 'probe.avro');
   await writeAvroEventFile(probe, [event(0)]);
   const bytes = readFileSync(probe);
@@ -58,9 +55,12 @@ async function container(dir: string, records: Buffer[]): Promise<string> {
     fields: [{ name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } }, { name: 'meta', type: { type: 'map', values: 'bytes' } }, { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } }],
   });
   const { value, offset } = headerType.decode(bytes, 0) as { value: { sync: Buffer }; offset: number };
-  const data = Buffer.concat(records);
   const path = join(dir, 'records.avro');
-  writeFileSync(path, Buffer.concat([bytes.subarray(0, offset), long(records.length), long(data.length), data, value.sync]));
+  const encoded = blocks.map((records) => {
+    const data = Buffer.concat(records);
+    return Buffer.concat([long(records.length), long(data.length), data, value.sync]);
+  });
+  writeFileSync(path, Buffer.concat([bytes.subarray(0, offset), ...encoded]));
   return path;
 }
 
@@ -81,35 +81,52 @@ test('Avro records nested more than 256 levels are too-deep, as JSON records are
   }
 });
 
-test('skipAvroValue ends where avsc decoding ends, at any depth, over blocks of any sign', () => {
+test('avroValueEnd ends where avsc decoding ends, at any depth, over blocks of any sign; bytes announcing more than they hold are refused', () => {
   const type = avroEventType();
   const events = [event(1), event(2, { a: [1, 2.5, 'x', null, true, { b: [] }], c: {} }), { ...event(3), userId: 'u', context: { channel: 'web' }, traits: { t: [[[1]]] } }];
   for (const bytes of [...events.map((e) => encodeAvroEvent(e)), deepEvent(4, 3), deepEvent(5, 300)]) {
     const tail = Buffer.concat([bytes, Buffer.from([0xde, 0xad])]);
     const { offset } = type.decode(tail, 0);
-    const tap = makeTap(tail);
-    skipAvroValue(type, tap);
-    assert.equal(tap.pos, offset, 'the same end as a decode');
+    assert.equal(avroValueEnd(type, tail), offset, 'the same end as a decode');
+    assert.equal(avroValueEnd(type, Buffer.concat([Buffer.from([7, 7, 7]), tail]), 3), offset + 3, 'from an offset');
   }
   // 20,000 levels: avsc overflows; the skipper ends where the bytes were built to end.
   const deep = deepEvent(6, 20_000);
-  const tap = makeTap(Buffer.concat([deep, Buffer.from([0xde])]));
-  skipAvroValue(type, tap);
-  assert.equal(tap.pos, deep.length);
+  assert.equal(avroValueEnd(type, Buffer.concat([deep, Buffer.from([0xde])])), deep.length);
   // Blocks with a negative count carry their byte size: stepped over whole.
   const strings = avsc.Type.forSchema({ type: 'array', items: 'string' });
   const body = Buffer.concat([long(2), long(1), Buffer.from('a'), long(2), Buffer.from('bc')]);
   const negative = Buffer.concat([long(-2), long(body.length - long(2).length), body.subarray(long(2).length), long(1), long(1), Buffer.from('d'), long(0)]);
   assert.deepEqual(strings.fromBuffer(negative), ['a', 'bc', 'd']);
-  const negativeTap = makeTap(Buffer.concat([negative, Buffer.from([9])]));
-  skipAvroValue(strings, negativeTap);
-  assert.equal(negativeTap.pos, negative.length);
+  assert.equal(avroValueEnd(strings, Buffer.concat([negative, Buffer.from([9])])), negative.length);
+  const entries = avsc.Type.forSchema({ type: 'map', values: 'long' });
+  const map = entries.toBuffer({ a: 1, bc: -300, '': 2 ** 40 });
+  assert.equal(avroValueEnd(entries, Buffer.concat([map, Buffer.from([1])])), map.length);
   // Bytes that announce more than they hold throw instead of running on.
-  assert.throws(() => skipAvroValue(avsc.Type.forSchema({ type: 'array', items: 'null' }), makeTap(long(2 ** 30))), /more than its bytes hold/);
-  assert.throws(() => skipAvroValue(strings, makeTap(Buffer.concat([long(1), long(50), Buffer.from('short')]))), /past its bytes|more than its bytes hold/);
+  assert.throws(() => avroValueEnd(avsc.Type.forSchema({ type: 'array', items: 'null' }), long(2 ** 30)), AvroValueOverlong);
+  assert.throws(() => avroValueEnd(strings, Buffer.concat([long(1), long(50), Buffer.from('short')])), AvroValueTruncated);
 });
 
-/** avsc's Tap over `buf` (the class its types read with; avsc keeps it in lib/utils). */
-function makeTap(buf: Buffer): AvroTap {
-  return new Tap(buf);
-}
+
+test('an Avro record announcing more array items than its bytes can hold is malformed-avro at once (avsc would build them all), as a message and in a container file', async () => {
+  const bytes = encodeAvroEvent(event(1, { arr: ['MARK'] }));
+  // properties.arr: a JsonValue array (branch 5) of one string item; the count becomes 10^9.
+  const item = Buffer.concat([long(5), long(1), long(4), long(4), Buffer.from('MARK')]);
+  const at = bytes.indexOf(item);
+  assert.ok(at > 0);
+  const bomb = Buffer.concat([bytes.subarray(0, at), long(5), long(1e9), bytes.subarray(at + 2)]);
+  // Before the bounds check this filled the heap and ended the process after ~30 s.
+  assert.deepEqual(decodeAvroEvent(bomb), { ok: false, reason: 'malformed-avro', detail: `truncated: ${bomb.length} bytes are not a whole tributary.Event` });
+  // In a container file: where the record ends is not known, so the rest of its block goes with
+  // it (counted), and the next block is read; the indices stay the records' places in the file.
+  const dir = tempDir();
+  const path = await container(dir, [encodeAvroEvent(event(1)), bomb, encodeAvroEvent(event(2))], [encodeAvroEvent(event(3))]);
+  const items: Array<Record<string, unknown>> = [];
+  for await (const item of readAvroEventFile(path)) items.push(item as unknown as Record<string, unknown>);
+  assert.deepEqual(items.map((it) => [it.index, it.ok ? (it.event as TributaryEvent).messageId : it.reason]), [[0, 'm1'], [1, 'malformed-avro'], [3, 'm3']]);
+  // Read as items, the next record's bytes soon stop making sense; which fault shows first depends on them.
+  assert.match(items[1]?.detail as string, /; the 1 records after it in its block could not be found and are skipped$/);
+  // Items that take no bytes (a writer schema's array of nulls) are bounded by the step budget.
+  const nulls = avsc.Type.forSchema({ type: 'record', name: 'N', fields: [{ name: 'xs', type: { type: 'array', items: 'null' } }] });
+  assert.throws(() => avroValueEnd(nulls, Buffer.concat([long(1e9), long(0)])), AvroValueOverlong);
+});
