@@ -22,7 +22,7 @@
  */
 import type { Type } from 'avsc';
 import { TOO_DEEP } from './avro-event-codec.js';
-import { avroValueEnd, isStackOverflow } from './avro-skip.js';
+import { avroValueEnd, AvroTypeNotWalkable, isStackOverflow } from './avro-skip.js';
 import { invalidUtf8InAvro, replacementCount } from './avro-utf8.js';
 
 const REJECTED = Symbol('rejected Avro record');
@@ -79,6 +79,7 @@ export function checkRecords(decoder: BlockDecoderInternals, writerType: Type): 
     try {
       end = avroValueEnd(writerType, tap.buf, from);
     } catch (error) {
+      if (error instanceof AvroTypeNotWalkable) return read(tap); // no check possible: as before
       // Where this record ends is not known (its bytes run past the block, announce more than
       // they hold, or stop making sense), so neither is where the next one begins: the rest of
       // its block goes with it, and the reader goes on with the next block (blocks are framed).

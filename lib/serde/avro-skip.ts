@@ -20,6 +20,9 @@ export class AvroValueTruncated extends Error {}
 /** Thrown by {@link avroValueEnd} when the bytes announce more items than they can hold. */
 export class AvroValueOverlong extends Error {}
 
+/** Thrown by {@link avroValueEnd} for a type it cannot walk (none of avsc 5.7's): the caller goes on without the check. */
+export class AvroTypeNotWalkable extends Error {}
+
 /** Whether `error` is the one a too-deep value makes avsc throw. */
 export function isStackOverflow(error: unknown): boolean {
   return error instanceof RangeError && /call stack/i.test(error.message);
@@ -110,7 +113,7 @@ function compile(type: AnyType, seen = new Map<AnyType, Node>()): Node {
       return n;
     default:
       if (type.typeName.startsWith('logical:') && type.underlyingType) return compile(type.underlyingType, seen);
-      throw new Error(`cannot skip an Avro ${type.typeName}`);
+      throw new AvroTypeNotWalkable(`cannot walk an Avro ${type.typeName}`);
   }
   seen.set(type, n);
   return n;

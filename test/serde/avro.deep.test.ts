@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import avsc from 'avsc';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { avroEventType, decodeAvroEvent, encodeAvroEvent, readAvroEventFile, writeAvroEventFile } from '../../lib/serde/avro.js';
-import { avroValueEnd, AvroValueOverlong, AvroValueTruncated } from '../../lib/serde/avro-skip.js';
+import { avroValueEnd, AvroTypeNotWalkable, AvroValueOverlong, AvroValueTruncated } from '../../lib/serde/avro-skip.js';
 import { tempDir } from '../support/tmp.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -104,6 +104,8 @@ test('avroValueEnd ends where avsc decoding ends, at any depth, over blocks of a
   assert.equal(avroValueEnd(entries, Buffer.concat([map, Buffer.from([1])])), map.length);
   // Bytes that announce more than they hold throw instead of running on.
   assert.throws(() => avroValueEnd(avsc.Type.forSchema({ type: 'array', items: 'null' }), long(2 ** 30)), AvroValueOverlong);
+  // A type the walk does not know (none of avsc 5.7's) is said so, for the caller to go on without the check.
+  assert.throws(() => avroValueEnd({ typeName: 'something:new' } as unknown as avsc.Type, long(1)), AvroTypeNotWalkable);
   assert.throws(() => avroValueEnd(strings, Buffer.concat([long(1), long(50), Buffer.from('short')])), AvroValueTruncated);
 });
 
