@@ -16,6 +16,7 @@ import { runEmbedded } from '../../lib/runtime/embedded.js';
 import type { KafkaAdapter } from '../../lib/runtime/kafka/client.js';
 import { DEAD_LETTER_HEADERS, runKafka, type KafkaRunSummary } from '../../lib/runtime/kafka/runner.js';
 import { avroEventSchema, decodeAvroEvent, encodeAvroEvent, frameConfluent } from '../../lib/serde/avro.js';
+import { arrayBombAvroEvent, deepAvroEvent, invalidUtf8AvroEvent } from '../support/avro-hostile.js';
 import { SchemaRegistryClient } from '../../lib/serde/schema-registry.js';
 import { canonical, ndjsonMultiset, personPartitioner, produceEvents, readTopic, topicMultiset, testAdapter, uniquePipeline, type TestPipeline } from '../support/kafka-pipeline.js';
 import { createTopic, kafkaBrokers, skipReason } from '../support/kafka.js';
@@ -186,6 +187,14 @@ for (const withRegistry of [true, false]) {
       avro('malformed-avro', Buffer.concat([encodeAvroEvent({ ...template, messageId: 'poison-trailing' }), Buffer.from([1, 2, 3])])),
       avro('missing-key', encodeAvroEvent({ ...template, messageId: 'poison-no-key', userId: null, anonymousId: null })),
       avro('missing-key', frameConfluent(withRegistry ? 1 : 4242, encodeAvroEvent({ ...template, messageId: 'poison-no-key-framed', userId: null, anonymousId: null }))),
+      // Hostile bodies (test/support/avro-hostile.ts): an array announcing 10^9 items (avsc would
+      // fill the heap building them), values nested past 256 levels (8,000: past avsc's stack; a
+      // raw of 53 KB, under the dead letter's 64 KB), a string that is not UTF-8.
+      avro('malformed-avro', arrayBombAvroEvent({ ...template, messageId: 'poison-array-bomb' }, 1e9)),
+      avro('malformed-avro', frameConfluent(withRegistry ? 1 : 4242, arrayBombAvroEvent({ ...template, messageId: 'poison-array-bomb-framed' }, 1e9))),
+      avro('too-deep', deepAvroEvent({ ...template, messageId: 'poison-deep-300' }, 300)),
+      avro('too-deep', frameConfluent(withRegistry ? 1 : 4242, deepAvroEvent({ ...template, messageId: 'poison-deep-8000' }, 8_000))),
+      avro('invalid-utf8', invalidUtf8AvroEvent({ ...template, messageId: 'poison-not-utf8' })),
     ];
     // With a registry, a schema id it does not know is the record's fault.
     if (withRegistry) bad.push(avro('malformed-avro', frameConfluent(999, encodeAvroEvent({ ...template, messageId: 'poison-unknown-schema-id' }))));

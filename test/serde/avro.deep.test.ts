@@ -12,38 +12,16 @@ import avsc from 'avsc';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { avroEventType, decodeAvroEvent, encodeAvroEvent, readAvroEventFile, writeAvroEventFile } from '../../lib/serde/avro.js';
 import { avroValueEnd, AvroTypeNotWalkable, AvroValueOverlong, AvroValueTruncated } from '../../lib/serde/avro-skip.js';
+import { arrayBombAvroEvent, deepAvroEvent, zigzag } from '../support/avro-hostile.js';
 import { tempDir } from '../support/tmp.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const event = (i: number, properties?: Record<string, unknown>): TributaryEvent => ({ messageId: `m${i}`, type: 'track', event: 'view', userId: null, anonymousId: `a${i}`, timestamp: T0 + i, ...(properties ? { properties } : {}) });
 
-/** A zigzag varint (Avro int/long), for counts and lengths below 2^31. */
-const long = (n: number): Buffer => {
-  let z = n >= 0 ? n * 2 : -n * 2 - 1;
-  const out: number[] = [];
-  while (z >= 0x80) {
-    out.push((z & 0x7f) | 0x80);
-    z = Math.floor(z / 128);
-  }
-  out.push(z);
-  return Buffer.from(out);
-};
+const long = zigzag;
 
-/**
- * The Avro binary of an event whose `properties.deep` nests `levels` maps `{ a: … }` around "x",
- * built as bytes (avsc's own encoder overflows its stack long before the depths tested here). In
- * `tributary.JsonValue`, a value is a union of null | boolean | long | double | string | array |
- * map: a map is branch 6, a string branch 4.
- */
-function deepEvent(i: number, levels: number): Buffer {
-  const shallow = encodeAvroEvent(event(i, { deep: 'MARK' }));
-  const marker = Buffer.concat([long(4), long(4), Buffer.from('MARK')]);
-  const at = shallow.indexOf(marker);
-  assert.ok(at > 0);
-  const open = Buffer.concat([long(6), long(1), long(1), Buffer.from('a')]);
-  const nested = Buffer.concat([...Array<Buffer>(levels).fill(open), long(4), long(1), Buffer.from('x'), Buffer.alloc(levels)]);
-  return Buffer.concat([shallow.subarray(0, at), nested, shallow.subarray(at + marker.length)]);
-}
+/** The Avro binary of event `i` whose `properties.deep` nests `levels` maps (test/support/avro-hostile.ts). */
+const deepEvent = (i: number, levels: number): Buffer => deepAvroEvent(event(i), levels);
 
 /** A container file (null codec) holding `blocks` of records (their Avro binaries). */
 async function container(dir: string, ...blocks: Buffer[][]): Promise<string> {
@@ -111,12 +89,8 @@ test('avroValueEnd ends where avsc decoding ends, at any depth, over blocks of a
 
 
 test('an Avro record announcing more array items than its bytes can hold is malformed-avro at once (avsc would build them all), as a message and in a container file', async () => {
-  const bytes = encodeAvroEvent(event(1, { arr: ['MARK'] }));
-  // properties.arr: a JsonValue array (branch 5) of one string item; the count becomes 10^9.
-  const item = Buffer.concat([long(5), long(1), long(4), long(4), Buffer.from('MARK')]);
-  const at = bytes.indexOf(item);
-  assert.ok(at > 0);
-  const bomb = Buffer.concat([bytes.subarray(0, at), long(5), long(1e9), bytes.subarray(at + 2)]);
+  // properties.arr: a JsonValue array of one string item, announced as 10^9.
+  const bomb = arrayBombAvroEvent(event(1), 1e9);
   // Before the bounds check this filled the heap and ended the process after ~30 s.
   assert.deepEqual(decodeAvroEvent(bomb), { ok: false, reason: 'malformed-avro', detail: `truncated: ${bomb.length} bytes are not a whole tributary.Event` });
   // In a container file: where the record ends is not known, so the rest of its block goes with
