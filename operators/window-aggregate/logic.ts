@@ -106,7 +106,7 @@ export class WindowAggregateLogic implements OperatorLogic {
         checkLayout(this.entries.name, key);
         if (!isCurrent(value)) earlier.push(key);
         const at = value.p[0];
-        if (at !== undefined) this.timers.register({ id: `s:${at}:${key}`, time: at + 1 + grace, data: [key, at] });
+        if (at !== undefined) this.timers.register({ id: `s:${key}`, time: at + 1 + grace, data: [key, at] });
         this.timers.register({ id: `z:${key}`, time: value.until, data: [key, value.until] });
       }
       for (const key of earlier) this.upgrade(key);
@@ -216,9 +216,9 @@ export class WindowAggregateLogic implements OperatorLogic {
     if (k === 0 || p[k - 1] !== t) {
       insertAt(p, k, t);
       if (k === 0) {
-        const next = p[1];
-        if (next !== undefined) this.timers.cancel(`s:${next}:${key}`);
-        this.schedule(`s:${t}:${key}`, t + 1 + graceMs, [key, t]);
+        // One final timer per key, at its earliest pending time: moved there (timers of one time
+        // fire in key order, as the ids `s:<t>:<key>` of earlier versions ordered them).
+        this.schedule(`s:${key}`, t + 1 + graceMs, [key, t]);
       }
     }
     if (emit === 'update' && this.updateDue(state.lastUpdate, t)) {
@@ -353,7 +353,7 @@ export class WindowAggregateLogic implements OperatorLogic {
     const k = state.p.indexOf(at);
     if (k >= 0) state.p.splice(k, 1);
     const next = state.p[0];
-    if (next !== undefined && k === 0) this.schedule(`s:${next}:${key}`, next + 1 + graceMs, [key, next]);
+    if (next !== undefined && k === 0) this.schedule(`s:${key}`, next + 1 + graceMs, [key, next]);
     this.entries.put(key, state);
   }
 
