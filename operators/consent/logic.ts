@@ -8,7 +8,7 @@ import type { OperatorContext, OperatorLogic } from '../../lib/operator/contract
 import type { KeyValueStore } from '../../lib/state/store.js';
 import { annotateAt } from '../annotate-path.js';
 import type { ConsentConfig } from './options.js';
-import { consentAt, flagsObject, readFlags, record, withinChannelLimit, type ConsentState } from './state.js';
+import { flagsAt, readFlags, record, withinChannelLimit, type ConsentState } from './state.js';
 
 /**
  * Per channel the value of the latest consent event by event time wins (ties: the later
@@ -48,8 +48,8 @@ export class ConsentLogic implements OperatorLogic {
       const recorded = kept.length > 0 ? record(state, t, kept, this.ctx.watermark()) : state;
       if (recorded !== state && recorded !== undefined) this.keys.put(key, (state = recorded));
     }
-    const inForce = consentAt(state, t);
-    if (inForce.length === 0) return event;
-    return annotateAt(this.ctx, event, this.config.field, flagsObject(inForce));
+    const flags = flagsAt(state, t);
+    if (flags === undefined) return event;
+    return annotateAt(this.ctx, event, this.config.field, flags);
   }
 }

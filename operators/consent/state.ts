@@ -31,7 +31,10 @@ export function readFlags(value: unknown): CarriedFlags | undefined {
   if (typeof value !== 'object' || Array.isArray(value)) return { flags: [], invalid: 1 };
   const flags: Array<[string, boolean]> = [];
   let invalid = 0;
-  for (const [channel, granted] of Object.entries(value as Record<string, unknown>)) {
+  const object = value as Record<string, unknown>;
+  for (const channel in object) {
+    if (!Object.hasOwn(object, channel)) continue;
+    const granted = object[channel];
     if (typeof granted === 'boolean' && channel.length <= MAX_CHANNEL_LENGTH) flags.push([channel, granted]);
     else invalid++;
   }
@@ -134,7 +137,22 @@ export function consentAt(state: ConsentState | undefined, t: number): Array<[st
   return out;
 }
 
-/** `[[email, true], …]` as the flags object events carry (`{ email: true, … }`; own properties, whatever the channel names). */
-export function flagsObject(entries: ReadonlyArray<readonly [string, boolean, ...unknown[]]>): Record<string, boolean> {
-  return Object.fromEntries(entries.map(([channel, granted]) => [channel, granted])) as Record<string, boolean>;
+/** Sets `channel` on a flags object as an own data property, whatever its name (`__proto__` too). */
+function setFlag(flags: Record<string, boolean>, channel: string, granted: boolean): void {
+  if (channel === '__proto__') Object.defineProperty(flags, channel, { value: granted, enumerable: true, writable: true, configurable: true });
+  else flags[channel] = granted;
+}
+
+/**
+ * {@link consentAt} as the flags object events carry (`{ email: true, … }`: own properties in
+ * channel order, whatever the channel names), or undefined when no channel has a value at `t`.
+ */
+export function flagsAt(state: ConsentState | undefined, t: number): Record<string, boolean> | undefined {
+  let flags: Record<string, boolean> | undefined;
+  for (const [channel, history] of state?.channels ?? []) {
+    const i = after(history, t);
+    if (i === 0) continue;
+    setFlag((flags ??= {}), channel, (history[i - 1] as [number, boolean])[1]);
+  }
+  return flags;
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { TributaryEvent } from '../../lib/event/event.js';
 import { recordingContext } from '../../lib/testing/context.js';
 import { ConsentLogic, consentOperator, type ConsentOptions, type ConsentState } from '../../operators/consent.js';
-import { consentAt, record } from '../../operators/consent/state.js';
+import { consentAt, flagsAt, record } from '../../operators/consent/state.js';
 import { ev, MIN } from '../support/events.js';
 import { rng } from '../support/random.js';
 
@@ -161,6 +161,9 @@ test('consent state: 5,000 random sequences of out-of-order, tied and repeated v
           return e ? [[c, e[1]]] : [];
         });
         assert.deepEqual(consentAt(state, q).map(([c, g]) => [c, g]), want, `trial ${trial}, step ${k}, at ${q}`);
+        // What an event is annotated with: the same, as the flags object (undefined: none).
+        assert.deepEqual(Object.entries(flagsAt(state, q) ?? {}), want, `flags, trial ${trial}, step ${k}, at ${q}`);
+        assert.equal(flagsAt(state, q) === undefined, want.length === 0);
       }
     }
   }
