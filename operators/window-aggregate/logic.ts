@@ -360,7 +360,8 @@ export class WindowAggregateLogic implements OperatorLogic {
   /**
    * The key's values in the window that contains `t` (sliding: `(t − size, t]`; hopping: the
    * earliest-starting open window containing `t`), or undefined when the key has no open
-   * window there.
+   * window there (sliding: neither its latest event nor an event that counts is in it; see
+   * `readValuesAt`).
    */
   valuesAt(key: string, t: number): CurrentValues | undefined {
     return readValuesAt(this.config, { windows: this.windows, entries: this.entries, chunks: this.chunks }, key, t, this.running.peek(key));
