@@ -53,6 +53,10 @@ class ModelTimers {
   size(): number {
     return this.pendingById.size;
   }
+  /** The earliest pending timer in (time, id) order. */
+  next(): Timer<number> | undefined {
+    return [...this.pendingById.values()].sort((x, y) => x.time - y.time || compareKeys(x.id, y.id))[0];
+  }
   fireDue(watermark: number, onFire: (t: Timer<number>) => void): void {
     for (;;) {
       const due = [...this.pendingById.values()].filter((t) => t.time <= watermark);
@@ -65,31 +69,42 @@ class ModelTimers {
   }
 }
 
-test('memory timers match a sorted model over 20,000 random operations (ids in code point order)', () => {
-  const random = rng(7);
-  const memory = new MemoryTimers<number>();
-  const durable = new ModelTimers();
+// Few ids: every id moved and cancelled often. Many ids: deep heaps, where a timer moved later
+// waits in its old place until it reaches the top (moves are mostly later, as a session's are).
+for (const { label, ids, later } of [
   // Ids around the surrogate range, where UTF-16 and code point order differ.
-  const ids = ['a', 'b', 'k1', 'k10', 'k2', '\uffff', '\u{1F600}', 'é', 'z'];
-  let watermark = 0;
-  for (let i = 0; i < 20_000; i++) {
-    const r = random();
-    const id = ids[Math.floor(random() * ids.length)]!;
-    if (r < 0.6) {
-      const t: Timer<number> = { time: watermark + Math.floor(random() * 50), id, data: i };
-      memory.register(t);
-      durable.register(t);
-    } else if (r < 0.75) {
-      assert.equal(memory.cancel(id), durable.cancel(id));
-    } else {
-      watermark += Math.floor(random() * 30);
-      const a: Array<[number, string, number]> = [];
-      const b: Array<[number, string, number]> = [];
-      memory.fireDue(watermark, (t) => a.push([t.time, t.id, t.data]));
-      durable.fireDue(watermark, (t) => b.push([t.time, t.id, t.data]));
-      assert.deepEqual(a, b, `round ${i}`);
+  { label: 'ids in code point order', ids: ['a', 'b', 'k1', 'k10', 'k2', '\uffff', '\u{1F600}', 'é', 'z'], later: 0 },
+  { label: '300 ids, moves mostly later', ids: Array.from({ length: 300 }, (_, i) => `k${i}`), later: 0.8 },
+]) {
+  test(`memory timers match a sorted model over 20,000 random operations (${label})`, () => {
+    const random = rng(7);
+    const memory = new MemoryTimers<number>();
+    const model = new ModelTimers();
+    let watermark = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const r = random();
+      const id = ids[Math.floor(random() * ids.length)]!;
+      if (r < 0.6) {
+        const pending = model.pending(id);
+        const time = pending !== undefined && random() < later ? pending + 1 + Math.floor(random() * 40) : watermark + Math.floor(random() * 50);
+        const t: Timer<number> = { time, id, data: i };
+        memory.register(t);
+        model.register(t);
+      } else if (r < 0.75) {
+        assert.equal(memory.cancel(id), model.cancel(id));
+      } else {
+        watermark += Math.floor(random() * 30);
+        const a: Array<[number, string, number]> = [];
+        const b: Array<[number, string, number]> = [];
+        memory.fireDue(watermark, (t) => a.push([t.time, t.id, t.data]));
+        model.fireDue(watermark, (t) => b.push([t.time, t.id, t.data]));
+        assert.deepEqual(a, b, `round ${i}`);
+      }
+      assert.equal(memory.size(), model.size());
+      assert.equal(memory.pending(id), model.pending(id));
+      const next = model.next();
+      assert.equal(memory.nextTime(), next?.time ?? Infinity, `round ${i}`);
+      assert.deepEqual(memory.next(), next, `round ${i}`);
     }
-    assert.equal(memory.size(), durable.size());
-    assert.equal(memory.pending(id), durable.pending(id));
-  }
-});
+  });
+}
