@@ -60,6 +60,40 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/** A UTF-16 surrogate without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A `\\u` escape of a surrogate (D800–DFFF) in JSON text: the only way JSON decoded from UTF-8 gets one. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * The first string (property name or value) in `value` that holds a lone surrogate, with its
+ * path, or undefined. Recursion is bounded by the record's depth (checked before).
+ */
+export function loneSurrogateIn(value: unknown, path = ''): { path: string; text: string } | undefined {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? { path: path || '(the record)', text: value } : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = loneSurrogateIn(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const k in value) {
+    const at = path ? `${path}.${k}` : k;
+    if (LONE_SURROGATE.test(k)) return { path: at, text: k };
+    const found = loneSurrogateIn((value as Record<string, unknown>)[k], at);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** `text` with its surrogates shown as `\\uXXXX` escapes, cut to 60 units. */
+function showSurrogates(text: string): string {
+  const cut = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return cut.replace(/[\uD800-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
 /**
  * Outcome of {@link decodeJsonRecord}.
  *
@@ -96,7 +130,11 @@ function byteLengthOver(text: string, limit: number): boolean {
  * parsing), `invalid-utf8` (bytes that are not UTF-8; the detail says which byte),
  * `malformed-json` (empty input, or a syntax error — the detail is
  * the parser's message with its position), `not-an-object` (valid JSON that is an array,
- * string, number, boolean or null). A leading byte-order mark and surrounding whitespace
+ * string, number, boolean or null), `too-deep`, and `invalid-utf8` too for a string escape
+ * that makes a lone surrogate (`"\\ud800"`): valid JSON, but text with no UTF-8 form. Stored
+ * state, Kafka and Avro carry strings as UTF-8, where it would become U+FFFD: the record would
+ * differ after a restart or a read from LMDB (a duplicate no longer found, a pending cart no
+ * longer matched) from what it was in memory. A leading byte-order mark and surrounding whitespace
  * (including a trailing `\r`) are ignored.
  *
  * @example
@@ -138,6 +176,11 @@ export function decodeJsonRecord(input: string | Uint8Array, options?: JsonDecod
   // Only a text this long can nest that deep: short records pay nothing for the check.
   if (text.length > 2 * MAX_JSON_DEPTH && nestedDeeperThan(value, MAX_JSON_DEPTH)) {
     return { ok: false, reason: 'too-deep', detail: `nested more than ${MAX_JSON_DEPTH} levels (objects and arrays)` };
+  }
+  // Only an escape makes a surrogate (decoded UTF-8 never holds one): most records have none.
+  if (text.indexOf('\\u') >= 0 && SURROGATE_ESCAPE.test(text)) {
+    const lone = loneSurrogateIn(value);
+    if (lone) return { ok: false, reason: 'invalid-utf8', detail: `${showSurrogates(lone.path)} holds a lone surrogate ("${showSurrogates(lone.text)}"): text with no UTF-8 form` };
   }
   return { ok: true, value: value as Record<string, unknown> };
 }

@@ -32,6 +32,12 @@ test('decodeJsonRecord: each rejection has its exact reason and detail', () => {
     ['{"a":"0123456789"}', 'oversized', 'record is 18 bytes, more than maxRecordBytes 10', 10],
     [Buffer.alloc(11, 0x20), 'oversized', 'record is 11 bytes, more than maxRecordBytes 10', 10],
     ['{"é":"éé"}', 'oversized', 'record is 13 bytes, more than maxRecordBytes 12', 12], // counted in UTF-8 bytes, not characters
+    // Escapes that make a lone surrogate: valid JSON, no UTF-8 form (stored state would hold U+FFFD).
+    ['{"messageId":"\\ud800"}', 'invalid-utf8', 'messageId holds a lone surrogate ("\\ud800"): text with no UTF-8 form'],
+    ['{"a":{"b":["ok","x\\uDFFFy"]}}', 'invalid-utf8', 'a.b[1] holds a lone surrogate ("x\\udfffy"): text with no UTF-8 form'],
+    ['{"p":{"\\udbff":1}}', 'invalid-utf8', 'p.\\udbff holds a lone surrogate ("\\udbff"): text with no UTF-8 form'],
+    ['{"a":"\\ud83d\\ud83d\\ude00"}', 'invalid-utf8', 'a holds a lone surrogate ("\\ud83d\\ud83d\\ude00"): text with no UTF-8 form'], // a high one before a pair
+    ['{"a":"\\ude00\\ud83d"}', 'invalid-utf8', /^a holds a lone surrogate/], // the halves in the wrong order
   ];
   for (const [input, reason, detail, max] of cases) {
     const r = decodeJsonRecord(input, max === undefined ? undefined : { maxRecordBytes: max });
@@ -45,6 +51,12 @@ test('decodeJsonRecord: each rejection has its exact reason and detail', () => {
   const big = `{"a":"${'x'.repeat(DEFAULT_MAX_RECORD_BYTES)}"}`;
   assert.equal(!decodeJsonRecord(big).ok && (decodeJsonRecord(big) as { reason: string }).reason, 'oversized');
   assert.equal(decodeJsonRecord('{"a":"é"}', { maxRecordBytes: 10 }).ok, true); // exactly 10 bytes
+  // Surrogate pairs (escaped or as UTF-8), and a backslash followed by "ud800", are text as any other.
+  for (const ok of ['{"a":"\\ud83d\\ude00"}', '{"a":"😀"}', '{"a":"\\\\ud800"}', '{"\\ud83d\\ude00":"\\uD83D\\uDE00x"}']) {
+    const r = decodeJsonRecord(ok);
+    assert.equal(r.ok, true, ok);
+  }
+  assert.deepEqual((decodeJsonRecord('{"a":"\\\\ud800"}') as { value: unknown }).value, { a: '\\ud800' });
 });
 
 test('encodeJsonLine writes one line per record', () => {
