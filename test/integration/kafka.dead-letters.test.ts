@@ -108,6 +108,8 @@ test('JSON source (cart-abandonment pipeline): poison pills go to dead-letter wi
     return { reason, value: Buffer.from(text), raw: text };
   };
   const notUtf8 = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
+  // UTF-8 bytes whose JSON escape makes a lone surrogate: a string with no UTF-8 form.
+  const loneSurrogate = Buffer.from(JSON.stringify({ ...template, messageId: 'SURR' }).replace('"SURR"', '"\\ud800-poison"'));
   const bad: Bad[] = [
     { reason: 'malformed-json', value: Buffer.from('{"messageId":"poison-truncated","type":"track",'), raw: '{"messageId":"poison-truncated","type":"track",' },
     json('not-an-object', [{ ...template, messageId: 'poison-array' }]),
@@ -117,6 +119,7 @@ test('JSON source (cart-abandonment pipeline): poison pills go to dead-letter wi
     json('invalid-timestamp', { ...template, messageId: 'poison-bad-timestamp', timestamp: 'not a date' }),
     json('invalid-type', { ...template, messageId: 'poison-bad-type', type: 'purchase' }),
     { reason: 'invalid-utf8', value: notUtf8, raw: notUtf8.toString('base64') },
+    { reason: 'invalid-utf8', value: loneSurrogate, raw: loneSurrogate.toString('base64') },
     json('missing-timestamp', { ...noTimestamp, messageId: 'poison-no-timestamp-2' }),
   ];
 
