@@ -112,6 +112,7 @@ export type RejectReason =
   | 'missing-timestamp'   // no event-time field
   | 'invalid-timestamp'   // present but not a date / out of range
   | 'future-timestamp'    // more than the source's maxFutureSkew ahead of processing time
+  | 'time-jump'           // more than the source's maxTimeJump ahead of its input partition's recent records
   | 'invalid-type'        // `type` not one of track, identify, alias, page, screen, forget
   | 'missing-event-name'  // a `track` event without `event`
   | 'missing-message-id'  // no messageId and the mapping says `require`

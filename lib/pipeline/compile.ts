@@ -79,6 +79,8 @@ export interface ResolvedSource {
   idleTimeoutMs: number;
   /** An event more than this far ahead of processing time is a dead letter (`future-timestamp`); `Infinity`: no bound. */
   maxFutureSkewMs: number;
+  /** An event more than this far ahead of its partition's recent records is a dead letter (`time-jump`); `Infinity`: no bound. */
+  maxTimeJumpMs: number;
   maxRecordBytes: number;
   /** CSV input: lines a record may span (1: a quoted cell cannot hold a line break). */
   maxRecordLines: number;
@@ -100,6 +102,8 @@ export interface Topology {
 
 /** Default `source.maxFutureSkew`: a day, beyond any clock drift or time zone mistake. */
 export const DEFAULT_MAX_FUTURE_SKEW = '1d';
+/** Default `source.maxTimeJump`: 30 days, past any gap of a live stream but not a replay's year. */
+export const DEFAULT_MAX_TIME_JUMP = '30d';
 
 function resolveSource(s: SourceDefinition): ResolvedSource {
   const mapping: SourceMapping = structuredClone(s.mapping ?? {});
@@ -111,6 +115,7 @@ function resolveSource(s: SourceDefinition): ResolvedSource {
     allowedLatenessMs: parseDuration(s.allowedLateness ?? 0),
     idleTimeoutMs: parseDuration(s.idleTimeout ?? '30s'),
     maxFutureSkewMs: parseDuration(s.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW),
+    maxTimeJumpMs: parseDuration(s.maxTimeJump ?? DEFAULT_MAX_TIME_JUMP),
     maxRecordBytes: s.maxRecordBytes ?? 1024 * 1024,
     maxRecordLines: s.maxRecordLines ?? 1,
     mapping,

@@ -24,6 +24,13 @@ export interface SourceDefinition {
    * (`future-timestamp`) and does not move the watermark. Default `1d`.
    */
   maxFutureSkew?: Duration;
+  /**
+   * An event whose time is more than this ahead of its input partition (the median of the
+   * partition's last 15 records) goes to dead-letter (`time-jump`) and does not move the
+   * watermark: a record dated today in a replay of last year's data. A real jump is taken from
+   * its 9th record on. Default `30d`.
+   */
+  maxTimeJump?: Duration;
   /** Records larger than this go to dead-letter (`oversized`). Default 1 MiB. */
   maxRecordBytes?: number;
   /**

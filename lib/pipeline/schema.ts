@@ -33,6 +33,7 @@ export const sourceSchema = {
     allowedLateness: duration,
     idleTimeout: duration,
     maxFutureSkew: duration,
+    maxTimeJump: duration,
     maxRecordBytes: { type: 'integer', minimum: 1 },
     maxRecordLines: { type: 'integer', minimum: 1 },
     mapping: {

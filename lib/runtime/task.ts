@@ -14,6 +14,7 @@ import { CachingStoreFactory } from '../state/caching.js';
 import { stateEngineFailure } from '../state/failure.js';
 import { InvalidKeyError } from '../state/key-order.js';
 import type { StoreKey } from '../state/store.js';
+import { TimeJumpGuard } from '../time/time-jump.js';
 import { TimerFailures } from '../time/timers.js';
 import { WatermarkTracker, type WatermarkSnapshot } from '../time/watermark.js';
 import { ProcessingError, safeJson, sourceOf, type DeadLetterRecord, type RecordOrigin, type SourceInput } from './records.js';
@@ -53,14 +54,12 @@ export class Task {
   /** The event the steps are processing, when the task owns it (see {@link OperatorContext.annotate}). */
   private flowing: TributaryEvent | undefined;
   private readonly normalize: SourceNormalizer;
+  private readonly jumps: TimeJumpGuard;
   private readonly gauges: TaskGauges;
   private readonly pipeline: string;
   private sampled = 0;
   private emittedEvents = 0;
-  private readonly timing: {
-    processing: { observe(v: number): void };
-    endToEnd: { observe(v: number): void };
-  };
+  private readonly timing: { processing: { observe(v: number): void }; endToEnd: { observe(v: number): void } };
   private readonly counters: {
     source: { inc(): void };
     late: { inc(): void };
@@ -73,6 +72,7 @@ export class Task {
     this.stores = options.stores instanceof CachingStoreFactory ? options.stores : new CachingStoreFactory(options.stores);
     this.pipeline = topology.name;
     this.normalize = createSourceNormalizer(topology.source, clock);
+    this.jumps = new TimeJumpGuard(topology.source.maxTimeJumpMs);
     this.watermarks = new WatermarkTracker({
       allowedLateness: topology.source.allowedLatenessMs,
       idleTimeout: topology.source.idleTimeoutMs,
@@ -178,27 +178,24 @@ export class Task {
   }
 
   private ingestOne(input: SourceInput): void {
-    if (!input.ok) {
-      this.gauges.quality.invalid(input.reason);
-      this.deadLetter({ reason: input.reason, detail: input.detail, raw: input.raw, source: sourceOf(input) });
-      return;
-    }
+    if (!input.ok) return this.refuse(input, input.reason, input.detail);
     const { source } = this.options.topology;
     const n = this.normalize(input.value);
-    if (!n.ok) {
-      this.gauges.quality.invalid(n.reason);
-      this.deadLetter({ reason: n.reason, detail: n.detail, raw: input.raw, source: sourceOf(input) });
-      return;
-    }
+    if (!n.ok) return this.refuse(input, n.reason, n.detail);
     if (n.event.type === 'forget') return this.forget(n.event, input);
+    const partition = input.partition ?? '0';
+    const jump = this.jumps.check(partition, n.event.timestamp);
+    if (jump !== undefined) return this.refuse(input, 'time-jump', jump);
     this.gauges.quality.observe(n.event);
-    if (source.key && resolveKey(n.event, source.key) === undefined) {
-      this.gauges.quality.invalid('missing-key');
-      this.deadLetter({ reason: 'missing-key', detail: `none of the source key fields ${source.key.join(', ')} is set`, raw: input.raw, source: sourceOf(input) });
-      return;
-    }
+    if (source.key && resolveKey(n.event, source.key) === undefined) return this.refuse(input, 'missing-key', `none of the source key fields ${source.key.join(', ')} is set`);
     // The normaliser made this event: the steps may annotate it in place.
-    this.pipeEvent(n.event, input.partition ?? '0', input, true);
+    this.pipeEvent(n.event, partition, input, true);
+  }
+
+  /** A source record that does not become an event: a dead letter, counted by reason. */
+  private refuse(input: RecordOrigin, reason: RejectReason, detail: string): void {
+    this.gauges.quality.invalid(reason);
+    this.deadLetter({ reason, detail, raw: input.raw, source: sourceOf(input) });
   }
 
   /**
@@ -361,11 +358,12 @@ export class Task {
 
   /** The watermark state to persist with a checkpoint. */
   snapshot(): WatermarkSnapshot {
-    return this.watermarks.snapshot();
+    return { ...this.watermarks.snapshot(), recent: this.jumps.snapshot() };
   }
 
   restore(snapshot: WatermarkSnapshot): void {
     this.watermarks.restore(snapshot);
+    this.jumps.restore(snapshot.recent);
     this.lastAdvanced = this.watermarks.current();
   }
 

@@ -28,7 +28,8 @@ export interface TestDriverOptions {
   stateDir?: string;
   /**
    * Initial processing time. Default 0, and then `source.maxFutureSkew` is not applied (every
-   * event would be ahead of 1970); give `now` to test it.
+   * event would be ahead of 1970); give `now` to test it. (`source.maxTimeJump` applies only when
+   * the definition sets it: tests jump ahead in event time on purpose.)
    */
   now?: number;
 }
@@ -62,10 +63,13 @@ export class TestDriver {
     // The caching layer over LMDB or memory, as the runners assemble it.
     this.stores = new CachingStoreFactory(options.stateDir ? new LmdbStoreFactory({ path: options.stateDir }) : new MemoryStoreFactory());
     for (const s of this.topology.streams) this.streams.set(s.name, []);
-    // Without a processing time to be ahead of, no event is in the future.
-    const unbounded = { ...this.topology, source: { ...this.topology.source, maxFutureSkewMs: Infinity } };
+    // Without a processing time to be ahead of, no event is in the future; a test's jumps in
+    // event time are on purpose unless the definition bounds them.
+    const source = this.topology.source;
+    const jumps = this.topology.definition.source?.maxTimeJump === undefined ? Infinity : source.maxTimeJumpMs;
+    const skew = options.now === undefined ? Infinity : source.maxFutureSkewMs;
     this.task = new Task({
-      topology: options.now === undefined ? unbounded : this.topology,
+      topology: { ...this.topology, source: { ...source, maxFutureSkewMs: skew, maxTimeJumpMs: jumps } },
       stores: this.stores,
       clock: this.clock,
       metrics: this.metrics,

@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import type { TimeJumpSnapshot } from './time-jump.js';
 
 /** Options of a {@link WatermarkTracker}. */
 export interface WatermarkOptions {
@@ -20,6 +21,8 @@ export interface WatermarkSnapshot {
   partitions: Array<[string, number, boolean]>;
   floor: number;
   emitted: number;
+  /** Recent event times per source partition, for `source.maxTimeJump` (absent in earlier checkpoints). */
+  recent?: TimeJumpSnapshot;
 }
 
 /**

@@ -120,6 +120,9 @@ test('JSON source (cart-abandonment pipeline): poison pills go to dead-letter wi
     json('invalid-type', { ...template, messageId: 'poison-bad-type', type: 'purchase' }),
     { reason: 'invalid-utf8', value: notUtf8, raw: notUtf8.toString('base64') },
     { reason: 'invalid-utf8', value: loneSurrogate, raw: loneSurrogate.toString('base64') },
+    // Dated an hour ago, within maxFutureSkew, but months ahead of the rest of its partition: it
+    // would move the watermark and make the partition's later events late.
+    json('time-jump', { ...template, messageId: 'poison-today', timestamp: Date.now() - 3_600_000 }),
     json('missing-timestamp', { ...noTimestamp, messageId: 'poison-no-timestamp-2' }),
   ];
 

@@ -39,10 +39,37 @@ test('a far-future timestamp is a dead letter (future-timestamp) and does not mo
   assert.match(String(dead[0]?.detail), /^timestamp 2099-12-31T00:00:00\.000Z is more than maxFutureSkew 1d ahead of processing time \d{4}-\d\d-\d\dT[\d:.]+Z \(latest accepted: \d{4}-\d\d-\d\dT[\d:.]+Z\)$/);
   assert.match(r.stdout, /dead letters: future-timestamp 1; late: 0/);
 
-  // A bound wide enough to take 2099 gives the old behaviour: the watermark jumps, the rest is late.
-  const wide = run(tempDir(), pipeline('  maxFutureSkew: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
+  // A future bound wide enough to take 2099 leaves it to the time-jump bound (73 years ahead of
+  // the input); both wide give the old behaviour: the watermark jumps, the rest is late.
+  const jump = run(tempDir(), pipeline('  maxFutureSkew: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
+  assert.deepEqual(jump.stream('dead-letter').map((d) => [d.reason, d.source]), [['time-jump', 'in.ndjson:100']]);
+  assert.equal(jump.stream('events').length, 9_999);
+  const wide = run(tempDir(), pipeline('  maxFutureSkew: 36500d\n  maxTimeJump: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
   assert.equal(wide.r.code, 0, wide.r.stderr);
   assert.deepEqual([wide.stream('events').length, wide.stream('late').length, wide.stream('dead-letter').length], [100, 9_900, 0]);
+});
+
+test('a replay of old data with one record dated today: that record is a dead letter (time-jump), the rest of the replay passes; a real jump is taken from its 9th record on', () => {
+  // January 2026, with one record dated an hour ago (within maxFutureSkew of processing time).
+  const today = Date.now() - 3_600_000;
+  const lines = Array.from({ length: 2_000 }, (_, i) => view(i, i === 20 ? today : T0 + i * 1000));
+  // Then the data goes on 60 days later: a gap, not a stray record.
+  for (let i = 2_000; i < 2_100; i++) lines.push(view(i, T0 + 60 * 86_400_000 + i * 1000));
+  const pipeline = (extra: string) => `name: replay\nsource:\n  key: anonymousId\n  allowedLateness: 1m\n${extra}steps:\n  - dedupe: {}\n`;
+
+  const { r, stream } = run(tempDir(), pipeline(''), 'in.ndjson', lines.join('\n') + '\n');
+  assert.equal(r.code, 0, r.stderr);
+  const dead = stream('dead-letter');
+  assert.deepEqual(dead.map((d) => [d.reason, d.source]), [['time-jump', 'in.ndjson:21'], ...Array.from({ length: 8 }, (_, k) => ['time-jump', `in.ndjson:${2_001 + k}`])]);
+  assert.equal(dead[0]?.raw, lines[20]);
+  assert.equal(dead[0]?.detail, `timestamp ${new Date(today).toISOString()} is more than maxTimeJump 30d ahead of its input (the median of its last 15 records: ${new Date(T0 + 12_000).toISOString()})`);
+  assert.equal(stream('late').length, 0);
+  assert.deepEqual(stream('events').map((e) => e.messageId), lines.map((_, i) => `m${i}`).filter((_, i) => i !== 20 && (i < 2_000 || i >= 2_008)));
+  assert.match(r.stdout, /dead letters: time-jump 9; late: 0/);
+
+  // Without the bound, the record of today moves the watermark and the replay after it is late.
+  const off = run(tempDir(), pipeline('  maxTimeJump: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
+  assert.deepEqual([off.stream('events').length, off.stream('late').length, off.stream('dead-letter').length], [21, 2_079, 0]);
 });
 
 test('maxFutureSkew is a duration: anything else is a definition error (exit 2, file:line:column, the fix)', () => {

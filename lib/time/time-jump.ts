@@ -1,0 +1,110 @@
+/**
+ * The bound on how far one record's event time may jump ahead of its input partition
+ * (`source.maxTimeJump`). The future bound (`maxFutureSkew`) compares with processing time, so it
+ * cannot see a record dated today in a replay of last year's data: accepted, such a record would
+ * move the watermark to today and send every later record of the replay to `late`.
+ *
+ * The stream's time here is the median of the event times of the partition's last 15 records
+ * (every record with a valid timestamp counts, the refused ones too). One record far ahead of it
+ * is a dead letter (`time-jump`) and moves nothing; a real jump (a gap in the data, a backfill
+ * switching to later data) moves the median after 8 records: those 8 are refused, the 9th and
+ * the rest are taken. Nothing is held back, so the rule decides
+ * at once and the same input gives the same records on every run; the recent times go into the
+ * checkpoint with the watermark, so a resumed run decides as an uninterrupted one.
+ *
+ * Not caught: a jump at the very first record of a partition (there is nothing to compare with).
+ *
+ * @module
+ */
+import { formatDuration } from './duration.js';
+
+/** Records per partition whose times make the stream's time (their median). */
+export const TIME_JUMP_WINDOW = 15;
+
+/** Recent event times of one partition: in arrival order (a ring) and sorted (for the median). */
+interface Recent {
+  ring: number[];
+  /** Where the next time goes in `ring` once it is full. */
+  next: number;
+  sorted: number[];
+}
+
+/** The recent event times per partition, oldest first, as a checkpoint keeps them. */
+export type TimeJumpSnapshot = Array<[string, number[]]>;
+
+/** Index of the first element of ascending `a` that is ≥ `x`. */
+function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((a[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const iso = (ms: number) => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
+
+/**
+ * Decides, record by record, whether an event time jumps too far ahead of its partition.
+ *
+ * @example
+ * ```ts
+ * const guard = new TimeJumpGuard(30 * 86_400_000);
+ * guard.check('0', Date.UTC(2026, 0, 1));       // undefined (taken)
+ * guard.check('0', Date.UTC(2026, 0, 1, 0, 1)); // undefined
+ * guard.check('0', Date.UTC(2026, 11, 7));
+ * // 'timestamp 2026-12-07T00:00:00.000Z is more than maxTimeJump 30d ahead of its input (the median of its last 2 records: 2026-01-01T00:00:00.000Z)'
+ * ```
+ */
+export class TimeJumpGuard {
+  private readonly partitions = new Map<string, Recent>();
+
+  /** @param maxJumpMs how far past the median an event time may be; `Infinity`: no bound. */
+  constructor(private readonly maxJumpMs: number) {}
+
+  /**
+   * Records `t` as the partition's latest time and returns why it jumps too far, or `undefined`
+   * when it may be processed.
+   */
+  check(partition: string, t: number): string | undefined {
+    if (this.maxJumpMs === Infinity) return undefined;
+    let recent = this.partitions.get(partition);
+    if (recent === undefined) this.partitions.set(partition, (recent = { ring: [], next: 0, sorted: [] }));
+    const { sorted } = recent;
+    const n = sorted.length;
+    // The lower median (15 records: the 8th); none before the first record.
+    const median = n === 0 ? t : (sorted[(n - 1) >> 1] as number);
+    this.add(recent, t);
+    if (t - median <= this.maxJumpMs) return undefined;
+    return `timestamp ${iso(t)} is more than maxTimeJump ${formatDuration(this.maxJumpMs)} ahead of its input (the median of its last ${n} records: ${iso(median)})`;
+  }
+
+  private add(recent: Recent, t: number): void {
+    const { ring, sorted } = recent;
+    if (ring.length < TIME_JUMP_WINDOW) ring.push(t);
+    else {
+      const old = ring[recent.next] as number;
+      ring[recent.next] = t;
+      recent.next = (recent.next + 1) % TIME_JUMP_WINDOW;
+      sorted.splice(lowerBound(sorted, old), 1);
+    }
+    sorted.splice(lowerBound(sorted, t), 0, t);
+  }
+
+  /** The recent times per partition, oldest first. */
+  snapshot(): TimeJumpSnapshot {
+    return [...this.partitions].map(([p, r]) => [p, [...r.ring.slice(r.next), ...r.ring.slice(0, r.next)]]);
+  }
+
+  /** Replaces the recent times with a snapshot's (a resumed run, a restored task). */
+  restore(snapshot: TimeJumpSnapshot | undefined): void {
+    this.partitions.clear();
+    for (const [p, times] of snapshot ?? []) {
+      const recent: Recent = { ring: [], next: 0, sorted: [] };
+      for (const t of times.slice(-TIME_JUMP_WINDOW)) this.add(recent, t);
+      this.partitions.set(p, recent);
+    }
+  }
+}
