@@ -10,6 +10,9 @@
  *   schema's JSON values nest without bound): the reader overflows the stack, and the records
  *   after it could not be found any more. It is stepped over without recursion
  *   (`avro-skip.ts`) and is `too-deep`; the next record is read as usual.
+ * - A record with a value avsc refuses to build (a long of 2^53 or more, which a JavaScript
+ *   number cannot hold exactly; an enum index out of range): it is `malformed-avro` with its
+ *   bytes, and the next record is read as usual.
  * - A record whose bytes announce more items than they can hold (avsc would build them all: a
  *   few bytes announcing 10⁹ items fill the heap), that ends past its block or whose bytes stop
  *   making sense: checked before avsc reads it. Where it ends is not known, so the rest of its
@@ -92,9 +95,13 @@ export function checkRecords(decoder: BlockDecoderInternals, writerType: Type): 
     try {
       value = read(tap);
     } catch (error) {
-      if (!isStackOverflow(error)) throw error;
+      // Where it ends is known: only this record goes. Too deep for avsc's recursion, or a value
+      // avsc refuses (a long past 2^53, an enum index out of range): either would otherwise end
+      // the read of the whole file.
       tap.pos = end;
-      return rejected('too-deep', TOO_DEEP, tap.buf.subarray(from, tap.pos));
+      const bytes = tap.buf.subarray(from, end);
+      if (isStackOverflow(error)) return rejected('too-deep', TOO_DEEP, bytes);
+      return rejected('malformed-avro', `the record does not decode: ${error instanceof Error ? error.message : String(error)}`, bytes);
     }
     let replaced: number;
     try {

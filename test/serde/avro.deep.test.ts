@@ -106,3 +106,31 @@ test('an Avro record announcing more array items than its bytes can hold is malf
   const nulls = avsc.Type.forSchema({ type: 'record', name: 'N', fields: [{ name: 'xs', type: { type: 'array', items: 'null' } }] });
   assert.throws(() => avroValueEnd(nulls, Buffer.concat([long(1e9), long(0)])), AvroValueOverlong);
 });
+
+test('an Avro container record with a value avsc refuses (a long past 2^53, an enum index out of range) is malformed-avro with its bytes; the records after it are read', async () => {
+  // The timestamp's long, found by its bytes and replaced by 2^60 (no JavaScript number holds
+  // every long that large exactly: avsc refuses it).
+  const marker = T0 + 123_456;
+  const base = encodeAvroEvent({ ...event(2), timestamp: marker });
+  const at = base.indexOf(long(marker));
+  assert.ok(at > 0);
+  const hugeLong = Buffer.concat([base.subarray(0, at), long(2 ** 60), base.subarray(at + long(marker).length)]);
+  // `type` (an enum): the one byte where a track and a page event differ, set to index 9.
+  const track = encodeAvroEvent(event(3));
+  const page = encodeAvroEvent({ ...event(3), type: 'page', event: undefined } as unknown as TributaryEvent);
+  const enumAt = [...track].findIndex((b, i) => b !== page[i]);
+  const badEnum = Buffer.from(track);
+  badEnum[enumAt] = Number(long(9)[0]);
+  assert.throws(() => avroEventType().fromBuffer(badEnum), /enum/);
+
+  const dir = tempDir();
+  const path = await container(dir, [encodeAvroEvent(event(1)), hugeLong, encodeAvroEvent(event(4))], [badEnum, encodeAvroEvent(event(5))]);
+  const items: Array<Record<string, unknown>> = [];
+  for await (const item of readAvroEventFile(path)) items.push(item as unknown as Record<string, unknown>);
+  // Before, the first of them ended the read of the file: "container file broken after 1 records".
+  assert.deepEqual(items.map((it) => [it.index, it.ok ? (it.event as TributaryEvent).messageId : it.reason]), [[0, 'm1'], [1, 'malformed-avro'], [2, 'm4'], [3, 'malformed-avro'], [4, 'm5']]);
+  assert.deepEqual(Buffer.from(items[1]?.raw as string, 'base64'), hugeLong);
+  assert.deepEqual(Buffer.from(items[3]?.raw as string, 'base64'), badEnum);
+  assert.equal(items[1]?.detail, 'the record does not decode: potential precision loss');
+  assert.match(items[3]?.detail as string, /^the record does not decode: invalid .*enum index: 9$/);
+});
