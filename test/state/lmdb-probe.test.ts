@@ -2,12 +2,13 @@
 // by LmdbStoreFactory, then damaged in memory: nothing damaged is opened in this process). What
 // a damaged file does to a run, in a child process, is in test/cli/run-corrupt-state.test.ts.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { StateCorruptedError, stateCorruption } from '../../lib/state/engines/lmdb/corruption.js';
 import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
-import { lmdbBytesProblem, PROBE_BYTES, type PageReader } from '../../lib/state/engines/lmdb/probe.js';
+import { lmdbBytesProblem, lmdbFileProblem, PROBE_BYTES, type PageReader } from '../../lib/state/engines/lmdb/probe.js';
 import { tempDir } from '../support/tmp.js';
 
 let file: Buffer;
@@ -95,4 +96,20 @@ test('LMDB errors about a damaged file become one "state corrupted" line; other 
   assert.equal(stateCorruption(new Error('MDB_CORRUPTED: Located page was wrong type\n    at x'), '/s/data.mdb')?.why, 'MDB_CORRUPTED: Located page was wrong type');
   assert.equal(stateCorruption(new Error('MDB_MAP_FULL: Environment mapsize limit reached'), '/s/data.mdb'), undefined);
   assert.equal(stateCorruption(new Error('ENOSPC: no space left on device'), '/s/data.mdb'), undefined);
+});
+
+test('a data.mdb that is not a regular file (a link to /dev/zero, a FIFO, a directory) is refused before LMDB opens it', () => {
+  // LMDB would map /dev/zero and crash the process (SIGSEGV), and wait on a FIFO for ever.
+  const cases: Array<[string, (file: string) => void, string]> = [
+    ['zero', (f) => symlinkSync('/dev/zero', f), 'a character device, not an LMDB data file'],
+    ['fifo', (f) => assert.equal(spawnSync('mkfifo', [f]).status, 0), 'a FIFO, not an LMDB data file'],
+    ['dir', (f) => mkdirSync(f), 'a directory, not an LMDB data file'],
+  ];
+  for (const [name, make, why] of cases) {
+    const dir = join(tempDir('tributary-probe-'), name);
+    mkdirSync(dir);
+    make(join(dir, 'data.mdb'));
+    assert.equal(lmdbFileProblem(join(dir, 'data.mdb')), why, name);
+    assert.throws(() => new LmdbStoreFactory({ path: dir }), (e: unknown) => e instanceof StateCorruptedError && e.message.includes(why), name);
+  }
 });

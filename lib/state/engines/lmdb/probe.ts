@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, statSync, type Stats } from 'node:fs';
 import { readAt } from '../../../util/read-at.js';
 
 /** LMDB's meta-page magic number (MDB_MAGIC). */
@@ -152,9 +152,20 @@ export function lmdbBytesProblem(bytes: Uint8Array, fileSize: number, pageAt: Pa
   return undefined;
 }
 
+/** What a path that is not a regular file is (LMDB would map a device, wait on a FIFO). */
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
 
 /**
- * {@link lmdbBytesProblem} of a data file on disk (undefined when the file is absent).
+ * {@link lmdbBytesProblem} of a data file on disk (undefined when the file is absent). A path
+ * that is not a regular file (a link to /dev/zero, a FIFO) is refused before it is opened:
+ * LMDB would map the device and crash the process, or wait on the FIFO for ever.
  *
  * @example
  * ```ts
@@ -164,6 +175,8 @@ export function lmdbBytesProblem(bytes: Uint8Array, fileSize: number, pageAt: Pa
  */
 export function lmdbFileProblem(file: string): string | undefined {
   if (!existsSync(file)) return undefined;
+  const st = statSync(file);
+  if (!st.isFile()) return `${kindOf(st)}, not an LMDB data file`;
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
