@@ -2,7 +2,7 @@
  * Avro object container files of canonical events: reading the events of a file or byte
  * stream (resolving its schema to `tributary.Event`) and writing events to a new file.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import avsc from 'avsc';
@@ -10,6 +10,7 @@ import type { Type } from 'avsc';
 import type { TributaryEvent } from '../event/event.js';
 import { checkRecords, isRejected, type BlockDecoderInternals, type RejectedRecord } from './avro-container-records.js';
 import { errorMessage, TOO_DEEP, type AvroReject } from './avro-event-codec.js';
+import { avroValueEnd, AvroValueOverlong, AvroValueTruncated } from './avro-skip.js';
 import { isStackOverflow } from './avro-skip.js';
 import { fromAvroRecord, toAvroRecord } from './avro-event-record.js';
 import { avroEventType } from './avro-event-schema.js';
@@ -45,9 +46,13 @@ export type AvroFileItem = { ok: true; event: TributaryEvent; index: number } | 
  * ```
  */
 export async function* readAvroEventFile(input: string | NodeJS.ReadableStream): AsyncGenerator<AvroFileItem> {
-  const opts = { readerSchema: avroEventType() };
-  const decoder: NodeJS.ReadableStream =
-    typeof input === 'string' ? avsc.createFileDecoder(input, opts) : input.pipe(new avsc.streams.BlockDecoder(opts));
+  let checked: NodeJS.ReadableStream;
+  try {
+    checked = await withCheckedHeader(typeof input === 'string' ? createReadStream(input) : input);
+  } catch (err) {
+    throw new Error(`not a readable tributary.Event Avro container: ${errorMessage(err)}`, { cause: err });
+  }
+  const decoder: NodeJS.ReadableStream = checked.pipe(new avsc.streams.BlockDecoder({ readerSchema: avroEventType() }));
   let index = 0;
   let sawHeader = false;
   decoder.once('metadata', (writerType: Type) => {
@@ -88,6 +93,56 @@ export async function* readAvroEventFile(input: string | NodeJS.ReadableStream):
     const rest = tap.buf.length - tap.pos;
     yield { ok: false, reason: 'malformed-avro', detail: `truncated: ${rest} bytes after record ${index} do not form a complete block`, index };
   }
+}
+
+/** A container file's header (the Avro specification's): magic, metadata map, sync marker. */
+const HEADER_TYPE = avsc.Type.forSchema({
+  type: 'record',
+  name: 'org.apache.avro.file.Header',
+  fields: [
+    { name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } },
+    { name: 'meta', type: { type: 'map', values: 'bytes' } },
+    { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
+  ],
+});
+/** Bytes a header may take: far more than a real one holds (a schema and a codec name). */
+const HEADER_MAX_BYTES = 16 << 20;
+
+/**
+ * `input` once its container header is known to be whole and sound, as a stream of all its bytes.
+ * A header whose metadata map announces 2^50 entries in 24 bytes made avsc's decoder spin for
+ * ever, deaf to SIGTERM: the bounds walk (`avro-skip.ts`) over the bytes read so far answers
+ * at once. Throws for a header that announces more than it holds, that is not complete at the
+ * end of the input, or that is over 16 MiB.
+ */
+async function withCheckedHeader(input: NodeJS.ReadableStream): Promise<NodeJS.ReadableStream> {
+  const it = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (let ended = false; ; ) {
+    try {
+      avroValueEnd(HEADER_TYPE, Buffer.concat(chunks), 0);
+      break;
+    } catch (error) {
+      if (error instanceof AvroValueOverlong) throw new Error(`the header announces more metadata than its ${size} bytes can hold`);
+      if (!(error instanceof AvroValueTruncated)) throw error;
+      if (ended) throw new Error(`no complete header (${size} bytes)`);
+      if (size > HEADER_MAX_BYTES) throw new Error(`a header over ${HEADER_MAX_BYTES} bytes`);
+    }
+    const r = await it.next();
+    if (r.done) ended = true;
+    else {
+      const chunk = Buffer.from(r.value);
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+  }
+  return Readable.from(
+    (async function* () {
+      yield Buffer.concat(chunks);
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    })(),
+  );
 }
 
 /**

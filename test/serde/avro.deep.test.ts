@@ -134,3 +134,24 @@ test('an Avro container record with a value avsc refuses (a long past 2^53, an e
   assert.equal(items[1]?.detail, 'the record does not decode: potential precision loss');
   assert.match(items[3]?.detail as string, /^the record does not decode: invalid .*enum index: 9$/);
 });
+
+test('a container header whose metadata map announces 2^50 entries is refused at once (avsc spun on it for ever, deaf to SIGTERM)', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'header-bomb.avro');
+  writeFileSync(path, Buffer.concat([Buffer.from('Obj\x01', 'latin1'), long(2 ** 50), long(11), Buffer.from('avro.schema')]));
+  const t0 = Date.now();
+  await assert.rejects(async () => {
+    for await (const item of readAvroEventFile(path)) void item;
+  }, { message: 'not a readable tributary.Event Avro container: no complete header (24 bytes)' });
+  assert.ok(Date.now() - t0 < 5_000);
+  // From a stream too (the runner reads a file as one), and a sound file as before.
+  const good = join(dir, 'good.avro');
+  await writeAvroEventFile(good, [event(1), event(2)]);
+  const { createReadStream } = await import('node:fs');
+  const read: string[] = [];
+  for await (const item of readAvroEventFile(createReadStream(good))) if (item.ok) read.push(item.event.messageId);
+  assert.deepEqual(read, ['m1', 'm2']);
+  await assert.rejects(async () => {
+    for await (const item of readAvroEventFile(createReadStream(path))) void item;
+  }, /no complete header \(24 bytes\)/);
+});
