@@ -124,10 +124,10 @@ async function withCheckedHeader(input: NodeJS.ReadableStream): Promise<NodeJS.R
       avroValueEnd(HEADER_TYPE, Buffer.concat(chunks), 0);
       break;
     } catch (error) {
-      if (error instanceof AvroValueOverlong) throw new Error(`the header announces more metadata than its ${size} bytes can hold`);
+      if (error instanceof AvroValueOverlong) throw new Error(`the header announces more metadata than its ${size} bytes can hold`, { cause: error });
       if (!(error instanceof AvroValueTruncated)) throw error;
-      if (ended) throw new Error(`no complete header (${size} bytes)`);
-      if (size > HEADER_MAX_BYTES) throw new Error(`a header over ${HEADER_MAX_BYTES} bytes`);
+      if (ended) throw new Error(`no complete header (${size} bytes)`, { cause: error });
+      if (size > HEADER_MAX_BYTES) throw new Error(`a header over ${HEADER_MAX_BYTES} bytes`, { cause: error });
     }
     const r = await it.next();
     if (r.done) ended = true;
