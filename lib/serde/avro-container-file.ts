@@ -63,7 +63,7 @@ export async function* readAvroEventFile(input: string | NodeJS.ReadableStream):
     for await (const value of decoder as AsyncIterable<Record<string, unknown> | RejectedRecord>) {
       if (isRejected(value)) {
         yield { ok: false, reason: value.reason, detail: value.detail, ...(value.raw === '' ? {} : { raw: value.raw }), index };
-        index += 1 + value.skipped;
+        index += (value.record ? 1 : 0) + value.skipped;
         continue;
       }
       let event: TributaryEvent;

@@ -39,6 +39,8 @@ export interface RejectedRecord {
   raw: string;
   /** Records of its block after it that were skipped with it (where they begin is not known). */
   skipped: number;
+  /** False when no record's bytes were there (its block announced more records than it holds). */
+  record: boolean;
 }
 
 /** Whether `value`, read by a wrapped reader, is a rejected record. */
@@ -58,15 +60,50 @@ export interface BlockDecoderInternals {
   _remaining?: number;
   /** The read buffer of the file's bytes (what is left over after the last complete block). */
   _tap?: { buf?: unknown; pos?: unknown };
+  /** Makes the callback a block's decompressed bytes are handed to (one per block, in file order). */
+  _createBlockCallback?: (size: number, count: number, cb: () => void) => (cause: unknown, data?: Buffer) => void;
+  /** The block codec's name. */
+  _codec?: string;
 }
 
-const rejected = (reason: RejectedRecord['reason'], detail: string, bytes: Buffer | undefined, skipped = 0): RejectedRecord => ({
+/** Blocks whose records cannot be read (their bytes did not decompress), with why and how many records they hold. */
+const unreadable = new WeakMap<Buffer, { why: string; count: number }>();
+/** Each block's record count as its header announced it, and as avsc was given it (clamped). */
+const counts = new WeakMap<Buffer, { announced: number; given: number }>();
+
+const rejected = (reason: RejectedRecord['reason'], detail: string, bytes: Buffer | undefined, skipped = 0, record = true): RejectedRecord => ({
   [REJECTED]: true,
   reason,
   detail,
   raw: bytes === undefined ? '' : Buffer.from(bytes).toString('base64'),
   skipped,
+  record,
 });
+
+/**
+ * Wraps the decoder's block callbacks. avsc keeps a block's record count as `count | 0`: a count
+ * of 2^32 became 0, the block vanished and the reader waited for ever (the process exited 13 with
+ * no word); such a count is clamped (the records are read until the block's bytes end). A block
+ * whose bytes do not decompress ended the read, and the blocks before it still queued were lost:
+ * its records become one `malformed-avro` item, and the next block is read.
+ */
+function checkBlocks(decoder: BlockDecoderInternals): void {
+  const create = decoder._createBlockCallback;
+  if (typeof create !== 'function') return;
+  decoder._createBlockCallback = function (this: BlockDecoderInternals, size, count, cb) {
+    const given = count >= 0 && count <= 0x7fffffff ? count : 0x7fffffff;
+    const inner = create.call(this, size, given, cb);
+    return (cause, data) => {
+      if (!cause) {
+        if (data !== undefined) counts.set(data, { announced: count, given });
+        return inner(null, data);
+      }
+      const placeholder = Buffer.alloc(1);
+      unreadable.set(placeholder, { why: `a block's bytes do not decompress (${decoder._codec ?? 'codec'}: ${cause instanceof Error ? cause.message : String(cause)})`, count });
+      inner(null, placeholder);
+    };
+  };
+}
 
 /**
  * Wraps the decoder's record reader (call it on `metadata`, with the file's writer type) so that
@@ -75,8 +112,22 @@ const rejected = (reason: RejectedRecord['reason'], detail: string, bytes: Buffe
 export function checkRecords(decoder: BlockDecoderInternals, writerType: Type): void {
   const read = decoder._readValue;
   if (typeof read !== 'function') return;
+  checkBlocks(decoder);
   decoder._readValue = (tap) => {
     const from = tap.pos;
+    const lost = unreadable.get(tap.buf);
+    if (lost !== undefined) {
+      decoder._remaining = 0;
+      tap.pos = tap.buf.length;
+      return rejected('malformed-avro', `${lost.why}: its ${lost.count} records are skipped`, undefined, Math.max(0, lost.count - 1));
+    }
+    if (from >= tap.buf.length) {
+      // No bytes left in the block: not a broken record, a block announcing more than it holds.
+      const count = counts.get(tap.buf);
+      const held = count === undefined ? undefined : count.given - (decoder._remaining ?? 0) - 1;
+      decoder._remaining = 0;
+      return rejected('malformed-avro', `a block announced ${count?.announced ?? 'more'} records but its bytes hold ${held ?? 'fewer'}`, undefined, 0, false);
+    }
     // The record's bounds first, without building it (avsc builds every item a count announces).
     let end: number;
     try {

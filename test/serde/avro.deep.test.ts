@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { deflateRawSync } from 'node:zlib';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import avsc from 'avsc';
@@ -23,10 +24,13 @@ const long = zigzag;
 /** The Avro binary of event `i` whose `properties.deep` nests `levels` maps (test/support/avro-hostile.ts). */
 const deepEvent = (i: number, levels: number): Buffer => deepAvroEvent(event(i), levels);
 
-/** A container file (null codec) holding `blocks` of records (their Avro binaries). */
-async function container(dir: string, ...blocks: Buffer[][]): Promise<string> {
+/** A block of a {@link container}: its records, and what its header says (the count, the bytes as written). */
+type Block = Buffer[] & { count?: number; data?: Buffer };
+
+/** A container file (null codec, or deflate when a block gives its bytes) holding `blocks` of records (their Avro binaries). */
+async function container(dir: string, ...blocks: Block[]): Promise<string> {
   const probe = join(dir, 'probe.avro');
-  await writeAvroEventFile(probe, [event(0)]);
+  await writeAvroEventFile(probe, [event(0)], { codec: blocks.some((b) => b.data !== undefined) ? 'deflate' : 'null' });
   const bytes = readFileSync(probe);
   const headerType = avsc.Type.forSchema({
     type: 'record', name: 'org.apache.avro.file.Header',
@@ -35,8 +39,8 @@ async function container(dir: string, ...blocks: Buffer[][]): Promise<string> {
   const { value, offset } = headerType.decode(bytes, 0) as { value: { sync: Buffer }; offset: number };
   const path = join(dir, 'records.avro');
   const encoded = blocks.map((records) => {
-    const data = Buffer.concat(records);
-    return Buffer.concat([long(records.length), long(data.length), data, value.sync]);
+    const data = records.data ?? Buffer.concat(records);
+    return Buffer.concat([long(records.count ?? records.length), long(data.length), data, value.sync]);
   });
   writeFileSync(path, Buffer.concat([bytes.subarray(0, offset), ...encoded]));
   return path;
@@ -154,4 +158,33 @@ test('a container header whose metadata map announces 2^50 entries is refused at
   await assert.rejects(async () => {
     for await (const item of readAvroEventFile(createReadStream(path))) void item;
   }, /no complete header \(24 bytes\)/);
+});
+
+test('container blocks: a count of 2^32 or more, or more than the block holds, costs no record; a block that does not decompress costs its own records only', async () => {
+  const dir = tempDir();
+  const records = (from: number, n: number) => Array.from({ length: n }, (_, i) => encodeAvroEvent(event(from + i)));
+  const read = async (path: string) => {
+    const items: Array<[number, string]> = [];
+    for await (const item of readAvroEventFile(path)) items.push([item.index, item.ok ? item.event.messageId : `${item.reason}: ${item.detail}`]);
+    return items;
+  };
+  // avsc kept a count as count | 0: 2^32 became 0, the block vanished and the read waited for
+  // ever (the process exited 13 without a word, its outputs partial).
+  for (const count of [2 ** 32, 2 ** 40, 2 ** 31, 5]) {
+    const path = await container(dir, records(1, 2), Object.assign(records(3, 3), { count }), records(6, 1));
+    assert.deepEqual(await read(path), [
+      [0, 'm1'], [1, 'm2'], [2, 'm3'], [3, 'm4'], [4, 'm5'],
+      [5, `malformed-avro: a block announced ${count} records but its bytes hold 3`],
+      [5, 'm6'],
+    ], `count ${count}`);
+  }
+  // Deflate: the middle block's bytes are garbage. Before, the read ended there and the blocks
+  // still queued before it were lost too ("container file broken after 0 records").
+  const deflated = (rs: Buffer[]) => Object.assign(rs, { data: deflateRawSync(Buffer.concat(rs)) });
+  const path = await container(dir, deflated(records(1, 2)), Object.assign(records(3, 3), { data: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x13]) }), deflated(records(6, 2)));
+  assert.deepEqual(await read(path), [
+    [0, 'm1'], [1, 'm2'],
+    [2, 'malformed-avro: a block\'s bytes do not decompress (deflate: invalid block type): its 3 records are skipped'],
+    [5, 'm6'], [6, 'm7'],
+  ]);
 });
