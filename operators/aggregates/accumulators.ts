@@ -19,7 +19,7 @@
  *   frequency, monetary }`: `lastAt` is the latest event time, `recencyMs = windowEnd − lastAt`,
  *   `frequency` the distinct values of `order` (countDistinct rules; without `order`, the
  *   events), `monetary` the sum of `monetary × quantity` (× 1 without `quantity`) over events
- *   where they are finite numbers.
+ *   where they and their product are finite numbers.
  */
 import { compileCondition, conditionProblems, type Condition, type Matcher } from '../../lib/condition/condition.js';
 import type { TributaryEvent } from '../../lib/event/event.js';
@@ -86,7 +86,11 @@ export function contributions(aggregates: readonly ResolvedAggregate[], event: T
       case 'rfm': {
         const price = getPath(event, a.path as string);
         const qty = a.quantity === undefined ? 1 : getPath(event, a.quantity);
-        const amount = finite(price) && finite(qty) ? price * qty : 0;
+        // A product that overflows (1e20 × 1e300) counts 0, as a price or quantity that is not a
+        // finite number does: Infinity in the sum would poison the key's monetary (and every
+        // score of it) for the window's whole length, from one record.
+        const product = finite(price) && finite(qty) ? price * qty : 0;
+        const amount = Number.isFinite(product) ? product : 0;
         const order = a.order === undefined ? null : getPath(event, a.order);
         out.push([i, [order === undefined || order === null ? null : distinctKey(order), amount]]);
         continue;
