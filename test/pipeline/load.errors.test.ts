@@ -39,6 +39,23 @@ const cases: Array<{ name: string; text: string; errors: string[] }> = [
     errors: [`p.yaml:5:5 steps[0].dedup: unknown operator (did you mean dedupe?); known: ${KNOWN}`],
   },
   {
+    name: 'a key repeated in a mapping, at two levels (found in one pass, at the repeated key)',
+    text: 'name: demo\nsource: { key: userId, key: a }\nsteps:\n  - dedupe: { ttl: 1h, ttl: 2h }\nname: again\n',
+    errors: [
+      'p.yaml:2:24 (root): Map keys must be unique (fix the YAML/JSON syntax here)',
+      'p.yaml:4:24 (root): Map keys must be unique (fix the YAML/JSON syntax here)',
+      'p.yaml:5:1 (root): Map keys must be unique (fix the YAML/JSON syntax here)',
+    ],
+  },
+  {
+    name: 'thousands of unknown keys: the first 20 shown, the rest counted',
+    text: `name: demo\nsource: {}\nsteps: []\n${Array.from({ length: 3000 }, (_, i) => `k${i}: 1\n`).join('')}`,
+    errors: [
+      ...Array.from({ length: 20 }, (_, i) => `p.yaml:${4 + i}:1 k${i}: unknown key; allowed: name, description, source, steps, sink, outputs, guarantee, onProcessingError, metrics, kafka`),
+      'p.yaml:23:1 k19: … and 2980 more problems after this one (fix the first ones first)',
+    ],
+  },
+  {
     name: 'a missing required top-level key',
     text: 'name: demo\nsource: {}\n',
     errors: ['p.yaml:1:1 steps: missing required key "steps"'],
