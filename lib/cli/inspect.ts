@@ -11,16 +11,28 @@ import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { LmdbStoreFactory } from '../state/engines/lmdb/env.js';
 
+/**
+ * Whether `dir` holds an environment: a `data.mdb` that is not an empty file (LMDB would write a
+ * new environment into an empty one, and inspecting is read-only; what is not a regular file is
+ * refused when it is opened).
+ */
+function holdsEnvironment(dir: string): boolean {
+  const file = join(dir, 'data.mdb');
+  if (!existsSync(file)) return false;
+  const st = statSync(file);
+  return !(st.isFile() && st.size === 0);
+}
+
 /** The LMDB environments under `dir`: itself, or its sub-directories two levels down (Kafka: `<app>/<task>`). */
 export function findEnvironments(dir: string): string[] {
-  if (existsSync(join(dir, 'data.mdb'))) return [dir];
+  if (holdsEnvironment(dir)) return [dir];
   const out: string[] = [];
   const walk = (d: string, depth: number) => {
     if (depth > 2) return;
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (!e.isDirectory()) continue;
       const sub = join(d, e.name);
-      if (existsSync(join(sub, 'data.mdb'))) out.push(sub);
+      if (holdsEnvironment(sub)) out.push(sub);
       else walk(sub, depth + 1);
     }
   };

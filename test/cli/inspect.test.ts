@@ -2,7 +2,7 @@
 // counts, the embedded checkpoint, one value by key, every entry as NDJSON, a Kafka-style
 // <app>/<task> tree; and its errors.
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LmdbStoreFactory } from '../../lib/state/engines/lmdb/env.js';
@@ -53,4 +53,17 @@ test('inspect: stores and counts, the checkpoint, a value by key, --dump; a <app
   assert.equal(tributary(['inspect', state, '--key', 'k']).code, 2);
   const missing = tributary(['inspect', state, '--store', 'joinIdentity.ids', '--key', 'userId:nobody']);
   assert.deepEqual([missing.code, missing.stderr], [1, `error: no entry "userId:nobody" in store joinIdentity.ids under ${state}\n`]);
+  // An empty data.mdb is no state, and stays empty (LMDB would write a new environment into it).
+  const hollow = join(dir, 'hollow');
+  mkdirSync(hollow);
+  writeFileSync(join(hollow, 'data.mdb'), '');
+  const none = tributary(['inspect', hollow]);
+  assert.deepEqual([none.code, none.stderr], [1, `error: ${hollow}: no LMDB state here (a state dir holds data.mdb, or <app>/<task>/data.mdb for Kafka runs)\n`]);
+  assert.equal(statSync(join(hollow, 'data.mdb')).size, 0);
+  // A data.mdb that is not a file (a link to /dev/zero: LMDB mapped the device and the process died of SIGSEGV).
+  const device = join(dir, 'device');
+  mkdirSync(device);
+  symlinkSync('/dev/zero', join(device, 'data.mdb'));
+  const refused = tributary(['inspect', device]);
+  assert.deepEqual([refused.code, refused.stderr], [1, `error: state corrupted: ${join(device, 'data.mdb')} (a character device, not an LMDB data file); delete ${device} to start over, or restore it\n`]);
 });
