@@ -24,7 +24,8 @@ export function isObject(v: unknown): v is Obj {
 /** Own-property read along pre-split segments. */
 export function read(obj: unknown, segs: readonly string[]): unknown {
   let cur: unknown = obj;
-  for (const seg of segs) {
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i] as string;
     if (!isObject(cur) || !Object.hasOwn(cur, seg)) return undefined;
     cur = cur[seg];
   }
@@ -71,7 +72,8 @@ function remove(root: Obj, segs: readonly string[], owned: Set<object>): void {
 
 function hasOwnAt(root: Obj, segs: readonly string[]): boolean {
   let cur: unknown = root;
-  for (const seg of segs) {
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i] as string;
     if (!isObject(cur) || !Object.hasOwn(cur, seg)) return false;
     cur = cur[seg];
   }

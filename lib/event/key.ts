@@ -19,17 +19,20 @@ import { getPath } from './paths.js';
  * ```
  */
 export function resolveKey(event: unknown, keyPaths: string | readonly string[]): string | undefined {
-  const paths = typeof keyPaths === 'string' ? [keyPaths] : keyPaths;
-  for (const path of paths) {
-    const v = getPath(event, path);
-    if (typeof v === 'string') {
-      if (v.length > 0) return v;
-    } else if (typeof v === 'number') {
-      if (Number.isFinite(v)) return String(v);
-    } else if (typeof v === 'boolean') {
-      return String(v);
-    }
+  // Per event on every keyed step: no array for a single path, an index loop (no iterator).
+  if (typeof keyPaths === 'string') return usableKey(getPath(event, keyPaths));
+  for (let i = 0; i < keyPaths.length; i++) {
+    const k = usableKey(getPath(event, keyPaths[i] as string));
+    if (k !== undefined) return k;
   }
+  return undefined;
+}
+
+/** `v` as a key: a non-empty string, a finite number or a boolean as a string; else undefined. */
+function usableKey(v: unknown): string | undefined {
+  if (typeof v === 'string') return v.length > 0 ? v : undefined;
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined;
+  if (typeof v === 'boolean') return String(v);
   return undefined;
 }
 

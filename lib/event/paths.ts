@@ -114,7 +114,10 @@ export function getPath(obj: unknown, path: string): unknown {
   const segs = isSafe(path);
   if (segs === undefined) return undefined;
   let cur: unknown = obj;
-  for (const seg of segs) {
+  // An index loop, not for…of: V8 does not take its fast path over a frozen array, and for…of
+  // allocated an iterator result per segment (the largest allocation per event measured).
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i] as string;
     if (!isContainer(cur) || !Object.hasOwn(cur, seg)) return undefined;
     cur = cur[seg];
   }
@@ -134,7 +137,8 @@ export function hasPath(obj: unknown, path: string): boolean {
   const segs = isSafe(path);
   if (segs === undefined) return false;
   let cur: unknown = obj;
-  for (const seg of segs) {
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i] as string;
     if (!isContainer(cur) || !Object.hasOwn(cur, seg)) return false;
     cur = cur[seg];
   }
