@@ -86,6 +86,12 @@ export interface PipelineDefinition {
     schemaRegistry?: string;
     /** A task commits at most this often (default `100ms`; the CLI's `--commit-interval` wins). */
     commitInterval?: Duration;
+    /**
+     * Bytes of key, value and headers a record written to Kafka may have (default 1,048,000: the
+     * brokers' default `message.max.bytes` less a batch's own bytes); a larger output or
+     * repartition record is a dead letter (`oversized`).
+     */
+    maxMessageBytes?: number;
     /** TLS to the brokers; file paths are relative to the definition's directory. */
     tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
     /** SASL login; the password from an environment variable or a file, never literal. */

@@ -15,7 +15,9 @@
  * - a `forget` request → every partition of the next repartition topic (from partition 0's task).
  * - an event a global-table lookup cannot settle → the resolver's topic.
  * A record its stream cannot encode is dead-lettered at encode time instead (reason
- * `processing-error`), so one record cannot fail every commit of its task.
+ * `processing-error`), and so is one larger than a Kafka message may be (`oversized`, over
+ * `kafka.maxMessageBytes`): the broker would refuse it at every commit of its task, and the
+ * task's partition would never get past it.
  */
 import type { TributaryEvent } from '../../event/event.js';
 import { resolveKey } from '../../event/key.js';
@@ -37,6 +39,27 @@ export const DEAD_LETTER_HEADERS = {
   offset: 'tributary-source-offset',
 } as const;
 
+/**
+ * Default of `kafka.maxMessageBytes`: the bytes of key, value and headers one produced record may
+ * have. The broker's default `message.max.bytes` (1,048,588) bounds a record batch; a record
+ * alone in its batch (the committer sends one that large alone) adds ~90 bytes of its own.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_000;
+
+/** A produced record larger than `kafka.maxMessageBytes`. */
+class OversizedRecordError extends Error {
+  constructor(readonly bytes: number, readonly limit: number) {
+    super(`${bytes} bytes (key, value and headers), more than kafka.maxMessageBytes ${limit}`);
+  }
+}
+
+/** Bytes of a produced record's key, value and headers. */
+function recordBytes(r: ProducerRecord): number {
+  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  if (r.headers) for (const [name, value] of Object.entries(r.headers)) n += Buffer.byteLength(name) + (typeof value === 'string' ? Buffer.byteLength(value) : (value?.length ?? 0));
+  return n;
+}
+
 export class RecordCollector {
   /** Each stream's topic, encoder and declared key fields. */
   private readonly outputs = new Map<string, { topic: string; encoder: StreamEncoder; key: string[] | undefined }>();
@@ -44,9 +67,11 @@ export class RecordCollector {
   private readonly eventKey: string[] | undefined;
   /** The resolver sub-topology of each `global-table` step. */
   private readonly resolverOf = new Map<string, SubTopology>();
+  private readonly maxMessageBytes: number;
 
   constructor(private readonly ctx: RunContext) {
     const { topology, options } = ctx;
+    this.maxMessageBytes = topology.definition.kafka?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     for (const stream of topology.streams) {
       const encoder = createStreamEncoder({ stream, ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}) });
       this.outputs.set(stream.name, { topic: stream.topic, encoder, key: stream.key });
@@ -113,7 +138,7 @@ export class RecordCollector {
 
   private forward(t: KafkaTask, record: DerivedRecord, key: string, topic: string): void {
     const seq = t.nextSeq();
-    t.pending.push({ stream: 'events', record, key, repartition: topic, ...(seq ? { headers: { [TASK_HEADER]: t.id, [SEQ_HEADER]: seq } } : {}) });
+    t.pending.push({ stream: 'events', record, key, repartition: topic, origin: t.current, ...(seq ? { headers: { [TASK_HEADER]: t.id, [SEQ_HEADER]: seq } } : {}) });
   }
 
   /** A dead letter the collector itself makes (the Task counted those its steps made). */
@@ -159,13 +184,16 @@ export class RecordCollector {
     const records: ProducerRecord[] = [];
     for (const p of t.pending) {
       try {
-        records.push(await this.encode(p));
+        records.push(this.bounded(await this.encode(p)));
       } catch (error) {
         if (p.stream === 'dead-letter' || p.marker) throw error;
         const where = p.repartition ? `repartition topic ${p.repartition}` : `stream ${p.stream} (topic ${this.outputs.get(p.stream)?.topic ?? '?'})`;
+        const oversized = error instanceof OversizedRecordError;
         const dl: DeadLetterRecord = {
-          reason: 'processing-error',
-          detail: `a record for ${where} could not be encoded: ${messageOf(error)}`,
+          reason: oversized ? 'oversized' : 'processing-error',
+          detail: oversized
+            ? `a record for ${where} is ${error.message}: a Kafka message is at most that (the broker's message.max.bytes); set kafka.maxMessageBytes if the brokers and topics take larger ones`
+            : `a record for ${where} could not be encoded: ${messageOf(error)}`,
           raw: safeJson(p.record),
           source: p.origin ? sourceOf(p.origin) : t.id,
         };
@@ -175,6 +203,15 @@ export class RecordCollector {
       }
     }
     return records;
+  }
+
+  /** `r`, or an {@link OversizedRecordError} when the broker would refuse it for its size. */
+  private bounded(r: ProducerRecord): ProducerRecord {
+    // Most records are far below the bound: only a value over a quarter of it is counted exactly.
+    if ((r.value?.length ?? 0) + (r.key?.length ?? 0) < this.maxMessageBytes / 4) return r;
+    const bytes = recordBytes(r);
+    if (bytes > this.maxMessageBytes) throw new OversizedRecordError(bytes, this.maxMessageBytes);
+    return r;
   }
 
   private async encode(p: PendingRecord): Promise<ProducerRecord> {
