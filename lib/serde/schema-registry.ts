@@ -71,6 +71,25 @@ export class SchemaRegistryError extends Error {
   }
 }
 
+/**
+ * The registry answered for a schema id, but with a schema this client cannot read records with
+ * (another schema type, no schema text, a schema that is not valid Avro). The record that names
+ * the id is what is wrong, not the registry: its decoder makes it a dead letter. Remembered per id.
+ *
+ * @example
+ * ```ts
+ * try { await registry.schemaById(7); } catch (err) {
+ *   if (err instanceof UnusableSchemaError) console.error(`schema ${err.id}: ${err.message}`);
+ * }
+ * ```
+ */
+export class UnusableSchemaError extends Error {
+  override readonly name = 'UnusableSchemaError';
+  constructor(message: string, readonly id: number, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** The registry's media type for requests and responses. */
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
@@ -96,6 +115,8 @@ export class SchemaRegistryClient {
   private readonly authorization: string | undefined;
   private readonly byId = new Map<number, Type>();
   private readonly fetching = new Map<number, Promise<Type>>();
+  /** Ids the registry answered with a schema that cannot be used: not asked again. */
+  private readonly unusable = new Map<number, UnusableSchemaError>();
   private readonly ids = new Map<string, Promise<number>>();
 
   constructor(url: string, options?: SchemaRegistryOptions) {
@@ -109,9 +130,10 @@ export class SchemaRegistryClient {
 
   /**
    * The writer schema with this id, as an avsc `Type` (`wrapUnions: true`). Fetched once
-   * (`GET /schemas/ids/{id}`); concurrent calls share the request; a failure is not cached, so
-   * the next call retries. Rejects with a {@link SchemaRegistryError} (status 404 and
-   * error_code 40403 for an unknown id), or an `Error` when the schema is not Avro or does not parse.
+   * (`GET /schemas/ids/{id}`); concurrent calls share the request; a failed request is not
+   * cached, so the next call retries. Rejects with a {@link SchemaRegistryError} (status 404 and
+   * error_code 40403 for an unknown id), or an {@link UnusableSchemaError} (remembered: no second
+   * request) when the schema is not Avro or does not parse.
    *
    * @example
    * ```ts
@@ -122,6 +144,8 @@ export class SchemaRegistryClient {
   schemaById(id: number): Promise<Type> {
     const cached = this.byId.get(id);
     if (cached !== undefined) return Promise.resolve(cached);
+    const unusable = this.unusable.get(id);
+    if (unusable !== undefined) return Promise.reject(unusable);
     let pending = this.fetching.get(id);
     if (pending === undefined) {
       pending = this.fetchSchema(id).finally(() => this.fetching.delete(id));
@@ -173,15 +197,18 @@ export class SchemaRegistryClient {
     const body = await this.request('GET', url);
     const schemaText = (body as { schema?: unknown } | null)?.schema;
     const schemaType = (body as { schemaType?: unknown } | null)?.schemaType;
-    if (schemaType !== undefined && schemaType !== 'AVRO') {
-      throw new Error(`schema registry GET ${url}: schema ${id} is ${String(schemaType)}, not AVRO`);
-    }
-    if (typeof schemaText !== 'string') throw new Error(`schema registry GET ${url}: response has no "schema" string: ${JSON.stringify(body)}`);
+    const unusable = (message: string, cause?: unknown): UnusableSchemaError => {
+      const err = new UnusableSchemaError(`schema registry GET ${url}: ${message}`, id, cause === undefined ? undefined : { cause });
+      this.unusable.set(id, err);
+      return err;
+    };
+    if (schemaType !== undefined && schemaType !== 'AVRO') throw unusable(`schema ${id} is ${String(schemaType)}, not AVRO`);
+    if (typeof schemaText !== 'string') throw unusable(`response has no "schema" string: ${JSON.stringify(body)?.slice(0, 200)}`);
     let type: Type;
     try {
       type = avsc.Type.forSchema(JSON.parse(schemaText) as avsc.Schema, { wrapUnions: true });
     } catch (err) {
-      throw new Error(`schema registry GET ${url}: schema ${id} is not a valid Avro schema: ${errorMessage(err)}`, { cause: err });
+      throw unusable(`schema ${id} is not a valid Avro schema: ${errorMessage(err)}`, err);
     }
     this.byId.set(id, type);
     return type;

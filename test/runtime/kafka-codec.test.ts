@@ -172,6 +172,24 @@ test('avro with a registry: an id the registry does not know dead-letters as mal
   });
 });
 
+test('avro with a registry: an id whose schema is not valid Avro, or not a record, dead-letters as malformed-avro; the id is asked once', async () => {
+  schemas.set(31, JSON.stringify({ type: 'nonsense' }));
+  schemas.set(32, JSON.stringify('string'));
+  const d = createSourceDecoder({ format: 'avro', maxRecordBytes: 1 << 20, registry: new SchemaRegistryClient(url) });
+  const body = encodeAvroEvent(EVENT);
+  requests.length = 0;
+  const invalid = frameConfluent(31, body);
+  const dead = (framed: Buffer, detail: string) => ({ ok: false, reason: 'malformed-avro', raw: framed.toString('base64'), source: SRC, detail });
+  // Before, the registry's answer failed the task at every commit: the partition never got past the record.
+  const expected = dead(invalid, `schema id 31 cannot be used: schema registry GET ${url}/schemas/ids/31: schema 31 is not a valid Avro schema: unknown type: "nonsense"`);
+  assert.deepStrictEqual(await d.decode(invalid, SRC), expected);
+  assert.deepStrictEqual(await d.decode(invalid, SRC), expected);
+  const primitive = frameConfluent(32, Buffer.from([6, 0x61, 0x62, 0x63]));
+  // Before: "does not decode as tributary.Event: Cannot read properties of undefined (reading 'length')".
+  assert.deepStrictEqual(await d.decode(primitive, SRC), dead(primitive, 'schema id 32 is a string, not a record: it cannot be read as tributary.Event'));
+  assert.deepEqual(requests, ['GET /schemas/ids/31', 'GET /schemas/ids/32']);
+});
+
 test('avro with an unreachable registry throws instead of dead-lettering', async () => {
   const dead = await deadUrl();
   const d = createSourceDecoder({ format: 'avro', maxRecordBytes: 1 << 20, registry: new SchemaRegistryClient(dead) });

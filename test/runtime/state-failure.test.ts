@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { compilePipeline } from '../../lib/pipeline/compile.js';
 import { parsePipeline } from '../../lib/pipeline/load.js';
 import { failureAdvice, whatFailed } from '../../lib/runtime/kafka/kafka-errors.js';
+import { SchemaRegistryError } from '../../lib/serde/schema-registry.js';
 import { runKafka } from '../../lib/runtime/kafka/runner.js';
 import { StateCorruptedError } from '../../lib/state/engines/lmdb/corruption.js';
 import { InvalidKeyError } from '../../lib/state/key-order.js';
@@ -31,6 +32,10 @@ test('stateEngineFailure: damaged files and refusing disks, through causes; a st
   assert.equal(stateEngineFailure(new Error('score: the module threw on value "MDB_PANIC"')), false);
   assert.equal(failureAdvice(new Error('MDB_MAP_FULL'), 'st/app/0_1'), 'check the disk under st/app/0_1 (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again');
   assert.equal(failureAdvice(new Error('Connection error'), 'st/app/0_1'), 'check that the brokers are up and the topics writable, then run again');
+  // A schema registry that does not answer is named, not the brokers (its error, or the cause of one).
+  const down = new SchemaRegistryError('schema registry GET http://user:pw@registry:8081/schemas/ids/7 failed: fetch failed', 'http://registry:8081/schemas/ids/7', undefined, undefined, undefined);
+  assert.equal(failureAdvice(down, 'st/app/0_1'), 'check that the schema registry at http://registry:8081 is up and answers, then run again');
+  assert.equal(failureAdvice(new Error('decode failed', { cause: down }), 'st/app/0_1'), 'check that the schema registry at http://registry:8081 is up and answers, then run again');
   assert.equal(whatFailed(new Error('MDB_PAGE_NOTFOUND: Requested page not found')), 'its state store failed');
   assert.equal(whatFailed(new Error('The coordinator is not available')), 'commit failed');
 });
@@ -54,7 +59,7 @@ steps:
   const stateDir = join(dir, 'state');
   await assert.rejects(runKafka({ topology, adapter: kafka.adapter('a'), stateDir, tickMs: 20, log: (l) => logs.push(l) }), (e: unknown) => {
     assert.ok(e instanceof Error);
-    assert.equal(e.message, `task 0_0: failed 6 times in a row at input offset none (MDB_PAGE_NOTFOUND: Requested page not found); check the disk under ${join(stateDir, topology.name, '0_0')} (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again`);
+    assert.equal(e.message, `task 0_0: failed 6 times in a row before its first commit (MDB_PAGE_NOTFOUND: Requested page not found); check the disk under ${join(stateDir, topology.name, '0_0')} (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again`);
     return true;
   });
   assert.equal(logs.filter((l) => /^task 0_0: its state store failed \(MDB_PAGE_NOTFOUND: Requested page not found\); reopening it from the last commit \(attempt [1-5] of 5\)$/.test(l)).length, 5, logs.join('\n'));

@@ -17,7 +17,7 @@ import type { CompiledStream } from '../../pipeline/compile.js';
 import { CONFLUENT_MAGIC_BYTE, decodeAvroEvent, decodeConfluentAvroEvent, frameConfluent, unframeConfluent, type AvroDecodeResult } from '../../serde/avro.js';
 import { encodeStreamAvro, streamAvroSchema } from '../../serde/derived-avro.js';
 import { decodeJsonRecord } from '../../serde/json.js';
-import { SchemaRegistryError, type SchemaRegistryClient } from '../../serde/schema-registry.js';
+import { SchemaRegistryError, UnusableSchemaError, type SchemaRegistryClient } from '../../serde/schema-registry.js';
 import type { SourceInput } from '../task.js';
 
 /**
@@ -93,6 +93,9 @@ export function createSourceDecoder(opts: SourceDecoderOptions): SourceDecoder {
   const result = (r: AvroDecodeResult, value: Buffer, source: string): SourceInput =>
     r.ok ? { ok: true, value: r.event, raw: value.toString('base64'), source } : { ok: false, reason: r.reason, detail: r.detail, raw: value.toString('base64'), source };
   const framed = (value: Buffer, source: string, writer: Type, schemaId: number, body: Buffer): SourceInput => {
+    if (writer.typeName !== 'record') {
+      return result({ ok: false, reason: 'malformed-avro', detail: `schema id ${schemaId} is a ${writer.typeName}, not a record: it cannot be read as tributary.Event` }, value, source);
+    }
     const r = decodeAvroEvent(body, { writerType: writer });
     return result(r.ok ? r : { ...r, detail: `schema id ${schemaId}: ${r.detail}` }, value, source);
   };
@@ -115,6 +118,11 @@ export function createSourceDecoder(opts: SourceDecoderOptions): SourceDecoder {
           if (err instanceof SchemaRegistryError && err.status === 404) {
             return result({ ok: false, reason: 'malformed-avro', detail: `schema id ${schemaId} is not in the schema registry: ${err.message}` }, value, source);
           }
+          // The registry answered, with a schema no record can be read with: the record is wrong.
+          if (err instanceof UnusableSchemaError) {
+            return result({ ok: false, reason: 'malformed-avro', detail: `schema id ${schemaId} cannot be used: ${err.message}` }, value, source);
+          }
+          // The registry did not answer (down, slow, a server error): the run's infrastructure.
           throw err;
         },
       );

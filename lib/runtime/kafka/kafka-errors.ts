@@ -11,6 +11,7 @@
  * - {@link whatFailed}: what failed, in the log line of a task reopened from its last commit.
  */
 import { stateEngineFailure } from '../../state/failure.js';
+import { SchemaRegistryError } from '../../serde/schema-registry.js';
 
 
 /**
@@ -83,7 +84,18 @@ export function transient(error: unknown): boolean {
  */
 export function failureAdvice(error: unknown, stateDir: string): string {
   if (stateEngineFailure(error)) return `check the disk under ${stateDir} (space, permissions), or delete that directory: the task rebuilds it from its changelogs; then run again`;
+  const registry = chain(error).find((e): e is SchemaRegistryError => e instanceof SchemaRegistryError);
+  if (registry) return `check that the schema registry at ${originOf(registry.url)} is up and answers, then run again`;
   return 'check that the brokers are up and the topics writable, then run again';
+}
+
+/** The scheme, host and port of a URL (no path, no credentials). */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }
 
 /**

@@ -336,7 +336,7 @@ export class TaskManager {
     this.failures.set(key, { at: t.committed, streak, since });
     if (streak > MAX_RECOVERIES && (!transient(error) || now - since >= this.timeoutMs)) {
       const lasting = transient(error) ? ` over ${Math.round((now - since) / 1000)} s` : '';
-      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row${lasting} at input offset ${t.committed ?? 'none'} (${message}); ${failureAdvice(error, join(ctx.options.stateDir, ctx.app, t.id))}`, { cause: error }));
+      ctx.fail(new Error(`task ${t.id}: failed ${streak} times in a row${lasting} ${t.committed === undefined ? 'before its first commit' : `at input offset ${t.committed}`} (${message}); ${failureAdvice(error, join(ctx.options.stateDir, ctx.app, t.id))}`, { cause: error }));
       return;
     }
     const attempt = streak <= MAX_RECOVERIES ? `${streak} of ${MAX_RECOVERIES}` : `${streak}, failing for ${Math.round((now - since) / 1000)} s of the ${Math.round(this.timeoutMs / 1000)} s allowed`;
