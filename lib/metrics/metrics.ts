@@ -46,6 +46,8 @@ export interface PipelineMetrics {
   assignedPartitions: Gauge<'pipeline'>;
   /** Kafka: assignments that changed what this instance holds. */
   rebalances: Counter<'pipeline'>;
+  /** Kafka: changed keys whose value was too large for a changelog record (kept locally only). */
+  changelogOversized: Counter<'pipeline' | 'store'>;
   /** Kafka: changelog records applied while restoring a task's store. */
   restoredRecords: Counter<'pipeline' | 'task' | 'store'>;
   /** Kafka: changelog records still to apply before a task's store is restored (0 when done). */
@@ -105,6 +107,7 @@ export function createMetrics(registry: Registry = new Registry()): PipelineMetr
     consumerLag: gauge('tributary_consumer_lag_records', 'Kafka: records of an input partition not yet processed', ['pipeline', 'topic', 'partition']),
     assignedPartitions: gauge('tributary_assigned_partitions', 'Kafka: input partitions assigned to this instance', ['pipeline']),
     rebalances: counter('tributary_rebalances_total', 'Kafka: group assignments that changed what this instance holds', ['pipeline']),
+    changelogOversized: counter('tributary_changelog_oversized_total', 'Kafka: changed keys whose value was larger than a Kafka message: kept in the local state, not in the changelog', ['pipeline', 'store']),
     restoredRecords: counter('tributary_restore_records_total', 'Kafka: changelog records applied restoring a store', ['pipeline', 'task', 'store']),
     restoreRemaining: gauge('tributary_restore_remaining_records', 'Kafka: changelog records still to apply before a store is restored', ['pipeline', 'task', 'store']),
     ready: gauge('tributary_ready', '1 when the run is ready (Kafka: assigned tasks restored and processing; embedded: running)', ['pipeline']),

@@ -21,7 +21,7 @@
 import { changelogTopic, isOffset } from '../../state/changelog-codec.js';
 import type { ProducerRecord, SentBatch, KafkaProducer } from './client.js';
 import { taskCheckpoint, type KafkaTask } from './kafka-task.js';
-import type { RecordCollector } from './record-collector.js';
+import { maxMessageBytesOf, type RecordCollector } from './record-collector.js';
 import type { RunContext } from './run-context.js';
 
 /** Meta key of the input offset a task's flushed state covers (at-least-once). */
@@ -159,13 +159,27 @@ abstract class BaseCommitter implements Committer {
     if (t.pending.length === 0 && changes.length === 0 && t.lastOffset === undefined && !t.sentSinceCommit) return undefined;
     const records = await this.collector.encodeAll(t);
     const changelogs = new Map<string, { store: string; count: number }>();
+    const limit = maxMessageBytesOf(this.ctx.topology);
     for (const { store, records: changed } of changes) {
       const topic = changelogTopic(this.ctx.app, store);
       changelogs.set(topic, { store, count: changed.length });
-      for (const c of changed) records.push({ topic, key: c.key, value: c.value, partition: t.partition });
+      for (const c of changed) {
+        const bytes = c.key.length + (c.value?.length ?? 0);
+        // A value larger than a Kafka message would fail this commit and every one after it:
+        // the broker refuses it. It stays in the local state (flushed below) and in memory; the
+        // changelog keeps the key's last smaller value, which is what the key comes back with
+        // (or none) if the task is opened again from the changelog: a restart or a rebalance.
+        if (bytes > limit) this.oversizedChange(t, store, bytes, limit);
+        else records.push({ topic, key: c.key, value: c.value, partition: t.partition });
+      }
     }
     const next = t.lastOffset === undefined ? undefined : (BigInt(t.lastOffset) + 1n).toString();
     return { records, changelogs, next, changed: changes.length > 0 };
+  }
+
+  private oversizedChange(t: KafkaTask, store: string, bytes: number, limit: number): void {
+    this.ctx.metrics.changelogOversized.inc({ pipeline: this.ctx.app, store });
+    this.ctx.log(`task ${t.id}: a key of store ${store} holds ${bytes} bytes, more than kafka.maxMessageBytes ${limit}: kept in the local state but not written to its changelog: if the task is opened again (a restart, a rebalance), the key may come back with its last logged value, or none`);
   }
 
   /**

@@ -22,7 +22,7 @@
 import type { TributaryEvent } from '../../event/event.js';
 import { resolveKey } from '../../event/key.js';
 import type { DerivedRecord } from '../../operator/contract.js';
-import type { SubTopology } from '../../pipeline/compile.js';
+import type { SubTopology, Topology } from '../../pipeline/compile.js';
 import { safeJson, type DeadLetterRecord } from '../task.js';
 import type { ConsumedRecord, ProducerRecord } from './client.js';
 import { createStreamEncoder, type StreamEncoder } from './codec.js';
@@ -45,6 +45,9 @@ export const DEAD_LETTER_HEADERS = {
  * alone in its batch (the committer sends one that large alone) adds ~90 bytes of its own.
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_000;
+
+/** The bytes of key, value and headers one record written to Kafka may have in this pipeline. */
+export const maxMessageBytesOf = (topology: Topology): number => topology.definition.kafka?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
 
 /** A produced record larger than `kafka.maxMessageBytes`. */
 class OversizedRecordError extends Error {
@@ -71,7 +74,7 @@ export class RecordCollector {
 
   constructor(private readonly ctx: RunContext) {
     const { topology, options } = ctx;
-    this.maxMessageBytes = topology.definition.kafka?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxMessageBytes = maxMessageBytesOf(topology);
     for (const stream of topology.streams) {
       const encoder = createStreamEncoder({ stream, ...(options.schemaRegistry ? { registry: options.schemaRegistry } : {}) });
       this.outputs.set(stream.name, { topic: stream.topic, encoder, key: stream.key });

@@ -69,3 +69,49 @@ test('Kafka (memory broker): an output or repartition record over kafka.maxMessa
   assert.equal(kafka.broker.records('oversized-output-duplicates').length, 0);
   assert.deepEqual({ deadLetters: summary.deadLetters, late: summary.late }, { deadLetters: { oversized: 3 }, late: 0 });
 });
+
+// A key whose state grows larger than a Kafka message (here two event names of 600,000
+// characters in one session: 1.8 MB) made the broker refuse its changelog record at every
+// commit: the task was reopened 5 times, replaying its outputs each time, and the run stopped.
+// Now the value stays in memory and the local state only, said in the log (and counted by
+// tributary_changelog_oversized_total); the run goes on and writes each event once. A task opened
+// again from the changelog gets the key's last logged value: here none, so the session is gone.
+test('Kafka (memory broker): a state value larger than a Kafka message stays local, the commit goes on; each event is written once', async () => {
+  const yaml = `
+name: big-state
+source: { topic: clicks, key: [anonymousId] }
+steps:
+  - sessionize: { key: [anonymousId], gap: 30m, output: sessions }
+`;
+  const ev = (i: number, name = 'view') => ({ messageId: `m${i}`, type: 'track', event: name, anonymousId: 'a1', userId: null, timestamp: T0 + i * 1000 });
+  const topology = compilePipeline(parsePipeline(yaml, 'big-state.yaml', defaultRegistry), defaultRegistry);
+  const kafka = createMemoryKafka();
+  const adapter = kafka.adapter('app');
+  const admin = await adapter.admin();
+  await admin.createTopics([{ name: 'clicks', partitions: 1 }]);
+  await admin.disconnect();
+  const producer = await adapter.producer();
+  for (const e of [ev(1), ev(2, 'x'.repeat(600_000)), ev(3, 'y'.repeat(600_000)), ev(4), ev(5)]) {
+    await producer.send([{ topic: 'clicks', key: null, value: Buffer.from(JSON.stringify(e)) }]);
+  }
+  await producer.disconnect();
+
+  const stateDir = tempDir();
+  const logs: string[] = [];
+  const first = await runKafka({ topology, adapter, stateDir, bounded: true, final: false, tickMs: 20, log: (line) => logs.push(line) });
+  assert.equal(first.records, 5);
+  const ids = () => kafka.broker.records('big-state-events').map((r) => (JSON.parse(r.value!.toString()) as { messageId: string }).messageId);
+  assert.deepEqual(ids(), ['m1', 'm2', 'm3', 'm4', 'm5']);
+  const oversized = logs.filter((l) => l.includes('more than kafka.maxMessageBytes'));
+  assert.ok(oversized.length >= 1, logs.join('\n'));
+  assert.match(oversized[0]!, /^task 0_0: a key of store sessionize\.sessions holds \d{7} bytes, more than kafka\.maxMessageBytes 1048000: kept in the local state but not written to its changelog/);
+  assert.equal(logs.filter((l) => l.includes('reopening')).length, 0, logs.join('\n'));
+
+  // The next run opens the task from the changelog, which never held the key (its store has no
+  // changelog checkpoint): the session is gone, and nothing is written twice.
+  const reopened: string[] = [];
+  const second = await runKafka({ topology, adapter, stateDir, bounded: true, final: true, tickMs: 20, log: (line) => reopened.push(line) });
+  assert.ok(reopened.some((l) => l.startsWith('task 0_0: restored sessionize.sessions: 0 records')), reopened.join('\n'));
+  assert.deepEqual({ records: second.records, deadLetters: second.deadLetters, sessions: kafka.broker.records('big-state-sessions').length }, { records: 0, deadLetters: {}, sessions: 0 });
+  assert.deepEqual(ids(), ['m1', 'm2', 'm3', 'm4', 'm5']);
+});
