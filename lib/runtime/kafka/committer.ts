@@ -177,9 +177,14 @@ abstract class BaseCommitter implements Committer {
     return { records, changelogs, next, changed: changes.length > 0 };
   }
 
+  /** Task/store pairs whose oversized values were logged: once each (the metric counts every one). */
+  private readonly oversizedLogged = new Set<string>();
+
   private oversizedChange(t: KafkaTask, store: string, bytes: number, limit: number): void {
     this.ctx.metrics.changelogOversized.inc({ pipeline: this.ctx.app, store });
-    this.ctx.log(`task ${t.id}: a key of store ${store} holds ${bytes} bytes, more than kafka.maxMessageBytes ${limit}: kept in the local state but not written to its changelog: if the task is opened again (a restart, a rebalance), the key may come back with its last logged value, or none`);
+    if (this.oversizedLogged.has(`${t.id} ${store}`)) return;
+    this.oversizedLogged.add(`${t.id} ${store}`);
+    this.ctx.log(`task ${t.id}: a key of store ${store} holds ${bytes} bytes, more than kafka.maxMessageBytes ${limit}: kept in the local state but not written to its changelog: if the task is opened again (a restart, a rebalance), the key may come back with its last logged value, or none (said once per store; tributary_changelog_oversized_total counts them)`);
   }
 
   /**
