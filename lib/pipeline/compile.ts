@@ -81,6 +81,8 @@ export interface ResolvedSource {
   maxFutureSkewMs: number;
   /** An event more than this far ahead of its partition's recent records is a dead letter (`time-jump`); `Infinity`: no bound. */
   maxTimeJumpMs: number;
+  /** An event more than this after processing time and ahead of its partition's recent records is a dead letter (`time-jump`); `Infinity`: no bound. */
+  maxFutureJumpMs: number;
   maxRecordBytes: number;
   /** CSV input: lines a record may span (1: a quoted cell cannot hold a line break). */
   maxRecordLines: number;
@@ -104,6 +106,8 @@ export interface Topology {
 export const DEFAULT_MAX_FUTURE_SKEW = '1d';
 /** Default `source.maxTimeJump`: 30 days, past any gap of a live stream but not a replay's year. */
 export const DEFAULT_MAX_TIME_JUMP = '30d';
+/** Default `source.maxFutureJump`: an hour, past clock drift; less than a day of a live stream sent to `late`. */
+export const DEFAULT_MAX_FUTURE_JUMP = '1h';
 
 function resolveSource(s: SourceDefinition): ResolvedSource {
   const mapping: SourceMapping = structuredClone(s.mapping ?? {});
@@ -116,6 +120,7 @@ function resolveSource(s: SourceDefinition): ResolvedSource {
     idleTimeoutMs: parseDuration(s.idleTimeout ?? '30s'),
     maxFutureSkewMs: parseDuration(s.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW),
     maxTimeJumpMs: parseDuration(s.maxTimeJump ?? DEFAULT_MAX_TIME_JUMP),
+    maxFutureJumpMs: parseDuration(s.maxFutureJump ?? DEFAULT_MAX_FUTURE_JUMP),
     maxRecordBytes: s.maxRecordBytes ?? 1024 * 1024,
     maxRecordLines: s.maxRecordLines ?? 1,
     mapping,

@@ -31,6 +31,13 @@ export interface SourceDefinition {
    * its 9th record on. Default `30d`.
    */
   maxTimeJump?: Duration;
+  /**
+   * An event dated more than this after processing time *and* more than this ahead of its input
+   * partition (the median of its last 15 records) goes to dead-letter (`time-jump`): in a live
+   * stream, one record dated tomorrow within `maxFutureSkew` would move the watermark and send
+   * the partition's next day to `late`. Default `1h`.
+   */
+  maxFutureJump?: Duration;
   /** Records larger than this go to dead-letter (`oversized`). Default 1 MiB. */
   maxRecordBytes?: number;
   /**

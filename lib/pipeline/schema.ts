@@ -34,6 +34,7 @@ export const sourceSchema = {
     idleTimeout: duration,
     maxFutureSkew: duration,
     maxTimeJump: duration,
+    maxFutureJump: duration,
     maxRecordBytes: { type: 'integer', minimum: 1 },
     maxRecordLines: { type: 'integer', minimum: 1 },
     mapping: {

@@ -72,7 +72,7 @@ export class Task {
     this.stores = options.stores instanceof CachingStoreFactory ? options.stores : new CachingStoreFactory(options.stores);
     this.pipeline = topology.name;
     this.normalize = createSourceNormalizer(topology.source, clock);
-    this.jumps = new TimeJumpGuard(topology.source.maxTimeJumpMs);
+    this.jumps = new TimeJumpGuard(topology.source.maxTimeJumpMs, topology.source.maxFutureJumpMs, options.clock);
     this.watermarks = new WatermarkTracker({
       allowedLateness: topology.source.allowedLatenessMs,
       idleTimeout: topology.source.idleTimeoutMs,

@@ -28,8 +28,8 @@ export interface TestDriverOptions {
   stateDir?: string;
   /**
    * Initial processing time. Default 0, and then `source.maxFutureSkew` is not applied (every
-   * event would be ahead of 1970); give `now` to test it. (`source.maxTimeJump` applies only when
-   * the definition sets it: tests jump ahead in event time on purpose.)
+   * event would be ahead of 1970); give `now` to test it. (`source.maxTimeJump` and `maxFutureJump`
+   * apply only when the definition sets them: tests jump ahead in event time on purpose.)
    */
   now?: number;
 }
@@ -67,9 +67,10 @@ export class TestDriver {
     // event time are on purpose unless the definition bounds them.
     const source = this.topology.source;
     const jumps = this.topology.definition.source?.maxTimeJump === undefined ? Infinity : source.maxTimeJumpMs;
+    const futureJumps = this.topology.definition.source?.maxFutureJump === undefined ? Infinity : source.maxFutureJumpMs;
     const skew = options.now === undefined ? Infinity : source.maxFutureSkewMs;
     this.task = new Task({
-      topology: { ...this.topology, source: { ...source, maxFutureSkewMs: skew, maxTimeJumpMs: jumps } },
+      topology: { ...this.topology, source: { ...source, maxFutureSkewMs: skew, maxTimeJumpMs: jumps, maxFutureJumpMs: futureJumps } },
       stores: this.stores,
       clock: this.clock,
       metrics: this.metrics,

@@ -14,8 +14,17 @@
  *
  * Not caught: a jump at the very first record of a partition (there is nothing to compare with).
  *
+ * A live stream has a tighter bound (`source.maxFutureJump`, default 1h): a record dated more than
+ * that after processing time is a `time-jump` too when it is more than that ahead of the median.
+ * One record dated tomorrow (within `maxFutureSkew`, a day) would otherwise send the partition's
+ * next day to `late`. A record dated up to processing time is never judged by it, so the first
+ * records after a quiet hour are taken; a stream whose clock is hours ahead throughout (a time
+ * zone mistake) loses its first 8 records per partition, as with any real jump. A replay of past
+ * data never meets it.
+ *
  * @module
  */
+import type { Clock } from './clock.js';
 import { formatDuration } from './duration.js';
 
 /** Records per partition whose times make the stream's time (their median). */
@@ -48,25 +57,45 @@ const iso = (ms: number) => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ne
 export class TimeJumpGuard {
   private readonly partitions = new Map<string, Recent>();
 
-  /** @param maxJumpMs how far past the median an event time may be; `Infinity`: no bound. */
-  constructor(private readonly maxJumpMs: number) {}
+  /**
+   * @param maxJumpMs how far past the median an event time may be; `Infinity`: no bound.
+   * @param maxFutureJumpMs the same for an event time more than this after processing time.
+   * @param clock processing time (read only for an event past `maxFutureJumpMs` of the median).
+   */
+  constructor(private readonly maxJumpMs: number, private readonly maxFutureJumpMs = Infinity, private readonly clock?: Clock) {}
 
   /**
    * Records `t` as the partition's latest time and returns why it jumps too far, or `undefined`
    * when it may be processed.
    */
   check(partition: string, t: number): string | undefined {
-    if (this.maxJumpMs === Infinity) return undefined;
+    if (this.maxJumpMs === Infinity && this.maxFutureJumpMs === Infinity) return undefined;
     let recent = this.partitions.get(partition);
     if (recent === undefined) this.partitions.set(partition, (recent = { ring: [], next: 0 }));
     const { ring } = recent;
     const n = ring.length;
-    // t − median > maxJump, with the lower median (of 15: the 8th smallest), is: more than half
-    // of the recent times are below t − maxJump. Counted, not sorted: a few compares per record.
+    // t − median > bound, with the lower median (of 15: the 8th smallest), is: more than half
+    // of the recent times are below t − bound. Counted, not sorted: a few compares per record.
     const bound = t - this.maxJumpMs;
+    const futureBound = t - this.maxFutureJumpMs;
     let below = 0;
-    for (let i = 0; i < n; i++) if ((ring[i] as number) < bound) below++;
-    const problem = n > 0 && below > (n - 1) >> 1 ? `timestamp ${iso(t)} is more than maxTimeJump ${formatDuration(this.maxJumpMs)} ahead of its input (the median of its last ${n} records: ${iso(lowerMedian(ring))})` : undefined;
+    let belowFuture = 0;
+    for (let i = 0; i < n; i++) {
+      const r = ring[i] as number;
+      if (r < bound) below++;
+      if (r < futureBound) belowFuture++;
+    }
+    const half = (n - 1) >> 1;
+    let problem: string | undefined;
+    if (n > 0 && below > half) {
+      problem = `timestamp ${iso(t)} is more than maxTimeJump ${formatDuration(this.maxJumpMs)} ahead of its input (the median of its last ${n} records: ${iso(lowerMedian(ring))})`;
+    } else if (n > 0 && belowFuture > half && this.clock !== undefined) {
+      const now = this.clock.now();
+      if (t - now > this.maxFutureJumpMs) {
+        const jump = formatDuration(this.maxFutureJumpMs);
+        problem = `timestamp ${iso(t)} is more than maxFutureJump ${jump} after processing time (${iso(now)}) and more than ${jump} ahead of its input (the median of its last ${n} records: ${iso(lowerMedian(ring))})`;
+      }
+    }
     add(recent, t);
     return problem;
   }

@@ -40,11 +40,17 @@ test('a far-future timestamp is a dead letter (future-timestamp) and does not mo
   assert.match(r.stdout, /dead letters: future-timestamp 1; late: 0/);
 
   // A future bound wide enough to take 2099 leaves it to the time-jump bound (73 years ahead of
-  // the input); both wide give the old behaviour: the watermark jumps, the rest is late.
+  // the input); all three wide give the old behaviour: the watermark jumps, the rest is late.
   const jump = run(tempDir(), pipeline('  maxFutureSkew: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
   assert.deepEqual(jump.stream('dead-letter').map((d) => [d.reason, d.source]), [['time-jump', 'in.ndjson:100']]);
   assert.equal(jump.stream('events').length, 9_999);
-  const wide = run(tempDir(), pipeline('  maxFutureSkew: 36500d\n  maxTimeJump: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
+  // With maxTimeJump wide too, maxFutureJump (an hour after processing time and ahead of the input) refuses it.
+  const future = run(tempDir(), pipeline('  maxFutureSkew: 36500d\n  maxTimeJump: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
+  const futureDead = future.stream('dead-letter');
+  assert.deepEqual(futureDead.map((d) => [d.reason, d.source]), [['time-jump', 'in.ndjson:100']]);
+  assert.match(String(futureDead[0]?.detail), /^timestamp 2099-12-31T00:00:00\.000Z is more than maxFutureJump 1h after processing time /);
+  assert.equal(future.stream('events').length, 9_999);
+  const wide = run(tempDir(), pipeline('  maxFutureSkew: 36500d\n  maxTimeJump: 36500d\n  maxFutureJump: 36500d\n'), 'in.ndjson', lines.join('\n') + '\n');
   assert.equal(wide.r.code, 0, wide.r.stderr);
   assert.deepEqual([wide.stream('events').length, wide.stream('late').length, wide.stream('dead-letter').length], [100, 9_900, 0]);
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ManualClock } from '../../lib/time/clock.js';
 import { TIME_JUMP_WINDOW, TimeJumpGuard } from '../../lib/time/time-jump.js';
 import { rng } from '../support/random.js';
 
@@ -59,4 +60,32 @@ test('time jump: a guard restored from a snapshot decides as the one that went o
     return t - median > 30 * DAY;
   });
   assert.deepEqual(expected.map((x) => x !== undefined), model);
+});
+
+test('future jump: a record more than maxFutureJump after processing time and ahead of its partition is refused; past the clock, or within the bound, it is taken', () => {
+  const H = 3_600_000;
+  const NOW = Date.UTC(2026, 11, 7, 12);
+  const clock = new ManualClock(NOW);
+  const guard = new TimeJumpGuard(30 * 24 * H, H, clock);
+  // A live partition: records a few seconds behind processing time.
+  for (let i = 0; i < 15; i++) assert.equal(guard.check('0', NOW - 60_000 + i * 1000), undefined);
+  // Tomorrow (within a day's maxFutureSkew, far within 30d): refused, and it moves nothing.
+  assert.equal(guard.check('0', NOW + 23 * H),
+    'timestamp 2026-12-08T11:00:00.000Z is more than maxFutureJump 1h after processing time (2026-12-07T12:00:00.000Z) and more than 1h ahead of its input (the median of its last 15 records: 2026-12-07T11:59:07.000Z)');
+  assert.equal(guard.check('0', NOW), undefined);
+  // An hour after processing time exactly: taken (the bound is "more than").
+  assert.equal(guard.check('0', NOW + H), undefined);
+  // After a quiet partition: 5h after its last records but not after processing time: taken.
+  clock.advance(5 * H);
+  assert.equal(guard.check('0', NOW + 5 * H), undefined);
+  // A clock 3h ahead throughout (a time zone mistake): its first 8 records are refused, then the
+  // median has moved and the rest are taken.
+  const shifted = new TimeJumpGuard(30 * 24 * H, H, clock);
+  for (let i = 0; i < 15; i++) shifted.check('1', NOW + 5 * H - 60_000 + i * 1000);
+  const verdicts = Array.from({ length: 12 }, (_, i) => shifted.check('1', NOW + 8 * H + i * 1000) === undefined);
+  assert.deepEqual(verdicts, [false, false, false, false, false, false, false, false, true, true, true, true]);
+  // Without a clock (or an infinite bound) the rule is off: the 30d bound alone applies.
+  const noClock = new TimeJumpGuard(30 * 24 * H, H);
+  for (let i = 0; i < 15; i++) noClock.check('0', NOW - 60_000 + i * 1000);
+  assert.equal(noClock.check('0', NOW + 23 * H), undefined);
 });

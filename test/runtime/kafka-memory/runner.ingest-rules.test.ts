@@ -51,3 +51,34 @@ test('Kafka (memory broker): future-timestamp against the injected clock, invali
   const events = kafka.broker.records('ingest-rules-events').map((r) => JSON.parse(r.value!.toString()) as { messageId: string; event: string });
   assert.deepEqual(events.filter((e) => e.messageId === 'm1002' || e.messageId === 'm2001').map((e) => [e.messageId, e.event]), [['m2001', '\ufffd'], ['m1002', 'view']]);
 });
+
+// A live stream: one record dated tomorrow is within maxFutureSkew (a day), and before
+// source.maxFutureJump it moved the watermark: every later record of its partition went to `late`.
+test('Kafka (memory broker): one record dated tomorrow in a live stream is a time-jump dead letter; the records after it are not late', async () => {
+  const live = `
+name: live-jump
+source: { topic: live, key: [anonymousId] }
+steps:
+  - dedupe: {}
+`;
+  const now = Date.UTC(2026, 11, 7, 12);
+  const view = (i: number, timestamp: number) => Buffer.from(JSON.stringify({ messageId: `m${i}`, type: 'track', event: 'view', anonymousId: `a${i % 5}`, timestamp }));
+  const values = Array.from({ length: 100 }, (_, i) => view(i, now - 100_000 + i * 1000));
+  values.splice(50, 0, view(999, now + 23 * 3_600_000));
+  const topology = compilePipeline(parsePipeline(live, 'live-jump.yaml', defaultRegistry), defaultRegistry);
+  const kafka = createMemoryKafka();
+  const adapter = kafka.adapter('app');
+  const admin = await adapter.admin();
+  await admin.createTopics([{ name: 'live', partitions: 1 }]);
+  await admin.disconnect();
+  const producer = await adapter.producer();
+  await producer.send(values.map((value) => ({ topic: 'live', key: null, value })));
+  await producer.disconnect();
+
+  const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20, clock: { now: () => now } });
+  assert.deepEqual({ records: summary.records, late: summary.late, streams: summary.streams },
+    { records: 101, late: 0, streams: { events: 100, 'dead-letter': 1, late: 0, forgotten: 0 } });
+  const dead = kafka.broker.records('live-jump-dead-letter').map((r) => JSON.parse(r.value!.toString()) as Record<string, string>);
+  assert.deepEqual(dead.map((d) => [d.reason, d.source]), [['time-jump', 'live/0/50']]);
+  assert.match(dead[0]!.detail!, /^timestamp 2026-12-08T11:00:00\.000Z is more than maxFutureJump 1h after processing time \(2026-12-07T12:00:00\.000Z\)/);
+});
