@@ -136,3 +136,19 @@ export function slowSends(adapter: KafkaAdapter, ms: number): KafkaAdapter {
     },
   };
 }
+
+/**
+ * A memory Kafka whose `topic` (one partition) holds `values` without keys, each sent alone (so
+ * a value near the broker's message size is a batch of its own, as a producer would send it).
+ */
+export async function memoryTopicWith(topic: string, values: readonly Buffer[]): Promise<{ kafka: MemoryKafka; adapter: KafkaAdapter }> {
+  const kafka = createMemoryKafka();
+  const adapter = kafka.adapter('app');
+  const admin = await adapter.admin();
+  await admin.createTopics([{ name: topic, partitions: 1 }]);
+  await admin.disconnect();
+  const producer = await adapter.producer();
+  for (const value of values) await producer.send([{ topic, key: null, value }]);
+  await producer.disconnect();
+  return { kafka, adapter };
+}

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compilePipeline, parsePipeline, runKafka } from '../../../lib/index.js';
-import { createMemoryKafka } from '../../../lib/testing/index.js';
 import { defaultRegistry } from '../../../operators/index.js';
+import { memoryTopicWith } from '../../support/memory-kafka.js';
 import { tempDir } from '../../support/tmp.js';
 
 const yamlText = `
@@ -29,14 +29,7 @@ test('Kafka (memory broker): future-timestamp against the injected clock, invali
   values.splice(20, 0, latin1, view(2001, T0 + 17 * 60_000 + 1, '\ufffd'));
 
   const topology = compilePipeline(parsePipeline(yamlText, 'ingest-rules.yaml', defaultRegistry), defaultRegistry);
-  const kafka = createMemoryKafka();
-  const adapter = kafka.adapter('app');
-  const admin = await adapter.admin();
-  await admin.createTopics([{ name: 'clicks', partitions: 1 }]);
-  await admin.disconnect();
-  const producer = await adapter.producer();
-  await producer.send(values.map((value) => ({ topic: 'clicks', key: null, value })));
-  await producer.disconnect();
+  const { kafka, adapter } = await memoryTopicWith('clicks', values);
 
   const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20, clock: { now: () => NOW } });
   assert.deepEqual({ records: summary.records, late: summary.late, streams: summary.streams },
@@ -66,14 +59,7 @@ steps:
   const values = Array.from({ length: 100 }, (_, i) => view(i, now - 100_000 + i * 1000));
   values.splice(50, 0, view(999, now + 23 * 3_600_000));
   const topology = compilePipeline(parsePipeline(live, 'live-jump.yaml', defaultRegistry), defaultRegistry);
-  const kafka = createMemoryKafka();
-  const adapter = kafka.adapter('app');
-  const admin = await adapter.admin();
-  await admin.createTopics([{ name: 'live', partitions: 1 }]);
-  await admin.disconnect();
-  const producer = await adapter.producer();
-  await producer.send(values.map((value) => ({ topic: 'live', key: null, value })));
-  await producer.disconnect();
+  const { kafka, adapter } = await memoryTopicWith('live', values);
 
   const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20, clock: { now: () => now } });
   assert.deepEqual({ records: summary.records, late: summary.late, streams: summary.streams },

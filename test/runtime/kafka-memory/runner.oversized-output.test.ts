@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compilePipeline, parsePipeline, runKafka } from '../../../lib/index.js';
-import { createMemoryKafka } from '../../../lib/testing/index.js';
 import { defaultRegistry } from '../../../operators/index.js';
+import { memoryTopicWith } from '../../support/memory-kafka.js';
 import { tempDir } from '../../support/tmp.js';
 
 const yamlText = `
@@ -38,14 +38,7 @@ test('Kafka (memory broker): an output or repartition record over kafka.maxMessa
   assert.equal(values[4]!.length, 524_288 - 40);
 
   const topology = compilePipeline(parsePipeline(yamlText, 'oversized-output.yaml', defaultRegistry), defaultRegistry);
-  const kafka = createMemoryKafka();
-  const adapter = kafka.adapter('app');
-  const admin = await adapter.admin();
-  await admin.createTopics([{ name: 'clicks', partitions: 1 }]);
-  await admin.disconnect();
-  const producer = await adapter.producer();
-  for (const value of values) await producer.send([{ topic: 'clicks', key: null, value }]);
-  await producer.disconnect();
+  const { kafka, adapter } = await memoryTopicWith('clicks', values);
 
   const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20 });
   const dead = kafka.broker.records('oversized-output-dead-letter').map((r) => JSON.parse(r.value!.toString()) as Record<string, string>)
@@ -85,16 +78,8 @@ steps:
 `;
   const ev = (i: number, name = 'view') => ({ messageId: `m${i}`, type: 'track', event: name, anonymousId: 'a1', userId: null, timestamp: T0 + i * 1000 });
   const topology = compilePipeline(parsePipeline(yaml, 'big-state.yaml', defaultRegistry), defaultRegistry);
-  const kafka = createMemoryKafka();
-  const adapter = kafka.adapter('app');
-  const admin = await adapter.admin();
-  await admin.createTopics([{ name: 'clicks', partitions: 1 }]);
-  await admin.disconnect();
-  const producer = await adapter.producer();
-  for (const e of [ev(1), ev(2, 'x'.repeat(600_000)), ev(3, 'y'.repeat(600_000)), ev(4), ev(5)]) {
-    await producer.send([{ topic: 'clicks', key: null, value: Buffer.from(JSON.stringify(e)) }]);
-  }
-  await producer.disconnect();
+  const values = [ev(1), ev(2, 'x'.repeat(600_000)), ev(3, 'y'.repeat(600_000)), ev(4), ev(5)].map((e) => Buffer.from(JSON.stringify(e)));
+  const { kafka, adapter } = await memoryTopicWith('clicks', values);
 
   const stateDir = tempDir();
   const logs: string[] = [];
