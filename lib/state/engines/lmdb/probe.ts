@@ -17,6 +17,13 @@
  * overwritten with other bytes shows. (Damage deeper in a tree is not looked for: that would read
  * the whole file; LMDB reports some of it as `MDB_CORRUPTED`/`MDB_PAGE_NOTFOUND`, `corruption.ts`.)
  *
+ * The latest meta's last page may lie past the end of a sound file: LMDB counts the pages a
+ * commit allocated and freed again ("loose" pages), which it never writes, and lists them in the
+ * free list. So pages past the end are a truncation only when one of them is not in the free
+ * list (the free database: per transaction id, a count then that many page numbers, in the node
+ * or in overflow pages). Refusing such a file made a run's second start fail on the state the
+ * first one left (a cart pipeline over 12,000 generated events, seed 3).
+ *
  * @module
  */
 import { closeSync, existsSync, fstatSync, openSync, statSync, type Stats } from 'node:fs';
@@ -138,10 +145,11 @@ export function lmdbBytesProblem(bytes: Uint8Array, fileSize: number, pageAt: Pa
   const latest = candidates.reduce((a, b) => (b.txnid > a.txnid ? b : a));
   if (latest.pageSize !== pageSize) return `its latest meta records a page size of ${latest.pageSize}, meta page 0 ${pageSize}`;
   const needed = (latest.lastPage + 1n) * BigInt(pageSize);
-  if (latest.lastPage < 1n || needed > BigInt(fileSize)) {
+  const [freeRoot, mainRoot] = latest.roots;
+  const filePages = BigInt(Math.floor(fileSize / pageSize));
+  if (latest.lastPage < 1n || (latest.lastPage >= filePages && !allFree(filePages, latest.lastPage, freeRoot, pageSize, pageAt))) {
     return `truncated: ${fileSize} bytes, its last commit uses ${needed} (page ${latest.lastPage})`;
   }
-  const [freeRoot, mainRoot] = latest.roots;
   const core = badRoot(freeRoot, 'the free list', latest.lastPage, pageSize, pageAt) ?? badRoot(mainRoot, 'the main database', latest.lastPage, pageSize, pageAt);
   if (core) return core;
   if (mainRoot === P_INVALID) return undefined;
@@ -150,6 +158,77 @@ export function lmdbBytesProblem(bytes: Uint8Array, fileSize: number, pageAt: Pa
     if (bad) return bad;
   }
   return undefined;
+}
+
+/** Pages of the free database read at most (a free list is a small part of a file). */
+const MAX_FREE_PAGES = 4096;
+const F_BIGDATA = 0x01;
+
+/**
+ * Whether every page from `first` to `last` is in the free list rooted at `root`; false when it
+ * is not, or cannot be read whole (a page past the end, or not what a free-list page is).
+ */
+function allFree(first: bigint, last: bigint, root: bigint, pageSize: number, pageAt: PageReader): boolean {
+  if (root === P_INVALID) return false;
+  const free = new Set<bigint>();
+  const stack = [root];
+  let visited = 0;
+  while (stack.length > 0) {
+    const pgno = stack.pop()!;
+    if (pgno >= first || ++visited > MAX_FREE_PAGES) return false;
+    const page = pageAt(pgno, pageSize);
+    if (page === undefined || page.length < pageSize) return false;
+    const view = new DataView(page.buffer, page.byteOffset, page.length);
+    const flags = view.getUint16(18, true);
+    if (view.getBigUint64(0, true) !== pgno || (flags & (P_BRANCH | P_LEAF)) === 0) return false;
+    const count = view.getUint16(20, true) >> 1;
+    for (let i = 0; i < count; i++) {
+      const node = PAGE_HEADER + view.getUint16(PAGE_HEADER + 2 * i, true);
+      if (node + 8 > page.length) return false;
+      const lo = view.getUint16(node, true);
+      const hi = view.getUint16(node + 2, true);
+      const nodeFlags = view.getUint16(node + 4, true);
+      if ((flags & P_BRANCH) !== 0) {
+        stack.push(BigInt(lo) | (BigInt(hi) << 16n) | (BigInt(nodeFlags) << 32n));
+        continue;
+      }
+      const data = node + 8 + view.getUint16(node + 6, true);
+      const ids = (nodeFlags & F_BIGDATA) !== 0 ? overflowIds(view, data, first, pageSize, pageAt) : inlineIds(view, data, lo | (hi << 16));
+      if (ids === undefined) return false;
+      for (const id of ids) free.add(id);
+    }
+  }
+  for (let p = first; p <= last; p++) if (!free.has(p)) return false;
+  return true;
+}
+
+/** A free-list record in its node: a count, then that many page numbers (8 bytes each). */
+function inlineIds(view: DataView, at: number, size: number): bigint[] | undefined {
+  if (size < 8 || at + size > view.byteLength) return undefined;
+  const n = Number(view.getBigUint64(at, true));
+  if ((n + 1) * 8 > size) return undefined;
+  const ids: bigint[] = [];
+  for (let j = 1; j <= n; j++) ids.push(view.getBigUint64(at + 8 * j, true));
+  return ids;
+}
+
+/** A free-list record in overflow pages (the node holds the first page's number). */
+function overflowIds(view: DataView, at: number, first: bigint, pageSize: number, pageAt: PageReader): bigint[] | undefined {
+  if (at + 8 > view.byteLength) return undefined;
+  const pgno = view.getBigUint64(at, true);
+  const head = pgno < first ? pageAt(pgno, pageSize) : undefined;
+  if (head === undefined || head.length < pageSize) return undefined;
+  const headView = new DataView(head.buffer, head.byteOffset, head.length);
+  const pages = headView.getUint32(20, true);
+  if (headView.getBigUint64(0, true) !== pgno || pages < 1 || pgno + BigInt(pages) > first) return undefined;
+  const chunks = [head];
+  for (let i = 1; i < pages; i++) {
+    const next = pageAt(pgno + BigInt(i), pageSize);
+    if (next === undefined || next.length < pageSize) return undefined;
+    chunks.push(next);
+  }
+  const all = Buffer.concat(chunks);
+  return inlineIds(new DataView(all.buffer, all.byteOffset, all.length), PAGE_HEADER, all.length - PAGE_HEADER);
 }
 
 /** What a path that is not a regular file is (LMDB would map a device, wait on a FIFO). */
