@@ -75,7 +75,13 @@ class ExitCode extends Error {
 }
 
 const int = (name: string) => (v: string) => {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
+  return Number(v);
+};
+
+/** A TCP port, 0 (any free one) to 65535. */
+const portArg = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError(`${name} must be a port number from 0 to 65535, got "${v}"`);
   return Number(v);
 };
 
@@ -113,8 +119,8 @@ function commitInterval(d: Duration | undefined): { commitIntervalMs?: number } 
 /** Where `tributary run` serves its operations endpoint: flags, then TRIBUTARY_METRICS_PORT, then the definition. */
 function opsOptions(opts: RunOptions, fromDefinition: { port?: number; host?: string } | undefined, io: CliIo) {
   const env = process.env.TRIBUTARY_METRICS_PORT;
-  if (env !== undefined && env !== '' && !/^\d+$/.test(env)) {
-    io.stderr(`error: TRIBUTARY_METRICS_PORT must be a port number, got "${env}"\n`);
+  if (env !== undefined && env !== '' && (!/^\d+$/.test(env) || Number(env) > 65535)) {
+    io.stderr(`error: TRIBUTARY_METRICS_PORT must be a port number from 0 to 65535, got "${env}"\n`);
     throw new ExitCode(EXIT.invalid);
   }
   const metricsPort = opts.metricsPort ?? (env ? Number(env) : undefined) ?? fromDefinition?.port;
@@ -180,9 +186,9 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('--cache-mb <mb>', 'memory for decoded state per task, estimated; stores that fit stay resident, larger ones read through LMDB', int('--cache-mb'), 256)
     .option('-q, --quiet', 'no progress lines')
     .option('--max-dead-letter-ratio <r>', 'exit 1 when more than this share of the records (0 to 1) were dead letters; a run where all were warns anyway', ratioArg)
-    .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz, /readyz and /state/<step>/<key> on this port while the run lasts (default TRIBUTARY_METRICS_PORT, then metrics.port of the definition)', int('--metrics-port'))
+    .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz, /readyz and /state/<step>/<key> on this port while the run lasts (default TRIBUTARY_METRICS_PORT, then metrics.port of the definition)', portArg('--metrics-port'))
     .option('--metrics-host <host>', 'address the metrics port binds (default 127.0.0.1, or metrics.host of the definition)')
-    .option('--state-port <port>', 'serve GET /state/<step>/<key> (a key\'s current state in a step) while the run lasts; the same endpoints as --metrics-port', int('--state-port'))
+    .option('--state-port <port>', 'serve GET /state/<step>/<key> (a key\'s current state in a step) while the run lasts; the same endpoints as --metrics-port', portArg('--state-port'))
     .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n  tributary run examples/cart-abandonment/pipeline.yaml --brokers localhost:9092 --state-dir state\n')
     .action(async (file: string, opts: RunOptions, command: Command) => {
       const conflict = conflictingFlag((f) => command.getOptionValueSource(f) as ReturnType<FlagSource>, opts);

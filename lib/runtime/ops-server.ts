@@ -100,6 +100,7 @@ export function opsHandler(options: OpsOptions): (req: IncomingMessage, res: Ser
   }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const state = options.read ? stateHandler(options.read, log) : undefined;
+  const scrapes = new ScrapeLimiter(() => options.registry.metrics());
   return withBudget((req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (path.startsWith('/state/') && state) return state(req, res);
@@ -109,7 +110,7 @@ export function opsHandler(options: OpsOptions): (req: IncomingMessage, res: Ser
     }
     if (path === '/metrics') {
       options.onScrape?.();
-      options.registry.metrics().then(
+      scrapes.next().then(
         (text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text),
         (e: unknown) => {
           log(`operations endpoint: collecting /metrics failed: ${String(e)}`);
@@ -126,6 +127,41 @@ export function opsHandler(options: OpsOptions): (req: IncomingMessage, res: Ser
     const shown = path.length > 100 ? `${path.slice(0, 100)}…` : path;
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`no such resource ${shown} (GET /metrics, /healthz, /readyz${state ? ', /state/<step>/<key>' : ''})\n`);
   });
+}
+
+/** Collections of /metrics a second, at most; more scrapes get the latest one. */
+const COLLECTIONS_PER_SECOND = 10;
+
+/**
+ * Scrapes that come while a collection is under way share it, and past
+ * {@link COLLECTIONS_PER_SECOND} in the last second a scrape gets the latest collection: a
+ * flood of scrapes (200 clients in a loop stalled a run and its `/healthz` for 14 s) costs at
+ * most ten collections a second, while a scraper every few seconds, or a script that scrapes
+ * after each change, always gets a fresh one.
+ */
+class ScrapeLimiter {
+  private running: Promise<string> | undefined;
+  private latest: Promise<string> | undefined;
+  /** Start times of the last collections (at most {@link COLLECTIONS_PER_SECOND}). */
+  private readonly starts: number[] = [];
+
+  constructor(private readonly collect: () => Promise<string>) {}
+
+  next(): Promise<string> {
+    if (this.running) return this.running;
+    const now = performance.now();
+    if (this.latest && this.starts.length === COLLECTIONS_PER_SECOND && now - (this.starts[0] as number) < 1000) return this.latest;
+    if (this.starts.length === COLLECTIONS_PER_SECOND) this.starts.shift();
+    this.starts.push(now);
+    const running = this.collect();
+    this.running = running;
+    this.latest = running;
+    const done = () => {
+      if (this.running === running) this.running = undefined;
+    };
+    running.then(done, done);
+    return running;
+  }
 }
 
 /** An operations server listening on one or more ports. */
@@ -152,10 +188,11 @@ export function createOpsServer(options: OpsOptions): OpsServer {
   return {
     listen: (port, host = '127.0.0.1') =>
       new Promise<number>((resolve, reject) => {
-        // A slow or stuck client holds a connection for at most this long.
-        const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, handle);
+        // A slow or stuck client holds a connection for at most this long (Node checks the two
+        // timeouts every connectionsCheckingInterval: 30 s by default, so they are checked each second).
+        const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 }, handle);
         server.once('error', (e: NodeJS.ErrnoException) =>
-          reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use: choose another with --metrics-port` : `cannot listen on ${host}:${port} (${e.message}): choose an address of this machine with --metrics-host (e.g. 127.0.0.1 or 0.0.0.0)`)));
+          reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use: choose another (--metrics-port, --state-port)` : `cannot listen on ${host}:${port} (${e.message}): choose an address of this machine with --metrics-host (e.g. 127.0.0.1 or 0.0.0.0)`)));
         // A burst of connections waits in a long queue rather than being refused by the kernel.
         server.listen({ port, host, backlog: 1024 }, () => {
           servers.push(server);

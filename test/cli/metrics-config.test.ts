@@ -40,8 +40,15 @@ test('metrics.port in the definition, TRIBUTARY_METRICS_PORT over it, --metrics-
 test('a bad TRIBUTARY_METRICS_PORT or metrics.port: exit 2 with what to fix, nothing run', () => {
   const env = run(pipeline(), [], { TRIBUTARY_METRICS_PORT: 'http' });
   assert.equal(env.code, 2);
-  assert.equal(env.stderr, 'error: TRIBUTARY_METRICS_PORT must be a port number, got "http"\n');
+  assert.equal(env.stderr, 'error: TRIBUTARY_METRICS_PORT must be a port number from 0 to 65535, got "http"\n');
   const def = run(pipeline('metrics: { port: 70000 }'), []);
   assert.equal(def.code, 2);
   assert.match(def.stderr, /p\.yaml:5:18 metrics\.port: 70000 must be <= 65535\n/);
+  // Past the last port the flags were taken, and Node's own error ended the run with exit 1.
+  const flag = run(pipeline(), ['--metrics-port', '65536']);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /--metrics-port must be a port number from 0 to 65535, got "65536"/);
+  const state = run(pipeline(), ['--state-port', '99999']);
+  assert.equal(state.code, 2);
+  assert.match(state.stderr, /--state-port must be a port number from 0 to 65535, got "99999"/);
 });

@@ -3,8 +3,9 @@
 // caller's reader, 404/405; and the README's metrics table is the one the metric module makes.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { test } from 'node:test';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { createMetrics } from '../../lib/metrics/metrics.js';
 import { metricsCatalogue, metricsTable } from '../../lib/metrics/catalogue.js';
 import { createOpsServer, livenessOf, Liveness } from '../../lib/runtime/ops-server.js';
@@ -67,7 +68,7 @@ test('the operations server: /metrics, /healthz, /readyz, /state and errors', as
     assert.equal((await fetch(`http://127.0.0.1:${second}/metrics`)).status, 200);
     assert.deepEqual(await (await fetch(`http://127.0.0.1:${second}/healthz`)).text(), 'ok: up\n');
     await other.close();
-    await assert.rejects(createOpsServer({ registry }).listen(port), /port \d+ on 127\.0\.0\.1 is in use: choose another with --metrics-port/);
+    await assert.rejects(createOpsServer({ registry }).listen(port), /port \d+ on 127\.0\.0\.1 is in use: choose another \(--metrics-port, --state-port\)/);
   } finally {
     await ops.close();
   }
@@ -84,5 +85,67 @@ test('README: the metrics table is the one lib/metrics makes (npm run docs:metri
     if (m.type === 'counter') assert.match(m.name, /_total$/, `${m.name}: counters end in _total`);
     assert.ok(m.labels[0] === 'pipeline', `${m.name}: labelled by pipeline first`);
     assert.ok(m.help.length > 10, `${m.name}: has HELP text`);
+  }
+});
+
+// A flood of /metrics requests (200 clients in a loop) made one collection each: the pipeline
+// slowed and /healthz went unanswered for 14 s (an audit). Now at most 10 collections a second;
+// a scrape after a change is fresh until a flood.
+test('/metrics: a scrape after a change is fresh; a flood of scrapes makes at most 10 collections a second', async () => {
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  let collections = 0;
+  new Gauge({ name: 'collections', help: 'counts collections', registers: [registry], collect() {
+    collections++;
+  } });
+  const ops = createOpsServer({ registry });
+  const port = await ops.listen(0);
+  try {
+    const sources = async () => sampleSum(parseSamples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 'tributary_source_records_total');
+    metrics.sourceRecords.inc({ pipeline: 'p' });
+    assert.equal(await sources(), 1);
+    metrics.sourceRecords.inc({ pipeline: 'p' });
+    assert.equal(await sources(), 2);
+    const t0 = performance.now();
+    const seen = new Set<number>();
+    for (let i = 0; i < 40; i++) {
+      metrics.sourceRecords.inc({ pipeline: 'p' });
+      seen.add(await sources());
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    assert.ok(seconds < 1, `40 scrapes in ${seconds.toFixed(2)} s: too slow to flood`);
+    assert.equal(collections, 10, 'ten collections in the second: the first two and eight of the flood');
+    assert.equal(seen.size, 8);
+    // A second later: 20 scrapes at once, still at most ten collections (those that come while
+    // one is under way share it).
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
+    const before = collections;
+    const values = await Promise.all(Array.from({ length: 20 }, () => sources()));
+    assert.ok(collections - before >= 1 && collections - before <= 10, `${collections - before} collections`);
+    assert.deepEqual(new Set(values), new Set([42]));
+  } finally {
+    await ops.close();
+  }
+});
+
+// Node checks headersTimeout only every connectionsCheckingInterval (30 s by default): a client
+// sending its headers a byte at a time held a connection for ~30 s, not 5 (an audit).
+test('a client that never finishes its headers is answered 408 within the 5 s header timeout (checked every second)', async () => {
+  const ops = createOpsServer({ registry: new Registry() });
+  const port = await ops.listen(0);
+  try {
+    const t0 = performance.now();
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n'));
+      let text = '';
+      socket.on('data', (d) => (text += d.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    assert.match(reply, /^HTTP\/1\.1 408 /);
+    assert.ok(seconds >= 4.5 && seconds < 7.5, `closed after ${seconds.toFixed(1)} s`);
+  } finally {
+    await ops.close();
   }
 });
