@@ -178,7 +178,13 @@ export function parsePipeline(text: string, file: string, registry: OperatorRegi
   // every other: 60,000 keys took half a minute).
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const pos = new Positions(file, doc, lines);
-  const errors = [...doc.errors.map((e) => ({ at: e.pos[0], message: e.message.split('\n')[0] as string })), ...duplicateKeys(doc)].sort((a, b) => a.at - b.at);
+  // A tag the parser does not know (`!!js/function`, `!custom`) would leave its value a string
+  // that means something else: refused, like a syntax error.
+  const tags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED').map((w) => ({
+    at: w.pos[0],
+    message: `unsupported tag ${/^Unresolved tag: (\S+)/.exec(w.message)?.[1] ?? ''}: a definition takes plain YAML values; remove the tag`,
+  }));
+  const errors = [...doc.errors.map((e) => ({ at: e.pos[0], message: e.message.split('\n')[0] as string })), ...tags, ...duplicateKeys(doc)].sort((a, b) => a.at - b.at);
   if (errors.length > 0) {
     const shown = errors.slice(0, MAX_SYNTAX_ISSUES).map((e) => {
       const p = lines.linePos(e.at);

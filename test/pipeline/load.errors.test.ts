@@ -100,6 +100,16 @@ const cases: Array<{ name: string; text: string; errors: string[] }> = [
     text: 'name: demo\nsource: {\nsteps: []\n',
     errors: [],
   },
+  {
+    // A tag the parser does not know left its value a string, taken as a key path: every event
+    // went to dead-letter (missing-key) while validate said the definition was valid.
+    name: 'tags the parser does not know (YAML types are fine)',
+    text: 'name: demo\nsource:\n  key: !!js/function "function(){return 1}"\n  allowedLateness: !!str 1m\nsteps:\n  - dedupe: { ttl: !evil 24h }\n',
+    errors: [
+      'p.yaml:3:8 (root): unsupported tag tag:yaml.org,2002:js/function: a definition takes plain YAML values; remove the tag (fix the YAML/JSON syntax here)',
+      'p.yaml:6:20 (root): unsupported tag !evil: a definition takes plain YAML values; remove the tag (fix the YAML/JSON syntax here)',
+    ],
+  },
 ];
 
 for (const c of cases) {
