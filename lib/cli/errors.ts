@@ -40,6 +40,8 @@ export function describeFailure(error: unknown, context: { brokers?: string } = 
     if (n.code === 'ENOTDIR' && where) return `${where}: a path through it is a file, not a directory (choose another --out-dir or --state-dir)`;
     if (n.code === 'EEXIST' && where) return `${where} exists and is not a directory (choose another --out-dir or --state-dir)`;
     if (n.code === 'EACCES' && where) return `permission denied: ${where}`;
+    // Reading a directory as a file: the input (the output and state paths are directories).
+    if (n.code === 'EISDIR') return `${where || 'the input'} is a directory, not a file: give --input a file (or - for stdin)`;
     // The operations endpoint's own failures already say what to do (and are not about Kafka).
     if (/^(cannot listen on |port \d+ on .* is in use)/.test(e.message)) return firstLine(e.message);
     if (n.code === 'ENOSPC') return `no space left on the device${where ? ` (writing ${where})` : ''}: free some space, then run the same command again to resume`;

@@ -11,7 +11,17 @@ export interface DefinitionIssue {
 
 /** Formats an issue the way every tool prints it: `pipeline.yaml:14:7 steps[2].sessionize.gap: … (use 30m)`. */
 export function formatIssue(i: DefinitionIssue): string {
-  return `${i.file}:${i.line}:${i.column} ${i.path || '(root)'}: ${i.message}`;
+  return visible(`${i.file}:${i.line}:${i.column} ${i.path || '(root)'}: ${i.message}`);
+}
+
+/**
+ * `text` with its control characters (C0 and C1, DEL) written as `\u` escapes: an issue quotes
+ * values from the definition, and a value holding terminal escapes (`\x1b[2J`) or a NUL would
+ * act on the terminal instead of being shown.
+ */
+function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

@@ -23,6 +23,9 @@ test('a missing input file, an --out-dir that is a file, generate into a missing
   const onFile = tributary([...REES, '--input', 'examples/data/rees46-2019-10-01-head.csv', '--out-dir', join(dir, 'file'), '-q']);
   assert.equal(onFile.code, 1);
   assert.equal(onFile.stderr, `error: ${join(dir, 'file', '.state')}: a path through it is a file, not a directory (choose another --out-dir or --state-dir)\n`);
+  // A directory as the input was Node's own "EISDIR: illegal operation on a directory, read".
+  const onDir = tributary([...REES, '--input', dir, '--out-dir', join(dir, 'out2'), '-q']);
+  assert.deepEqual([onDir.code, onDir.stderr], [1, 'error: the input is a directory, not a file: give --input a file (or - for stdin)\n']);
   const gen = tributary(['generate', '--events', '5', '--out', join(dir, 'no', 'such', 'x.ndjson')]);
   assert.deepEqual([gen.code, gen.stderr], [1, `error: cannot open ${join(dir, 'no', 'such', 'x.ndjson')}: no such file or directory (check the path)\n`]);
 });

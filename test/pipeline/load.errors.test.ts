@@ -110,6 +110,15 @@ const cases: Array<{ name: string; text: string; errors: string[] }> = [
       'p.yaml:6:20 (root): unsupported tag !evil: a definition takes plain YAML values; remove the tag (fix the YAML/JSON syntax here)',
     ],
   },
+  {
+    // Echoed as they were, an escape sequence in a key cleared the terminal and a NUL was printed raw.
+    name: 'control characters in a key are shown as escapes, not sent to the terminal',
+    text: base('  - dedupe: { "t\u001b[2Jtl": 1h, "x\u0000": 1 }\n'),
+    errors: [
+      'p.yaml:5:15 steps[0].dedupe.t\\u001b[2Jtl: unknown key; allowed: key, ttl, output, name',
+      'p.yaml:5:30 steps[0].dedupe.x\\u0000: unknown key; allowed: key, ttl, output, name',
+    ],
+  },
 ];
 
 for (const c of cases) {
