@@ -184,7 +184,10 @@ export function parsePipeline(text: string, file: string, registry: OperatorRegi
     at: w.pos[0],
     message: `unsupported tag ${/^Unresolved tag: (\S+)/.exec(w.message)?.[1] ?? ''}: a definition takes plain YAML values; remove the tag`,
   }));
-  const errors = [...doc.errors.map((e) => ({ at: e.pos[0], message: e.message.split('\n')[0] as string })), ...tags, ...duplicateKeys(doc)].sort((a, b) => a.at - b.at);
+  const syntax = doc.errors.map((e) => ({ at: e.pos[0], message: syntaxMessage(e.message) }));
+  // A parser that ran out of stack reports it at many places (where depends on the stack): once.
+  const deep = syntax.findIndex((e) => e.message === TOO_DEEP);
+  const errors = [...(deep < 0 ? syntax : [syntax[deep]!]), ...tags, ...duplicateKeys(doc)].sort((a, b) => a.at - b.at);
   if (errors.length > 0) {
     const shown = errors.slice(0, MAX_SYNTAX_ISSUES).map((e) => {
       const p = lines.linePos(e.at);
@@ -206,6 +209,14 @@ export function parsePipeline(text: string, file: string, registry: OperatorRegi
   }
   return validatePipeline(value, registry, pos);
 }
+
+/** A parser error's first line; the parser's own stack overflow (thousands of nested levels) said as such. */
+function syntaxMessage(message: string): string {
+  if (/Maximum call stack size exceeded/.test(message)) return TOO_DEEP;
+  return message.split('\n')[0] as string;
+}
+
+const TOO_DEEP = 'nested too deep for the parser (thousands of levels): a definition is a few levels deep; remove the extra nesting';
 
 /** Syntax errors reported before the rest are summed up in one line. */
 const MAX_SYNTAX_ISSUES = 20;

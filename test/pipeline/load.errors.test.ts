@@ -145,3 +145,11 @@ test('JSON definitions get positions too', () => {
   const errors = errorsOf('{\n  "name": "demo",\n  "source": {},\n  "steps": [ { "dedupe": { "ttl": "2 days" } } ]\n}\n');
   assert.deepEqual(errors, ['p.yaml:4:35 steps[0].dedupe.ttl: "2 days" is not a duration (use 2d)']);
 });
+
+// The parser's own stack overflow was shown as "Maximum call stack size exceeded", at a place
+// that depends on the stack (so only the line is fixed here).
+test('thousands of nested levels: one issue that says so', () => {
+  const errors = errorsOf(`name: demo\nsource: { key: anonymousId }\nsteps: []\nx: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`);
+  assert.equal(errors.length, 1, errors.join('\n'));
+  assert.match(errors[0]!, /^p\.yaml:4:\d+ \(root\): nested too deep for the parser \(thousands of levels\): a definition is a few levels deep; remove the extra nesting \(fix the YAML\/JSON syntax here\)$/);
+});
