@@ -14,6 +14,7 @@ import { registerInspect } from './inspect.js';
 import { registerReplay } from './replay.js';
 import { conflictingFlag, deadLetterVerdict, type FlagSource } from './run-checks.js';
 import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/compile.js';
+import { isHostOrIp } from '../pipeline/definition-checks.js';
 import { DefinitionError } from '../pipeline/errors.js';
 import { loadPipelineFile, parsePipeline } from '../pipeline/load.js';
 import { formatSummary, runEmbedded } from '../runtime/embedded.js';
@@ -77,6 +78,12 @@ class ExitCode extends Error {
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
   return Number(v);
+};
+
+/** An address to bind: an IP address or a host name (a newline or a space would be neither). */
+const hostArg = (name: string) => (v: string) => {
+  if (!isHostOrIp(v)) throw new InvalidArgumentError(`${name} must be an IP address or a host name, got ${JSON.stringify(v)}`);
+  return v;
 };
 
 /** A TCP port, 0 (any free one) to 65535. */
@@ -148,7 +155,9 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
   const program = new Command('tributary')
     .description('Behavioral stream pipelines: run, validate and generate')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // A flag's value quoted in commander's error keeps its control characters (a newline made two lines).
+    // eslint-disable-next-line no-control-regex
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text.replace(/[\u0000-\u001f\u007f-\u009f](?!$)/g, (c) => JSON.stringify(c).slice(1, -1))) })
     .showHelpAfterError('(add --help for usage)')
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('--verbose', 'print the stack trace of a runtime failure (also TRIBUTARY_VERBOSE=1)');
@@ -187,7 +196,7 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
     .option('-q, --quiet', 'no progress lines')
     .option('--max-dead-letter-ratio <r>', 'exit 1 when more than this share of the records (0 to 1) were dead letters; a run where all were warns anyway', ratioArg)
     .option('--metrics-port <port>', 'serve /metrics (Prometheus), /healthz, /readyz and /state/<step>/<key> on this port while the run lasts (default TRIBUTARY_METRICS_PORT, then metrics.port of the definition)', portArg('--metrics-port'))
-    .option('--metrics-host <host>', 'address the metrics port binds (default 127.0.0.1, or metrics.host of the definition)')
+    .option('--metrics-host <host>', 'address the metrics port binds (default 127.0.0.1, or metrics.host of the definition)', hostArg('--metrics-host'))
     .option('--state-port <port>', 'serve GET /state/<step>/<key> (a key\'s current state in a step) while the run lasts; the same endpoints as --metrics-port', portArg('--state-port'))
     .addHelpText('after', '\nExample:\n  tributary run examples/rees46-dedupe/pipeline.yaml --input examples/data/rees46-2019-10-01-head.csv --out-dir out/rees46\n  tributary run examples/cart-abandonment/pipeline.yaml --brokers localhost:9092 --state-dir state\n')
     .action(async (file: string, opts: RunOptions, command: Command) => {

@@ -59,6 +59,9 @@ function mappingFindings(mapping: unknown): Finding[] {
 /** A host name: dot-separated labels of letters, digits and inner hyphens. */
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+/** Whether `host` is an IP address or a host name (what the operations endpoint may bind). */
+export const isHostOrIp = (host: string): boolean => isIP(host) !== 0 || HOST_NAME.test(host);
+
 /**
  * The longest pipeline, step or stream name: Kafka topics are named from them
  * (`<name>-<step>.<store>-changelog`, `<name>-<stream>`), and a topic name stops at 249 characters.
@@ -123,7 +126,7 @@ export function definitionFindings(def: PipelineDefinition): Finding[] {
     for (const k of ['name', 'output']) if (op !== undefined && options && typeof options[k] === 'string') out.push(...nameLength(['steps', i, op, k], options[k]));
   });
   const host = def.metrics?.host;
-  if (typeof host === 'string' && isIP(host) === 0 && !HOST_NAME.test(host)) {
+  if (typeof host === 'string' && !isHostOrIp(host)) {
     out.push({ at: ['metrics', 'host'], message: `${JSON.stringify(host)} is not an IP address or a host name; use an address of this machine, e.g. 127.0.0.1, 0.0.0.0 or localhost` });
   }
   const commit = def.kafka?.commitInterval;

@@ -51,4 +51,9 @@ test('a bad TRIBUTARY_METRICS_PORT or metrics.port: exit 2 with what to fix, not
   const state = run(pipeline(), ['--state-port', '99999']);
   assert.equal(state.code, 2);
   assert.match(state.stderr, /--state-port must be a port number from 0 to 65535, got "99999"/);
+  // A newline in the host made a two-line error when the server could not listen, after the run began.
+  const host = run(pipeline(), ['--metrics-port', '0', '--metrics-host', 'evil\nhost']);
+  assert.equal(host.code, 2);
+  assert.match(host.stderr, /--metrics-host must be an IP address or a host name, got "evil\\nhost"/);
+  assert.deepEqual(host.stderr.trimEnd().split('\n').slice(1), ['(add --help for usage)'], 'the value\'s newline shown as \\n');
 });
