@@ -6,7 +6,7 @@
 // restart.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { tributary } from '../support/cli.js';
 import { produceEvents, readTopic, testAdapter, testEvents, uniquePipeline } from '../support/kafka-pipeline.js';
 import { createTopic, deleteTopics, kafkaBrokers, skipReason } from '../support/kafka.js';
@@ -15,11 +15,17 @@ import { tempDir } from '../support/tmp.js';
 const skip = kafkaBrokers() ? false : skipReason();
 const MAX = 64 * 1024;
 
-test('dead letters of huge records are cut to 64 KiB of raw: the run goes on', { skip, timeout: 300_000 }, async (t) => {
+/** The cart pipeline under names of its own, its source topic (one partition) taking records up to 8 MiB. */
+async function cartPipelineTakingLargeRecords(t: TestContext) {
   const dir = tempDir();
   const p = uniquePipeline('examples/cart-abandonment/pipeline.yaml', dir);
   t.after(() => deleteTopics(p.source, ...Object.values(p.topics)));
   await createTopic(p.source, { partitions: 1, configs: { 'max.message.bytes': String(8 * 1024 * 1024) } });
+  return { dir, p };
+}
+
+test('dead letters of huge records are cut to 64 KiB of raw: the run goes on', { skip, timeout: 300_000 }, async (t) => {
+  const { dir, p } = await cartPipelineTakingLargeRecords(t);
   const [a, b, c] = testEvents(3, 4);
   const huge = Buffer.from(JSON.stringify({ ...a, messageId: 'huge', properties: { blob: 'y'.repeat(5 * 1024 * 1024) } }));
   const quotes = Buffer.from(`{"a":${'"'.repeat(990_000)}`);
@@ -48,10 +54,7 @@ test('dead letters of huge records are cut to 64 KiB of raw: the run goes on', {
 // was reopened 5 times, the run exited 1, and a restart stopped at the same offset again. Now it is
 // a dead letter `oversized` (over kafka.maxMessageBytes, default 1,048,000) and the run goes on.
 test('an output record larger than a Kafka message is an oversized dead letter: the run goes on', { skip, timeout: 300_000 }, async (t) => {
-  const dir = tempDir();
-  const p = uniquePipeline('examples/cart-abandonment/pipeline.yaml', dir);
-  t.after(() => deleteTopics(p.source, ...Object.values(p.topics)));
-  await createTopic(p.source, { partitions: 1, configs: { 'max.message.bytes': String(8 * 1024 * 1024) } });
+  const { dir, p } = await cartPipelineTakingLargeRecords(t);
   const [a, b, c] = testEvents(3, 4);
   const text = JSON.stringify({ ...a, messageId: 'expands', properties: { v: [] } }).replace('"v":[]', `"v":[${Array(60_000).fill('9e20').join(',')}]`);
   const expands = Buffer.from(text);

@@ -17,6 +17,14 @@ steps:
 const T0 = Date.UTC(2026, 0, 1);
 const NOW = T0 + 24 * 3_600_000; // processing time: a day after the first event
 
+/** One bounded, final run of `yaml` over `values` in `topic` (memory broker), processing time `now`. */
+async function boundedRun(yaml: string, topic: string, values: Buffer[], now: number) {
+  const topology = compilePipeline(parsePipeline(yaml, 'p.yaml', defaultRegistry), defaultRegistry);
+  const { kafka, adapter } = await memoryTopicWith(topic, values);
+  const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20, clock: { now: () => now } });
+  return { kafka, summary };
+}
+
 test('Kafka (memory broker): future-timestamp against the injected clock, invalid-utf8 with raw bytes; 300 good values all pass, none late', async () => {
   const view = (i: number, timestamp: number | string, event = 'view') =>
     Buffer.from(JSON.stringify({ messageId: `m${i}`, type: 'track', event, anonymousId: `a${i % 7}`, timestamp }));
@@ -28,10 +36,7 @@ test('Kafka (memory broker): future-timestamp against the injected clock, invali
   const latin1 = Buffer.from('{"messageId":"m2000","type":"track","event":"caf\u00e9","anonymousId":"a1","timestamp":0}', 'latin1');
   values.splice(20, 0, latin1, view(2001, T0 + 17 * 60_000 + 1, '\ufffd'));
 
-  const topology = compilePipeline(parsePipeline(yamlText, 'ingest-rules.yaml', defaultRegistry), defaultRegistry);
-  const { kafka, adapter } = await memoryTopicWith('clicks', values);
-
-  const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20, clock: { now: () => NOW } });
+  const { kafka, summary } = await boundedRun(yamlText, 'clicks', values, NOW);
   assert.deepEqual({ records: summary.records, late: summary.late, streams: summary.streams },
     { records: 305, late: 0, streams: { events: 302, 'dead-letter': 3, late: 0, forgotten: 0 } });
   const dead = kafka.broker.records('ingest-rules-dead-letter').map((r) => JSON.parse(r.value!.toString()) as Record<string, string>);
@@ -58,10 +63,7 @@ steps:
   const view = (i: number, timestamp: number) => Buffer.from(JSON.stringify({ messageId: `m${i}`, type: 'track', event: 'view', anonymousId: `a${i % 5}`, timestamp }));
   const values = Array.from({ length: 100 }, (_, i) => view(i, now - 100_000 + i * 1000));
   values.splice(50, 0, view(999, now + 23 * 3_600_000));
-  const topology = compilePipeline(parsePipeline(live, 'live-jump.yaml', defaultRegistry), defaultRegistry);
-  const { kafka, adapter } = await memoryTopicWith('live', values);
-
-  const summary = await runKafka({ topology, adapter, stateDir: tempDir(), bounded: true, final: true, tickMs: 20, clock: { now: () => now } });
+  const { kafka, summary } = await boundedRun(live, 'live', values, now);
   assert.deepEqual({ records: summary.records, late: summary.late, streams: summary.streams },
     { records: 101, late: 0, streams: { events: 100, 'dead-letter': 1, late: 0, forgotten: 0 } });
   const dead = kafka.broker.records('live-jump-dead-letter').map((r) => JSON.parse(r.value!.toString()) as Record<string, string>);
