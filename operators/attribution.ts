@@ -48,7 +48,7 @@ export const attributionOperator = defineOperator<AttributionOptions, Attributio
   stores: () => ['journeys'],
   create: (c, ctx) => new AttributionLogic(c, ctx),
   query: (c, store, key, watermark) => attributionQuery(c, store('journeys'), key, watermark),
-  // A key's journey is replaced (copy-on-write lists), never modified in place.
+  // A key's journey is changed in place only to be put back in the same call (logic.ts).
   immutableState: true,
 });
 

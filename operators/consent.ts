@@ -31,7 +31,7 @@ export const consentOperator = defineOperator<ConsentOptions, ConsentConfig>({
   stores: () => ['keys'],
   create: (c, ctx) => new ConsentLogic(c, ctx),
   query: (_c, store, key) => consentQuery(store('keys'), key),
-  // Values are replaced, never changed in place (state.ts builds a new one).
+  // A key's value is changed in place only to be put back in the same call (state.ts `record`).
   immutableState: true,
 });
 

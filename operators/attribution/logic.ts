@@ -41,7 +41,7 @@ import { safeJson } from '../../lib/runtime/records.js';
 import { MemoryTimers } from '../../lib/time/timers.js';
 import type { AttributionConfig } from './options.js';
 import { channelRecords, conversionRecord, conversionValueOf, touchpointOf } from './records.js';
-import { creditedTouchpoints, EMPTY_JOURNEY, inserted, nextExpiry, unexpired, type JourneyState, type JourneyStore } from './state.js';
+import { creditedTouchpoints, dropExpired, insertInOrder, nextExpiry, type JourneyState, type JourneyStore } from './state.js';
 
 /** A conversion timer: the key and the conversion's messageId. */
 type ConversionData = readonly [key: string, messageId: string];
@@ -87,26 +87,24 @@ export class AttributionLogic implements OperatorLogic {
       this.ctx.emit('dead-letter', { reason: 'invalid-conversion-value', detail: `${this.ctx.step}: ${v.problem}`, raw: safeJson(event), source: `step ${this.ctx.step}` });
       return;
     }
-    const state = this.journeys.get(key) ?? EMPTY_JOURNEY;
-    const pending = inserted(state.pending, { messageId: event.messageId, at: event.timestamp, value: v.value });
-    if (!pending) {
+    // The key's value is changed in place and put back here, in this call (see `immutableState`).
+    const state = this.journeys.get(key) ?? { touchpoints: [], pending: [] };
+    if (!insertInOrder(state.pending, { messageId: event.messageId, at: event.timestamp, value: v.value })) {
       this.ctx.count('duplicate-conversion');
       return;
     }
-    this.journeys.put(key, { touchpoints: state.touchpoints, pending });
+    this.journeys.put(key, state);
     this.conversions.register({ id: conversionTimerId(key, event.messageId), time: event.timestamp + 1, data: [key, event.messageId] });
   }
 
   private touch(event: TributaryEvent, key: string): void {
-    const state = this.journeys.get(key) ?? EMPTY_JOURNEY;
-    const touchpoints = inserted(state.touchpoints, touchpointOf(event, this.config));
-    if (!touchpoints) {
+    const state = this.journeys.get(key) ?? { touchpoints: [], pending: [] };
+    if (!insertInOrder(state.touchpoints, touchpointOf(event, this.config))) {
       this.ctx.count('duplicate-touchpoint');
       return;
     }
-    const next = { touchpoints, pending: state.pending };
-    this.journeys.put(key, next);
-    this.scheduleCleanup(key, next);
+    this.journeys.put(key, state);
+    this.scheduleCleanup(key, state);
   }
 
   /** Sets the key's cleanup timer at its oldest touchpoint's expiry (moves it when that changed). */
@@ -132,7 +130,8 @@ export class AttributionLogic implements OperatorLogic {
     if (!state || i < 0) return;
     const conversion = state.pending[i] as JourneyState['pending'][number];
     const record = conversionRecord(this.config, this.ctx.step, key, conversion, creditedTouchpoints(state.touchpoints, conversion.at, this.config.lookbackMs));
-    this.save(key, { touchpoints: state.touchpoints, pending: state.pending.filter((_, j) => j !== i) });
+    state.pending.splice(i, 1);
+    this.save(key, state);
     this.ctx.emit(this.config.output, record);
     if (this.config.aggregateOutput) for (const r of channelRecords(this.config, this.ctx.step, record)) this.ctx.emit(this.config.aggregateOutput, r);
   }
@@ -141,10 +140,8 @@ export class AttributionLogic implements OperatorLogic {
   private expire(key: string, watermark: number): void {
     const state = this.journeys.get(key);
     if (!state) return;
-    const touchpoints = unexpired(state.touchpoints, watermark, this.config.lookbackMs);
-    const next = touchpoints === state.touchpoints ? state : { touchpoints, pending: state.pending };
-    if (next !== state) this.save(key, next);
-    this.scheduleCleanup(key, next);
+    if (dropExpired(state.touchpoints, watermark, this.config.lookbackMs)) this.save(key, state);
+    this.scheduleCleanup(key, state);
   }
 
   /** Puts the key's state, or deletes it when nothing is left. */

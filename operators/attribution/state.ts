@@ -1,12 +1,13 @@
 /**
- * The per-key state of `attribution` ({@link JourneyState}) and the pure helpers that build a
- * key's new value from the old one (copy-on-write sorted lists).
+ * The per-key state of `attribution` ({@link JourneyState}) and the helpers that change a key's
+ * sorted lists in place (the logic puts the value back in the same call, which the operator's
+ * `immutableState` allows: a copy of the list per touchpoint cost more than the insert).
  *
  * State, only through the store interface (so a Kafka task can restore it from a changelog):
  * `journeys` holds one value per operator key, `key → { touchpoints, pending }`: the key's
  * touchpoints of the last lookback and its conversions not yet attributed (the watermark has not
  * passed their time), each list sorted by (time, messageId). A key with neither has no entry.
- * Values are replaced, never modified. Timers are not state: they live in memory and are rebuilt
+ * Timers are not state: they live in memory and are rebuilt
  * from `journeys` (one scan) when the logic is created.
  */
 import type { KeyValueStore } from '../../lib/state/store.js';
@@ -30,9 +31,9 @@ export interface PendingConversion {
 /** `journeys`: one value per key. */
 export interface JourneyState {
   /** Sorted by (at, messageId), distinct messageIds. */
-  touchpoints: readonly Touchpoint[];
+  touchpoints: Touchpoint[];
   /** Sorted by (at, messageId), distinct messageIds. */
-  pending: readonly PendingConversion[];
+  pending: PendingConversion[];
 }
 
 export type JourneyStore = KeyValueStore<string, JourneyState>;
@@ -61,16 +62,16 @@ export function firstAtOrAfter(list: readonly Timed[], at: number): number {
 }
 
 /**
- * A copy of `list` with `item` at its place in journey order, or `undefined` when an item with
- * the same messageId is already there (a duplicate: the first copy is kept).
+ * Inserts `item` into `list` at its place in journey order; returns false, leaving `list` as it
+ * was, when an item with the same messageId is already there (a duplicate: the first copy is kept).
  */
-export function inserted<T extends Timed>(list: readonly T[], item: T): T[] | undefined {
-  for (const x of list) if (x.messageId === item.messageId) return undefined;
-  const out = list.slice();
-  let i = out.length;
-  while (i > 0 && journeyOrder(out[i - 1] as T, item) > 0) i--;
-  out.splice(i, 0, item);
-  return out;
+export function insertInOrder<T extends Timed>(list: T[], item: T): boolean {
+  for (let k = 0; k < list.length; k++) if ((list[k] as T).messageId === item.messageId) return false;
+  let i = list.length;
+  while (i > 0 && journeyOrder(list[i - 1] as T, item) > 0) i--;
+  if (i === list.length) list.push(item);
+  else list.splice(i, 0, item);
+  return true;
 }
 
 /** The touchpoints a conversion at `t` credits: those at `t − lookback ≤ at ≤ t`, in journey order. */
@@ -81,13 +82,14 @@ export function creditedTouchpoints(touchpoints: readonly Touchpoint[], t: numbe
 }
 
 /**
- * The touchpoints still needed once the watermark is `watermark`: those with
+ * Drops the touchpoints no longer needed once the watermark is `watermark`, keeping those with
  * `at + lookback ≥ watermark` (a conversion that is not late, at `t ≥ watermark`, can credit
- * them). Returns `touchpoints` itself when none expired.
+ * them). Returns whether any was dropped.
  */
-export function unexpired(touchpoints: readonly Touchpoint[], watermark: number, lookbackMs: number): readonly Touchpoint[] {
+export function dropExpired(touchpoints: Touchpoint[], watermark: number, lookbackMs: number): boolean {
   const i = firstAtOrAfter(touchpoints, watermark - lookbackMs);
-  return i === 0 ? touchpoints : touchpoints.slice(i);
+  if (i > 0) touchpoints.splice(0, i);
+  return i > 0;
 }
 
 /** When the oldest touchpoint expires (`at + lookback + 1`), +∞ without touchpoints. */
@@ -95,6 +97,3 @@ export function nextExpiry(state: JourneyState, lookbackMs: number): number {
   const oldest = state.touchpoints[0];
   return oldest === undefined ? Infinity : oldest.at + lookbackMs + 1;
 }
-
-/** The empty journey. */
-export const EMPTY_JOURNEY: JourneyState = Object.freeze({ touchpoints: Object.freeze([]) as readonly Touchpoint[], pending: Object.freeze([]) as readonly PendingConversion[] });

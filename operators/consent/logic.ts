@@ -45,8 +45,9 @@ export class ConsentLogic implements OperatorLogic {
       if (carried.invalid > 0) this.ctx.count('invalid-consent');
       const { kept, refused } = withinChannelLimit(state, carried.flags);
       if (refused > 0) this.ctx.count('consent-channel-limit');
-      const recorded = kept.length > 0 ? record(state, t, kept, this.ctx.watermark()) : state;
-      if (recorded !== state && recorded !== undefined) this.keys.put(key, (state = recorded));
+      // Changed in place and put back here, in this call (see `immutableState`).
+      const recorded = kept.length > 0 ? record(state, t, kept, this.ctx.watermark()) : undefined;
+      if (recorded !== undefined) this.keys.put(key, (state = recorded));
     }
     const flags = flagsAt(state, t);
     if (flags === undefined) return event;

@@ -1,5 +1,5 @@
 /**
- * The per-key state of `consent` and the pure functions over it. A key keeps, per channel, the
+ * The per-key state of `consent` and the functions over it. A key keeps, per channel, the
  * consent values by event time: `[time, granted]` sorted by time. A value that is in force at no
  * time a future event can have is pruned: every event still to come is at or after the watermark
  * `W` (an earlier one is late), and the consent in force at `t ≥ W` is the latest entry at or
@@ -78,48 +78,48 @@ function after(history: ChannelHistory, t: number): number {
 }
 
 /**
- * The state with `flags` recorded at event time `t` (an entry at the same time is replaced: ties
- * go to the later arrival) and every entry no future event can see pruned (`watermark`: see the
- * file comment). A flag restating the value in force is not recorded when that changes no
- * answer (same time, or `t` at the watermark); when nothing is recorded, `state` itself is
- * returned (nothing to write). `state` is never changed.
+ * Records `flags` at event time `t` in `state` (an entry at the same time is replaced: ties go to
+ * the later arrival) and prunes every entry no future event can see (`watermark`: see the file
+ * comment). A flag restating the value in force is not recorded when that changes no answer
+ * (same time, or `t` at the watermark). Returns the state to put, changed in place (a new one
+ * when `state` is undefined), or `undefined` when nothing was recorded and `state` is unchanged.
+ * In place because the key's value is put back in the same call (the operator's
+ * `immutableState` allows that): a copy per event was a fifth of the operator's time.
  *
  * @example
  * ```ts
- * const s = record(undefined, 10, [['email', true]], -Infinity);
+ * const s = record(undefined, 10, [['email', true]], -Infinity)!;
  * record(s, 5, [['email', false], ['sms', true]], -Infinity);
- * // { channels: [['email', [[5, false], [10, true]]], ['sms', [[5, true]]]] }
- * record(s, 10, [['email', true]], -Infinity) === s; // true: the same value at the same time
+ * // s: { channels: [['email', [[5, false], [10, true]]], ['sms', [[5, true]]]] }
+ * record(s, 10, [['email', true]], -Infinity); // undefined: the same value at the same time
  * ```
  */
 export function record(state: ConsentState | undefined, t: number, flags: Array<[string, boolean]>, watermark: number): ConsentState | undefined {
-  // Copied on the first change only: the channels (sorted by name), and each history changed.
-  let channels: Array<[string, ChannelHistory]> | undefined;
-  for (const [channel, granted] of flags) {
-    const list = channels ?? state?.channels ?? [];
+  let target: ConsentState | undefined;
+  for (let f = 0; f < flags.length; f++) {
+    const [channel, granted] = flags[f] as [string, boolean];
+    const list = (target ?? state)?.channels ?? [];
     let at = 0;
     while (at < list.length && (list[at] as [string, ChannelHistory])[0] < channel) at++;
-    const known = at < list.length && (list[at] as [string, ChannelHistory])[0] === channel;
-    const current = known ? (list[at] as [string, ChannelHistory])[1] : [];
-    const i = after(current, t);
-    const inForce = i > 0 ? (current[i - 1] as [number, boolean]) : undefined;
+    const history = at < list.length && (list[at] as [string, ChannelHistory])[0] === channel ? (list[at] as [string, ChannelHistory])[1] : undefined;
+    const i = history === undefined ? 0 : after(history, t);
+    const inForce = i > 0 ? ((history as ChannelHistory)[i - 1] as [number, boolean]) : undefined;
     // The same value again changes no answer when nothing can arrive between the two: at the same
     // time (a later arrival at it replaces either), or at the watermark (no event is earlier).
     if (inForce !== undefined && inForce[1] === granted && (inForce[0] === t || t <= watermark)) continue;
-    channels ??= (state?.channels ?? []).slice();
-    const history = current.slice();
-    if (inForce !== undefined && inForce[0] === t) history[i - 1] = [t, granted];
+    target ??= state ?? { channels: [] };
+    if (history === undefined) target.channels.splice(at, 0, [channel, [[t, granted]]]);
+    else if (inForce !== undefined && inForce[0] === t) inForce[1] = granted;
+    else if (i === history.length) history.push([t, granted]);
     else history.splice(i, 0, [t, granted]);
-    if (known) channels[at] = [channel, history];
-    else channels.splice(at, 0, [channel, history]);
   }
-  if (channels === undefined) return state;
-  for (let k = 0; k < channels.length; k++) {
-    const [channel, history] = channels[k] as [string, ChannelHistory];
-    const keepFrom = Math.max(0, after(history, watermark) - 1);
-    if (keepFrom > 0) channels[k] = [channel, history.slice(keepFrom)];
+  if (target === undefined) return undefined;
+  for (let k = 0; k < target.channels.length; k++) {
+    const history = (target.channels[k] as [string, ChannelHistory])[1];
+    const keepFrom = after(history, watermark) - 1;
+    if (keepFrom > 0) history.splice(0, keepFrom);
   }
-  return { channels };
+  return target;
 }
 
 /**

@@ -6,6 +6,7 @@ import { ConsentLogic, consentOperator, type ConsentOptions, type ConsentState }
 import { consentAt, flagsAt, record } from '../../operators/consent/state.js';
 import { ev, MIN } from '../support/events.js';
 import { rng } from '../support/random.js';
+import { putBackStores } from '../support/store-spy.js';
 
 const setup = (options: ConsentOptions = {}) => {
   const ctx = recordingContext('consent');
@@ -179,4 +180,33 @@ test('consent limits: channel names over 100 characters are invalid; a key keeps
   assert.equal(out?.c00, false, 'a known channel still changes');
   assert.equal(Object.hasOwn(out ?? {}, 'c69'), false);
   assert.deepEqual(ctx.counts, ['invalid-consent', 'consent-channel-limit', 'consent-channel-limit']);
+});
+
+test('consent changes a stored value only to put it back in the same call (immutableState: stores hand out their own objects); the same events as with copying stores', () => {
+  assert.equal(consentOperator.immutableState, true);
+  const rand = rng(11);
+  const events: TributaryEvent[] = [];
+  for (let i = 0; i < 400; i++) {
+    const t = i * 10 - Math.floor(rand() * 60); // out of order by up to 6 events
+    const person = `p${Math.floor(rand() * 4)}`;
+    const flags: Record<string, boolean> = {};
+    for (const c of ['email', 'sms', 'push']) if (rand() < 0.4) flags[c] = rand() < 0.5;
+    events.push(rand() < 0.7 ? identify(`i${i}`, t, flags, person) : view(`v${i}`, t, person));
+  }
+  const run = (stores?: ReturnType<typeof putBackStores>) => {
+    const ctx = recordingContext('consent', stores?.stores);
+    const logic = new ConsentLogic(consentOperator.resolve({}), ctx);
+    let watermark = -Infinity;
+    return events.map((e) => {
+      watermark = Math.max(watermark, e.timestamp - 40);
+      ctx.setWatermark(watermark);
+      const out = logic.process(e, e.personId as string);
+      stores?.check();
+      return consentOf(out);
+    });
+  };
+  const copying = run();
+  const inPlace = run(putBackStores());
+  assert.deepEqual(inPlace, copying);
+  assert.ok(copying.filter((c) => c !== undefined).length > 300, 'most events carry merged consent');
 });
