@@ -4,7 +4,8 @@
  * every change and never modified in place.
  *
  * - `count: {}` — events. `sum`/`min`/`max`/`avg: path` — a finite number at the path (other
- *   events skipped; `sum` of nothing is 0, the others `null`).
+ *   events skipped; `sum` of nothing is 0, the others `null`). `sum` and `avg` skip a number
+ *   larger in magnitude than {@link MAX_SUMMAND} too, so no window's sum can overflow.
  * - `first`/`last: path` — the value (any JSON, missing skipped) at the earliest/latest event
  *   by event time; the earlier arrival wins a tie for `first`, the later one for `last`.
  * - `countDistinct: path` — distinct values, exact up to 1000 then a HyperLogLog estimate
@@ -19,7 +20,7 @@
  *   frequency, monetary }`: `lastAt` is the latest event time, `recencyMs = windowEnd − lastAt`,
  *   `frequency` the distinct values of `order` (countDistinct rules; without `order`, the
  *   events), `monetary` the sum of `monetary × quantity` (× 1 without `quantity`) over events
- *   where they and their product are finite numbers.
+ *   where they are finite numbers and their product is at most {@link MAX_SUMMAND} in magnitude.
  */
 import { compileCondition, conditionProblems, type Condition, type Matcher } from '../../lib/condition/condition.js';
 import type { TributaryEvent } from '../../lib/event/event.js';
@@ -73,6 +74,15 @@ export type Acc = number | null | { s: number; n: number } | { t: number; v: unk
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
+/**
+ * The largest magnitude a summed value (`sum`, `avg`, the monetary of `rfm`) may have: 2^992, so
+ * that no sum of up to 2^32 of them (more entries than any window holds) overflows to ±Infinity.
+ * Two values of 1.7e308 would otherwise make a key's sum Infinity for the window's whole length,
+ * and every score of it invalid, from two records.
+ */
+export const MAX_SUMMAND = 2 ** 992;
+const summable = (v: unknown): v is number => typeof v === 'number' && Math.abs(v) <= MAX_SUMMAND;
+
 /** What an event contributes to each aggregate, as `[index, value]`, for those it counts in. */
 export function contributions(aggregates: readonly ResolvedAggregate[], event: TributaryEvent): Array<[number, unknown]> {
   const out: Array<[number, unknown]> = [];
@@ -86,11 +96,11 @@ export function contributions(aggregates: readonly ResolvedAggregate[], event: T
       case 'rfm': {
         const price = getPath(event, a.path as string);
         const qty = a.quantity === undefined ? 1 : getPath(event, a.quantity);
-        // A product that overflows (1e20 × 1e300) counts 0, as a price or quantity that is not a
-        // finite number does: Infinity in the sum would poison the key's monetary (and every
-        // score of it) for the window's whole length, from one record.
+        // A product that overflows (1e20 × 1e300) or could make the sum overflow counts 0, as a
+        // price or quantity that is not a finite number does: Infinity in the sum would poison
+        // the key's monetary (and every score of it) for the window's whole length.
         const product = finite(price) && finite(qty) ? price * qty : 0;
-        const amount = Number.isFinite(product) ? product : 0;
+        const amount = summable(product) ? product : 0;
         const order = a.order === undefined ? null : getPath(event, a.order);
         out.push([i, [order === undefined || order === null ? null : distinctKey(order), amount]]);
         continue;
@@ -101,7 +111,7 @@ export function contributions(aggregates: readonly ResolvedAggregate[], event: T
         if (a.kind === 'countDistinct') out.push([i, distinctKey(v)]);
         else if (a.kind === 'topK') out.push([i, JSON.stringify(v)]);
         else if (a.kind === 'first' || a.kind === 'last') out.push([i, v]);
-        else if (finite(v)) out.push([i, v]);
+        else if (a.kind === 'sum' || a.kind === 'avg' ? summable(v) : finite(v)) out.push([i, v]);
       }
     }
   }

@@ -380,3 +380,28 @@ test('windowAggregate sliding: what one event writes stays bounded as the key’
   assert.ok(chunk + head < whole / 2, `the last events write ${chunk + head} bytes each at most, under half of the key's ${whole} bytes of entries`);
   assert.ok(head < 40_000, `one bucket and the index: ${head} bytes`);
 });
+
+test('windowAggregate logic: sum, avg and the monetary of rfm skip a number over 2^992 in magnitude, so two records of 1.7e308 cannot make a window Infinity; min and max take it', () => {
+  const aggregates: WindowAggregateOptions['aggregates'] = {
+    revenue: { sum: 'properties.price' },
+    mean: { avg: 'properties.price' },
+    high: { max: 'properties.price' },
+    rfm: { rfm: { monetary: 'properties.price' } },
+  };
+  const events = [
+    ev('m1', 0, { properties: { price: 1.7e308 } }),
+    ev('m2', MIN, { properties: { price: 10 } }),
+    ev('m3', 2 * MIN, { properties: { price: -1.7e308 } }),
+    ev('m4', 3 * MIN, { properties: { price: 1.7e308 } }),
+    ev('m5', 4 * MIN, { properties: { price: 2 ** 992 } }),
+  ];
+  const recency: Array<[WindowAggregateOptions['window'], number]> = [[{ tumbling: '1h' }, HOUR - 4 * MIN], [{ session: '15m' }, 0], [{ sliding: '1h' }, 0]];
+  for (const [window, recencyMs] of recency) {
+    const { ctx, logic } = setup({ window, aggregates });
+    for (const e of events) logic.process(e, 'a1');
+    logic.advance(Infinity);
+    const last = records(ctx).at(-1)?.values;
+    assert.deepEqual(last, { revenue: 10 + 2 ** 992, mean: (10 + 2 ** 992) / 2, high: 1.7e308, rfm: { recencyMs, lastAt: 4 * MIN, frequency: 5, monetary: 10 + 2 ** 992 } }, JSON.stringify(window));
+    assert.ok(Number.isFinite(last?.revenue), 'finite');
+  }
+});
