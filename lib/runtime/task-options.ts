@@ -33,4 +33,10 @@ export interface TaskOptions {
    * `events` stream (the last sub-topology's task counts them).
    */
   eventsAreSink?: boolean;
+  /**
+   * Whether the task counts what it writes per stream (`tributary_output_records_total`, the run
+   * summary's streams; default true). A Kafka task says false: its record collector counts a record
+   * once it is encoded, so one that becomes a dead letter there is counted as a dead letter only.
+   */
+  countsStreams?: boolean;
 }

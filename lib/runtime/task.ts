@@ -147,7 +147,7 @@ export class Task {
   }
 
   private write(stream: string, record: DerivedRecord): void {
-    if (stream === 'events' && this.options.eventsAreSink === false) {
+    if (this.options.countsStreams === false || (stream === 'events' && this.options.eventsAreSink === false)) {
       this.options.output(stream, record);
       return;
     }

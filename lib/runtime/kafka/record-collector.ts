@@ -21,6 +21,7 @@
  */
 import type { TributaryEvent } from '../../event/event.js';
 import { resolveKey } from '../../event/key.js';
+import { tally, type Tally } from '../../metrics/metrics.js';
 import type { DerivedRecord } from '../../operator/contract.js';
 import type { SubTopology, Topology } from '../../pipeline/compile.js';
 import { safeJson, type DeadLetterRecord } from '../task.js';
@@ -71,6 +72,8 @@ export class RecordCollector {
   /** The resolver sub-topology of each `global-table` step. */
   private readonly resolverOf = new Map<string, SubTopology>();
   private readonly maxMessageBytes: number;
+  /** Records encoded per stream (`tributary_output_records_total`). */
+  private readonly writtenBy = new Map<string, Tally>();
 
   constructor(private readonly ctx: RunContext) {
     const { topology, options } = ctx;
@@ -110,7 +113,6 @@ export class RecordCollector {
         this.forward(t, record, key, next.input);
         return;
       }
-      this.ctx.stats.sinkEvents++;
       const key = this.eventKey ? resolveKey(record as TributaryEvent, this.eventKey) : firstString(record.key, record.personId, record.messageId);
       t.pending.push({ stream, record, key, origin: t.current });
       return;
@@ -144,11 +146,17 @@ export class RecordCollector {
     t.pending.push({ stream: 'events', record, key, repartition: topic, origin: t.current, ...(seq ? { headers: { [TASK_HEADER]: t.id, [SEQ_HEADER]: seq } } : {}) });
   }
 
-  /** A dead letter the collector itself makes (the Task counted those its steps made). */
+  /** A dead letter the collector itself makes (the Task counted those its steps made by reason). */
   private deadLetter(t: KafkaTask, dl: DeadLetterRecord): void {
     this.ctx.metrics.deadLetters.inc({ pipeline: this.ctx.app, reason: dl.reason });
-    this.ctx.metrics.streamRecords.inc({ pipeline: this.ctx.app, stream: 'dead-letter' });
     t.pending.push(deadLetterPending(dl, t.current));
+  }
+
+  /** Counts a record of `stream` encoded for its topic (the Task counts none in Kafka mode). */
+  private written(stream: string): void {
+    let c = this.writtenBy.get(stream);
+    if (c === undefined) this.writtenBy.set(stream, (c = tally(this.ctx.metrics.streamRecords, { pipeline: this.ctx.app, stream })));
+    c.inc();
   }
 
   /** What a task tells the tasks downstream of it: its watermark, `idle` or `end`. */
@@ -188,6 +196,7 @@ export class RecordCollector {
     for (const p of t.pending) {
       try {
         records.push(this.bounded(await this.encode(p)));
+        if (!p.marker && p.repartition === undefined) this.written(p.stream);
       } catch (error) {
         if (p.stream === 'dead-letter' || p.marker) throw error;
         const where = p.repartition ? `repartition topic ${p.repartition}` : `stream ${p.stream} (topic ${this.outputs.get(p.stream)?.topic ?? '?'})`;
@@ -201,8 +210,8 @@ export class RecordCollector {
           source: p.origin ? sourceOf(p.origin) : t.id,
         };
         this.ctx.metrics.deadLetters.inc({ pipeline: this.ctx.app, reason: dl.reason });
-        this.ctx.metrics.streamRecords.inc({ pipeline: this.ctx.app, stream: 'dead-letter' });
         records.push(await this.encode(deadLetterPending(dl, p.origin)));
+        this.written('dead-letter');
       }
     }
     return records;

@@ -107,8 +107,6 @@ export interface RunStats {
   records: number;
   /** Events a downstream task dropped because it already had them. */
   replayed: number;
-  /** Events written to the sink (the Task's `events` count includes repartition forwards). */
-  sinkEvents: number;
   commits: number;
   /** Milliseconds spent processing fetched batches (the summary's rate is over this busy time). */
   busyMs: number;

@@ -100,7 +100,7 @@ export async function runKafka(options: KafkaRunOptions): Promise<KafkaRunSummar
     clock: options.clock ?? systemClock,
     metrics: createMetrics(options.registry ?? new Registry()),
     log: options.log ?? (() => undefined),
-    stats: { records: 0, replayed: 0, sinkEvents: 0, commits: 0, busyMs: 0 },
+    stats: { records: 0, replayed: 0, commits: 0, busyMs: 0 },
     admin: undefined as unknown as KafkaAdmin,
     consumer: undefined as unknown as KafkaConsumer,
     sourcePartitions: 0,
@@ -255,7 +255,6 @@ async function counts(ctx: RunContext) {
   const streams: Record<string, number> = {};
   for (const s of ctx.topology.streams) streams[s.name] = 0;
   for (const v of await counterValues(ctx.metrics.streamRecords)) if (streams[String(v.labels.stream)] !== undefined) streams[String(v.labels.stream)] = v.value;
-  streams.events = ctx.stats.sinkEvents;
   const deadLetters: Record<string, number> = {};
   for (const d of await counterValues(ctx.metrics.deadLetters)) deadLetters[String(d.labels.reason)] = d.value;
   const late = (await counterValues(ctx.metrics.lateRecords)).reduce((a, v) => a + v.value, 0);

@@ -221,7 +221,7 @@ export class TaskManager {
       createLogic: (step, c) => this.logicFor(t, step, c),
       id: t.id,
       sourceName: ctx.topology.source.topic ?? 'source',
-      eventsAreSink: t.sub.next === undefined,
+      eventsAreSink: t.sub.next === undefined, countsStreams: false, // the collector counts what it encodes
     });
     t.checkpointStore = t.stores.open<string, TaskCheckpoint>(taskStoreName(t.sub.id));
     const checkpoint = t.checkpointStore.get('state') ?? {};

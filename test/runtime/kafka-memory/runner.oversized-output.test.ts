@@ -61,6 +61,11 @@ test('Kafka (memory broker): an output or repartition record over kafka.maxMessa
   assert.deepEqual(events, ['m1', 'm2', 'm3', 'm5']);
   assert.equal(kafka.broker.records('oversized-output-duplicates').length, 0);
   assert.deepEqual({ deadLetters: summary.deadLetters, late: summary.late }, { deadLetters: { oversized: 3 }, late: 0 });
+  // The summary counts what reached each topic: a record dead-lettered when it was encoded counts
+  // as a dead letter only (it was counted in its own stream too).
+  const inTopics = Object.fromEntries(Object.keys(summary.streams).map((s) => [s, kafka.broker.records(`oversized-output-${s}`).length]));
+  assert.deepEqual(summary.streams, inTopics);
+  assert.deepEqual([summary.streams.events, summary.streams['dead-letter'], summary.streams.duplicates], [4, 3, 0]);
 });
 
 // A key whose state grows larger than a Kafka message (here two event names of 600,000
