@@ -94,7 +94,7 @@ export function createMetrics(registry: Registry = new Registry()): PipelineMetr
     sourceRecords: counter('tributary_source_records_total', 'Input records read', ['pipeline']),
     deadLetters: counter('tributary_dead_letter_records_total', 'Records sent to the dead-letter output, by reason', ['pipeline', 'reason']),
     lateRecords: counter('tributary_late_records_total', 'Events older than the watermark, sent to the late output', ['pipeline']),
-    streamRecords: counter('tributary_output_records_total', 'Records written per output stream', ['pipeline', 'stream']),
+    streamRecords: counter('tributary_output_records_total', 'Records written per output stream (Kafka: counted once encoded for their topic, so a record dead-lettered there, e.g. over kafka.maxMessageBytes, counts as a dead letter only)', ['pipeline', 'stream']),
     watermark: gauge('tributary_watermark_seconds', 'Current event-time watermark of a task (seconds since epoch)', ['pipeline', 'task']),
     watermarkLag: gauge('tributary_watermark_lag_seconds', 'Processing time minus the watermark of a task', ['pipeline', 'task']),
     processingLatency: new Histogram({ name: 'tributary_processing_latency_seconds', help: 'Time to process one input record through all steps (every 64th record)', labelNames: ['pipeline'], buckets: LATENCY_BUCKETS, registers: r }),
