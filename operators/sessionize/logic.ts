@@ -41,7 +41,7 @@ import type { Entry, KeyValueStore, StoreKey } from '../../lib/state/store.js';
 import { MemoryTimers } from '../../lib/time/timers.js';
 import type { SessionizeConfig } from './options.js';
 import { eventName, refOf, sessionRecord, str } from './records.js';
-import { addCount, firstFrom, replaced, unionSorted, withSorted, type OpenSession, type SessionState, type SessionStore } from './state.js';
+import { addCount, addCountInPlace, firstFrom, insertSorted, replaced, unionSorted, withSorted, type OpenSession, type SessionState, type SessionStore } from './state.js';
 
 /** What a close timer points at: the key and start of its session. */
 type TimerData = readonly [key: string, start: number];
@@ -143,9 +143,22 @@ export class SessionizeLogic implements OperatorLogic {
       return this.ctx.annotate(event, 'sessionId', id);
     }
 
-    let start = Math.min(target.start, t);
-    let end = Math.max(target.state.end, t);
     const s = target.state;
+    if (candidates.length === 1 && t >= target.start) {
+      // Most events: one session takes the event and keeps its start (its id and timer too). It is
+      // changed in place and put back here, in this call (see `immutableState`): what the copying
+      // path below would build, without a copy of its lists per event.
+      if (t > s.end) s.end = t;
+      s.count++;
+      addCountInPlace(s.counts, name);
+      if (channel) insertSorted(s.channels, channel);
+      if (t < s.first.timestamp) s.first = ref;
+      if (t >= s.last.timestamp) s.last = ref;
+      this.sessions.put(key, list as readonly OpenSession[]);
+      return this.ctx.annotate(event, 'sessionId', s.id);
+    }
+    let start = Math.min(target.start, t);
+    let end = Math.max(s.end, t);
     let count = s.count + 1;
     let counts = addCount(s.counts, name, 1);
     let channels = channel ? withSorted(s.channels, channel) : s.channels;

@@ -1,13 +1,15 @@
 /**
- * The per-key state of `sessionize` ({@link OpenSession}) and the pure helpers that build a
- * key's new value from the old one (copy-on-write sorted lists and counts).
+ * The per-key state of `sessionize` ({@link OpenSession}) and the helpers that build a key's
+ * new value from the old one (copy-on-write sorted lists and counts) or, for an event that only
+ * grows one session, change it in place ({@link addCountInPlace}, {@link insertSorted}).
  *
  * State, only through the store interface (so a Kafka task can restore it from a changelog):
  * `sessions` holds one value per operator key, `key → OpenSession[]` (that key's open sessions,
  * sorted by start, each its start and {@link SessionState}); a key without open sessions has no
  * entry. An event costs one `get` and one `put` of its key (a binary search and a short scan of
  * that key's few open sessions finds the candidates); a close costs one `get` and one `put`, or
- * a `delete` when it was the key's last open session. Values are replaced, never modified.
+ * a `delete` when it was the key's last open session. A value is changed in place only to be
+ * put back in the same call (what the operator's `immutableState` allows).
  * The close timers are not state: they live in memory ({@link MemoryTimers}, one per open
  * session at `end + gap + 1`, id = session id) and are rebuilt from `sessions` (one scan) when
  * the logic is created, i.e. after a Kafka task restored its stores or an embedded run reopened
@@ -98,4 +100,19 @@ export function addCount(counts: Array<[string, number]>, name: string, n: numbe
   if (at && at[0] === name) at[1] += n;
   else out.splice(i, 0, [name, n]);
   return out;
+}
+
+/** Inserts `v` into a sorted distinct list in place (nothing when it is there). */
+export function insertSorted(list: string[], v: string): void {
+  const lo = lowerBound(list, v);
+  if (list[lo] !== v) list.splice(lo, 0, v);
+}
+
+/** Adds one to `name` in `counts` in place (kept sorted by name). */
+export function addCountInPlace(counts: Array<[string, number]>, name: string): void {
+  let i = 0;
+  while (i < counts.length && (counts[i] as [string, number])[0] < name) i++;
+  const at = counts[i];
+  if (at && at[0] === name) at[1] += 1;
+  else counts.splice(i, 0, [name, 1]);
 }
