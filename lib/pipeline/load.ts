@@ -3,7 +3,7 @@
  * or a {@link DefinitionError} naming file:line:column, the key and the fix for every issue.
  */
 import { statSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, visit, type Document } from 'yaml';
 import type { OperatorRegistry } from '../operator/contract.js';
 import { DURATION_PATTERN, durationProblem } from '../time/duration.js';
@@ -260,16 +260,39 @@ export function loadPipelineFile(path: string, registry: OperatorRegistry): Pipe
 }
 
 /**
+ * The compiled validators of a registry, made once (compiling them took ~60 ms per definition):
+ * the top level, whose steps are only "objects" (each step is checked on its own below), and each
+ * operator's options, compiled the first time the operator is used (so an operator added to the
+ * registry later is known).
+ */
+const validators = new WeakMap<OperatorRegistry, { validateTop: ValidateFunction; validateOptions: (op: { optionsSchema: unknown }) => ValidateFunction }>();
+
+function validatorsOf(registry: OperatorRegistry) {
+  const cached = validators.get(registry);
+  if (cached) return cached;
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+  const topLevel = structuredClone(buildPipelineSchema(registry)) as { properties: { steps: unknown } };
+  topLevel.properties.steps = { type: 'array', items: { type: 'object' } };
+  const byOperator = new WeakMap<object, ValidateFunction>();
+  const entry = {
+    validateTop: ajv.compile(topLevel),
+    validateOptions: (op: { optionsSchema: unknown }) => {
+      let v = byOperator.get(op);
+      if (!v) byOperator.set(op, (v = ajv.compile(op.optionsSchema as object)));
+      return v;
+    },
+  };
+  validators.set(registry, entry);
+  return entry;
+}
+
+/**
  * Validates an already-parsed definition object (e.g. from the TypeScript builder).
  * Positions are then reported as 1:1 of `file`.
  */
 export function validatePipeline(value: unknown, registry: OperatorRegistry, pos: Positions | string = '<definition>'): PipelineDefinition {
   const positions = typeof pos === 'string' ? new Positions(pos, undefined, new LineCounter()) : pos;
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
-  const schema = buildPipelineSchema(registry);
-  const topLevel = structuredClone(schema) as { properties: { steps: unknown } };
-  topLevel.properties.steps = { type: 'array', items: { type: 'object' } };
-  const validateTop = ajv.compile(topLevel);
+  const { validateTop, validateOptions } = validatorsOf(registry);
   const issues: DefinitionIssue[] = [];
   if (!validateTop(value)) issues.push(...ajvIssues(validateTop.errors ?? [], value, [], positions));
   if (issues.length > 0 || typeof value !== 'object' || value === null) {
@@ -294,7 +317,7 @@ export function validatePipeline(value: unknown, registry: OperatorRegistry, pos
       return;
     }
     const options = step[op] ?? {};
-    const validate = ajv.compile(operator.optionsSchema);
+    const validate = validateOptions(operator);
     if (!validate(options)) {
       issues.push(...ajvIssues(validate.errors ?? [], def, ['steps', i, op], positions));
       return;

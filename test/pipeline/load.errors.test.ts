@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DefinitionError } from '../../lib/pipeline/errors.js';
 import { parsePipeline } from '../../lib/pipeline/load.js';
+import { filterOperator } from '../../operators/filter.js';
 import { defaultRegistry } from '../../operators/index.js';
 
 const errorsOf = (text: string): string[] => {
@@ -152,4 +153,26 @@ test('thousands of nested levels: one issue that says so', () => {
   const errors = errorsOf(`name: demo\nsource: { key: anonymousId }\nsteps: []\nx: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`);
   assert.equal(errors.length, 1, errors.join('\n'));
   assert.match(errors[0]!, /^p\.yaml:4:\d+ \(root\): nested too deep for the parser \(thousands of levels\): a definition is a few levels deep; remove the extra nesting \(fix the YAML\/JSON syntax here\)$/);
+});
+
+test('validators are compiled once per registry: the same definition errors on every call, and an operator added to the registry later is known', () => {
+  const registry = new Map(defaultRegistry);
+  const yaml = 'name: p\nsource: { key: [userId] }\nsteps:\n  - dedupe: { ttl: 5 }\n  - shout: { where: { event: purchase } }\n';
+  const messages = () => {
+    try {
+      parsePipeline(yaml, 'p.yaml', registry);
+      return [];
+    } catch (e) {
+      return (e as DefinitionError).issues.map((i) => `${i.line}:${i.column} ${i.message}`);
+    }
+  };
+  const first = messages();
+  assert.equal(first.length, 2, first.join('\n'));
+  assert.match(first[0]!, /^4:\d+ /);
+  assert.match(first[1]!, /^5:\d+ unknown operator/);
+  assert.deepEqual(messages(), first, 'the second call reports the same issues');
+  registry.set('shout', { ...filterOperator, name: 'shout' } as never);
+  const after = messages();
+  assert.equal(after.length, 1, after.join('\n'));
+  assert.deepEqual(after[0], first[0]);
 });
