@@ -61,7 +61,7 @@ export async function* readSourceBatches(path: string, format: InputFormat, opti
       }
     }
   } else {
-    for await (const item of readAvroEventFile(stream)) {
+    for await (const item of readAvroEventFile(stream, { maxRecordBytes: options.maxRecordBytes })) {
       const source = `${origin}#${item.index}`;
       batch.push(
         item.ok

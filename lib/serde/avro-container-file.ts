@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import avsc from 'avsc';
 import type { Type } from 'avsc';
 import type { TributaryEvent } from '../event/event.js';
-import { checkRecords, isRejected, type BlockDecoderInternals, type RejectedRecord } from './avro-container-records.js';
+import { checkRecords, isNothing, isRejected, type BlockDecoderInternals, type RejectedRecord } from './avro-container-records.js';
 import { errorMessage, TOO_DEEP, type AvroReject } from './avro-event-codec.js';
 import { avroValueEnd, AvroValueOverlong, AvroValueTruncated } from './avro-skip.js';
 import { isStackOverflow } from './avro-skip.js';
@@ -24,7 +24,9 @@ import { MAX_JSON_DEPTH, nestedDeeperThan } from './json.js';
  * for await (const item of readAvroEventFile('events.avro')) if (!item.ok) console.error(item.index, item.detail);
  * ```
  */
-export type AvroFileItem = { ok: true; event: TributaryEvent; index: number } | (AvroReject & { index: number; /** The record's bytes in base64 (`invalid-utf8`, `too-deep` when avsc could not read it). */ raw?: string });
+export type AvroFileItem =
+  | { ok: true; event: TributaryEvent; index: number }
+  | ((AvroReject | { ok: false; reason: 'oversized'; detail: string }) & { index: number; /** The record's bytes in base64 (`invalid-utf8`, `too-deep` when avsc could not read it). */ raw?: string });
 
 /**
  * Reads the events of an Avro object container file (a path, or a byte stream such as stdin).
@@ -35,8 +37,8 @@ export type AvroFileItem = { ok: true; event: TributaryEvent; index: number } | 
  * the container format cannot resynchronise reliably past a broken block. (Flipped bytes
  * inside an uncompressed block can decode as different valid data: Avro has no checksums.) A
  * record with a string whose bytes are not UTF-8 is an `invalid-utf8` item, one nested more than
- * 256 levels a `too-deep` item, as a Kafka message is (`avro-container-records.ts`); the records
- * after it are read as usual.
+ * 256 levels a `too-deep` item, one longer than `maxRecordBytes` an `oversized` item, as a Kafka
+ * message is (`avro-container-records.ts`); the records after it are read as usual.
  *
  * @example
  * ```ts
@@ -45,7 +47,7 @@ export type AvroFileItem = { ok: true; event: TributaryEvent; index: number } | 
  * }
  * ```
  */
-export async function* readAvroEventFile(input: string | NodeJS.ReadableStream): AsyncGenerator<AvroFileItem> {
+export async function* readAvroEventFile(input: string | NodeJS.ReadableStream, options: { maxRecordBytes?: number } = {}): AsyncGenerator<AvroFileItem> {
   let checked: NodeJS.ReadableStream;
   try {
     checked = await withCheckedHeader(typeof input === 'string' ? createReadStream(input) : input);
@@ -57,10 +59,11 @@ export async function* readAvroEventFile(input: string | NodeJS.ReadableStream):
   let sawHeader = false;
   decoder.once('metadata', (writerType: Type) => {
     sawHeader = true;
-    checkRecords(decoder as unknown as BlockDecoderInternals, writerType);
+    checkRecords(decoder as unknown as BlockDecoderInternals, writerType, options.maxRecordBytes);
   });
   try {
     for await (const value of decoder as AsyncIterable<Record<string, unknown> | RejectedRecord>) {
+      if (isNothing(value)) continue;
       if (isRejected(value)) {
         yield { ok: false, reason: value.reason, detail: value.detail, ...(value.raw === '' ? {} : { raw: value.raw }), index };
         index += (value.record ? 1 : 0) + value.skipped;

@@ -19,6 +19,12 @@
  *   block is skipped with it (`malformed-avro`, saying how many records), and the next block is
  *   read (blocks are framed by their size and sync marker: the reader finds the next one).
  *
+ * - A record longer than the reader's `maxRecordBytes`: `oversized`, found from its bounds
+ *   before avsc builds it (a 600 MB string would be built, then refused by V8).
+ * - A block announcing 0 records: avsc waited for ever for one (the process exited 13 with no
+ *   word). An empty one costs nothing ({@link isNothing}); bytes in one are `malformed-avro`.
+ * - Bytes left in a block after the records it announced: `malformed-avro`, once, after them.
+ *
  * A rejected record is handed on as a {@link RejectedRecord} with its bytes, in place of its value.
  *
  * @module
@@ -33,7 +39,7 @@ const REJECTED = Symbol('rejected Avro record');
 /** What the wrapped reader gives for a rejected record. */
 export interface RejectedRecord {
   [REJECTED]: true;
-  reason: 'invalid-utf8' | 'too-deep' | 'malformed-avro';
+  reason: 'invalid-utf8' | 'too-deep' | 'malformed-avro' | 'oversized';
   detail: string;
   /** The record's bytes in base64 ('' when where it ends is not known). */
   raw: string;
@@ -45,6 +51,11 @@ export interface RejectedRecord {
 
 /** Whether `value`, read by a wrapped reader, is a rejected record. */
 export const isRejected = (value: object): value is RejectedRecord => REJECTED in value;
+
+/** What the wrapped reader gives for an empty block (avsc needs an item per block read). */
+const NOTHING = Object.freeze({ [Symbol.for('tributary.avro.nothing')]: true });
+/** Whether `value`, read by a wrapped reader, stands for no record (an empty block). */
+export const isNothing = (value: object): boolean => value === NOTHING;
 
 /** avsc's read position over a block's bytes (its `Tap`). */
 interface AvroTap {
@@ -70,6 +81,8 @@ export interface BlockDecoderInternals {
 const unreadable = new WeakMap<Buffer, { why: string; count: number }>();
 /** Each block's record count as its header announced it, and as avsc was given it (clamped). */
 const counts = new WeakMap<Buffer, { announced: number; given: number }>();
+/** Blocks with bytes left after the records they announced (one more read reports them). */
+const trailing = new WeakSet<Buffer>();
 
 const rejected = (reason: RejectedRecord['reason'], detail: string, bytes: Buffer | undefined, skipped = 0, record = true): RejectedRecord => ({
   [REJECTED]: true,
@@ -91,7 +104,8 @@ function checkBlocks(decoder: BlockDecoderInternals): void {
   const create = decoder._createBlockCallback;
   if (typeof create !== 'function') return;
   decoder._createBlockCallback = function (this: BlockDecoderInternals, size, count, cb) {
-    const given = count >= 0 && count <= 0x7fffffff ? count : 0x7fffffff;
+    // 0 as 1: avsc reads one item per block and waits for ever on a block of none.
+    const given = count > 0 && count <= 0x7fffffff ? count : count === 0 ? 1 : 0x7fffffff;
     const inner = create.call(this, size, given, cb);
     return (cause, data) => {
       if (!cause) {
@@ -109,11 +123,11 @@ function checkBlocks(decoder: BlockDecoderInternals): void {
  * Wraps the decoder's record reader (call it on `metadata`, with the file's writer type) so that
  * records are checked as the module notes say. The bytes are those of the decompressed block.
  */
-export function checkRecords(decoder: BlockDecoderInternals, writerType: Type): void {
+export function checkRecords(decoder: BlockDecoderInternals, writerType: Type, maxRecordBytes = Infinity): void {
   const read = decoder._readValue;
   if (typeof read !== 'function') return;
   checkBlocks(decoder);
-  decoder._readValue = (tap) => {
+  const readChecked = (tap: AvroTap): unknown => {
     const from = tap.pos;
     const lost = unreadable.get(tap.buf);
     if (lost !== undefined) {
@@ -121,9 +135,16 @@ export function checkRecords(decoder: BlockDecoderInternals, writerType: Type): 
       tap.pos = tap.buf.length;
       return rejected('malformed-avro', `${lost.why}: its ${lost.count} records are skipped`, undefined, Math.max(0, lost.count - 1));
     }
+    const count = counts.get(tap.buf);
+    if (count?.announced === 0 || trailing.has(tap.buf)) {
+      decoder._remaining = 0;
+      tap.pos = tap.buf.length;
+      if (from >= tap.buf.length) return NOTHING;
+      const what = count?.announced === 0 ? 'a block announced 0 records' : `a block announced ${count?.announced ?? 'fewer'} records`;
+      return rejected('malformed-avro', `${what} but holds ${tap.buf.length - from} bytes more: they are skipped`, undefined, 0, false);
+    }
     if (from >= tap.buf.length) {
       // No bytes left in the block: not a broken record, a block announcing more than it holds.
-      const count = counts.get(tap.buf);
       const held = count === undefined ? undefined : count.given - (decoder._remaining ?? 0) - 1;
       decoder._remaining = 0;
       return rejected('malformed-avro', `a block announced ${count?.announced ?? 'more'} records but its bytes hold ${held ?? 'fewer'}`, undefined, 0, false);
@@ -141,6 +162,10 @@ export function checkRecords(decoder: BlockDecoderInternals, writerType: Type): 
       decoder._remaining = 0;
       tap.pos = tap.buf.length;
       return rejected('malformed-avro', `${error instanceof Error ? error.message : String(error)}${skipped > 0 ? `; the ${skipped} records after it in its block could not be found and are skipped` : ''}`, undefined, skipped);
+    }
+    if (end - from > maxRecordBytes) {
+      tap.pos = end;
+      return rejected('oversized', `record is ${end - from} bytes, more than maxRecordBytes ${maxRecordBytes}`, undefined);
     }
     let value: unknown;
     try {
@@ -166,5 +191,15 @@ export function checkRecords(decoder: BlockDecoderInternals, writerType: Type): 
     const bytes = tap.buf.subarray(from, tap.pos);
     const why = invalidUtf8InAvro(value, bytes);
     return why === undefined ? value : rejected('invalid-utf8', why, bytes);
+  };
+  decoder._readValue = (tap) => {
+    const item = readChecked(tap);
+    // The block's last announced record read and bytes left: one more read reports them.
+    const count = counts.get(tap.buf);
+    if (decoder._remaining === 0 && tap.pos < tap.buf.length && count !== undefined && count.announced > 0 && count.announced <= 0x7fffffff) {
+      trailing.add(tap.buf);
+      decoder._remaining = 1;
+    }
+    return item;
   };
 }

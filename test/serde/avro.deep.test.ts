@@ -188,3 +188,37 @@ test('container blocks: a count of 2^32 or more, or more than the block holds, c
     [5, 'm6'], [6, 'm7'],
   ]);
 });
+
+test('container blocks: an empty block costs nothing, bytes past a block\'s announced records are one dead letter, and a record over maxRecordBytes is oversized; the records around each are read', async () => {
+  const dir = tempDir();
+  const records = (from: number, n: number) => Array.from({ length: n }, (_, i) => encodeAvroEvent(event(from + i)));
+  const read = async (path: string, maxRecordBytes?: number) => {
+    const items: Array<[number, string]> = [];
+    for await (const item of readAvroEventFile(path, { maxRecordBytes })) items.push([item.index, item.ok ? item.event.messageId : `${item.reason}: ${item.detail}`]);
+    return items;
+  };
+  // A block of no records (the specification allows one): avsc waited for ever for its record,
+  // and the process exited 13 with no word and its outputs unflushed.
+  const empty = Object.assign([] as Buffer[], { count: 0 });
+  assert.deepEqual(await read(await container(dir, records(1, 2), empty, records(3, 1))), [[0, 'm1'], [1, 'm2'], [2, 'm3']]);
+  const notEmpty = Object.assign(records(3, 2), { count: 0 });
+  const m3 = encodeAvroEvent(event(3)).length + encodeAvroEvent(event(4)).length;
+  assert.deepEqual(await read(await container(dir, records(1, 2), notEmpty, records(5, 1))), [
+    [0, 'm1'], [1, 'm2'],
+    [2, `malformed-avro: a block announced 0 records but holds ${m3} bytes more: they are skipped`],
+    [2, 'm5'],
+  ]);
+  // A block announcing 1 of its 3 records: the other two were dropped without a word.
+  const under = Object.assign(records(3, 3), { count: 1 });
+  const rest = encodeAvroEvent(event(4)).length + encodeAvroEvent(event(5)).length;
+  assert.deepEqual(await read(await container(dir, records(1, 2), under, records(6, 1))), [
+    [0, 'm1'], [1, 'm2'], [2, 'm3'],
+    [3, `malformed-avro: a block announced 1 records but holds ${rest} bytes more: they are skipped`],
+    [3, 'm6'],
+  ]);
+  // maxRecordBytes, as for a JSON line: found from the record's bounds, before it is built.
+  const big = encodeAvroEvent(event(2, { blob: 'x'.repeat(5000) }));
+  assert.deepEqual(await read(await container(dir, [encodeAvroEvent(event(1)), big, encodeAvroEvent(event(3))], records(4, 1)), 4096), [
+    [0, 'm1'], [1, `oversized: record is ${big.length} bytes, more than maxRecordBytes 4096`], [2, 'm3'], [3, 'm4'],
+  ]);
+});
