@@ -168,8 +168,13 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
   const metrics: PipelineMetrics = createMetrics(registry);
   const sinks = new FileSinks(outDir, topology.streams.map((s) => s.name), start.kind === 'resume' ? start.outputs : {});
   const cached = new CachingStoreFactory(stores, { maxBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES });
+  // A file never goes quiet (only a live input, stdin or a pipe, does): idle detection there
+  // would move the watermark by how long a record took to read (a 400 MB line, a resume skipping
+  // to its checkpoint), and the outputs would depend on the machine's speed.
+  const live = identity === null;
   const task = new Task({
-    topology, stores: cached, clock, metrics, output: (stream, record) => sinks.write(stream, record), sourceName: options.input === '-' ? 'stdin' : basename(options.input),
+    topology: live ? topology : { ...topology, source: { ...topology.source, idleTimeoutMs: Infinity } },
+    stores: cached, clock, metrics, output: (stream, record) => sinks.write(stream, record), sourceName: options.input === '-' ? 'stdin' : basename(options.input),
   });
   const skip = start.kind === 'resume' ? start.skip : 0;
   if (start.kind === 'resume' || start.kind === 'continue') task.restore(start.watermark);
@@ -201,7 +206,7 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
   const idleTick = setInterval(() => {
     // Not during a checkpoint: what fired then would be in the state it flushes but not in the outputs it covers.
     // (A checkpoint that hangs, on a stalled disk, is not progress; waiting for input on a quiet stdin is.)
-    if (checkpointing) return;
+    if (checkpointing || !live) return;
     task.advance();
     alive.beat();
   }, 1000);
