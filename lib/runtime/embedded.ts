@@ -227,32 +227,39 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
     // With a server up, the loop lets requests in at least every 10 ms (a batch can take longer).
     let yieldAt = performance.now() + 10;
     // A batch (one 1 MiB read of NDJSON) is processed synchronously: no promise per record.
-    reading: for await (const batch of readSourceBatches(options.input, format, { maxRecordBytes: topology.source.maxRecordBytes, maxRecordLines: topology.source.maxRecordLines })) {
-      alive.beat();
-      for (let i = 0; i < batch.length; i++) {
-        position++;
-        if (position <= skip) continue;
-        if (options.signal?.aborted) {
-          position--;
-          interrupted = true;
-          break reading;
-        }
-        task.ingest(batch[i]!);
-        processed++;
-        if (ops && (processed & 63) === 0 && performance.now() >= yieldAt) {
-          await yieldToLoop();
-          yieldAt = performance.now() + 10;
-        }
-        if (processed % every === 0) {
-          await checkpoint(false, meta);
-          const now = performance.now();
-          if (options.onProgress && now >= nextProgress) {
-            nextProgress = now + progressEvery;
-            const elapsed = now - started;
-            options.onProgress({ records: processed, elapsedMs: elapsed, eventsPerSecond: processed / (elapsed / 1000) });
+    const batches = readSourceBatches(options.input, format, { maxRecordBytes: topology.source.maxRecordBytes, maxRecordLines: topology.source.maxRecordLines, ...(options.signal ? { signal: options.signal } : {}) });
+    try {
+      reading: for await (const batch of batches) {
+        alive.beat();
+        for (let i = 0; i < batch.length; i++) {
+          position++;
+          if (position <= skip) continue;
+          if (options.signal?.aborted) {
+            position--;
+            interrupted = true;
+            break reading;
+          }
+          task.ingest(batch[i]!);
+          processed++;
+          if (ops && (processed & 63) === 0 && performance.now() >= yieldAt) {
+            await yieldToLoop();
+            yieldAt = performance.now() + 10;
+          }
+          if (processed % every === 0) {
+            await checkpoint(false, meta);
+            const now = performance.now();
+            if (options.onProgress && now >= nextProgress) {
+              nextProgress = now + progressEvery;
+              const elapsed = now - started;
+              options.onProgress({ records: processed, elapsedMs: elapsed, eventsPerSecond: processed / (elapsed / 1000) });
+            }
           }
         }
       }
+    } catch (error) {
+      // Stopped while waiting for input (the read was destroyed): every record read is processed.
+      if (!options.signal?.aborted) throw error;
+      interrupted = true;
     }
     if (!interrupted && final) task.endOfInput();
     await checkpoint(!interrupted, meta);

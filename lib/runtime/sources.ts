@@ -3,6 +3,7 @@
  * with its place (`file:line`) for dead letters.
  */
 import { createReadStream } from 'node:fs';
+import { addAbortSignal } from 'node:stream';
 import { basename } from 'node:path';
 import { readCsv } from '../serde/csv.js';
 import { readNdjsonBatches } from '../serde/json.js';
@@ -16,6 +17,11 @@ export interface ReadSourceOptions {
   maxRecordBytes?: number;
   /** CSV: lines a record may span (default 1). */
   maxRecordLines?: number;
+  /**
+   * Stops the read: the input stream is destroyed, so a read waiting for input (a quiet stdin, a
+   * pipe, an endless line from /dev/zero) ends at once with an AbortError instead of at the next record.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -33,6 +39,7 @@ export interface ReadSourceOptions {
 export async function* readSourceBatches(path: string, format: InputFormat, options: ReadSourceOptions = {}): AsyncGenerator<SourceInput[]> {
   const origin = path === '-' ? 'stdin' : basename(path);
   const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 });
+  if (options.signal) addAbortSignal(options.signal, stream);
   if (format === 'json') {
     for await (const items of readNdjsonBatches(stream, { maxRecordBytes: options.maxRecordBytes })) {
       const batch: SourceInput[] = new Array(items.length);

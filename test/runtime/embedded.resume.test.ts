@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tributary, tributaryAsync } from '../support/cli.js';
+import { BIN, ROOT, tributary, tributaryAsync } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const dir = tempDir();
@@ -68,4 +69,42 @@ test('a finished run is not resumed: running again starts fresh and writes the s
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stdout, /resumed/);
   assert.match(again.stdout, /done: pipeline resume, 150000 records/);
+});
+
+test('SIGTERM while the run waits for input (stdin open and quiet; an endless line from /dev/zero): it stops at once, checkpointed, with what it read processed', async () => {
+  const out = join(dir, 'waiting');
+  const child = spawn(process.execPath, [BIN, 'run', pipelineFile, '--input', '-', '--out-dir', out, '--quiet'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b));
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
+  child.stdin.write(readFileSync(input, 'utf8').split('\n').slice(0, 100).join('\n') + '\n');
+  for (let i = 0; i < 400 && !existsSync(join(out, 'events.ndjson')); i++) await sleep(10);
+  await sleep(300);
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const guard = setTimeout(() => child.stdin.end(), 8000); // before the fix it waited for the end of input
+  assert.equal(await exited, 0, stderr);
+  clearTimeout(guard);
+  assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+  assert.match(stdout, /100 records/);
+  assert.match(stderr, /stopped by signal after a checkpoint/);
+  const lines = (f: string) => readFileSync(join(out, f), 'utf8').split('\n').filter(Boolean).length;
+  assert.equal(lines('events.ndjson') + lines('duplicates.ndjson') + lines('late.ndjson') + lines('dead-letter.ndjson'), 100, 'every record read is in an output');
+  child.stdin.destroy();
+
+  // /dev/zero: no newline ever comes, the reader skips one oversized line for ever.
+  const zero = spawn(process.execPath, [BIN, 'run', pipelineFile, '--input', '/dev/zero', '--format', 'json', '--out-dir', join(dir, 'zero'), '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let zerr = '';
+  zero.stderr.on('data', (b: Buffer) => (zerr += b));
+  const zexit = new Promise<number | null>((ok) => zero.on('exit', (code) => ok(code)));
+  await sleep(1500);
+  const z0 = Date.now();
+  zero.kill('SIGTERM');
+  const timer = setTimeout(() => zero.kill('SIGKILL'), 10_000);
+  assert.equal(await zexit, 0, zerr);
+  clearTimeout(timer);
+  assert.ok(Date.now() - z0 < 5000, `stopped in ${Date.now() - z0} ms`);
+  assert.match(zerr, /stopped by signal after a checkpoint/);
 });
