@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid definition or arguments.
  */
 import { createWriteStream, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { OperatorRegistry } from '../operator/contract.js';
 import { registerBench } from './bench.js';
@@ -17,7 +18,7 @@ import { compilePipeline, describeTopology, topologyMermaid } from '../pipeline/
 import { isHostOrIp } from '../pipeline/definition-checks.js';
 import { DefinitionError } from '../pipeline/errors.js';
 import { loadPipelineFile, parsePipeline } from '../pipeline/load.js';
-import { formatSummary, runEmbedded } from '../runtime/embedded.js';
+import { formatSummary, outputAsInput, runEmbedded } from '../runtime/embedded.js';
 import { generateEvents, writeEventsNdjson } from '../generate/index.js';
 import { createKafkaJsAdapter } from '../runtime/kafka/client.js';
 import { describeSecurity } from '../runtime/kafka/connection.js';
@@ -253,6 +254,11 @@ export function createProgram(registry: OperatorRegistry, io: CliIo): Command {
           io.stdout(formatKafkaSummary(summary) + '\n');
           checkDeadLetters(summary.records, summary.deadLetters, opts.maxDeadLetterRatio, io);
           return;
+        }
+        const clash = outputAsInput(opts.input, resolve(opts.outDir as string), topology.streams.map((s) => s.name));
+        if (clash) {
+          io.stderr(`error: ${clash}\n`);
+          throw new ExitCode(EXIT.invalid);
         }
         const summary = await runEmbedded({
           topology,

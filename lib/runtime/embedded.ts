@@ -16,7 +16,7 @@
  * run over another input with the same state directory continues from them, as one run over
  * both inputs would (see `continuation.ts`).
  */
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Registry } from 'prom-client';
@@ -146,6 +146,8 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
   const defaultState = options.stateDir === undefined;
   const stateDir = resolve(options.stateDir ?? join(outDir, '.state'));
   const identity = inputIdentity(options.input);
+  const clash = outputAsInput(options.input, outDir, topology.streams.map((s) => s.name));
+  if (clash) throw new Error(clash);
 
   if (options.restart) deleteLmdbEnvironment(stateDir);
   let stores = new LmdbStoreFactory({ path: stateDir });
@@ -290,6 +292,29 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
     final: !interrupted && final,
     continued: start.kind === 'continue',
   };
+}
+
+/**
+ * Why `input` cannot be read by a run writing `streams` to `outDir` (it is one of those files,
+ * by name or link): the run would truncate it before reading it. Undefined when it can.
+ */
+export function outputAsInput(input: string, outDir: string, streams: readonly string[]): string | undefined {
+  if (input === '-') return undefined;
+  const stat = (path: string) => {
+    try {
+      return statSync(path);
+    } catch {
+      return undefined; // absent, or not reachable: the run's own checks say why
+    }
+  };
+  const inputStat = stat(input);
+  for (const stream of streams) {
+    const out = join(outDir, `${stream}.ndjson`);
+    const outStat = stat(out);
+    const same = resolve(input) === out || (inputStat !== undefined && outStat !== undefined && inputStat.ino === outStat.ino && inputStat.dev === outStat.dev);
+    if (same) return `--input ${input} is the run's output of stream ${stream} (${out}): it would be emptied before it is read; copy it elsewhere first, or write to another --out-dir`;
+  }
+  return undefined;
 }
 
 /** Input format from the file name, else the source's. */

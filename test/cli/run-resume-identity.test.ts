@@ -5,7 +5,7 @@
 // state with emptied outputs; --restart then starts over and writes what an uninterrupted run
 // over the changed file writes.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -111,4 +111,23 @@ test('--restart is for embedded runs: refused against Kafka (exit 2)', () => {
   const r = tributary(['run', pipelineFile, '--brokers', '127.0.0.1:1', '--restart']);
   assert.equal(r.code, 2);
   assert.equal(r.stderr, 'error: --restart is for embedded runs (with --input); against Kafka it would be ignored\n');
+});
+
+test('an output file as the input (to run dead letters again, say) is refused, exit 2, and left whole; by name or through a link', async () => {
+  const at = join(dir, 'self');
+  const first = tributary(runArgs(at, original));
+  assert.equal(first.code, 0, first.stderr);
+  const events = join(at, 'out', 'events.ndjson');
+  const before = readFileSync(events, 'utf8');
+  assert.ok(before.length > 0);
+  const again = tributary(runArgs(at, events));
+  assert.equal(again.code, 2, again.stderr);
+  assert.equal(again.stderr, `error: --input ${events} is the run's output of stream events (${events}): it would be emptied before it is read; copy it elsewhere first, or write to another --out-dir\n`);
+  assert.equal(readFileSync(events, 'utf8'), before, 'the file is untouched');
+  const link = join(dir, 'link.ndjson');
+  linkSync(events, link);
+  const linked = tributary(runArgs(at, link));
+  assert.equal(linked.code, 2, linked.stderr);
+  assert.match(linked.stderr, /is the run's output of stream events/);
+  assert.equal(readFileSync(events, 'utf8'), before);
 });
