@@ -10,7 +10,9 @@ import { resolveKey } from '../event/key.js';
 import type { StoreFactory, StoreKey } from '../state/store.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { parseDuration, type Duration } from '../time/duration.js';
+import { TimerFailures } from '../time/timers.js';
 import { WatermarkTracker } from '../time/watermark.js';
+import { isStackOverflow } from '../util/stack-overflow.js';
 import { annotatedCopy, type DerivedRecord, type OperatorContext, type OperatorDefinition } from './contract.js';
 import { MemoryStoreFactory } from '../state/engines/memory.js';
 import { stateEngineFailure } from '../state/failure.js';
@@ -75,8 +77,16 @@ export interface RxWiringOptions {
 /** An event as it may arrive in a service: canonical, or as a source sends it (e.g. Segment). */
 export type IncomingEvent = TributaryEvent | Record<string, unknown>;
 
+/**
+ * Canonical events pass as they are. A number timestamp outside the years 1900–2099 (as an ISO
+ * one is) goes through the normaliser, which refuses it: 1e20 moved the watermark past every later
+ * event, and past 2^53 ms `t + 1 === t` made a funnel's timer fire for ever.
+ */
 const isCanonical = (e: IncomingEvent): e is TributaryEvent =>
-  typeof e.timestamp === 'number' && Number.isFinite(e.timestamp) && typeof e.messageId === 'string' && typeof e.type === 'string';
+  typeof e.timestamp === 'number' && e.timestamp >= MIN_TIME && e.timestamp < MAX_TIME && typeof e.messageId === 'string' && typeof e.type === 'string';
+const MIN_TIME = Date.UTC(1900, 0, 1);
+const MAX_TIME = Date.UTC(2100, 0, 1);
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 function deliver(out: SideOutput | undefined, record: DerivedRecord): void {
   if (!out) return;
@@ -122,14 +132,32 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
     let lastAdvanced = -Infinity;
     let sinceFlush = 0;
     let chain: Promise<void> = Promise.resolve();
+    const fail = (e: unknown) => subscriber.error(e);
+    /** A record the operator cannot take: a dead letter, or (onBadRecord: fail) the end of the stream. */
+    const reject = (reason: string, detail: string, record: unknown) => {
+      if (options.onBadRecord === 'fail') {
+        subscriber.error(new Error(`${step}: ${reason}: ${detail}`));
+        return;
+      }
+      deliver(options.outputs?.['dead-letter'], { reason, detail, raw: safeJson(record), source: `rx ${step}` });
+    };
     const advance = (now?: number) => {
       const wm = watermarks.current(now);
       if (wm > lastAdvanced) {
         lastAdvanced = wm;
-        logic.advance?.(wm);
+        try {
+          logic.advance?.(wm);
+        } catch (e) {
+          // A timer that throws is a dead letter, as in the runners; the others have fired.
+          const failures = e instanceof TimerFailures ? e.failures : [{ id: undefined, time: wm, error: e }];
+          for (const f of failures) {
+            if (stateEngineFailure(f.error)) throw f.error;
+            const what = f.id === undefined ? `threw when the watermark advanced to ${wm}` : `threw firing timer ${f.id} (due ${f.time}, watermark ${wm})`;
+            reject('processing-error', `${step} ${what}: ${messageOf(f.error)}`, { step, timer: f.id ?? null, time: f.time });
+          }
+        }
       }
     };
-    const fail = (e: unknown) => subscriber.error(e);
     const idleCheck =
       idleTimeout === undefined
         ? undefined
@@ -141,22 +169,22 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
             }
           }, options.idleCheckMs ?? 1000);
     idleCheck?.unref();
-    /** A record the operator cannot take: a dead letter, or (onBadRecord: fail) the end of the stream. */
-    const reject = (reason: string, detail: string, record: unknown) => {
-      if (options.onBadRecord === 'fail') {
-        subscriber.error(new Error(`${step}: ${reason}: ${detail}`));
-        return;
-      }
-      deliver(options.outputs?.['dead-letter'], { reason, detail, raw: safeJson(record), source: `rx ${step}` });
-    };
     const sub = source.subscribe({
       next: (incoming) => {
         let event: TributaryEvent;
-        if (isCanonical(incoming)) event = incoming;
-        else {
-          const n = normalize(incoming);
-          if (!n.ok) return reject(n.reason, n.detail, incoming);
-          event = n.event;
+        // Reading the event may throw (a getter, a revoked Proxy, a cycle or 5,000 levels when its
+        // content id is computed): the record's problem, never the stream's.
+        try {
+          if (incoming === null || typeof incoming !== 'object') return reject('not-an-object', `an event is an object, not ${incoming === null ? 'null' : typeof incoming}`, incoming);
+          if (isCanonical(incoming)) event = incoming;
+          else {
+            const n = normalize(incoming);
+            if (!n.ok) return reject(n.reason, n.detail, incoming);
+            event = n.event;
+          }
+        } catch (e) {
+          if (isStackOverflow(e)) return reject('too-deep', 'nested too deep to read (objects and arrays)', incoming);
+          return reject('invalid-field', `the event could not be read: ${messageOf(e)}`, incoming);
         }
         try {
           if (event.type === 'forget') {
@@ -201,7 +229,10 @@ export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, option
             chain = chain.then(() => stores.flush()).catch(fail);
           }
         } catch (e) {
-          fail(e);
+          // Reading the record's key or copying it (a getter that throws) is the record's problem;
+          // the state's failures stop the stream.
+          if (stateEngineFailure(e)) return fail(e);
+          return reject('processing-error', `${step} could not handle this record: ${messageOf(e)}`, incoming);
         }
       },
       error: (e) => subscriber.error(e),

@@ -24,9 +24,7 @@ export class AvroValueOverlong extends Error {}
 export class AvroTypeNotWalkable extends Error {}
 
 /** Whether `error` is the one a too-deep value makes avsc throw. */
-export function isStackOverflow(error: unknown): boolean {
-  return error instanceof RangeError && /call stack/i.test(error.message);
-}
+export { isStackOverflow } from '../util/stack-overflow.js';
 
 /** The parts of avsc's types the compiler reads (their documented accessors). */
 interface AnyType {
