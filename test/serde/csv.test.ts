@@ -111,6 +111,30 @@ test('oversized rows are rejected, later rows read', () => {
   assert.deepEqual(items.map((i) => [i.line, i.ok ? 'ok' : i.reason]), [[2, 'oversized'], [3, 'ok']]);
 });
 
+test('an oversized row arriving in pieces is not held: dropped to its line end as it arrives, one dead letter with its first 1024 characters; the rows after it are read', () => {
+  const reader = new CsvRecordReader({ maxRecordBytes: 2000 });
+  const piece = 'x'.repeat(1500);
+  const items = [
+    ...reader.push('a,b\n1,one\n2,'),
+    ...reader.push(piece),
+    ...reader.push(piece),
+    ...reader.push(piece),
+    ...reader.push(`${piece}\n3,three\n4,`),
+    ...reader.push(piece),
+    ...reader.push(piece),
+    ...reader.end(),
+  ];
+  assert.deepEqual(items.map((i) => [i.line, i.ok ? i.record : i.reason, i.ok ? undefined : i.detail]), [
+    [2, { a: '1', b: 'one' }, undefined],
+    [3, 'oversized', 'row is more than maxRecordBytes 2000 (6002 characters); its first 1024 are kept as raw'],
+    [4, { a: '3', b: 'three' }, undefined],
+    [5, 'oversized', 'row is more than maxRecordBytes 2000 (3002 characters); its first 1024 are kept as raw'],
+  ]);
+  assert.equal((items[1] as { raw: string }).raw, `2,${'x'.repeat(1022)}`);
+  // Nothing of the skipped row is held: the reader's buffer stays small.
+  assert.ok(((reader as unknown as { buf: string }).buf).length < 2000);
+});
+
 test('whole-row quoting (UCI Online Retail) is rejected, or recovered with unwrapQuotedRows', () => {
   const text = 'InvoiceNo,StockCode,Description,Quantity\n"536381,82567,""AIRLINE LOUNGE,METAL SIGN"",2"\n536382,10002,GLOBE,12\n';
   const strict = parseCsv(text);
