@@ -21,6 +21,7 @@ import type { SourceMapping } from '../event/mapping.js';
 import { createNormalizer } from '../event/normalize.js';
 import { safeJson } from '../runtime/records.js';
 import { forgetEventOf, forgetRequestOf, forgetStep, forgottenRecord } from '../runtime/forget.js';
+import { optionsProblems } from './options-check.js';
 
 /** Builds an operator from a function of (source, subscriber), like RxJS's internal `operate`. */
 export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscriber<R>) => TeardownLogic): OperatorFunction<T, R> {
@@ -74,6 +75,36 @@ export interface RxWiringOptions {
   onBadRecord?: 'dead-letter' | 'fail';
 }
 
+/** The options every operator takes from {@link RxWiringOptions}, not checked against its own schema. */
+const WIRING: ReadonlySet<string> = new Set(['outputs', 'allowedLateness', 'stores', 'clock', 'checkpointEvery', 'name', 'idleTimeout', 'idleCheckMs', 'mapping', 'onBadRecord']);
+
+/**
+ * Throws a TypeError naming the operator and every problem of its options: its own against its
+ * schema (the one a definition file is checked against), the wiring ones by hand. When the
+ * operator is made, not at the first record (a bad duration failed at subscription, a misspelt
+ * option was ignored).
+ */
+function checkOptions(definition: OperatorDefinition<never, unknown> | OperatorDefinition<unknown, unknown>, options: unknown): void {
+  const name = definition.name;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`${name}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  const problems = optionsProblems(definition, options, WIRING);
+  const o = options as RxWiringOptions;
+  if (o.onBadRecord !== undefined && o.onBadRecord !== 'dead-letter' && o.onBadRecord !== 'fail') problems.push(`onBadRecord: must be "dead-letter" or "fail", got ${JSON.stringify(o.onBadRecord)}`);
+  if (o.checkpointEvery !== undefined && !(Number.isInteger(o.checkpointEvery) && o.checkpointEvery >= 1)) problems.push(`checkpointEvery: must be a whole number ≥ 1, got ${JSON.stringify(o.checkpointEvery)}`);
+  for (const key of ['allowedLateness', 'idleTimeout'] as const) {
+    if (o[key] === undefined) continue;
+    try {
+      parseDuration(o[key]);
+    } catch (e) {
+      problems.push(`${key}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  for (const [stream, out] of Object.entries(o.outputs ?? {})) {
+    if (typeof out !== 'function' && (out === null || typeof out !== 'object')) problems.push(`outputs.${stream}: must be a function or an observer, got ${JSON.stringify(out)}`);
+  }
+  if (problems.length > 0) throw new TypeError(`${name}: invalid options: ${problems.join('; ')}`);
+}
+
 /** An event as it may arrive in a service: canonical, or as a source sends it (e.g. Segment). */
 export type IncomingEvent = TributaryEvent | Record<string, unknown>;
 
@@ -107,6 +138,7 @@ function deliver(out: SideOutput | undefined, record: DerivedRecord): void {
  * ```
  */
 export function keyedOperator<O, R>(definition: OperatorDefinition<O, R>, options: O & RxWiringOptions): OperatorFunction<IncomingEvent, TributaryEvent> {
+  checkOptions(definition, options);
   const config = definition.resolve(options);
   const keyPaths = definition.keyPaths(config);
   const step = options.name ?? definition.name;
