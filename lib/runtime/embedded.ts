@@ -168,7 +168,6 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
 
   const registry = options.registry ?? new Registry();
   const metrics: PipelineMetrics = createMetrics(registry);
-  const sinks = new FileSinks(outDir, topology.streams.map((s) => s.name), start.kind === 'resume' ? start.outputs : {});
   const cached = new CachingStoreFactory(stores, { maxBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES });
   // A file never goes quiet (only a live input, stdin or a pipe, does): idle detection there
   // would move the watermark by how long a record took to read (a 400 MB line, a resume skipping
@@ -180,6 +179,16 @@ async function run(options: EmbeddedRunOptions): Promise<RunSummary> {
   });
   const skip = start.kind === 'resume' ? start.skip : 0;
   if (start.kind === 'resume' || start.kind === 'continue') task.restore(start.watermark);
+  // The outputs are opened (cut back to the checkpoint, or emptied) once the state was read, so a
+  // damaged state is reported before any output changes. A continued run writes its own outputs
+  // from empty: over an earlier run's they would be lost (a stdin run killed and run again cannot
+  // resume, it continues, and emptied them).
+  const kept = start.kind === 'continue' ? topology.streams.map((s) => join(outDir, `${s.name}.ndjson`)).find((f) => (statSync(f, { throwIfNoEntry: false })?.size ?? 0) > 0) : undefined;
+  if (kept !== undefined) {
+    await cached.close();
+    throw new Error(`${outDir} holds outputs of an earlier run (${basename(kept)}) and this run continues the state of ${stateDir} from where a run left it, writing its own outputs from empty: choose another --out-dir, or --restart to start over`);
+  }
+  const sinks = new FileSinks(outDir, topology.streams.map((s) => s.name), start.kind === 'resume' ? start.outputs : {});
 
   const every = options.checkpointEvery ?? 10_000;
   let position = 0;

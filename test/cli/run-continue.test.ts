@@ -36,6 +36,13 @@ test('tributary run with one --state-dir over day 1 then day 2, then --final ove
   assert.equal(r1.code, 0, r1.stderr);
   assert.match(r1.stdout, /^done: pipeline cart-abandonment, 3000 records/);
   assert.match(r1.stdout, /state left open in .* \(not final\)/);
+  // Continuing into day 1's out-dir would write over its outputs: refused, nothing changed (the
+  // run below continues the same state to the same records).
+  const day1Outputs = streams(join(dir, 'day1'));
+  const over = tributary(['run', PIPELINE, '--input', day2, '--out-dir', join(dir, 'day1'), '--state-dir', state, '--quiet']);
+  assert.equal(over.code, 1, over.stderr);
+  assert.equal(over.stderr, `error: ${join(dir, 'day1')} holds outputs of an earlier run (events.ndjson) and this run continues the state of ${state} from where a run left it, writing its own outputs from empty: choose another --out-dir, or --restart to start over\n`);
+  assert.deepEqual(streams(join(dir, 'day1')), day1Outputs);
   const r2 = tributary(['run', PIPELINE, '--input', day2, '--out-dir', join(dir, 'day2'), '--state-dir', state, '--quiet']);
   assert.equal(r2.code, 0, r2.stderr);
   assert.match(r2.stdout, /^done: pipeline cart-abandonment, 3000 records from [^\n]*day2\.ndjson in/, 'not a resume');
