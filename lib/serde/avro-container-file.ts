@@ -108,6 +108,8 @@ const HEADER_TYPE = avsc.Type.forSchema({
     { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
   ],
 });
+/** The block codecs the reader decompresses (avsc's built-in ones). */
+const CODECS = ['null', 'deflate'];
 /** Bytes a header may take: far more than a real one holds (a schema and a codec name). */
 const HEADER_MAX_BYTES = 16 << 20;
 
@@ -125,6 +127,8 @@ async function withCheckedHeader(input: NodeJS.ReadableStream): Promise<NodeJS.R
   for (let ended = false; ; ) {
     try {
       avroValueEnd(HEADER_TYPE, Buffer.concat(chunks), 0);
+      const codec = (HEADER_TYPE.decode(Buffer.concat(chunks), 0).value as { meta: Record<string, Buffer> }).meta['avro.codec']?.toString('utf8') ?? 'null';
+      if (!CODECS.includes(codec)) throw new Error(`its blocks are compressed with ${JSON.stringify(codec)}, which this reader cannot decompress (it reads ${CODECS.join(' and ')}): write the file again with one of those`);
       break;
     } catch (error) {
       if (error instanceof AvroValueOverlong) throw new Error(`the header announces more metadata than its ${size} bytes can hold`, { cause: error });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import avsc from 'avsc';
 import {
   avroEventSchema, avroEventSchemaPath, avroEventType, decodeAvroEvent, decodeConfluentAvroEvent, encodeAvroEvent,
-  frameConfluent, readAvroEventFile, unframeConfluent, writeAvroEventFile,
+  frameConfluent, readAvroEventFile, toAvroRecord, unframeConfluent, writeAvroEventFile,
 } from '../../lib/serde/avro.js';
 import type { AvroFileItem } from '../../lib/serde/avro.js';
 import type { TributaryEvent } from '../../lib/event/event.js';
@@ -236,4 +236,20 @@ test('a string whose bytes are not UTF-8 is invalid-utf8, also in a map key; a r
   const both = Buffer.from(encodeAvroEvent({ ...event, messageId: 'm\uFFFDX' }));
   both[both.indexOf('X', both.indexOf(Buffer.from('m\uFFFD')))] = 0xfe;
   assert.equal(decodeAvroEvent(both).ok, false);
+});
+
+test('a container file whose blocks use a codec the reader lacks (snappy) is refused before any record, naming the codecs it reads', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-avro-codec-'));
+  const path = join(dir, 'snappy.avro');
+  const encoder = new avsc.streams.BlockEncoder(avroEventType(), { codec: 'snappy', codecs: { snappy: (buf: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, buf) } } as never);
+  const chunks: Buffer[] = [];
+  encoder.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise((ok) => encoder.on('end', ok));
+  encoder.end(toAvroRecord({ messageId: 'm1', type: 'track', event: 'view', userId: 'u', anonymousId: null, timestamp: Date.UTC(2026, 0, 1) }));
+  await done;
+  writeFileSync(path, Buffer.concat(chunks));
+  await assert.rejects(async () => {
+    for await (const item of readAvroEventFile(path)) void item;
+  }, { message: 'not a readable tributary.Event Avro container: its blocks are compressed with "snappy", which this reader cannot decompress (it reads null and deflate): write the file again with one of those' });
+  rmSync(dir, { recursive: true, force: true });
 });
