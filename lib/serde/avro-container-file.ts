@@ -108,6 +108,19 @@ const HEADER_TYPE = avsc.Type.forSchema({
     { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
   ],
 });
+/** What the writer schema in a header is: `record`, another type's name, or why it is none. */
+function schemaKind(bytes: Buffer | undefined): string {
+  if (bytes === undefined) return 'missing';
+  let schema: unknown;
+  try {
+    schema = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return 'not JSON';
+  }
+  const type = typeof schema === 'string' ? schema : Array.isArray(schema) ? 'union' : (schema as { type?: unknown } | null)?.type;
+  return type === 'record' ? 'record' : `a ${typeof type === 'string' ? JSON.stringify(type) : 'schema without a type'}`;
+}
+
 /** The block codecs the reader decompresses (avsc's built-in ones). */
 const CODECS = ['null', 'deflate'];
 /** Bytes a header may take: far more than a real one holds (a schema and a codec name). */
@@ -127,8 +140,11 @@ async function withCheckedHeader(input: NodeJS.ReadableStream): Promise<NodeJS.R
   for (let ended = false; ; ) {
     try {
       avroValueEnd(HEADER_TYPE, Buffer.concat(chunks), 0);
-      const codec = (HEADER_TYPE.decode(Buffer.concat(chunks), 0).value as { meta: Record<string, Buffer> }).meta['avro.codec']?.toString('utf8') ?? 'null';
+      const { meta } = HEADER_TYPE.decode(Buffer.concat(chunks), 0).value as { meta: Record<string, Buffer> };
+      const codec = meta['avro.codec']?.toString('utf8') ?? 'null';
       if (!CODECS.includes(codec)) throw new Error(`its blocks are compressed with ${JSON.stringify(codec)}, which this reader cannot decompress (it reads ${CODECS.join(' and ')}): write the file again with one of those`);
+      const kind = schemaKind(meta['avro.schema']);
+      if (kind !== 'record') throw new Error(`its schema is ${kind}, not a record of events (the writer schema must be a record that resolves to tributary.Event)`);
       break;
     } catch (error) {
       if (error instanceof AvroValueOverlong) throw new Error(`the header announces more metadata than its ${size} bytes can hold`, { cause: error });

@@ -253,3 +253,19 @@ test('a container file whose blocks use a codec the reader lacks (snappy) is ref
   }, { message: 'not a readable tributary.Event Avro container: its blocks are compressed with "snappy", which this reader cannot decompress (it reads null and deflate): write the file again with one of those' });
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('a container file whose writer schema is not a record ("string") is refused from the header, saying so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-avro-schema-'));
+  const path = join(dir, 'strings.avro');
+  const encoder = new avsc.streams.BlockEncoder(avsc.Type.forSchema('string'));
+  const chunks: Buffer[] = [];
+  encoder.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise((ok) => encoder.on('end', ok));
+  encoder.end('hello');
+  await done;
+  writeFileSync(path, Buffer.concat(chunks));
+  await assert.rejects(async () => {
+    for await (const item of readAvroEventFile(path)) void item;
+  }, { message: 'not a readable tributary.Event Avro container: its schema is a "string", not a record of events (the writer schema must be a record that resolves to tributary.Event)' });
+  rmSync(dir, { recursive: true, force: true });
+});
