@@ -238,16 +238,21 @@ test('a string whose bytes are not UTF-8 is invalid-utf8, also in a map key; a r
   assert.equal(decodeAvroEvent(both).ok, false);
 });
 
-test('a container file whose blocks use a codec the reader lacks (snappy) is refused before any record, naming the codecs it reads', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tributary-avro-codec-'));
-  const path = join(dir, 'snappy.avro');
-  const encoder = new avsc.streams.BlockEncoder(avroEventType(), { codec: 'snappy', codecs: { snappy: (buf: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, buf) } } as never);
+/** Writes `value` to `path` through avsc's container `encoder` (any schema, any codec). */
+async function writeContainer(path: string, encoder: InstanceType<typeof avsc.streams.BlockEncoder>, value: unknown): Promise<void> {
   const chunks: Buffer[] = [];
   encoder.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise((ok) => encoder.on('end', ok));
-  encoder.end(toAvroRecord({ messageId: 'm1', type: 'track', event: 'view', userId: 'u', anonymousId: null, timestamp: Date.UTC(2026, 0, 1) }));
+  encoder.end(value);
   await done;
   writeFileSync(path, Buffer.concat(chunks));
+}
+
+test('a container file whose blocks use a codec the reader lacks (snappy) is refused before any record, naming the codecs it reads', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-avro-codec-'));
+  const path = join(dir, 'snappy.avro');
+  const snappy = { codec: 'snappy', codecs: { snappy: (buf: Buffer, cb: (e: Error | null, b?: Buffer) => void) => cb(null, buf) } };
+  await writeContainer(path, new avsc.streams.BlockEncoder(avroEventType(), snappy as never), toAvroRecord({ messageId: 'm1', type: 'track', event: 'view', userId: 'u', anonymousId: null, timestamp: Date.UTC(2026, 0, 1) }));
   await assert.rejects(async () => {
     for await (const item of readAvroEventFile(path)) void item;
   }, { message: 'not a readable tributary.Event Avro container: its blocks are compressed with "snappy", which this reader cannot decompress (it reads null and deflate): write the file again with one of those' });
@@ -257,13 +262,7 @@ test('a container file whose blocks use a codec the reader lacks (snappy) is ref
 test('a container file whose writer schema is not a record ("string") is refused from the header, saying so', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tributary-avro-schema-'));
   const path = join(dir, 'strings.avro');
-  const encoder = new avsc.streams.BlockEncoder(avsc.Type.forSchema('string'));
-  const chunks: Buffer[] = [];
-  encoder.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise((ok) => encoder.on('end', ok));
-  encoder.end('hello');
-  await done;
-  writeFileSync(path, Buffer.concat(chunks));
+  await writeContainer(path, new avsc.streams.BlockEncoder(avsc.Type.forSchema('string')), 'hello');
   await assert.rejects(async () => {
     for await (const item of readAvroEventFile(path)) void item;
   }, { message: 'not a readable tributary.Event Avro container: its schema is a "string", not a record of events (the writer schema must be a record that resolves to tributary.Event)' });
